@@ -1,0 +1,196 @@
+"""Settings: read once at start, from the environment (prefix GPS_ADMIN_), then a TOML file, then defaults.
+
+The TOML file is `config/gps-admin.toml` next to this module unless GPS_ADMIN_CONFIG_FILE names another one.
+Secrets are `SecretStr`: they never appear in reprs or logs. A wrong value stops the start with a message
+naming the setting (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "GPS_ADMIN_"
+DEFAULT_TOML = Path(__file__).with_name("gps-admin.toml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class OpeningSpan(BaseModel):
+    """One opening span of a day, [start, end) in local time, exact to the second."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpeningSpan:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+def _default_week() -> dict[str, tuple[OpeningSpan, ...]]:
+    weekday = (OpeningSpan(start=time(8), end=time(21)),)
+    return {
+        "mon": weekday,
+        "tue": weekday,
+        "wed": weekday,
+        "thu": weekday,
+        "fri": weekday,
+        "sat": (OpeningSpan(start=time(8), end=time(14)),),
+        "sun": (),
+    }
+
+
+class OpeningHours(BaseModel):
+    """Weekly opening hours of the line, closed on public holidays of `holidays_country`/`holidays_subdiv`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timezone: str = "Europe/Paris"
+    week: dict[str, tuple[OpeningSpan, ...]] = Field(default_factory=_default_week)
+    holidays_country: str = "FR"
+    holidays_subdiv: str | None = None  # e.g. "57" for Moselle's extra holidays
+    closed_dates: tuple[date, ...] = ()  # extra closures (bridges, exceptional days)
+    open_dates: tuple[date, ...] = ()  # exceptional openings on a holiday (weekly hours apply)
+
+    @field_validator("week")
+    @classmethod
+    def _known_days(cls, value: dict[str, tuple[OpeningSpan, ...]]) -> dict[str, tuple[OpeningSpan, ...]]:
+        unknown = set(value) - set(WEEKDAYS)
+        if unknown:
+            raise ValueError(f"unknown weekday(s) {sorted(unknown)}; use {', '.join(WEEKDAYS)}")
+        return {day: tuple(value.get(day, ())) for day in WEEKDAYS}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class LineSettings(BaseModel):
+    """How the public line appears in Asterisk."""
+
+    model_config = ConfigDict(frozen=True)
+
+    public_numbers: tuple[str, ...] = ("0800123456",)  # the dialled number(s) of the line (DID)
+    inbound_contexts: tuple[str, ...] = ("public",)  # dialplan contexts where the line's calls arrive
+    queue: str = "gps"
+    default_region: str = "FR"  # for numbers without a country prefix
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    # Storage. None means "start the embedded server under data_dir".
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "gps-admin")
+
+    # Asterisk Manager Interface.
+    ami_host: str = "127.0.0.1"
+    ami_port: Annotated[int, Field(ge=1, le=65535)] = 5038
+    ami_username: str = "gps-admin"
+    ami_secret: SecretStr = SecretStr("")
+    ami_ping_interval: Annotated[float, Field(gt=0, le=300)] = 5.0
+    ami_ping_timeout: Annotated[float, Field(gt=0, le=60)] = 3.0
+    ami_reconnect_min: Annotated[float, Field(gt=0, le=60)] = 0.5
+    ami_reconnect_max: Annotated[float, Field(gt=0, le=600)] = 30.0
+    ami_action_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    # HTTP.
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+    line: LineSettings = Field(default_factory=LineSettings)
+    hours: OpeningHours = Field(default_factory=OpeningHours)
+
+    log_level: str = "INFO"
+    db_write_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", str(DEFAULT_TOML)))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value: the message names it (as an environment variable)."""
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    return ENV_PREFIX + "__".join(parts).upper() if parts else "settings"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once; raise SettingsError with every wrong setting named."""
+    toml_path = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", str(DEFAULT_TOML)))
+    if f"{ENV_PREFIX}CONFIG_FILE" in os.environ and not toml_path.is_file():
+        raise SettingsError(f"{ENV_PREFIX}CONFIG_FILE: no such file {toml_path}")
+    known = {name.upper() for name in Settings.model_fields} | {"CONFIG_FILE"}
+    unknown = sorted(
+        key
+        for key in os.environ
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].split("__")[0] not in known
+    )
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)} (a typo?)")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False, include_input=False):
+            lines.append(f"{_setting_name(err['loc'])}: {err['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    except ValueError as exc:  # TOML syntax errors and the like
+        raise SettingsError(f"cannot read settings ({toml_path}): {exc}") from None

@@ -1,0 +1,88 @@
+"""Call records in PostgreSQL, idempotent on `linkedid`.
+
+`upsert` writes the PBX facts only. A replay of the same record changes nothing; a later version of the
+same call replaces the facts, except that a reconstructed record (ended while the AMI link was down)
+never overwrites a real one. The qualification columns (topic, outcome, note, …) belong to the advisor
+desk and are never named here.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+import asyncpg
+
+from telephony.records import CallRecord
+
+# Column order = CallRecord field order; `rings` travels as JSON text, cast in SQL, so this works on
+# any connection, whatever codecs it has.
+_FACTS: tuple[str, ...] = tuple(CallRecord.model_fields)
+_UPDATABLE = tuple(c for c in _FACTS if c != "linkedid")
+
+
+def _placeholder(column: str, index: int) -> str:
+    return f"${index}::text::jsonb" if column == "rings" else f"${index}"
+
+
+_UPSERT = f"""
+INSERT INTO call_records AS cr ({", ".join(_FACTS)})
+VALUES ({", ".join(_placeholder(c, i) for i, c in enumerate(_FACTS, start=1))})
+ON CONFLICT (linkedid) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE)},
+    updated_at = now()
+WHERE (NOT EXCLUDED.reconstructed OR cr.reconstructed)
+  AND ({", ".join(f"cr.{c}" for c in _UPDATABLE)})
+      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _UPDATABLE)})
+RETURNING 1
+"""  # noqa: S608 - column names come from the CallRecord model, values are parameters
+
+_SELECT = f"""
+SELECT {", ".join("rings::text AS rings" if c == "rings" else c for c in _FACTS)}
+FROM call_records WHERE linkedid = $1
+"""  # noqa: S608 - same: fixed column names
+
+
+def _scrub(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000; replace it rather than lose the record."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _parameters(record: CallRecord) -> list[Any]:
+    params: list[Any] = []
+    for column in _FACTS:
+        if column == "rings":
+            rings = [_scrub(r.model_dump(mode="json")) for r in record.rings]
+            params.append(json.dumps(rings))
+        else:
+            value = getattr(record, column)
+            params.append(_scrub(value.value if isinstance(value, Enum) else value))
+    return params
+
+
+class CallRecordRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def upsert(self, record: CallRecord) -> bool:
+        """Insert or update the PBX facts; True when a row was inserted or changed."""
+        changed = await self._pool.fetchval(_UPSERT, *_parameters(record))
+        return changed is not None
+
+    async def get(self, linkedid: str) -> CallRecord | None:
+        row = await self._pool.fetchrow(_SELECT, linkedid)
+        if row is None:
+            return None
+        data = dict(row)
+        data["rings"] = json.loads(data["rings"])
+        return CallRecord.model_validate(data)
+
+    async def count(self) -> int:
+        return int(await self._pool.fetchval("SELECT count(*) FROM call_records"))

@@ -1,0 +1,580 @@
+"""The call tracker: a pure state machine from typed AMI events to call facts and effects.
+
+No I/O, no clock: every event carries its time. `CallTracker.apply(event)` returns the effects
+(`telephony.effects`) the service loop executes. Correlation follows the AMI notes §3: channels are
+keyed by Uniqueid; a Linkedid groups them; a known Uniqueid showing a new Linkedid merges the groups.
+A call is a group that contains a leg of the public line (inbound context + public number) or that
+joined the line's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from config.settings import LineSettings, OpeningHours
+from telephony import events as ev
+from telephony.effects import (
+    AdvisorRingEnded,
+    AdvisorRinging,
+    AnyEffect,
+    CallAnswered,
+    CallEnded,
+    CallQueued,
+    CallStarted,
+    CallTransferred,
+)
+from telephony.hours import is_open
+from telephony.identity import caller_name, clean_text, e164
+from telephony.records import CallRecord, CallStatus, HangupBy, RingAttempt, RingResult, TransferKind
+
+log = logging.getLogger(__name__)
+
+TOMBSTONES = 20_000  # recently hung-up channels remembered, so a late snapshot cannot revive them
+
+
+def channel_base(channel: str) -> str:
+    """`Local/101@phones-00000005;2` → `Local/101@phones-00000005` (both halves of a Local pair)."""
+    return channel[:-2] if channel[-2:] in (";1", ";2") else channel
+
+
+def _member_of(channel: str, location: str) -> bool:
+    """Whether a channel name belongs to a queue member interface (`PJSIP/adv1` ↔ `PJSIP/adv1-0000002a`)."""
+    return channel.startswith(location + "-") or channel == location
+
+
+@dataclass
+class _Leg:
+    uniqueid: str
+    linkedid: str
+    channel: str
+    created_at: datetime
+    call: str | None = None
+
+    @property
+    def base(self) -> str:
+        return channel_base(self.channel)
+
+
+@dataclass
+class _Ring:
+    interface: str
+    member_name: str
+    dest_uniqueid: str
+    dest_base: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    result: RingResult | None = None
+
+
+@dataclass
+class _Call:
+    key: str
+    arrived_at: datetime
+    line_open: bool
+    called_number: str
+    caller_num_raw: str = ""
+    caller_name_raw: str = ""
+    inbound: set[str] = field(default_factory=set)  # uniqueids of the public line's legs
+    live: set[str] = field(default_factory=set)
+    queue: str | None = None
+    queue_entered_at: datetime | None = None
+    queue_left_at: datetime | None = None
+    abandoned_at: datetime | None = None
+    rings: list[_Ring] = field(default_factory=list)
+    answered_at: datetime | None = None
+    advisor_interface: str | None = None
+    advisor_name: str | None = None
+    advisor_base: str | None = None
+    talk_ended_at: datetime | None = None
+    transfer_kind: TransferKind | None = None
+    transfer_target: str | None = None
+    transferred_at: datetime | None = None
+    hangup_by: HangupBy | None = None
+    caller_gone_at: datetime | None = None
+    hangup_cause: int | None = None
+    hangup_cause_text: str | None = None
+    reconstructed: bool = False
+
+    def open_ring(self, interface: str) -> _Ring | None:
+        for ring in reversed(self.rings):
+            if ring.interface == interface and ring.result is None:
+                return ring
+        return None
+
+
+class CallTracker:
+    """Tracks every call on the public line. Deterministic: same events in, same effects out."""
+
+    def __init__(self, line: LineSettings, hours: OpeningHours) -> None:
+        self._line = line
+        self._hours = hours
+        self._inbound_contexts = frozenset(line.inbound_contexts)
+        self._public_numbers = frozenset(line.public_numbers)
+        self._legs: dict[str, _Leg] = {}
+        self._groups: dict[str, str] = {}  # linkedid → call key
+        self._calls: dict[str, _Call] = {}
+        self._gone: OrderedDict[str, None] = OrderedDict()
+        self.link_down_since: datetime | None = None
+
+    # ---- read side (for tests, resync and the desk) ----
+
+    @property
+    def open_calls(self) -> int:
+        return len(self._calls)
+
+    @property
+    def channels(self) -> int:
+        return len(self._legs)
+
+    def call_of(self, linkedid: str) -> str | None:
+        return self._groups.get(linkedid)
+
+    # ---- the transition function ----
+
+    def apply(self, event: ev.AmiEvent) -> list[AnyEffect]:
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is None:
+            return []
+        out: list[AnyEffect] = handler(event)
+        return out
+
+    # channel bookkeeping shared by every channel event
+    def _touch(self, e: ev.ChannelEvent) -> _Leg | None:
+        leg = self._legs.get(e.uniqueid)
+        if leg is None:
+            if e.uniqueid in self._gone:
+                return None
+            leg = _Leg(e.uniqueid, e.linkedid, e.channel, e.at)
+            self._legs[e.uniqueid] = leg
+            key = self._groups.get(e.linkedid)
+            if key is not None:
+                self._attach(leg, self._calls[key])
+            return leg
+        if e.channel:
+            leg.channel = e.channel
+        if e.linkedid != leg.linkedid:
+            self._merge(leg, e.linkedid)
+        return leg
+
+    def _attach(self, leg: _Leg, call: _Call) -> None:
+        leg.call = call.key
+        call.live.add(leg.uniqueid)
+
+    def _merge(self, leg: _Leg, new_linkedid: str) -> None:
+        """A known channel shows a new Linkedid: its group and the new one are now one call."""
+        old = leg.linkedid
+        leg.linkedid = new_linkedid
+        key_old = self._groups.get(old)
+        key_new = self._groups.get(new_linkedid)
+        if key_new is None and key_old is not None:
+            self._groups[new_linkedid] = key_old
+            for other in self._legs.values():
+                if other.linkedid == new_linkedid and other.call is None:
+                    self._attach(other, self._calls[key_old])
+        elif key_new is not None and key_old is None:
+            self._groups[old] = key_new
+            for other in self._legs.values():
+                if other.linkedid in (old, new_linkedid) and other.call is None:
+                    self._attach(other, self._calls[key_new])
+        elif key_new is not None and key_old is not None and key_new != key_old:
+            # Two calls of the line bridged together (rare): each keeps its own record.
+            log.info("linkedid=%s merges with linkedid=%s; records kept apart", key_old, key_new)
+
+    def _is_inbound(self, context: str, exten: str) -> bool:
+        return context in self._inbound_contexts and exten in self._public_numbers
+
+    def _start_call(self, key: str, at: datetime, called: str) -> tuple[_Call, list[AnyEffect]]:
+        call = _Call(key=key, arrived_at=at, line_open=is_open(at, self._hours), called_number=called[:32])
+        self._calls[key] = call
+        self._groups[key] = key
+        for leg in self._legs.values():
+            if leg.linkedid == key and leg.call is None:
+                self._attach(leg, call)
+        return call, [self._started(call, at)]
+
+    def _started(self, call: _Call, at: datetime) -> CallStarted:
+        return CallStarted(
+            linkedid=call.key,
+            at=at,
+            caller_number=e164(call.caller_num_raw, self._line.default_region),
+            caller_name=caller_name(call.caller_name_raw),
+            line_open=call.line_open,
+        )
+
+    def _call_for(self, linkedid: str) -> _Call | None:
+        key = self._groups.get(linkedid)
+        return self._calls.get(key) if key is not None else None
+
+    @staticmethod
+    def _set_caller(call: _Call, num: str, name: str) -> None:
+        if num and num != "<unknown>":
+            call.caller_num_raw = num
+        if name and name != "<unknown>":
+            call.caller_name_raw = name
+
+    def _on_Newchannel(self, e: ev.Newchannel) -> list[AnyEffect]:
+        leg = self._touch(e)
+        if leg is None:
+            return []
+        out: list[AnyEffect] = []
+        if self._is_inbound(e.context, e.exten):
+            call = self._call_for(e.linkedid)
+            if call is None:
+                call, out = self._start_call(e.linkedid, e.at, e.exten)
+            call.inbound.add(e.uniqueid)
+            self._set_caller(call, e.caller_num, e.caller_name)
+        return out
+
+    def _on_NewCallerid(self, e: ev.NewCallerid) -> list[AnyEffect]:
+        self._touch(e)
+        call = self._call_for(e.linkedid)
+        if call is not None and e.uniqueid in call.inbound and call.answered_at is None:
+            self._set_caller(call, e.caller_num, e.caller_name)
+        return []
+
+    def _on_BridgeEnter(self, e: ev.BridgeEnter) -> list[AnyEffect]:
+        self._touch(e)
+        return []
+
+    def _on_QueueCallerJoin(self, e: ev.QueueCallerJoin) -> list[AnyEffect]:
+        self._touch(e)
+        out: list[AnyEffect] = []
+        call = self._call_for(e.linkedid)
+        if call is None:
+            call, out = self._start_call(e.linkedid, e.at, e.exten)
+        call.inbound.add(e.uniqueid)
+        self._set_caller(call, e.caller_num, e.caller_name)
+        call.queue = e.queue[:80]
+        call.queue_entered_at = e.at
+        out.append(CallQueued(linkedid=call.key, at=e.at, queue=call.queue))
+        return out
+
+    def _on_QueueCallerAbandon(self, e: ev.QueueCallerAbandon) -> list[AnyEffect]:
+        self._touch(e)
+        call = self._call_for(e.linkedid)
+        if call is not None and call.answered_at is None:
+            call.abandoned_at = e.at
+            call.caller_gone_at = call.caller_gone_at or e.at
+        return []
+
+    def _on_QueueCallerLeave(self, e: ev.QueueCallerLeave) -> list[AnyEffect]:
+        self._touch(e)
+        call = self._call_for(e.linkedid)
+        if call is not None and call.queue_left_at is None:
+            call.queue_left_at = e.at
+        return []
+
+    def _on_AgentCalled(self, e: ev.AgentCalled) -> list[AnyEffect]:
+        self._touch(e)
+        call = self._call_for(e.linkedid)
+        if call is None:
+            return []
+        call.rings.append(
+            _Ring(e.interface[:200], e.member_name[:200], e.dest_uniqueid, channel_base(e.dest_channel), e.at)
+        )
+        return [
+            AdvisorRinging(
+                linkedid=call.key,
+                at=e.at,
+                interface=e.interface[:200],
+                member_name=e.member_name[:200],
+                caller_number=e164(call.caller_num_raw, self._line.default_region),
+                caller_name=caller_name(call.caller_name_raw),
+                queue_entered_at=call.queue_entered_at,
+            )
+        ]
+
+    def _end_ring(self, call: _Call, ring: _Ring, at: datetime, result: RingResult) -> AdvisorRingEnded:
+        ring.ended_at = at
+        ring.result = result
+        return AdvisorRingEnded(
+            linkedid=call.key, at=at, interface=ring.interface, answered=result is RingResult.ANSWERED
+        )
+
+    def _on_AgentRingNoAnswer(self, e: ev.AgentRingNoAnswer) -> list[AnyEffect]:
+        self._touch(e)
+        call = self._call_for(e.linkedid)
+        ring = call.open_ring(e.interface) if call is not None else None
+        if call is None or ring is None:
+            return []
+        return [self._end_ring(call, ring, e.at, RingResult.NO_ANSWER)]
+
+    def _on_DialEnd(self, e: ev.DialEnd) -> list[AnyEffect]:
+        if not e.uniqueid:
+            return []
+        self._touch(e)
+        call = self._call_for(e.linkedid)
+        if call is None or not e.dest_uniqueid:
+            return []
+        for ring in call.rings:
+            if ring.dest_uniqueid == e.dest_uniqueid and ring.result is None:
+                status = e.dial_status.upper()
+                if status == "ANSWER":
+                    return []  # AgentConnect follows and closes the ring as answered
+                if status == "NOANSWER":
+                    result = RingResult.NO_ANSWER
+                elif status == "CANCEL" and call.answered_at is None:
+                    result = RingResult.CALLER_GONE
+                else:
+                    result = RingResult.OTHER
+                return [self._end_ring(call, ring, e.at, result)]
+        return []
+
+    def _on_AgentConnect(self, e: ev.AgentConnect) -> list[AnyEffect]:
+        self._touch(e)
+        call = self._call_for(e.linkedid)
+        if call is None or call.answered_at is not None:
+            return []
+        out: list[AnyEffect] = []
+        call.answered_at = e.at
+        call.advisor_interface = e.interface[:200]
+        call.advisor_name = clean_text(e.member_name, 200) or None
+        call.advisor_base = channel_base(e.dest_channel)
+        if call.queue_left_at is None:
+            call.queue_left_at = e.at
+        ring = call.open_ring(e.interface)
+        if ring is not None:
+            out.append(self._end_ring(call, ring, e.at, RingResult.ANSWERED))
+        out.append(
+            CallAnswered(linkedid=call.key, at=e.at, interface=e.interface, advisor_channel=e.dest_channel)
+        )
+        return out
+
+    def _on_AgentComplete(self, e: ev.AgentComplete) -> list[AnyEffect]:
+        call = self._call_for(e.linkedid) if e.linkedid else None
+        if call is None:  # may come without a channel snapshot: correlate by interface
+            for candidate in self._calls.values():
+                if candidate.advisor_interface == e.interface and candidate.talk_ended_at is None:
+                    call = candidate
+                    break
+        if call is not None and call.answered_at is not None and call.talk_ended_at is None:
+            call.talk_ended_at = e.at
+        return []
+
+    def _transfer(self, call: _Call | None, at: datetime, kind: TransferKind, target: str) -> list[AnyEffect]:
+        if call is None or call.answered_at is None or call.transferred_at is not None:
+            return []
+        call.transfer_kind = kind
+        call.transfer_target = clean_text(target, 80) or None
+        call.transferred_at = at
+        if call.talk_ended_at is None:
+            call.talk_ended_at = at
+        return [
+            CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or "")
+        ]
+
+    def _call_of_uniqueids(self, *uniqueids: str) -> _Call | None:
+        for uid in uniqueids:
+            leg = self._legs.get(uid)
+            if leg is not None and leg.call is not None:
+                return self._calls.get(leg.call)
+        return None
+
+    def _on_BlindTransfer(self, e: ev.BlindTransfer) -> list[AnyEffect]:
+        if e.result.lower() != "success":
+            return []
+        call = self._call_for(e.transferee_linkedid) or self._call_of_uniqueids(
+            e.transferee_uniqueid, e.transferer_uniqueid
+        )
+        return self._transfer(call, e.at, TransferKind.BLIND, e.extension)
+
+    def _on_AttendedTransfer(self, e: ev.AttendedTransfer) -> list[AnyEffect]:
+        if e.result.lower() != "success":
+            return []
+        call = (
+            self._call_for(e.transferee_linkedid)
+            or self._call_for(e.orig_transferer_linkedid)
+            or self._call_of_uniqueids(e.transferee_uniqueid, e.orig_transferer_uniqueid)
+        )
+        target = e.transfer_target_exten or e.second_transferer_exten
+        return self._transfer(call, e.at, TransferKind.ATTENDED, target)
+
+    def _side(self, call: _Call, leg: _Leg) -> HangupBy | None:
+        """Which party a hung-up leg belongs to; None for legs that do not decide (unanswered rings)."""
+        base = leg.base
+        if call.advisor_base is not None and base == call.advisor_base:
+            return HangupBy.ADVISOR if call.transferred_at is None else None
+        if any(ring.dest_base == base for ring in call.rings):
+            return None
+        if (
+            call.answered_at is not None
+            and leg.created_at > call.answered_at
+            and leg.uniqueid not in call.inbound
+        ):
+            return HangupBy.TRANSFER_TARGET if call.transferred_at is not None else None
+        return HangupBy.CALLER
+
+    def _on_Hangup(self, e: ev.Hangup) -> list[AnyEffect]:
+        leg = self._legs.pop(e.uniqueid, None)
+        self._gone[e.uniqueid] = None
+        if len(self._gone) > TOMBSTONES:
+            self._gone.popitem(last=False)
+        if leg is None or leg.call is None:
+            return []
+        call = self._calls.get(leg.call)
+        if call is None:
+            return []
+        call.live.discard(leg.uniqueid)
+        side = self._side(call, leg)
+        if side is HangupBy.ADVISOR and call.talk_ended_at is None:
+            call.talk_ended_at = e.at
+        if side is not None and call.hangup_by is None:
+            call.hangup_by = side
+            if side is HangupBy.CALLER and call.caller_gone_at is None:
+                call.caller_gone_at = e.at
+        if leg.uniqueid in call.inbound and call.hangup_cause is None:
+            call.hangup_cause = e.cause if e.cause is not None and 0 <= e.cause <= 65535 else None
+            call.hangup_cause_text = clean_text(e.cause_txt, 80) or None
+        if not call.live:
+            return [self._finish(call, e.at)]
+        return []
+
+    def _on_LinkDown(self, e: ev.LinkDown) -> list[AnyEffect]:
+        if self.link_down_since is None:
+            self.link_down_since = e.at
+        return []
+
+    # ---- snapshot after a (re)connect ----
+
+    def _on_Snapshot(self, e: ev.Snapshot) -> list[AnyEffect]:
+        present = {c.uniqueid: c for c in e.channels}
+        out: list[AnyEffect] = []
+        # 1. channels we hold that Asterisk no longer has: they hung up while we could not see.
+        for uid in [uid for uid in self._legs if uid not in present]:
+            leg = self._legs.pop(uid)
+            self._gone[uid] = None
+            call = self._calls.get(leg.call) if leg.call is not None else None
+            if call is not None:
+                call.live.discard(uid)
+                call.reconstructed = True
+        for call in [c for c in self._calls.values() if not c.live]:
+            out.append(self._finish(call, e.at))
+        # 2. channels Asterisk has that we do not know: calls already up when we (re)started.
+        waits = {q.uniqueid: q for q in e.queue_entries if q.uniqueid}
+        for snap in e.channels:
+            if snap.uniqueid in self._legs or snap.uniqueid in self._gone:
+                continue
+            started = e.at - timedelta(seconds=snap.duration_seconds)
+            leg = _Leg(snap.uniqueid, snap.linkedid, snap.channel, started)
+            self._legs[snap.uniqueid] = leg
+            call = self._call_for(snap.linkedid)
+            entry = waits.get(snap.uniqueid)
+            if call is None and (self._is_inbound(snap.context, snap.exten) or entry is not None):
+                call, started_fx = self._start_call(snap.linkedid, started, snap.exten)
+                call.reconstructed = True
+                out.extend(started_fx)
+            if call is None:
+                continue
+            self._attach(leg, call)
+            if self._is_inbound(snap.context, snap.exten) or entry is not None:
+                call.inbound.add(snap.uniqueid)
+                self._set_caller(call, snap.caller_num, snap.caller_name)
+                call.arrived_at = min(call.arrived_at, started)
+            if entry is not None and call.queue_entered_at is None:
+                call.queue = entry.queue[:80]
+                call.queue_entered_at = e.at - timedelta(seconds=entry.wait or 0)
+        self._adopt_connected(e)
+        self.link_down_since = None
+        return out
+
+    def _adopt_connected(self, e: ev.Snapshot) -> None:
+        """Calls found bridged to a queue member's channel: answered before we could see it."""
+        members = [m for m in e.queue_members if m.in_call]
+        if not members:
+            return
+        by_bridge: dict[str, list[ev.SnapshotChannel]] = {}
+        for snap in e.channels:
+            if snap.bridge:
+                by_bridge.setdefault(snap.bridge, []).append(snap)
+        for call in self._calls.values():
+            if call.answered_at is not None or not call.reconstructed:
+                continue
+            bridges = {s.bridge for s in e.channels if s.uniqueid in call.inbound and s.bridge}
+            peers = [p for b in bridges for p in by_bridge[b] if p.uniqueid not in call.inbound]
+            for peer in peers:
+                member = next(
+                    (m for m in members if _member_of(channel_base(peer.channel), m.location)), None
+                )
+                if member is not None:
+                    call.answered_at = e.at - timedelta(seconds=peer.duration_seconds)
+                    call.advisor_interface = member.location[:200]
+                    call.advisor_name = clean_text(member.name, 200) or None
+                    call.advisor_base = channel_base(peer.channel)
+                    break
+
+    # ---- the record ----
+
+    def _finish(self, call: _Call, at: datetime) -> CallEnded:
+        self._calls.pop(call.key, None)
+        for linkedid in [k for k, v in self._groups.items() if v == call.key]:
+            del self._groups[linkedid]
+        record = self.record(call, at)
+        return CallEnded(linkedid=call.key, at=at, record=record)
+
+    def record(self, call: _Call, ended_at: datetime) -> CallRecord:
+        status, hangup_by = self._classify(call)
+        for ring in call.rings:
+            if ring.result is None:
+                ring.ended_at = ended_at
+                ring.result = (
+                    RingResult.CALLER_GONE if status is CallStatus.ABANDONED_RINGING else RingResult.OTHER
+                )
+        wait_from = call.queue_entered_at
+        wait_to = call.answered_at or call.queue_left_at or call.caller_gone_at or ended_at
+        talk: float | None = None
+        if call.answered_at is not None:
+            talk = max(0.0, ((call.talk_ended_at or ended_at) - call.answered_at).total_seconds())
+        return CallRecord(
+            linkedid=call.key,
+            caller_number=e164(call.caller_num_raw, self._line.default_region),
+            caller_number_raw=clean_text(call.caller_num_raw, 80),
+            caller_name=caller_name(call.caller_name_raw),
+            called_number=call.called_number,
+            arrived_at=call.arrived_at,
+            line_open=call.line_open,
+            queue=call.queue,
+            queue_entered_at=call.queue_entered_at,
+            queue_left_at=call.queue_left_at,
+            rings=tuple(
+                RingAttempt(
+                    interface=r.interface,
+                    member_name=clean_text(r.member_name, 200),
+                    started_at=r.started_at,
+                    ended_at=r.ended_at,
+                    result=r.result,
+                )
+                for r in call.rings
+            ),
+            answered_at=call.answered_at,
+            advisor_interface=call.advisor_interface,
+            advisor_name=call.advisor_name,
+            transfer_kind=call.transfer_kind,
+            transfer_target=call.transfer_target,
+            transferred_at=call.transferred_at,
+            ended_at=ended_at,
+            hangup_by=hangup_by,
+            hangup_cause=call.hangup_cause,
+            hangup_cause_text=call.hangup_cause_text,
+            wait_seconds=max(0.0, (wait_to - wait_from).total_seconds()) if wait_from is not None else None,
+            talk_seconds=talk,
+            status=status,
+            reconstructed=call.reconstructed,
+        )
+
+    @staticmethod
+    def _classify(call: _Call) -> tuple[CallStatus, HangupBy]:
+        unknown = HangupBy.UNKNOWN if call.reconstructed else HangupBy.SYSTEM
+        if call.answered_at is not None:
+            return CallStatus.ANSWERED, call.hangup_by or unknown
+        if call.queue_entered_at is None:
+            if not call.line_open:
+                return CallStatus.CLOSED, HangupBy.SYSTEM
+            return CallStatus.FAILED, call.hangup_by or unknown
+        gone = call.abandoned_at or call.caller_gone_at
+        if gone is None:  # left the queue without the caller hanging up: timeout, or unseen
+            return CallStatus.FAILED, unknown
+        ringing = any(r.started_at <= gone and (r.ended_at is None or r.ended_at >= gone) for r in call.rings)
+        return (CallStatus.ABANDONED_RINGING if ringing else CallStatus.ABANDONED), HangupBy.CALLER

@@ -1,0 +1,264 @@
+"""Typed AMI events: the only AMI vocabulary the core knows.
+
+Each model is frozen and built from one frame's headers (AMI header names as aliases). `at` is the
+event's time: Asterisk's `Timestamp` header when `timestampevents = yes`, else the edge's receive time.
+`WANTED` lists the events the service uses; the edge drops every other event before parsing it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+# Identifiers are bounded and must be present; free text is bounded and cleaned later (telephony.identity).
+Ident = Annotated[str, Field(min_length=1, max_length=128)]
+Text = Annotated[str, BeforeValidator(lambda v: v[:512] if isinstance(v, str) else v), Field(max_length=512)]
+
+
+def _int_or_none(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "" or not value.lstrip("-").isdigit() or len(value) > 12:
+            return None
+    return value
+
+
+OptInt = Annotated[int | None, BeforeValidator(_int_or_none)]
+
+
+class AmiEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    at: datetime
+
+
+class ChannelEvent(AmiEvent):
+    """An event about one channel (Asterisk's standard channel snapshot)."""
+
+    channel: Text = Field("", alias="Channel")
+    uniqueid: Ident = Field(alias="Uniqueid")
+    linkedid: Ident = Field(alias="Linkedid")
+    caller_num: Text = Field("", alias="CallerIDNum")
+    caller_name: Text = Field("", alias="CallerIDName")
+    context: Text = Field("", alias="Context")
+    exten: Text = Field("", alias="Exten")
+
+
+class Newchannel(ChannelEvent):
+    kind: Literal["Newchannel"] = "Newchannel"
+
+
+class NewCallerid(ChannelEvent):
+    kind: Literal["NewCallerid"] = "NewCallerid"
+
+
+class Hangup(ChannelEvent):
+    kind: Literal["Hangup"] = "Hangup"
+    cause: OptInt = Field(None, alias="Cause")
+    cause_txt: Text = Field("", alias="Cause-txt")
+
+
+class BridgeEnter(ChannelEvent):
+    kind: Literal["BridgeEnter"] = "BridgeEnter"
+    bridge: Text = Field("", alias="BridgeUniqueid")
+
+
+class DialEnd(ChannelEvent):
+    """The calling side may be absent (a dial started by Originate): its snapshot is then empty."""
+
+    kind: Literal["DialEnd"] = "DialEnd"
+    uniqueid: Text = Field("", alias="Uniqueid")
+    linkedid: Text = Field("", alias="Linkedid")
+    dest_uniqueid: Text = Field("", alias="DestUniqueid")
+    dial_status: Text = Field("", alias="DialStatus")
+
+
+class QueueCallerJoin(ChannelEvent):
+    kind: Literal["QueueCallerJoin"] = "QueueCallerJoin"
+    queue: Text = Field(alias="Queue")
+    position: OptInt = Field(None, alias="Position")
+
+
+class QueueCallerLeave(ChannelEvent):
+    kind: Literal["QueueCallerLeave"] = "QueueCallerLeave"
+    queue: Text = Field(alias="Queue")
+
+
+class QueueCallerAbandon(ChannelEvent):
+    kind: Literal["QueueCallerAbandon"] = "QueueCallerAbandon"
+    queue: Text = Field(alias="Queue")
+    hold_time: OptInt = Field(None, alias="HoldTime")
+
+
+class AgentEvent(ChannelEvent):
+    queue: Text = Field(alias="Queue")
+    interface: Text = Field(alias="Interface")
+    member_name: Text = Field("", alias="MemberName")
+    dest_channel: Text = Field("", alias="DestChannel")
+    dest_uniqueid: Text = Field("", alias="DestUniqueid")
+
+
+class AgentCalled(AgentEvent):
+    kind: Literal["AgentCalled"] = "AgentCalled"
+
+
+class AgentRingNoAnswer(AgentEvent):
+    kind: Literal["AgentRingNoAnswer"] = "AgentRingNoAnswer"
+    ring_time_ms: OptInt = Field(None, alias="RingTime")
+
+
+class AgentConnect(AgentEvent):
+    kind: Literal["AgentConnect"] = "AgentConnect"
+    hold_time: OptInt = Field(None, alias="HoldTime")
+
+
+class AgentComplete(AmiEvent):
+    """May arrive with no channel snapshot at all (see the AMI notes §4): correlate by Queue/Interface."""
+
+    kind: Literal["AgentComplete"] = "AgentComplete"
+    uniqueid: Text = Field("", alias="Uniqueid")
+    linkedid: Text = Field("", alias="Linkedid")
+    queue: Text = Field("", alias="Queue")
+    interface: Text = Field(alias="Interface")
+    reason: Text = Field("", alias="Reason")
+    talk_time: OptInt = Field(None, alias="TalkTime")
+
+
+class BlindTransfer(AmiEvent):
+    kind: Literal["BlindTransfer"] = "BlindTransfer"
+    result: Text = Field("", alias="Result")
+    transferer_uniqueid: Text = Field("", alias="TransfererUniqueid")
+    transferee_uniqueid: Text = Field("", alias="TransfereeUniqueid")
+    transferee_linkedid: Text = Field("", alias="TransfereeLinkedid")
+    extension: Text = Field("", alias="Extension")
+    context: Text = Field("", alias="Context")
+
+
+class AttendedTransfer(AmiEvent):
+    kind: Literal["AttendedTransfer"] = "AttendedTransfer"
+    result: Text = Field("", alias="Result")
+    orig_transferer_uniqueid: Text = Field("", alias="OrigTransfererUniqueid")
+    orig_transferer_linkedid: Text = Field("", alias="OrigTransfererLinkedid")
+    second_transferer_uniqueid: Text = Field("", alias="SecondTransfererUniqueid")
+    second_transferer_exten: Text = Field("", alias="SecondTransfererExten")
+    second_transferer_context: Text = Field("", alias="SecondTransfererContext")
+    second_transferer_channel: Text = Field("", alias="SecondTransfererChannel")
+    transferee_uniqueid: Text = Field("", alias="TransfereeUniqueid")
+    transferee_linkedid: Text = Field("", alias="TransfereeLinkedid")
+    transfer_target_uniqueid: Text = Field("", alias="TransferTargetUniqueid")
+    transfer_target_channel: Text = Field("", alias="TransferTargetChannel")
+    transfer_target_exten: Text = Field("", alias="TransferTargetExten")
+    dest_type: Text = Field("", alias="DestType")
+
+
+class FullyBooted(AmiEvent):
+    kind: Literal["FullyBooted"] = "FullyBooted"
+
+
+# ---- the resync snapshot (built by the edge from CoreShowChannels / QueueStatus list responses) ----
+
+
+class SnapshotChannel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    channel: Text = Field("", alias="Channel")
+    uniqueid: Ident = Field(alias="Uniqueid")
+    linkedid: Ident = Field(alias="Linkedid")
+    caller_num: Text = Field("", alias="CallerIDNum")
+    caller_name: Text = Field("", alias="CallerIDName")
+    context: Text = Field("", alias="Context")
+    exten: Text = Field("", alias="Exten")
+    application: Text = Field("", alias="Application")
+    bridge: Text = Field("", validation_alias=AliasChoices("BridgeId", "BridgeID"))
+    duration: Text = Field("", alias="Duration")  # "HH:MM:SS"
+
+    @property
+    def duration_seconds(self) -> int:
+        try:
+            h, m, s = (int(part) for part in self.duration.split(":"))
+        except ValueError:
+            return 0
+        return h * 3600 + m * 60 + s
+
+
+class SnapshotQueueEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    queue: Text = Field(alias="Queue")
+    channel: Text = Field("", alias="Channel")
+    uniqueid: Text = Field("", alias="Uniqueid")
+    wait: OptInt = Field(None, alias="Wait")
+
+
+class SnapshotQueueMember(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    queue: Text = Field(alias="Queue")
+    name: Text = Field("", alias="Name")
+    location: Text = Field(alias="Location")
+    in_call: OptInt = Field(None, alias="InCall")
+    paused: OptInt = Field(None, alias="Paused")
+    status: OptInt = Field(None, alias="Status")
+
+
+class Snapshot(AmiEvent):
+    """Everything Asterisk holds now, taken right after a (re)connect."""
+
+    kind: Literal["Snapshot"] = "Snapshot"
+    channels: tuple[SnapshotChannel, ...] = ()
+    queue_entries: tuple[SnapshotQueueEntry, ...] = ()
+    queue_members: tuple[SnapshotQueueMember, ...] = ()
+
+
+class LinkDown(AmiEvent):
+    """The AMI link is lost: events may be missed until the next Snapshot."""
+
+    kind: Literal["LinkDown"] = "LinkDown"
+    reason: str = ""
+
+
+Event = Annotated[
+    Newchannel
+    | NewCallerid
+    | Hangup
+    | BridgeEnter
+    | DialEnd
+    | QueueCallerJoin
+    | QueueCallerLeave
+    | QueueCallerAbandon
+    | AgentCalled
+    | AgentRingNoAnswer
+    | AgentConnect
+    | AgentComplete
+    | BlindTransfer
+    | AttendedTransfer
+    | FullyBooted
+    | Snapshot
+    | LinkDown,
+    Field(discriminator="kind"),
+]
+
+# AMI event name → model. The edge drops every other event before building anything.
+MODELS: dict[str, type[AmiEvent]] = {
+    cls.model_fields["kind"].default: cls
+    for cls in (
+        Newchannel,
+        NewCallerid,
+        Hangup,
+        BridgeEnter,
+        DialEnd,
+        QueueCallerJoin,
+        QueueCallerLeave,
+        QueueCallerAbandon,
+        AgentCalled,
+        AgentRingNoAnswer,
+        AgentConnect,
+        AgentComplete,
+        BlindTransfer,
+        AttendedTransfer,
+        FullyBooted,
+    )
+}
+WANTED: frozenset[bytes] = frozenset(name.encode() for name in MODELS)

@@ -1,0 +1,159 @@
+"""RecordWriter: spool first, PostgreSQL when it is there, nothing lost, nothing duplicated.
+
+The outage is real: the target is a private PostgreSQL 16 (pgserver, through EmbeddedServers) that the
+test stops and starts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from storage.calls import CallRecordRepository
+from storage.embedded import EmbeddedServers
+from storage.migrate import migrate
+from storage.pool import create_pool
+from storage.spool import Spool
+from storage.writer import RecordWriter
+from tests.fixtures_db import fresh_database, make_record, migrated_pool
+
+__all__ = ["fresh_database", "migrated_pool"]  # fixtures used by name below
+
+WAIT = 30.0
+
+
+def factory(dsn: str) -> Callable[[], asyncio.Future[asyncpg.Pool]]:
+    def make() -> asyncio.Future[asyncpg.Pool]:
+        return asyncio.ensure_future(create_pool(dsn, connect_timeout=2.0))
+
+    return make
+
+
+@pytest.fixture
+async def private_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedServers]:
+    servers = EmbeddedServers(tmp_path / "data")
+    await asyncio.to_thread(servers.start)
+    try:
+        conn = await asyncpg.connect(servers.database_url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        yield servers
+    finally:
+        await asyncio.to_thread(servers.stop)
+
+
+async def test_outage_records_wait_in_spool_then_are_written_once(
+    private_postgres: EmbeddedServers, tmp_path: Path
+) -> None:
+    dsn = private_postgres.database_url
+    spool = Spool(tmp_path / "spool")
+    writer = RecordWriter(spool, factory(dsn), submit_timeout=1.0, backoff_initial=0.05, backoff_max=0.5)
+    async with writer:
+        assert await writer.submit(make_record("before")) is True  # the writer now holds a live pool
+
+        await asyncio.to_thread(private_postgres._stop_postgres)  # real outage, pool connections die
+        records = [make_record(f"during-{i}") for i in range(5)]
+        for record in records:
+            assert await writer.submit(record) is False
+        assert await writer.submit(records[0]) is False  # a replay while down
+        stats = writer.stats()
+        assert stats.pending == 6 and stats.written == 1 and stats.failures >= 1
+        assert not writer._drained.is_set()
+
+        await asyncio.to_thread(private_postgres._start_postgres)  # same socket, same data
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+
+        pool = await create_pool(dsn)
+        try:
+            rows = await pool.fetch("SELECT linkedid FROM call_records ORDER BY linkedid")
+            assert [r["linkedid"] for r in rows] == ["before"] + [r.linkedid for r in records]
+            assert await CallRecordRepository(pool).get("during-3") == records[3]
+        finally:
+            await pool.close()
+        assert writer.stats().pending == 0
+        assert writer.written == 7
+
+
+async def test_unreachable_from_the_start_then_reachable(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    reachable = asyncio.Event()
+    attempts = 0
+
+    async def pool_factory() -> asyncpg.Pool:
+        nonlocal attempts
+        attempts += 1
+        if not reachable.is_set():
+            return await create_pool("postgresql://postgres@127.0.0.1:1/none", connect_timeout=1.0)
+        return await create_pool(fresh_database)
+
+    writer = RecordWriter(Spool(tmp_path / "spool"), pool_factory, submit_timeout=0.5, backoff_initial=0.05)
+    async with writer:
+        assert await writer.submit(make_record("A")) is False
+        assert writer.stats().pending == 1 and attempts >= 1
+        reachable.set()
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+    assert await CallRecordRepository(migrated_pool).count() == 1
+
+
+async def test_records_left_by_a_crashed_writer_are_written_by_the_next(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    left = [make_record(f"left-{i}") for i in range(3)]
+    for record in left:
+        spool.put(record)
+    # a crash between fsync and rename leaves a complete temporary file: it must not be lost either
+    done = spool.put(make_record("left-tmp"))
+    done.rename(done.with_name(f".{done.name}.tmp"))
+    # a version of left-0 written later must win over the earlier one (arrival order)
+    newer = make_record("left-0", talk_seconds=999.0)
+    spool.put(newer)
+
+    writer = RecordWriter(Spool(tmp_path / "spool"), factory(fresh_database))
+    async with writer:
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+    repo = CallRecordRepository(migrated_pool)
+    assert await repo.count() == 4
+    assert await repo.get("left-0") == newer
+    assert await repo.get("left-tmp") is not None
+    assert spool.pending() == []
+
+
+async def test_corrupt_and_refused_files_are_set_aside_and_do_not_block(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.directory.mkdir(parents=True)
+    corrupt = spool.directory / "00000000000000000001-000000-00.json"
+    corrupt.write_bytes(b'{"linkedid": "trunc')
+    refused = spool.put(make_record("refused", hangup_cause=2**40))  # out of the int4 column's range
+    good = spool.put(make_record("good"))
+
+    writer = RecordWriter(spool, factory(fresh_database))
+    async with writer:
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+        stats = writer.stats()
+    assert (stats.written, stats.corrupt, stats.rejected, stats.pending) == (1, 1, 1, 0)
+    assert (spool.corrupt_dir / corrupt.name).read_bytes() == b'{"linkedid": "trunc'
+    assert (spool.rejected_dir / refused.name).exists()
+    assert "out of int32 range" in (spool.rejected_dir / f"{refused.name}.reason").read_text()
+    assert not good.exists()
+    assert await CallRecordRepository(migrated_pool).count() == 1
+
+
+async def test_submit_writes_at_once_when_postgres_is_up(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    writer = RecordWriter(Spool(tmp_path / "spool"), factory(fresh_database), submit_timeout=WAIT)
+    async with writer:
+        results = await asyncio.gather(*(writer.submit(make_record(f"now-{i}")) for i in range(20)))
+        assert all(results)
+        assert writer.stats().pending == 0
+    assert await CallRecordRepository(migrated_pool).count() == 20

@@ -1,0 +1,80 @@
+"""Opening hours: exact to the second, French public holidays, time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from config.settings import OpeningHours, OpeningSpan
+from telephony.hours import is_open
+
+PARIS = ZoneInfo("Europe/Paris")
+HOURS = OpeningHours()
+
+
+def paris(y: int, mo: int, d: int, h: int, mi: int = 0, s: int = 0, us: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, us, tzinfo=PARIS)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (paris(2026, 11, 30, 7, 59, 59), False),  # Monday, a second before opening
+        (paris(2026, 11, 30, 8, 0, 0), True),  # opening second
+        (paris(2026, 11, 30, 20, 59, 59, 999999), True),
+        (paris(2026, 11, 30, 21, 0, 0), False),  # closing second
+        (paris(2026, 12, 4, 12), True),  # Friday
+        (paris(2026, 12, 5, 8), True),  # Saturday morning
+        (paris(2026, 12, 5, 13, 59, 59), True),
+        (paris(2026, 12, 5, 14), False),  # Saturday closes at 14:00
+        (paris(2026, 12, 6, 10), False),  # Sunday
+        (paris(2026, 12, 25, 10), False),  # Christmas (a Friday)
+        (paris(2027, 1, 1, 10), False),  # New Year's Day
+        (paris(2027, 3, 29, 10), False),  # Easter Monday 2027 (movable)
+        (paris(2027, 5, 6, 10), False),  # Ascension 2027 (movable)
+        (paris(2027, 5, 17, 10), False),  # Whit Monday 2027 (movable)
+        (paris(2027, 5, 18, 10), True),  # the day after
+        (paris(2027, 7, 14, 10), False),  # Bastille Day
+        (paris(2027, 11, 11, 10), False),  # Armistice
+        (paris(2027, 5, 8, 10), False),  # Victory in Europe day (a Saturday)
+    ],
+)
+def test_line_open(at: datetime, expected: bool) -> None:
+    assert is_open(at, HOURS) is expected
+
+
+def test_instants_in_utc_are_judged_in_local_time_across_daylight_saving() -> None:
+    # 30 March 2026 (summer time, UTC+2): 06:00 UTC is 08:00 in Paris.
+    assert is_open(datetime(2026, 3, 30, 6, 0, tzinfo=UTC), HOURS)
+    assert not is_open(datetime(2026, 3, 30, 5, 59, 59, tzinfo=UTC), HOURS)
+    # 30 November 2026 (winter time, UTC+1): 07:00 UTC is 08:00 in Paris.
+    assert is_open(datetime(2026, 11, 30, 7, 0, tzinfo=UTC), HOURS)
+    assert not is_open(datetime(2026, 11, 30, 6, 59, tzinfo=UTC), HOURS)
+
+
+def test_extra_closures_and_exceptional_openings() -> None:
+    hours = OpeningHours(closed_dates=(date(2026, 12, 24),), open_dates=(date(2027, 5, 17),))
+    assert not is_open(paris(2026, 12, 24, 10), hours)
+    assert is_open(paris(2027, 5, 17, 10), hours)  # Whit Monday opened by decision
+
+
+def test_moselle_has_its_own_holidays() -> None:
+    moselle = OpeningHours(holidays_subdiv="57")
+    assert not is_open(paris(2026, 12, 26, 10), moselle)  # Saint Stephen's day, a Saturday
+    assert is_open(paris(2026, 12, 26, 10), HOURS)
+
+
+def test_split_day_hours_are_honoured() -> None:
+    lunch_break = (OpeningSpan(start=time(8), end=time(12)), OpeningSpan(start=time(13, 30), end=time(17)))
+    hours = OpeningHours(week={"mon": lunch_break})
+    assert is_open(paris(2026, 11, 30, 11, 59, 59), hours)
+    assert not is_open(paris(2026, 11, 30, 12, 30), hours)
+    assert is_open(paris(2026, 11, 30, 13, 30), hours)
+    assert not is_open(paris(2026, 12, 1, 10), hours)  # Tuesday not listed: closed
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        is_open(datetime(2026, 11, 30, 10), HOURS)
