@@ -133,7 +133,15 @@ async def test_corrupt_and_refused_files_are_set_aside_and_do_not_block(
     spool.directory.mkdir(parents=True)
     corrupt = spool.directory / "00000000000000000001-000000-00.json"
     corrupt.write_bytes(b'{"linkedid": "trunc')
-    refused = spool.put(make_record("refused", hangup_cause=2**40))  # out of the int4 column's range
+    # a rule the database enforces and the model does not know (as a later migration could add)
+    await migrated_pool.execute(
+        """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             IF NEW.linkedid = 'refused' THEN
+               RAISE EXCEPTION 'record refused by a database rule' USING ERRCODE = 'check_violation';
+             END IF; RETURN NEW; END $$;
+           CREATE TRIGGER refuse BEFORE INSERT ON call_records FOR EACH ROW EXECUTE FUNCTION refuse();"""
+    )
+    refused = spool.put(make_record("refused"))
     good = spool.put(make_record("good"))
 
     writer = RecordWriter(spool, factory(fresh_database))
@@ -143,7 +151,7 @@ async def test_corrupt_and_refused_files_are_set_aside_and_do_not_block(
     assert (stats.written, stats.corrupt, stats.rejected, stats.pending) == (1, 1, 1, 0)
     assert (spool.corrupt_dir / corrupt.name).read_bytes() == b'{"linkedid": "trunc'
     assert (spool.rejected_dir / refused.name).exists()
-    assert "out of int32 range" in (spool.rejected_dir / f"{refused.name}.reason").read_text()
+    assert "refused by a database rule" in (spool.rejected_dir / f"{refused.name}.reason").read_text()
     assert not good.exists()
     assert await CallRecordRepository(migrated_pool).count() == 1
 
