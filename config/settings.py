@@ -179,9 +179,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(f"{ENV_PREFIX}CONFIG_FILE: no such file {toml_path}")
     known = {name.upper() for name in Settings.model_fields} | {"CONFIG_FILE"}
     unknown = sorted(
-        key
-        for key in os.environ
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].split("__")[0] not in known
+        key for key in os.environ if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].split("__")[0] not in known
     )
     if unknown:
         raise SettingsError(f"unknown setting(s): {', '.join(unknown)} (a typo?)")

@@ -30,9 +30,7 @@ def _configure_logging(level: str) -> None:
 def endpoints(settings: Settings, *, embedded_ok: bool = True) -> Iterator[Endpoints]:
     """The database and Redis endpoints: configured ones, or embedded servers under data_dir."""
     if settings.database_url is not None and settings.redis_url is not None:
-        yield Endpoints(
-            settings.database_url.get_secret_value(), settings.redis_url.get_secret_value(), False
-        )
+        yield Endpoints(settings.database_url.get_secret_value(), settings.redis_url.get_secret_value(), False)
         return
     if not embedded_ok:
         raise SettingsError("GPS_ADMIN_DATABASE_URL and GPS_ADMIN_REDIS_URL are required here")

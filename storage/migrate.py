@@ -67,9 +67,7 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def migrate(
-    pool_or_conn: asyncpg.Pool | asyncpg.Connection, *, directory: Path | None = None
-) -> list[str]:
+async def migrate(pool_or_conn: asyncpg.Pool | asyncpg.Connection, *, directory: Path | None = None) -> list[str]:
     """Apply the missing migrations in order; return the names applied (empty when up to date)."""
     migrations = load_migrations(directory)
     if isinstance(pool_or_conn, asyncpg.Pool):

@@ -123,9 +123,7 @@ class Spool:
         """Spooled files, oldest first."""
         if not self.directory.is_dir():
             return []
-        return sorted(
-            p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX) and not p.name.startswith(".")
-        )
+        return sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX) and not p.name.startswith("."))
 
     def load(self, path: Path) -> CallRecord:
         """Read a spooled record; a corrupt file is quarantined and `CorruptSpoolFileError` raised."""

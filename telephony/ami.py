@@ -229,6 +229,34 @@ class AmiClient:
         self._held: list[ev.AmiEvent] | None = None  # live events held while the snapshot is taken
         self.ready = asyncio.Event()  # logged in and snapshot delivered
         self.version: str | None = None
+        self._change = asyncio.Event()
+        self._gate = asyncio.Event()  # cleared by hold_reconnect()
+        self._gate.set()
+
+    # -- observation and operation --
+
+    async def changed(self) -> None:
+        """Return at the next change of link state (connected, lost, watchdog abort)."""
+        await self._change.wait()
+
+    def _notify(self) -> None:
+        self._change.set()
+        self._change = asyncio.Event()
+
+    def drop_link(self) -> None:
+        """Cut the AMI link now (the client reconnects and resyncs, as after any loss)."""
+        manager = self._manager
+        transport = getattr(getattr(manager, "protocol", None), "transport", None)
+        if transport is not None:
+            transport.abort()
+        self._on_lost(ConnectionAbortedError("link dropped on request"))
+
+    def hold_reconnect(self) -> None:
+        """Do not reconnect after the next loss until release_reconnect() (maintenance of the PBX)."""
+        self._gate.clear()
+
+    def release_reconnect(self) -> None:
+        self._gate.set()
 
     # -- delivery: live events, held during a resync so the snapshot comes first --
 
@@ -256,9 +284,11 @@ class AmiClient:
             finally:
                 self.ready.clear()
                 self._close()
+                self._notify()
             wait = delay * (0.8 + 0.4 * random.random())
             log.info("AMI reconnect in %.1f s", wait)
             await asyncio.sleep(wait)
+            await self._gate.wait()
             delay = min(delay * 2, self._config.reconnect_max)
 
     def _close(self) -> None:
@@ -316,6 +346,7 @@ class AmiClient:
         for event in held:
             self._sink(event)
         self.ready.set()
+        self._notify()
         watchdog = asyncio.create_task(self._watchdog(), name="ami-watchdog")
         try:
             exc = await self._lost
@@ -367,11 +398,10 @@ class AmiClient:
             if manager is None:
                 return
             try:
-                await asyncio.wait_for(
-                    manager.send_action({"Action": "Ping"}, as_list=False), cfg.ping_timeout
-                )
+                await asyncio.wait_for(manager.send_action({"Action": "Ping"}, as_list=False), cfg.ping_timeout)
             except TimeoutError:
                 self.stats.watchdog_aborts += 1
+                self._notify()
                 log.error("AMI ping unanswered after %.1f s: aborting the link", cfg.ping_timeout)
                 transport = getattr(manager.protocol, "transport", None)
                 if transport is not None:
@@ -397,9 +427,7 @@ class AmiClient:
         try:
             reply = await asyncio.wait_for(future, timeout or self._config.action_timeout)
         except TimeoutError:
-            raise AmiTimeout(
-                f"no reply to {name} within {timeout or self._config.action_timeout} s"
-            ) from None
+            raise AmiTimeout(f"no reply to {name} within {timeout or self._config.action_timeout} s") from None
         first = reply[0] if isinstance(reply, list) and reply else reply
         if isinstance(first, Message) and first.get("Response", "").lower() == "error":
             raise AmiActionFailed(name, str(first.get("Message", "")))

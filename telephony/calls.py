@@ -52,6 +52,7 @@ class _Leg:
     channel: str
     created_at: datetime
     call: str | None = None
+    exten: str = ""  # where the channel was created (a consultation leg's exten is the transfer target)
 
     @property
     def base(self) -> str:
@@ -92,7 +93,8 @@ class _Call:
     transfer_kind: TransferKind | None = None
     transfer_target: str | None = None
     transferred_at: datetime | None = None
-    hangup_by: HangupBy | None = None
+    hangup_by: HangupBy | None = None  # from the order of Hangup events
+    first_leave: HangupBy | None = None  # who left the advisor's bridge first (more reliable, see _on_BridgeLeave)
     caller_gone_at: datetime | None = None
     hangup_cause: int | None = None
     hangup_cause_text: str | None = None
@@ -147,7 +149,7 @@ class CallTracker:
         if leg is None:
             if e.uniqueid in self._gone:
                 return None
-            leg = _Leg(e.uniqueid, e.linkedid, e.channel, e.at)
+            leg = _Leg(e.uniqueid, e.linkedid, e.channel, e.at, exten=e.exten[:80])
             self._legs[e.uniqueid] = leg
             key = self._groups.get(e.linkedid)
             if key is not None:
@@ -237,6 +239,21 @@ class CallTracker:
 
     def _on_BridgeEnter(self, e: ev.BridgeEnter) -> list[AnyEffect]:
         self._touch(e)
+        return []
+
+    def _on_BridgeLeave(self, e: ev.BridgeLeave) -> list[AnyEffect]:
+        """Who left the conversation first says who hung up: Hangup events of the two parties can come in
+        either order (a Local channel's Hangup is published after its peer's, seen on Asterisk 22)."""
+        leg = self._touch(e)
+        call = self._calls.get(leg.call) if leg is not None and leg.call is not None else None
+        if leg is None or call is None or call.answered_at is None or call.transferred_at is not None:
+            return []
+        if call.first_leave is None:
+            side = self._side(call, leg)
+            if side in (HangupBy.ADVISOR, HangupBy.CALLER):
+                call.first_leave = side
+                if side is HangupBy.ADVISOR and call.talk_ended_at is None:
+                    call.talk_ended_at = e.at
         return []
 
     def _on_QueueCallerJoin(self, e: ev.QueueCallerJoin) -> list[AnyEffect]:
@@ -338,9 +355,7 @@ class CallTracker:
         ring = call.open_ring(e.interface)
         if ring is not None:
             out.append(self._end_ring(call, ring, e.at, RingResult.ANSWERED))
-        out.append(
-            CallAnswered(linkedid=call.key, at=e.at, interface=e.interface, advisor_channel=e.dest_channel)
-        )
+        out.append(CallAnswered(linkedid=call.key, at=e.at, interface=e.interface, advisor_channel=e.dest_channel))
         return out
 
     def _on_AgentComplete(self, e: ev.AgentComplete) -> list[AnyEffect]:
@@ -362,9 +377,7 @@ class CallTracker:
         call.transferred_at = at
         if call.talk_ended_at is None:
             call.talk_ended_at = at
-        return [
-            CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or "")
-        ]
+        return [CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or "")]
 
     def _call_of_uniqueids(self, *uniqueids: str) -> _Call | None:
         for uid in uniqueids:
@@ -389,8 +402,27 @@ class CallTracker:
             or self._call_for(e.orig_transferer_linkedid)
             or self._call_of_uniqueids(e.transferee_uniqueid, e.orig_transferer_uniqueid)
         )
-        target = e.transfer_target_exten or e.second_transferer_exten
-        return self._transfer(call, e.at, TransferKind.ATTENDED, target)
+        return self._transfer(call, e.at, TransferKind.ATTENDED, self._attended_target(call, e))
+
+    def _attended_target(self, call: _Call | None, e: ev.AttendedTransfer) -> str:
+        """Asterisk 22 names the target only sometimes (TransferTarget* missing with DestType=Bridge,
+        seen on the rig): else the consultation leg's extension, else the second transferer's."""
+        if e.transfer_target_exten:
+            return e.transfer_target_exten
+        if call is not None and call.answered_at is not None:
+            consult = [
+                leg
+                for leg in self._legs.values()
+                if leg.call == call.key
+                and leg.created_at >= call.answered_at
+                and leg.uniqueid not in call.inbound
+                and leg.base != call.advisor_base
+                and leg.exten
+            ]
+            if consult:
+                return min(consult, key=lambda leg: leg.created_at).exten
+        exten = e.second_transferer_exten
+        return "" if exten in self._public_numbers else exten
 
     def _side(self, call: _Call, leg: _Leg) -> HangupBy | None:
         """Which party a hung-up leg belongs to; None for legs that do not decide (unanswered rings)."""
@@ -399,11 +431,7 @@ class CallTracker:
             return HangupBy.ADVISOR if call.transferred_at is None else None
         if any(ring.dest_base == base for ring in call.rings):
             return None
-        if (
-            call.answered_at is not None
-            and leg.created_at > call.answered_at
-            and leg.uniqueid not in call.inbound
-        ):
+        if call.answered_at is not None and leg.created_at > call.answered_at and leg.uniqueid not in call.inbound:
             return HangupBy.TRANSFER_TARGET if call.transferred_at is not None else None
         return HangupBy.CALLER
 
@@ -495,9 +523,7 @@ class CallTracker:
             bridges = {s.bridge for s in e.channels if s.uniqueid in call.inbound and s.bridge}
             peers = [p for b in bridges for p in by_bridge[b] if p.uniqueid not in call.inbound]
             for peer in peers:
-                member = next(
-                    (m for m in members if _member_of(channel_base(peer.channel), m.location)), None
-                )
+                member = next((m for m in members if _member_of(channel_base(peer.channel), m.location)), None)
                 if member is not None:
                     call.answered_at = e.at - timedelta(seconds=peer.duration_seconds)
                     call.advisor_interface = member.location[:200]
@@ -519,9 +545,7 @@ class CallTracker:
         for ring in call.rings:
             if ring.result is None:
                 ring.ended_at = ended_at
-                ring.result = (
-                    RingResult.CALLER_GONE if status is CallStatus.ABANDONED_RINGING else RingResult.OTHER
-                )
+                ring.result = RingResult.CALLER_GONE if status is CallStatus.ABANDONED_RINGING else RingResult.OTHER
         wait_from = call.queue_entered_at
         wait_to = call.answered_at or call.queue_left_at or call.caller_gone_at or ended_at
         talk: float | None = None
@@ -568,13 +592,19 @@ class CallTracker:
     def _classify(call: _Call) -> tuple[CallStatus, HangupBy]:
         unknown = HangupBy.UNKNOWN if call.reconstructed else HangupBy.SYSTEM
         if call.answered_at is not None:
+            if call.transferred_at is None and call.first_leave is not None:
+                return CallStatus.ANSWERED, call.first_leave
             return CallStatus.ANSWERED, call.hangup_by or unknown
         if call.queue_entered_at is None:
             if not call.line_open:
                 return CallStatus.CLOSED, HangupBy.SYSTEM
             return CallStatus.FAILED, call.hangup_by or unknown
-        gone = call.abandoned_at or call.caller_gone_at
-        if gone is None:  # left the queue without the caller hanging up: timeout, or unseen
+        moments = [t for t in (call.abandoned_at, call.caller_gone_at) if t is not None]
+        if not moments:  # left the queue without the caller hanging up: timeout, or unseen
             return CallStatus.FAILED, unknown
-        ringing = any(r.started_at <= gone and (r.ended_at is None or r.ended_at >= gone) for r in call.rings)
+        gone = min(moments)  # Asterisk reports the caller's Hangup before QueueCallerAbandon
+        ringing = any(
+            r.result is RingResult.CALLER_GONE or (r.started_at <= gone and (r.ended_at is None or r.ended_at >= gone))
+            for r in call.rings
+        )
         return (CallStatus.ABANDONED_RINGING if ringing else CallStatus.ABANDONED), HangupBy.CALLER

@@ -65,6 +65,4 @@ class CallEnded(Effect):
     record: CallRecord
 
 
-AnyEffect = (
-    CallStarted | CallQueued | AdvisorRinging | AdvisorRingEnded | CallAnswered | CallTransferred | CallEnded
-)
+AnyEffect = CallStarted | CallQueued | AdvisorRinging | AdvisorRingEnded | CallAnswered | CallTransferred | CallEnded

@@ -65,6 +65,11 @@ class BridgeEnter(ChannelEvent):
     bridge: Text = Field("", alias="BridgeUniqueid")
 
 
+class BridgeLeave(ChannelEvent):
+    kind: Literal["BridgeLeave"] = "BridgeLeave"
+    bridge: Text = Field("", alias="BridgeUniqueid")
+
+
 class DialEnd(ChannelEvent):
     """The calling side may be absent (a dial started by Originate): its snapshot is then empty."""
 
@@ -224,6 +229,7 @@ Event = Annotated[
     | NewCallerid
     | Hangup
     | BridgeEnter
+    | BridgeLeave
     | DialEnd
     | QueueCallerJoin
     | QueueCallerLeave
@@ -248,6 +254,7 @@ MODELS: dict[str, type[AmiEvent]] = {
         NewCallerid,
         Hangup,
         BridgeEnter,
+        BridgeLeave,
         DialEnd,
         QueueCallerJoin,
         QueueCallerLeave,

@@ -81,9 +81,7 @@ class CallPipeline:
             effects = self._tracker.apply(event)
         except Exception:
             self.stats.tracker_errors += 1
-            log.exception(
-                "tracker failed on %s linkedid=%s", type(event).__name__, getattr(event, "linkedid", "")
-            )
+            log.exception("tracker failed on %s linkedid=%s", type(event).__name__, getattr(event, "linkedid", ""))
             return
         for effect in effects:
             self.stats.effects += 1

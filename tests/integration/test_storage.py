@@ -38,6 +38,7 @@ async def test_two_instances_migrating_together_do_not_race(fresh_database: str)
     pool = await create_pool(fresh_database, max_size=4)
     try:
         await pool.execute("DROP TABLE IF EXISTS call_records, schema_migrations")
+
         async def one() -> list[str]:
             async with pool.acquire() as conn:
                 return await migrate(conn)
@@ -48,9 +49,7 @@ async def test_two_instances_migrating_together_do_not_race(fresh_database: str)
         await pool.close()
 
 
-async def test_check_detects_missing_and_edited_migrations(
-    migrated_pool: asyncpg.Pool, tmp_path: Path
-) -> None:
+async def test_check_detects_missing_and_edited_migrations(migrated_pool: asyncpg.Pool, tmp_path: Path) -> None:
     shipped = load_migrations()[0]
     newer = tmp_path / "newer"
     newer.mkdir()

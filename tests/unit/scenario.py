@@ -32,9 +32,7 @@ class Scenario:
         self.seq += 1
         return f"1795888079.{self.seq}"
 
-    def _snap(
-        self, c: Chan, num: str = "", name: str = "", context: str = "", exten: str = ""
-    ) -> dict[str, str]:
+    def _snap(self, c: Chan, num: str = "", name: str = "", context: str = "", exten: str = "") -> dict[str, str]:
         return {
             "channel": c.channel,
             "uniqueid": c.uniqueid,
@@ -59,9 +57,7 @@ class Scenario:
         self.events.append(ev.Newchannel(at=self.t, **self._snap(chan, num, name, context, exten)))
         return chan
 
-    def inbound(
-        self, num: str = "0321000001", name: str = "Hélène Lefèvre", exten: str = "0800123456"
-    ) -> Chan:
+    def inbound(self, num: str = "0321000001", name: str = "Hélène Lefèvre", exten: str = "0800123456") -> Chan:
         """A trunk call on the public number (one channel, as with PJSIP)."""
         return self.new(f"PJSIP/trunk-{self.seq:08x}", context="public", exten=exten, num=num, name=name)
 
@@ -107,9 +103,7 @@ class Scenario:
         )
 
     def dial_end(self, caller: Chan, leg: Chan, status: str) -> None:
-        self.events.append(
-            ev.DialEnd(at=self.t, dest_uniqueid=leg.uniqueid, dial_status=status, **self._snap(caller))
-        )
+        self.events.append(ev.DialEnd(at=self.t, dest_uniqueid=leg.uniqueid, dial_status=status, **self._snap(caller)))
 
     def connect(self, caller: Chan, leg: Chan, member: str) -> None:
         self.events.append(
@@ -128,15 +122,16 @@ class Scenario:
     def complete(self, member: str, caller: Chan | None = None, reason: str = "agent") -> None:
         ids = {"uniqueid": caller.uniqueid, "linkedid": caller.linkedid} if caller else {}
         self.events.append(
-            ev.AgentComplete(
-                at=self.t, queue="gps", interface=f"PJSIP/{member}", reason=reason, talk_time=10, **ids
-            )
+            ev.AgentComplete(at=self.t, queue="gps", interface=f"PJSIP/{member}", reason=reason, talk_time=10, **ids)
         )
 
     def bridge(self, c: Chan, linkedid: str | None = None) -> Chan:
         moved = Chan(c.channel, c.uniqueid, linkedid or c.linkedid)
         self.events.append(ev.BridgeEnter(at=self.t, bridge="b1", **self._snap(moved)))
         return moved
+
+    def leave_bridge(self, c: Chan) -> None:
+        self.events.append(ev.BridgeLeave(at=self.t, bridge="b1", **self._snap(c)))
 
     def hangup(self, c: Chan, cause: int = 16) -> None:
         self.events.append(ev.Hangup(at=self.t, cause=cause, cause_txt="Normal Clearing", **self._snap(c)))

@@ -48,6 +48,14 @@ def sc_answered_caller_hangs_up(s: Scenario) -> None:
     s.hangup(leg)
 
 
+def sc_advisor_leaves_first_but_caller_hangup_is_published_first(s: Scenario) -> None:
+    c, leg = answered(s)
+    s.at(30).leave_bridge(leg)  # the advisor's leg leaves the conversation first...
+    s.leave_bridge(c)
+    s.hangup(c)  # ...but the caller leg's Hangup is published before the advisor's (seen on Asterisk 22)
+    s.hangup(leg)
+
+
 def sc_abandoned(s: Scenario) -> None:
     c = s.at(0).inbound()
     s.at(1).join(c)

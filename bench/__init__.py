@@ -1,0 +1,1 @@
+"""Benchmarks of the CTI service's hot paths (run as modules, e.g. `python -m bench.ingest`)."""

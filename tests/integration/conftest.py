@@ -1,0 +1,24 @@
+"""Integration fixtures: a real Asterisk 22 (sid chroot) shared by the whole test session.
+
+If the rig cannot be built or started the fixture raises, so every test that uses it errors:
+the integration suite never skips silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.rig.asterisk import AsteriskRig
+
+
+@pytest.fixture(scope="session")
+def asterisk_rig() -> Iterator[AsteriskRig]:
+    """One running Asterisk for the session (sync fixture: usable from any test's event loop)."""
+    rig = AsteriskRig()
+    rig.start()
+    try:
+        yield rig
+    finally:
+        rig.stop()

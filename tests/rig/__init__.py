@@ -1,0 +1,1 @@
+"""Helpers that run real external systems for the integration tests (no fakes)."""
