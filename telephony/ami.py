@@ -31,7 +31,7 @@ from panoramisk.message import Message
 from pydantic import SecretStr, ValidationError
 
 from telephony import events as ev
-from telephony.frames import BufferOverflow, EventFrame, FrameReader, FrameStats
+from telephony.frames import BufferOverflow, EventFrame, FrameReader, FrameStats, extract_headers
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,19 @@ class EventDecoder:
     def __init__(self, stats: EdgeStats, clock: Clock) -> None:
         self._stats = stats
         self._clock = clock
+        # per event name: the model and the headers it reads (plus Asterisk's Timestamp)
+        self._plans: dict[str, tuple[type[ev.AmiEvent], tuple[tuple[str, str], ...]]] = {
+            name: (model, tuple((key, f"\r\n{key}: ") for key in (*_aliases(model), "Timestamp")))
+            for name, model in ev.MODELS.items()
+        }
 
     def decode(self, frame: EventFrame) -> ev.AmiEvent | None:
-        model = ev.MODELS.get(frame.name)
-        if model is None:
+        plan = self._plans.get(frame.name)
+        if plan is None:
             return None
-        headers: dict[str, Any] = dict(frame.headers)
-        headers["at"] = parse_timestamp(frame.headers.get("Timestamp")) or self._clock()
+        model, needles = plan
+        headers: dict[str, Any] = extract_headers(frame.text, needles)
+        headers["at"] = parse_timestamp(headers.pop("Timestamp", None)) or self._clock()
         try:
             return model.model_validate(headers)
         except ValidationError as exc:
@@ -140,10 +146,14 @@ class EventDecoder:
             log.warning(
                 "invalid AMI event %s linkedid=%s: %s",
                 frame.name,
-                frame.headers.get("Linkedid", "")[:64],
+                str(headers.get("Linkedid", ""))[:64],
                 exc.errors(include_url=False, include_input=False)[:3],
             )
             return None
+
+
+def _aliases(model: type[ev.AmiEvent]) -> list[str]:
+    return [f.alias for f in model.model_fields.values() if f.alias is not None]
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]

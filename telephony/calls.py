@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from config.settings import LineSettings, OpeningHours
 from telephony import events as ev
@@ -137,11 +139,10 @@ class CallTracker:
     # ---- the transition function ----
 
     def apply(self, event: ev.AmiEvent) -> list[AnyEffect]:
-        handler = getattr(self, "_on_" + type(event).__name__, None)
+        handler = _HANDLERS.get(type(event))
         if handler is None:
             return []
-        out: list[AnyEffect] = handler(event)
-        return out
+        return handler(self, event)
 
     # channel bookkeeping shared by every channel event
     def _touch(self, e: ev.ChannelEvent) -> _Leg | None:
@@ -608,3 +609,11 @@ class CallTracker:
             for r in call.rings
         )
         return (CallStatus.ABANDONED_RINGING if ringing else CallStatus.ABANDONED), HangupBy.CALLER
+
+
+# event type → transition: the list of AMI events the tracker reacts to, in one place.
+_HANDLERS: dict[type[ev.AmiEvent], Callable[[CallTracker, Any], list[AnyEffect]]] = {
+    getattr(ev, name.removeprefix("_on_")): handler
+    for name, handler in vars(CallTracker).items()
+    if name.startswith("_on_")
+}

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 # Identifiers are bounded and must be present; free text is bounded and cleaned later (telephony.identity).
 Ident = Annotated[str, Field(min_length=1, max_length=128)]
-Text = Annotated[str, BeforeValidator(lambda v: v[:512] if isinstance(v, str) else v), Field(max_length=512)]
+# Text: the edge cuts header values at 512 characters before validation (telephony.frames.extract_headers).
+Text = Annotated[str, StringConstraints(max_length=512)]
 
 
 def _int_or_none(value: object) -> object:

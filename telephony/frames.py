@@ -30,8 +30,11 @@ class FrameStats:
 
 @dataclass(frozen=True, slots=True)
 class EventFrame:
+    """A wanted event: its name and its decoded text (headers are extracted by the decoder, which knows
+    which ones each model reads)."""
+
     name: str
-    headers: dict[str, str]
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,21 @@ class MessageFrame:
 
 class BufferOverflow(Exception):
     """The peer sent more than the limit without ending a frame."""
+
+
+def extract_headers(text: str, needles: tuple[tuple[str, str], ...], limit: int = 512) -> dict[str, str]:
+    """Only the headers a model reads: `needles` are (key, "\\r\\nKey: ") pairs; first occurrence wins,
+    values are cut at `limit` characters. Faster than parsing every header of the frame."""
+    headers: dict[str, str] = {}
+    find = text.find
+    for key, needle in needles:
+        i = find(needle)
+        if i >= 0:
+            i += len(needle)
+            j = find("\r\n", i)
+            value = text[i:j] if j >= 0 else text[i:]
+            headers[key] = value[:limit]
+    return headers
 
 
 def parse_headers(text: str) -> dict[str, str]:
@@ -85,24 +103,27 @@ class FrameReader:
             end = buf.find(SEP, start)
             if end < 0:
                 break
-            frame = bytes(buf[start:end])
-            start = end + 4
             stats.frames += 1
-            if frame.startswith(b"Event: "):
-                eol = frame.find(b"\r\n", 7)
-                name = frame[7:eol] if eol >= 0 else frame[7:]
-                action_bound = b"\r\nActionID:" in frame
+            frame_start, start = start, end + 4
+            if buf.startswith(b"Event: ", frame_start):
+                # decide from the first line, in place: dropped frames are never copied nor decoded
+                eol = buf.find(b"\r\n", frame_start + 7, end)
+                name = bytes(buf[frame_start + 7 : eol if eol >= 0 else end])
+                action_bound = buf.find(b"\r\nActionID:", frame_start, end) >= 0
                 if name not in wanted and not action_bound:
                     stats.events_dropped += 1
                     continue
             else:
+                name = b""
                 action_bound = True
-                frame = frame.lstrip(b"\r\n")
-                if not frame:
+                while frame_start < end and buf[frame_start] in (13, 10):
+                    frame_start += 1
+                if frame_start == end:
                     continue
-            if len(frame) > self.max_frame:
+            if end - frame_start > self.max_frame:
                 stats.oversized += 1
                 continue
+            frame = bytes(buf[frame_start:end])
             try:
                 text = frame.decode("utf-8")
             except UnicodeDecodeError:
@@ -116,7 +137,7 @@ class FrameReader:
                 out.append(MessageFrame(text))
             else:
                 stats.events_kept += 1
-                out.append(EventFrame(name.decode("ascii", "replace"), parse_headers(text)))
+                out.append(EventFrame(name.decode("ascii", "replace"), text))
         if start:
             del buf[:start]
         if len(buf) > self.max_buffer:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from config.settings import LineSettings, OpeningHours
+from config.settings import WEEKDAYS, LineSettings, OpeningHours, OpeningSpan
 from telephony.calls import CallTracker, channel_base
 from telephony.effects import AdvisorRinging, CallEnded
 from telephony.events import AmiEvent
@@ -20,8 +20,19 @@ from tests.unit.scenario import T0, Scenario
 SHARED = Path(__file__).resolve().parents[1] / "captures" / "shared"
 
 
-def run(events: list[AmiEvent], line: LineSettings | None = None) -> tuple[list[CallRecord], CallTracker]:
-    tracker = CallTracker(line or LineSettings(), OpeningHours())
+RIG = Path(__file__).resolve().parents[1] / "captures"
+OPEN = OpeningHours(
+    week={d: (OpeningSpan(start=time(0), end=time(23, 59, 59)),) for d in WEEKDAYS},
+    holidays_country="FR",
+    open_dates=(date(2026, 11, 28),),
+)
+CLOSED = OpeningHours(week={})
+
+
+def run(
+    events: list[AmiEvent], line: LineSettings | None = None, hours: OpeningHours | None = None
+) -> tuple[list[CallRecord], CallTracker]:
+    tracker = CallTracker(line or LineSettings(), hours or OpeningHours())
     records = [fx.record for e in events for fx in tracker.apply(e) if isinstance(fx, CallEnded)]
     return records, tracker
 
@@ -388,3 +399,55 @@ def test_shared_captures(name: str, expected: dict[str, Any], chunk: int) -> Non
     record["rings"] = [r["result"] for r in record["rings"]]
     assert {k: record[k] for k in expected} == expected
     assert tracker.open_calls == 0
+
+
+# Captured from the project's own rig (tests/captures/README.md), with timestampevents: real times.
+RIG_CAPTURES: list[tuple[str, OpeningHours, dict[str, Any]]] = [
+    (
+        "answered.ami",
+        OPEN,
+        dict(
+            status="answered",
+            hangup_by="advisor",
+            caller_name="Hélène Lefèvre",
+            caller_number="+33321000001",
+            advisor_interface="Local/adv1@advisors",
+            rings=["answered"],
+        ),
+    ),
+    ("abandoned.ami", OPEN, dict(status="abandoned", hangup_by="caller", rings=[], caller_name="Marie Martin")),
+    ("abandoned_ringing.ami", OPEN, dict(status="abandoned_ringing", hangup_by="caller", rings=["caller_gone"])),
+    (
+        "ring_no_answer.ami",
+        OPEN,
+        dict(status="answered", advisor_interface="Local/adv2@advisors", rings=["no_answer", "answered"]),
+    ),
+    ("closed.ami", CLOSED, dict(status="closed", line_open=False, hangup_by="system", queue=None)),
+    (
+        "blind_transfer.ami",
+        OPEN,
+        dict(status="answered", transfer_kind="blind", transfer_target="2001", hangup_by="transfer_target"),
+    ),
+    (
+        "attended_transfer.ami",
+        OPEN,
+        dict(
+            status="answered", transfer_kind="attended", transfer_target="2001", advisor_interface="Local/adv1@advisors"
+        ),
+    ),
+    ("anonymous.ami", OPEN, dict(status="answered", caller_number=None, caller_name="<script>alert(1)</script>")),
+]
+
+
+@pytest.mark.parametrize(("name", "hours", "expected"), RIG_CAPTURES, ids=[n for n, _, _ in RIG_CAPTURES])
+@pytest.mark.parametrize("chunk", [3, 4096])
+def test_rig_captures(name: str, hours: OpeningHours, expected: dict[str, Any], chunk: int) -> None:
+    data = (RIG / name).read_bytes()
+    events = list(replay(data[i : i + chunk] for i in range(0, len(data), chunk)))
+    assert all(e.at.year == 2026 for e in events)  # Asterisk's own Timestamp header, not a replay clock
+    records, tracker = run(events, hours=hours)
+    assert len(records) == 1
+    record = records[0].model_dump(mode="json")
+    record["rings"] = [r["result"] for r in record["rings"]]
+    assert {k: record[k] for k in expected} == expected
+    assert tracker.open_calls == 0 and tracker.channels == 0
