@@ -193,6 +193,7 @@ class RecordWriter:
             return
         await asyncio.to_thread(self._spool.remove, path)
         self.written += 1
+        _log.info("record written linkedid=%s status=%s", record.linkedid, record.status.value)
         self._settle(path, True)
 
     def _settle(self, path: Path, written: bool) -> None:

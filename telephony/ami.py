@@ -333,6 +333,7 @@ class AmiClient:
             forgetable_actions=("ping", "login"),
         )
         self._manager = manager
+        self._held = []  # from the first byte: nothing reaches the sink before the snapshot
         connecting = manager.connect()
         await asyncio.wait_for(connecting, cfg.action_timeout)
         auth = manager.authenticated_future
@@ -345,7 +346,6 @@ class AmiClient:
         self.stats.connects += 1
         self.version = self._reader.version
         log.info("AMI connected to %s:%s (Asterisk Call Manager/%s)", cfg.host, cfg.port, self.version)
-        self._held = []
         try:
             snapshot = await self._snapshot()
         except BaseException:

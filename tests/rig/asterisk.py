@@ -81,11 +81,13 @@ class AsteriskRig:
         rig_dir: Path | None = None,
         config_dir: Path = CONFIG_TEMPLATE_DIR,
         startup_timeout: float = 30.0,
+        port: int | None = None,
     ) -> None:
         self.rig_dir = rig_dir if rig_dir is not None else rig_dir_from_env()
         self.config_dir = config_dir
         self.startup_timeout = startup_timeout
         self.port = 0
+        self._wanted_port = port  # None: a free loopback port at start
         self.username = "gps-admin-test"
         self.secret = ""
         self.version = ""
@@ -133,7 +135,7 @@ class AsteriskRig:
         ensure_chroot(self.rig_dir)
         self.version = self._chroot_output(["asterisk", "-V"]).strip()
         self.run_name = secrets.token_hex(6)
-        self.port = free_loopback_port()
+        self.port = self._wanted_port or free_loopback_port()
         self.secret = secrets.token_urlsafe(18)
         self._render_config()
         console = self.console_path.open("wb")

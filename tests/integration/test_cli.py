@@ -1,0 +1,127 @@
+"""`gps-admin` as a newcomer runs it: embedded PostgreSQL and Redis, the real Asterisk, a real call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.integration.harness import WITHIN, Driver
+from tests.rig.asterisk import AsteriskRig, free_loopback_port
+
+pytestmark = pytest.mark.asterisk
+
+GPS_ADMIN = str(Path(sys.executable).with_name("gps-admin"))
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPS_ADMIN_")}
+    env.update(settings)
+    return env
+
+
+class Process:
+    """A running `gps-admin`, its output read line by line as it comes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._new = asyncio.Event()
+        assert proc.stdout is not None
+        self._reader = asyncio.create_task(self._read(proc.stdout))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            self.lines.append(raw.decode("utf-8", "replace").rstrip())
+            self._new.set()
+        self._new.set()
+
+    async def expect(self, pattern: str, within: float = WITHIN) -> re.Match[str]:
+        regex = re.compile(pattern)
+
+        async def scan() -> re.Match[str]:
+            seen = 0
+            while True:
+                for line in self.lines[seen:]:
+                    if match := regex.search(line):
+                        return match
+                seen = len(self.lines)
+                if self._reader.done():
+                    raise AssertionError(f"gps-admin exited without {pattern!r}:\n" + "\n".join(self.lines))
+                self._new.clear()
+                await self._new.wait()
+
+        return await asyncio.wait_for(scan(), within)
+
+
+@pytest.fixture
+async def serve(asterisk_rig: AsteriskRig, tmp_path: Path) -> AsyncIterator[Process]:
+    env = clean_env(
+        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
+        GPS_ADMIN_HTTP_PORT=str(free_loopback_port()),
+        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
+        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
+        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    running = Process(proc)
+    try:
+        yield running
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(proc.wait(), WITHIN)
+
+
+async def test_serve_on_embedded_defaults_writes_the_record_of_a_real_call(
+    serve: Process, asterisk_rig: AsteriskRig
+) -> None:
+    db = await serve.expect(r"embedded PostgreSQL \d+ ready on (postgresql://\S+)")
+    await serve.expect(r"gps-admin ready on http://")
+    await serve.expect(r"AMI connected to")
+    driver = await Driver.connect(asterisk_rig)
+    try:
+        await driver.add_member("Local/adv1@advisors", "Advisor 1")
+        await driver.call("0321000201", "Hélène Lefèvre", __ADVISOR_TALK="1")
+        ended = await serve.expect(r"call ended linkedid=(\S+) status=answered caller=\+33321000201")
+        linkedid = ended.group(1)
+        await serve.expect(rf"record written linkedid={re.escape(linkedid)} ")
+    finally:
+        await driver.clear_queue()
+        await driver.close()
+    conn = await asyncpg.connect(db.group(1))
+    try:
+        row = await conn.fetchrow("SELECT caller_name, status FROM call_records WHERE linkedid = $1", linkedid)
+    finally:
+        await conn.close()
+    assert row is not None and (row["caller_name"], row["status"]) == ("Hélène Lefèvre", "answered")
+    serve.proc.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
+    assert await asyncio.wait_for(serve.proc.wait(), WITHIN) == 0
+
+
+async def test_a_wrong_setting_stops_the_start_and_is_named(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN,
+        "serve",
+        env=clean_env(GPS_ADMIN_DATA_DIR=str(tmp_path), GPS_ADMIN_AMI_PORT="not-a-port"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), WITHIN)
+    assert proc.returncode == 2
+    assert "GPS_ADMIN_AMI_PORT" in out.decode()
+    assert not (tmp_path / "postgres").exists()  # stopped before touching anything
+
+
+async def test_secrets_never_reach_the_logs(serve: Process, asterisk_rig: AsteriskRig) -> None:
+    await serve.expect(r"AMI connected to")
+    assert not any(asterisk_rig.secret in line for line in serve.lines)
