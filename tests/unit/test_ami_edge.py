@@ -53,6 +53,7 @@ def test_hostile_frames_are_counted_and_good_events_still_arrive() -> None:
     for chunk in hostile:
         p.data_received(chunk)
     assert [type(e).__name__ for e in got] == ["NewCallerid", "Newchannel"]
+    assert isinstance(got[0], ev.NewCallerid)
     assert got[0].caller_name == "\ufffd\ufffd<b>\x1b</b>"  # kept as data; cleaned by telephony.identity
     newchannel = got[1]
     assert isinstance(newchannel, ev.Newchannel)
