@@ -104,6 +104,53 @@ class LineSettings(BaseModel):
     default_region: str = "FR"  # for numbers without a country prefix
 
 
+def _default_skills() -> dict[str, str]:
+    return {
+        "taxes": "Impôts et fiscalité",
+        "secondary_schools": "Collèges",
+        "health": "Santé",
+        "elderly": "Personnes âgées",
+        "disability": "Handicap (MDPH)",
+        "social_aid": "Aide sociale, RSA",
+        "childhood": "Enfance et famille",
+        "roads": "Routes et transports",
+    }
+
+
+def _default_pause_reasons() -> dict[str, str]:
+    return {
+        "break": "Pause",
+        "meal": "Repas",
+        "training": "Formation",
+        "back_office": "Travail administratif",
+    }
+
+
+class RoutingSettings(BaseModel):
+    """How calls are shared among advisors (see README, "Routing")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    skills: dict[str, str] = Field(default_factory=_default_skills)  # key → French label
+    pause_reasons: dict[str, str] = Field(default_factory=_default_pause_reasons)  # key → French label
+    wrapup_max: Annotated[float, Field(gt=0, le=3600)] = 120.0  # seconds of wrap-up at most
+    continuity_wait: Annotated[float, Field(ge=0, le=120)] = 10.0  # wait this long for the previous advisor
+    continuity_days: Annotated[int, Field(ge=0, le=365)] = 30  # "recent record": within these days
+    claim_ttl: Annotated[float, Field(gt=0, le=600)] = 60.0  # Redis claims on calls/advisors expire after
+
+    @field_validator("skills", "pause_reasons")
+    @classmethod
+    def _keys(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for key, label in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key):
+                raise ValueError(f"key {key!r} must be lowercase letters, digits or _ (at most 40)")
+            if not label.strip() or len(label) > 80:
+                raise ValueError(f"label of {key!r} must be 1 to 80 characters")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -134,6 +181,7 @@ class Settings(BaseSettings):
 
     line: LineSettings = Field(default_factory=LineSettings)
     hours: OpeningHours = Field(default_factory=OpeningHours)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     log_level: str = "INFO"
     db_write_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
