@@ -1,4 +1,4 @@
-"""`gps-admin`: serve, migrate."""
+"""`gps-admin`: serve, migrate, advisors."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from aiohttp import web
 
 from config.settings import Settings, SettingsError, load_settings
+from gps_admin import advisors_cli
 from gps_admin.app import Endpoints, StartupError, build_app
 
 log = logging.getLogger("gps_admin")
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the service (embedded PostgreSQL/Redis unless URLs are configured)")
     sub.add_parser("migrate", help="apply the database migrations")
+    advisors_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -97,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gps-admin: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
-    commands = {"serve": cmd_serve, "migrate": cmd_migrate}
+    commands: dict[str, Callable[[Settings], int]] = {
+        "serve": cmd_serve,
+        "migrate": cmd_migrate,
+        "advisors": partial(advisors_cli.run, args),
+    }
     try:
         return commands[args.command](settings)
     except SettingsError as exc:

@@ -56,4 +56,3 @@ class StateChange(BaseModel):
     at: AwareDatetime
     reason: str | None = Field(default=None, max_length=40)  # pause reason key
     linkedid: str | None = Field(default=None, max_length=64)  # the call, for ringing/on_call/wrap_up
-

@@ -19,6 +19,7 @@ from typing import Any
 from config.settings import LineSettings, OpeningHours
 from telephony import events as ev
 from telephony.effects import (
+    AdvisorReleased,
     AdvisorRingEnded,
     AdvisorRinging,
     AnyEffect,
@@ -101,6 +102,8 @@ class _Call:
     hangup_cause: int | None = None
     hangup_cause_text: str | None = None
     reconstructed: bool = False
+    topic: str | None = None  # voice-menu choice (UserEvent GpsTopic)
+    released: bool = False  # AdvisorReleased emitted
 
     def open_ring(self, interface: str) -> _Ring | None:
         for ring in reversed(self.rings):
@@ -253,8 +256,15 @@ class CallTracker:
             side = self._side(call, leg)
             if side in (HangupBy.ADVISOR, HangupBy.CALLER):
                 call.first_leave = side
-                if side is HangupBy.ADVISOR and call.talk_ended_at is None:
-                    call.talk_ended_at = e.at
+                if side is HangupBy.ADVISOR:
+                    return self._end_talk(call, e.at)
+        return []
+
+    def _on_UserEvent(self, e: ev.UserEvent) -> list[AnyEffect]:
+        call = self._call_for(e.linkedid) if e.linkedid else None
+        if call is not None and e.name == "GpsTopic":
+            topic = e.topic.strip().lower()
+            call.topic = topic if topic.replace("_", "").isalnum() and len(topic) <= 40 else None
         return []
 
     def _on_QueueCallerJoin(self, e: ev.QueueCallerJoin) -> list[AnyEffect]:
@@ -267,7 +277,15 @@ class CallTracker:
         self._set_caller(call, e.caller_num, e.caller_name)
         call.queue = e.queue[:80]
         call.queue_entered_at = e.at
-        out.append(CallQueued(linkedid=call.key, at=e.at, queue=call.queue))
+        out.append(
+            CallQueued(
+                linkedid=call.key,
+                at=e.at,
+                queue=call.queue,
+                caller_number=e164(call.caller_num_raw, self._line.default_region),
+                topic=call.topic,
+            )
+        )
         return out
 
     def _on_QueueCallerAbandon(self, e: ev.QueueCallerAbandon) -> list[AnyEffect]:
@@ -308,9 +326,7 @@ class CallTracker:
     def _end_ring(self, call: _Call, ring: _Ring, at: datetime, result: RingResult) -> AdvisorRingEnded:
         ring.ended_at = at
         ring.result = result
-        return AdvisorRingEnded(
-            linkedid=call.key, at=at, interface=ring.interface, answered=result is RingResult.ANSWERED
-        )
+        return AdvisorRingEnded(linkedid=call.key, at=at, interface=ring.interface, result=result)
 
     def _on_AgentRingNoAnswer(self, e: ev.AgentRingNoAnswer) -> list[AnyEffect]:
         self._touch(e)
@@ -366,9 +382,18 @@ class CallTracker:
                 if candidate.advisor_interface == e.interface and candidate.talk_ended_at is None:
                     call = candidate
                     break
-        if call is not None and call.answered_at is not None and call.talk_ended_at is None:
-            call.talk_ended_at = e.at
+        if call is not None and call.answered_at is not None:
+            return self._end_talk(call, e.at)
         return []
+
+    def _end_talk(self, call: _Call, at: datetime) -> list[AnyEffect]:
+        """The advisor's part is over (first signal wins): talk time stops, wrap-up may start."""
+        if call.talk_ended_at is None:
+            call.talk_ended_at = at
+        if call.released or call.advisor_interface is None:
+            return []
+        call.released = True
+        return [AdvisorReleased(linkedid=call.key, at=at, interface=call.advisor_interface)]
 
     def _transfer(self, call: _Call | None, at: datetime, kind: TransferKind, target: str) -> list[AnyEffect]:
         if call is None or call.answered_at is None or call.transferred_at is not None:
@@ -376,9 +401,11 @@ class CallTracker:
         call.transfer_kind = kind
         call.transfer_target = clean_text(target, 80) or None
         call.transferred_at = at
-        if call.talk_ended_at is None:
-            call.talk_ended_at = at
-        return [CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or "")]
+        released = self._end_talk(call, at)
+        return [
+            CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or ""),
+            *released,
+        ]
 
     def _call_of_uniqueids(self, *uniqueids: str) -> _Call | None:
         for uid in uniqueids:
@@ -448,8 +475,7 @@ class CallTracker:
             return []
         call.live.discard(leg.uniqueid)
         side = self._side(call, leg)
-        if side is HangupBy.ADVISOR and call.talk_ended_at is None:
-            call.talk_ended_at = e.at
+        out: list[AnyEffect] = self._end_talk(call, e.at) if side is HangupBy.ADVISOR else []
         if side is not None and call.hangup_by is None:
             call.hangup_by = side
             if side is HangupBy.CALLER and call.caller_gone_at is None:
@@ -458,8 +484,8 @@ class CallTracker:
             call.hangup_cause = e.cause if e.cause is not None and 0 <= e.cause <= 65535 else None
             call.hangup_cause_text = clean_text(e.cause_txt, 80) or None
         if not call.live:
-            return [self._finish(call, e.at)]
-        return []
+            out.extend(self._finish(call, e.at))
+        return out
 
     def _on_LinkDown(self, e: ev.LinkDown) -> list[AnyEffect]:
         if self.link_down_since is None:
@@ -480,7 +506,7 @@ class CallTracker:
                 call.live.discard(uid)
                 call.reconstructed = True
         for call in [c for c in self._calls.values() if not c.live]:
-            out.append(self._finish(call, e.at))
+            out.extend(self._finish(call, e.at))
         # 2. channels Asterisk has that we do not know: calls already up when we (re)started.
         waits = {q.uniqueid: q for q in e.queue_entries if q.uniqueid}
         for snap in e.channels:
@@ -534,12 +560,13 @@ class CallTracker:
 
     # ---- the record ----
 
-    def _finish(self, call: _Call, at: datetime) -> CallEnded:
+    def _finish(self, call: _Call, at: datetime) -> list[AnyEffect]:
         self._calls.pop(call.key, None)
         for linkedid in [k for k, v in self._groups.items() if v == call.key]:
             del self._groups[linkedid]
-        record = self.record(call, at)
-        return CallEnded(linkedid=call.key, at=at, record=record)
+        out = self._end_talk(call, at) if call.answered_at is not None else []
+        out.append(CallEnded(linkedid=call.key, at=at, record=self.record(call, at)))
+        return out
 
     def record(self, call: _Call, ended_at: datetime) -> CallRecord:
         status, hangup_by = self._classify(call)
@@ -561,6 +588,7 @@ class CallTracker:
             arrived_at=call.arrived_at,
             line_open=call.line_open,
             queue=call.queue,
+            menu_topic=call.topic,
             queue_entered_at=call.queue_entered_at,
             queue_left_at=call.queue_left_at,
             rings=tuple(

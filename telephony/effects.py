@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from telephony.records import CallRecord, TransferKind
+from telephony.records import CallRecord, RingResult, TransferKind
 
 
 class Effect(BaseModel):
@@ -27,6 +27,8 @@ class CallStarted(Effect):
 class CallQueued(Effect):
     kind: Literal["call_queued"] = "call_queued"
     queue: str
+    caller_number: str | None
+    topic: str | None  # the caller's voice-menu choice, if the menu is on
 
 
 class AdvisorRinging(Effect):
@@ -43,7 +45,7 @@ class AdvisorRinging(Effect):
 class AdvisorRingEnded(Effect):
     kind: Literal["advisor_ring_ended"] = "advisor_ring_ended"
     interface: str
-    answered: bool
+    result: RingResult
 
 
 class CallAnswered(Effect):
@@ -52,10 +54,38 @@ class CallAnswered(Effect):
     advisor_channel: str
 
 
+class AdvisorReleased(Effect):
+    """The advisor's part of the call is over (hang-up or transfer): wrap-up starts."""
+
+    kind: Literal["advisor_released"] = "advisor_released"
+    interface: str
+
+
 class CallTransferred(Effect):
     kind: Literal["call_transferred"] = "call_transferred"
     transfer_kind: TransferKind
     target: str
+
+
+class MemberUpdate(Effect):
+    """What Asterisk says of a queue member (linkedid is empty: a member is not a call)."""
+
+    kind: Literal["member_update"] = "member_update"
+    queue: str
+    interface: str
+    present: bool  # False once removed from the queue
+    paused: bool
+    paused_reason: str
+    penalty: int
+    in_call: bool
+    device_state: int  # 4 invalid (Asterisk does not know the interface), 5 unavailable, 6 ringing…
+
+
+class MembersResynced(Effect):
+    """After a (re)connect: the full list of members of each queue (absent ones are gone)."""
+
+    kind: Literal["members_resynced"] = "members_resynced"
+    members: tuple[MemberUpdate, ...]
 
 
 class CallEnded(Effect):
@@ -65,4 +95,15 @@ class CallEnded(Effect):
     record: CallRecord
 
 
-AnyEffect = CallStarted | CallQueued | AdvisorRinging | AdvisorRingEnded | CallAnswered | CallTransferred | CallEnded
+AnyEffect = (
+    CallStarted
+    | CallQueued
+    | AdvisorRinging
+    | AdvisorRingEnded
+    | CallAnswered
+    | AdvisorReleased
+    | CallTransferred
+    | MemberUpdate
+    | MembersResynced
+    | CallEnded
+)

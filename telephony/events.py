@@ -159,6 +159,49 @@ class AttendedTransfer(AmiEvent):
     dest_type: Text = Field("", alias="DestType")
 
 
+class MemberEvent(AmiEvent):
+    """A queue member's snapshot, carried by every QueueMember* event."""
+
+    queue: Text = Field(alias="Queue")
+    interface: Text = Field(alias="Interface")
+    member_name: Text = Field("", alias="MemberName")
+    penalty: OptInt = Field(None, alias="Penalty")
+    paused: OptInt = Field(None, alias="Paused")
+    paused_reason: Text = Field("", alias="PausedReason")
+    in_call: OptInt = Field(None, alias="InCall")
+    status: OptInt = Field(None, alias="Status")  # device state: 4 invalid, 5 unavailable, 6 ringing…
+
+
+class QueueMemberAdded(MemberEvent):
+    kind: Literal["QueueMemberAdded"] = "QueueMemberAdded"
+
+
+class QueueMemberRemoved(MemberEvent):
+    kind: Literal["QueueMemberRemoved"] = "QueueMemberRemoved"
+
+
+class QueueMemberPause(MemberEvent):
+    kind: Literal["QueueMemberPause"] = "QueueMemberPause"
+
+
+class QueueMemberPenalty(MemberEvent):
+    kind: Literal["QueueMemberPenalty"] = "QueueMemberPenalty"
+
+
+class QueueMemberStatus(MemberEvent):
+    kind: Literal["QueueMemberStatus"] = "QueueMemberStatus"
+
+
+class UserEvent(AmiEvent):
+    """`UserEvent(GpsTopic,Topic: taxes)` from the dialplan: the caller's voice-menu choice."""
+
+    kind: Literal["UserEvent"] = "UserEvent"
+    name: Text = Field("", alias="UserEvent")
+    uniqueid: Text = Field("", alias="Uniqueid")
+    linkedid: Text = Field("", alias="Linkedid")
+    topic: Text = Field("", alias="Topic")
+
+
 class FullyBooted(AmiEvent):
     kind: Literal["FullyBooted"] = "FullyBooted"
 
@@ -206,6 +249,8 @@ class SnapshotQueueMember(BaseModel):
     location: Text = Field(alias="Location")
     in_call: OptInt = Field(None, alias="InCall")
     paused: OptInt = Field(None, alias="Paused")
+    paused_reason: Text = Field("", alias="PausedReason")
+    penalty: OptInt = Field(None, alias="Penalty")
     status: OptInt = Field(None, alias="Status")
 
 
@@ -241,6 +286,12 @@ Event = Annotated[
     | AgentComplete
     | BlindTransfer
     | AttendedTransfer
+    | QueueMemberAdded
+    | QueueMemberRemoved
+    | QueueMemberPause
+    | QueueMemberPenalty
+    | QueueMemberStatus
+    | UserEvent
     | FullyBooted
     | Snapshot
     | LinkDown,
@@ -250,8 +301,6 @@ Event = Annotated[
 # AMI event name → model, for every event of the union that comes from Asterisk as such (not Snapshot, which the
 # edge builds from list replies, nor LinkDown). The edge drops every other event before building anything.
 MODELS: dict[str, type[AmiEvent]] = {
-    cls.model_fields["kind"].default: cls
-    for cls in get_args(get_args(Event)[0])
-    if cls not in (Snapshot, LinkDown)
+    cls.model_fields["kind"].default: cls for cls in get_args(get_args(Event)[0]) if cls not in (Snapshot, LinkDown)
 }
 WANTED: frozenset[bytes] = frozenset(name.encode() for name in MODELS)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from telephony.calls import CallTracker
 from telephony.effects import AnyEffect, CallEnded
@@ -19,6 +20,14 @@ from telephony.records import CallRecord
 log = logging.getLogger(__name__)
 
 RecordSink = Callable[[CallRecord], Awaitable[object]]
+
+
+class Core(Protocol):
+    """A pure state machine: typed events in, effects out."""
+
+    def apply(self, event: AmiEvent) -> list[AnyEffect]: ...
+
+
 EffectListener = Callable[[AnyEffect], Awaitable[None]]
 
 
@@ -35,8 +44,9 @@ class PipelineStats:
 
 
 class CallPipeline:
-    def __init__(self, tracker: CallTracker, write_record: RecordSink) -> None:
+    def __init__(self, tracker: CallTracker, write_record: RecordSink, *others: Core) -> None:
         self._tracker = tracker
+        self._cores: tuple[Core, ...] = (tracker, *others)
         self._write_record = write_record
         self._queue: asyncio.Queue[AmiEvent] = asyncio.Queue()  # unbounded: an event is never dropped
         self._listeners: list[EffectListener] = []
@@ -78,7 +88,7 @@ class CallPipeline:
     async def _handle(self, event: AmiEvent) -> None:
         self.stats.events += 1
         try:
-            effects = self._tracker.apply(event)
+            effects = [effect for core in self._cores for effect in core.apply(event)]
         except Exception:
             self.stats.tracker_errors += 1
             log.exception("tracker failed on %s linkedid=%s", type(event).__name__, getattr(event, "linkedid", ""))

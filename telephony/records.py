@@ -65,6 +65,7 @@ class CallRecord(BaseModel):
     arrived_at: AwareDatetime
     line_open: bool
     queue: str | None = Field(default=None, max_length=80)
+    menu_topic: str | None = Field(default=None, max_length=40)  # the caller's voice-menu choice, if any
     queue_entered_at: AwareDatetime | None = None
     queue_left_at: AwareDatetime | None = None
     rings: tuple[RingAttempt, ...] = ()

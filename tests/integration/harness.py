@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import time
 
 import asyncpg
+import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from config.settings import LineSettings, OpeningHours, OpeningSpan
+from config.settings import LineSettings, OpeningHours, OpeningSpan, RoutingSettings
+from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
 from storage.spool import Spool
@@ -27,8 +29,10 @@ from telephony.ami import AmiClient, AmiConfig
 from telephony.calls import CallTracker
 from telephony.effects import AnyEffect, CallEnded
 from telephony.events import AmiEvent
+from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
 from telephony.records import CallRecord
+from telephony.router import Router
 from tests.rig.asterisk import AmiConnection, AmiFrame, AsteriskRig
 
 WITHIN = 30.0  # seconds: an upper bound for any one step, never a pause
@@ -62,14 +66,19 @@ class ServiceUnderTest:
     ping_timeout: float = 1.0
     reconnect_min: float = 0.2
     reconnect_max: float = 1.0
+    routing: RoutingSettings | None = None  # set: the router runs too (advisors from the database)
+    redis_url: str = "redis://127.0.0.1:6379/7"
     effects: list[AnyEffect] = field(default_factory=list)
     events: list[AmiEvent] = field(default_factory=list)  # everything the pipeline received, for diagnosis
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.pipeline = CallPipeline(CallTracker(LineSettings(), self.hours), self._submit)
+        self.pipeline = CallPipeline(CallTracker(LineSettings(), self.hours), self._submit, MemberTracker("gps"))
         self.pipeline.listen(self._on_effect)
+        self.router: Router | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.redis: aioredis.Redis | None = None
         self.ami = AmiClient(
             AmiConfig(
                 host=self.rig.host,
@@ -106,19 +115,41 @@ class ServiceUnderTest:
 
     async def start(self) -> ServiceUnderTest:
         await self.writer.start()
+        if self.routing is not None:
+            self.pool = await create_pool(self.dsn)
+            self.redis = aioredis.from_url(self.redis_url)
+            self.router = Router(
+                ami=self.ami,
+                store=AdvisorRepository(self.pool, self.routing.skills),
+                redis=self.redis,
+                routing=self.routing,
+                queue="gps",
+                lease_ttl=1.5,
+            )
+            self.pipeline.listen(self.router.on_effect)
         self._tasks = [
             asyncio.create_task(self.pipeline.run(), name="pipeline"),
             asyncio.create_task(self.ami.run(), name="ami"),
         ]
         await asyncio.wait_for(self.ami.ready.wait(), WITHIN)
+        if self.router is not None:
+            self._tasks.append(asyncio.create_task(self.router.run(), name="router"))
         return self
 
-    async def stop(self) -> None:
+    async def stop(self, *, resign: bool = True) -> None:
+        """Stop everything; `resign=False` leaves the lease to expire, as a crash would."""
         for task in reversed(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._tasks = []
+        if self.router is not None and resign:
+            await self.router.resign()
         await self.writer.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.pool is not None:
+            await self.pool.close()
 
     async def effect(self, match: Callable[[AnyEffect], bool], within: float = WITHIN) -> AnyEffect:
         """The first effect (past or future) that matches."""

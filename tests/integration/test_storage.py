@@ -17,18 +17,20 @@ from tests.fixtures_db import T0, fresh_database, make_record, migrated_pool
 
 __all__ = ["fresh_database", "migrated_pool"]  # fixtures used by name below
 
+ALL = [m.name for m in load_migrations()]
+
 
 async def test_migrate_applies_once_then_is_idempotent(fresh_database: str) -> None:
     conn = await asyncpg.connect(fresh_database)
     try:
-        await conn.execute("DROP TABLE IF EXISTS call_records, schema_migrations")
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         with pytest.raises(MigrationError, match="behind"):
             await check(conn)
-        assert await migrate(conn) == ["0001_call_records"]
+        assert await migrate(conn) == ALL
         assert await migrate(conn) == []
         await check(conn)
         rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
-        assert [(r["version"], r["name"]) for r in rows] == [(1, "0001_call_records")]
+        assert [(r["version"], r["name"]) for r in rows] == [(m.version, m.name) for m in load_migrations()]
         assert rows[0]["checksum"] == load_migrations()[0].checksum
     finally:
         await conn.close()
@@ -37,33 +39,37 @@ async def test_migrate_applies_once_then_is_idempotent(fresh_database: str) -> N
 async def test_two_instances_migrating_together_do_not_race(fresh_database: str) -> None:
     pool = await create_pool(fresh_database, max_size=4)
     try:
-        await pool.execute("DROP TABLE IF EXISTS call_records, schema_migrations")
+        await pool.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
 
         async def one() -> list[str]:
             async with pool.acquire() as conn:
                 return await migrate(conn)
 
         results = await asyncio.gather(one(), one(), one())
-        assert sorted(results) == [[], [], ["0001_call_records"]]
+        assert sorted(results) == [[], [], ALL]
     finally:
         await pool.close()
 
 
 async def test_check_detects_missing_and_edited_migrations(migrated_pool: asyncpg.Pool, tmp_path: Path) -> None:
-    shipped = load_migrations()[0]
+    migrations = load_migrations()
+    shipped = migrations[0]
     newer = tmp_path / "newer"
     newer.mkdir()
-    (newer / f"{shipped.name}.sql").write_text(shipped.sql, encoding="utf-8")
-    (newer / "0002_more.sql").write_text("CREATE TABLE more (id int);", encoding="utf-8")
     edited = tmp_path / "edited"
     edited.mkdir()
+    for m in migrations:
+        (newer / f"{m.name}.sql").write_text(m.sql, encoding="utf-8")
+        (edited / f"{m.name}.sql").write_text(m.sql, encoding="utf-8")
+    more = f"{migrations[-1].version + 1:04d}_more"
+    (newer / f"{more}.sql").write_text("CREATE TABLE more (id int);", encoding="utf-8")
     (edited / f"{shipped.name}.sql").write_text(shipped.sql + "\n-- edited\n", encoding="utf-8")
     older = tmp_path / "older"
     older.mkdir()
 
     async with migrated_pool.acquire() as conn:
         await check(conn)
-        with pytest.raises(MigrationError, match=r"behind.*0002_more.*gps-admin migrate"):
+        with pytest.raises(MigrationError, match=rf"behind.*{more}.*gps-admin migrate"):
             await check(conn, directory=newer)
         with pytest.raises(MigrationError, match="edited after it was applied"):
             await check(conn, directory=edited)

@@ -1,0 +1,111 @@
+"""`gps-admin advisors`: list, add and change advisors; list the configured skills."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from config.settings import Settings
+from gps_admin.app import StartupError, prepare_database
+from storage.advisors import AdvisorError, AdvisorRepository, UnknownAdvisor
+from storage.pool import create_pool
+from telephony.advisors import Advisor
+
+HEADERS = ("id", "login", "name", "interface", "skills", "active")
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `advisors` and its actions on the `gps-admin` subparsers."""
+    parser = subparsers.add_parser("advisors", help="list, add and change advisors")
+    actions = parser.add_subparsers(dest="action", required=True)
+
+    listing = actions.add_parser("list", help="list the advisors")
+    listing.add_argument("--active-only", action="store_true", help="leave out deactivated advisors")
+
+    add = actions.add_parser("add", help="add an advisor")
+    add.add_argument("--login", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--interface", required=True, help="their phone, e.g. PJSIP/101")
+    add.add_argument("--skill", action="append", default=[], help="a configured skill key (repeat for several)")
+
+    change = actions.add_parser("set", help="change an advisor")
+    change.add_argument("login")
+    change.add_argument("--name")
+    change.add_argument("--interface")
+    skills = change.add_mutually_exclusive_group()
+    skills.add_argument("--skill", action="append", help="replaces the skills (repeat for several)")
+    skills.add_argument("--no-skills", action="store_true", help="remove every skill")
+    change.add_argument("--active", choices=("yes", "no"))
+
+    actions.add_parser("skills", help="list the configured skills")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `gps-admin advisors <action>`; exit code 2 with a one-line message on a refused change."""
+    if args.action == "skills":
+        skills = settings.routing.skills
+        print(table(("skill", "label"), [(key, skills[key]) for key in sorted(skills)]))
+        return 0
+
+    from gps_admin.cli import endpoints  # here: gps_admin.cli imports this module
+
+    with endpoints(settings) as ep:
+        try:
+            lines = asyncio.run(_run(args, settings, ep.database_url, ep.auto_migrate))
+        except (AdvisorError, StartupError) as exc:
+            print(f"gps-admin: {exc}", file=sys.stderr)
+            return 2
+        except (OSError, TimeoutError) as exc:
+            print(f"gps-admin: cannot reach PostgreSQL: {exc}", file=sys.stderr)
+            return 2
+    print(lines)
+    return 0
+
+
+async def _run(args: argparse.Namespace, settings: Settings, database_url: str, auto_migrate: bool) -> str:
+    await prepare_database(database_url, apply=auto_migrate)  # StartupError: the schema is not this version's
+    pool = await create_pool(database_url, max_size=2)
+    try:
+        repo = AdvisorRepository(pool, settings.routing.skills)
+        if args.action == "list":
+            return advisors_table(await repo.list(active_only=args.active_only))
+        if args.action == "add":
+            advisor = await repo.add(args.login, args.name, args.interface, args.skill)
+            return advisors_table([advisor])
+        if args.action == "set":
+            found = await repo.by_login(args.login)
+            if found is None:
+                raise UnknownAdvisor(f"no advisor with login {args.login!r}")
+            advisor = await repo.update(
+                found.id,
+                name=args.name,
+                interface=args.interface,
+                skills=[] if args.no_skills else args.skill,
+                active=None if args.active is None else args.active == "yes",
+            )
+            return advisors_table([advisor])
+        raise AssertionError(f"unhandled action {args.action!r}")
+    finally:
+        await pool.close()
+
+
+def advisors_table(advisors: Sequence[Advisor]) -> str:
+    if not advisors:
+        return "no advisors"
+    rows = [
+        (str(a.id), a.login, a.name, a.interface, ",".join(sorted(a.skills)) or "-", "yes" if a.active else "no")
+        for a in advisors
+    ]
+    return table(HEADERS, rows)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain text table, columns padded to their widest cell."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in (headers, *rows)
+    )

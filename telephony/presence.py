@@ -1,0 +1,361 @@
+"""Advisors' presence and the calls waiting for them: pure, fed by commands, call effects and the clock value
+passed in. It says what Asterisk's queue membership should be (`desired_members`) and what routing sees
+(`views`, `waiting`). The router (`telephony.router`) executes; nothing here does I/O.
+
+Member mapping (see README, "Routing"): logged out = not a member; available = unpaused with penalty
+STANDBY, or OFFERED while the service offers that advisor to the head call; ringing and on call = unpaused
+(Asterisk knows they are busy); wrap-up and pause = paused with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from config.settings import RoutingSettings
+from telephony.advisors import MISSED_CALL, Advisor, AdvisorState, StateChange
+from telephony.effects import (
+    AdvisorReleased,
+    AdvisorRingEnded,
+    AdvisorRinging,
+    AnyEffect,
+    CallAnswered,
+    CallEnded,
+    CallQueued,
+    MemberUpdate,
+)
+from telephony.records import RingResult
+from telephony.routing import AdvisorView, WaitingCall
+
+OFFERED = 1  # callers enter with QUEUE_MAX_PENALTY=1: only offered members ring
+STANDBY = 2  # reachable by the queue rule's fail-safe only
+WRAP_UP_REASON = "wrap_up"
+DEVICE_INVALID = 4
+
+
+class PresenceError(Exception):
+    """A presence command that does not apply now; the message is for the advisor (French)."""
+
+    error_id = "presence-refused"
+
+
+@dataclass(frozen=True)
+class MemberConfig:
+    """What the queue member of one advisor should look like (or does, as Asterisk says)."""
+
+    name: str
+    paused: bool
+    reason: str
+    penalty: int
+
+
+@dataclass
+class _Presence:
+    advisor: Advisor
+    state: AdvisorState = AdvisorState.LOGGED_OUT
+    since: datetime | None = None
+    reason: str | None = None
+    linkedid: str | None = None
+    idle_since: datetime | None = None  # kept across a ring that did not end in a call (fairness)
+    wrapup_until: datetime | None = None
+    offered_for: str | None = None
+
+
+@dataclass
+class _Waiting:
+    linkedid: str
+    queued_at: datetime
+    topic: str | None
+    caller_number: str | None
+    preferred: int | None = None
+    ringing: bool = False
+    offered_to: int | None = None
+
+
+@dataclass
+class PresenceBoard:
+    routing: RoutingSettings
+    _by_id: dict[int, _Presence] = field(default_factory=dict)
+    _by_interface: dict[str, _Presence] = field(default_factory=dict)
+    _waiting: dict[str, _Waiting] = field(default_factory=dict)
+    invalid_interfaces: set[str] = field(default_factory=set)
+
+    # ---- configuration and rebuild ----
+
+    def load(self, advisors: Iterable[Advisor], last: dict[int, StateChange]) -> None:
+        """Advisors from the database with their last recorded presence (after a start or a takeover)."""
+        self._by_id.clear()
+        self._by_interface.clear()
+        for advisor in advisors:
+            if not advisor.active:
+                continue
+            p = _Presence(advisor)
+            change = last.get(advisor.id)
+            if change is not None:
+                p.state, p.since, p.reason, p.linkedid = change.state, change.at, change.reason, change.linkedid
+                p.idle_since = change.at if change.state is AdvisorState.AVAILABLE else None
+                if change.state is AdvisorState.WRAP_UP:
+                    p.wrapup_until = change.at + timedelta(seconds=self.routing.wrapup_max)
+            self._by_id[advisor.id] = p
+            self._by_interface[advisor.interface] = p
+
+    def adopt_members(self, members: Iterable[MemberUpdate], now: datetime) -> list[StateChange]:
+        """Reconcile with what Asterisk holds after a (re)connect: a member in a call is on call, whatever
+        the log said; an advisor the log calls ringing/on call but who is idle in Asterisk is in wrap-up."""
+        changes: list[StateChange] = []
+        seen = {m.interface: m for m in members if m.present}
+        for p in self._by_id.values():
+            member = seen.get(p.advisor.interface)
+            if member is not None and member.in_call and p.state not in (AdvisorState.ON_CALL, AdvisorState.RINGING):
+                changes += self._set(p, AdvisorState.ON_CALL, now)
+            elif p.state in (AdvisorState.ON_CALL, AdvisorState.RINGING) and (member is None or not member.in_call):
+                changes += self._set(p, AdvisorState.WRAP_UP, now, reason=WRAP_UP_REASON)
+                p.wrapup_until = now + timedelta(seconds=self.routing.wrapup_max)
+        return changes
+
+    # ---- read side ----
+
+    def presence(self, advisor_id: int) -> tuple[AdvisorState, str | None]:
+        p = self._require(advisor_id)
+        return p.state, p.reason
+
+    def advisor_of(self, interface: str) -> Advisor | None:
+        p = self._by_interface.get(interface)
+        return p.advisor if p is not None else None
+
+    def views(self, claimed: set[int] = frozenset()) -> list[AdvisorView]:  # type: ignore[assignment]
+        return [
+            AdvisorView(
+                advisor_id=p.advisor.id,
+                interface=p.advisor.interface,
+                state=p.state,
+                since=(p.idle_since if p.state is AdvisorState.AVAILABLE else p.since) or _EPOCH,
+                skills=p.advisor.skills,
+                claimed=p.advisor.id in claimed
+                or p.offered_for is not None
+                or p.advisor.interface in self.invalid_interfaces,
+            )
+            for p in self._by_id.values()
+        ]
+
+    def waiting(self) -> list[WaitingCall]:
+        return [
+            WaitingCall(
+                linkedid=w.linkedid,
+                queued_at=w.queued_at,
+                topic=w.topic,
+                preferred_advisor=w.preferred,
+                ringing=w.ringing,
+                offered_to=w.offered_to,
+            )
+            for w in self._waiting.values()
+        ]
+
+    def waiting_call(self, linkedid: str) -> tuple[str | None, datetime] | None:
+        w = self._waiting.get(linkedid)
+        return (w.caller_number, w.queued_at) if w is not None else None
+
+    def desired_members(self) -> dict[str, MemberConfig]:
+        out: dict[str, MemberConfig] = {}
+        for p in self._by_id.values():
+            name = p.advisor.name
+            if p.state is AdvisorState.LOGGED_OUT:
+                continue
+            if p.state in (AdvisorState.PAUSED, AdvisorState.WRAP_UP):
+                out[p.advisor.interface] = MemberConfig(name, True, p.reason or WRAP_UP_REASON, STANDBY)
+            else:
+                penalty = OFFERED if p.offered_for is not None else STANDBY
+                out[p.advisor.interface] = MemberConfig(name, False, "", penalty)
+        return out
+
+    def next_deadline(self) -> datetime | None:
+        deadlines = [p.wrapup_until for p in self._by_id.values() if p.wrapup_until is not None]
+        return min(deadlines) if deadlines else None
+
+    # ---- commands (from the advisor's desk or the CLI) ----
+
+    def login(self, advisor_id: int, now: datetime) -> list[StateChange]:
+        p = self._require(advisor_id)
+        if p.state is not AdvisorState.LOGGED_OUT:
+            return []
+        return self._set(p, AdvisorState.AVAILABLE, now)
+
+    def logout(self, advisor_id: int, now: datetime) -> list[StateChange]:
+        p = self._require(advisor_id)
+        if p.state in (AdvisorState.RINGING, AdvisorState.ON_CALL):
+            raise PresenceError("Impossible de se déconnecter pendant un appel.")
+        return self._set(p, AdvisorState.LOGGED_OUT, now) if p.state is not AdvisorState.LOGGED_OUT else []
+
+    def pause(self, advisor_id: int, reason: str, now: datetime) -> list[StateChange]:
+        p = self._require(advisor_id)
+        if reason not in self.routing.pause_reasons:
+            raise PresenceError(f"Motif de pause inconnu : {reason[:40]!r}.")
+        if p.state in (AdvisorState.LOGGED_OUT, AdvisorState.RINGING, AdvisorState.ON_CALL):
+            raise PresenceError("La pause n'est possible qu'en étant disponible ou en fin d'appel.")
+        return self._set(p, AdvisorState.PAUSED, now, reason=reason)
+
+    def available(self, advisor_id: int, now: datetime) -> list[StateChange]:
+        """Back to available: ends a pause, a missed-call pause or the wrap-up (qualification saved)."""
+        p = self._require(advisor_id)
+        if p.state in (AdvisorState.PAUSED, AdvisorState.WRAP_UP, AdvisorState.LOGGED_OUT):
+            return self._set(p, AdvisorState.AVAILABLE, now)
+        return []
+
+    def expire(self, now: datetime) -> list[StateChange]:
+        """Wrap-ups past their maximum end."""
+        changes: list[StateChange] = []
+        for p in self._by_id.values():
+            if p.state is AdvisorState.WRAP_UP and p.wrapup_until is not None and p.wrapup_until <= now:
+                changes += self._set(p, AdvisorState.AVAILABLE, now)
+        return changes
+
+    # ---- routing bookkeeping ----
+
+    def offer(self, linkedid: str, advisor_id: int) -> None:
+        p = self._require(advisor_id)
+        p.offered_for = linkedid
+        w = self._waiting.get(linkedid)
+        if w is not None:
+            w.offered_to = advisor_id
+
+    def withdraw(self, advisor_id: int) -> str | None:
+        """Cancel an offer (the call went elsewhere or ended); returns the call it was for."""
+        p = self._by_id.get(advisor_id)
+        if p is None or p.offered_for is None:
+            return None
+        linkedid, p.offered_for = p.offered_for, None
+        w = self._waiting.get(linkedid)
+        if w is not None and w.offered_to == advisor_id:
+            w.offered_to = None
+        return linkedid
+
+    def set_preferred(self, linkedid: str, advisor_id: int | None) -> None:
+        w = self._waiting.get(linkedid)
+        if w is not None:
+            w.preferred = advisor_id
+
+    def stale_offers(self) -> list[int]:
+        """Offers for calls that no longer wait (answered elsewhere, abandoned)."""
+        return [
+            p.advisor.id
+            for p in self._by_id.values()
+            if p.offered_for is not None and p.offered_for not in self._waiting
+        ]
+
+    # ---- call effects ----
+
+    def on_effect(self, effect: AnyEffect) -> list[StateChange]:
+        if isinstance(effect, CallQueued):
+            self._waiting[effect.linkedid] = _Waiting(effect.linkedid, effect.at, effect.topic, effect.caller_number)
+            return []
+        if isinstance(effect, MemberUpdate):
+            if effect.device_state == DEVICE_INVALID:
+                self.invalid_interfaces.add(effect.interface)
+            else:
+                self.invalid_interfaces.discard(effect.interface)
+            return []
+        if isinstance(effect, CallEnded):
+            self._waiting.pop(effect.linkedid, None)
+            return []
+        p = self._by_interface.get(getattr(effect, "interface", ""))
+        w = self._waiting.get(effect.linkedid)
+        if isinstance(effect, AdvisorRinging):
+            if w is not None:
+                w.ringing = True
+            if p is None:
+                return []
+            if p.offered_for is not None:
+                self.withdraw(p.advisor.id)
+            return self._set(p, AdvisorState.RINGING, effect.at, linkedid=effect.linkedid, keep_idle=True)
+        if isinstance(effect, AdvisorRingEnded):
+            if w is not None and effect.result is not RingResult.ANSWERED:  # answered: CallAnswered follows
+                w.ringing = False
+            if p is None or p.state is not AdvisorState.RINGING or p.linkedid != effect.linkedid:
+                return []
+            if effect.result is RingResult.NO_ANSWER:
+                return self._set(p, AdvisorState.PAUSED, effect.at, reason=MISSED_CALL)
+            if effect.result is RingResult.ANSWERED:
+                return []  # CallAnswered follows
+            return self._set(p, AdvisorState.AVAILABLE, effect.at, keep_idle=True)
+        if isinstance(effect, CallAnswered):
+            self._waiting.pop(effect.linkedid, None)
+            if p is None:
+                return []
+            return self._set(p, AdvisorState.ON_CALL, effect.at, linkedid=effect.linkedid)
+        if isinstance(effect, AdvisorReleased):
+            if p is None or p.state is not AdvisorState.ON_CALL:
+                return []
+            changes = self._set(p, AdvisorState.WRAP_UP, effect.at, reason=WRAP_UP_REASON, linkedid=effect.linkedid)
+            p.wrapup_until = effect.at + timedelta(seconds=self.routing.wrapup_max)
+            return changes
+        return []
+
+    # ---- internals ----
+
+    def _require(self, advisor_id: int) -> _Presence:
+        p = self._by_id.get(advisor_id)
+        if p is None:
+            raise PresenceError("Conseiller inconnu ou inactif.")
+        return p
+
+    def _set(
+        self,
+        p: _Presence,
+        state: AdvisorState,
+        at: datetime,
+        *,
+        reason: str | None = None,
+        linkedid: str | None = None,
+        keep_idle: bool = False,
+    ) -> list[StateChange]:
+        if state is AdvisorState.AVAILABLE:
+            p.idle_since = p.idle_since if keep_idle and p.idle_since is not None else at
+        elif not keep_idle:
+            p.idle_since = None
+        if state is not AdvisorState.AVAILABLE and p.offered_for is not None:
+            self.withdraw(p.advisor.id)
+        p.state, p.since, p.reason, p.linkedid = state, at, reason, linkedid
+        if state is not AdvisorState.WRAP_UP:
+            p.wrapup_until = None
+        return [StateChange(advisor_id=p.advisor.id, state=state, at=at, reason=reason, linkedid=linkedid)]
+
+
+_EPOCH = datetime(1970, 1, 1).astimezone()
+
+
+def reconcile(desired: dict[str, MemberConfig], actual: dict[str, MemberConfig], queue: str) -> list[dict[str, str]]:
+    """AMI actions that make Asterisk's members of `queue` match `desired` (pure)."""
+    actions: list[dict[str, str]] = []
+    for interface in sorted(actual.keys() - desired.keys()):
+        actions.append({"Action": "QueueRemove", "Queue": queue, "Interface": interface})
+    for interface, want in sorted(desired.items()):
+        have = actual.get(interface)
+        if have is None:
+            actions.append(
+                {
+                    "Action": "QueueAdd",
+                    "Queue": queue,
+                    "Interface": interface,
+                    "MemberName": want.name,
+                    "Penalty": str(want.penalty),
+                    "Paused": "true" if want.paused else "false",
+                    "Reason": want.reason,
+                }
+            )
+            continue
+        if (have.paused, have.reason if have.paused else "") != (want.paused, want.reason if want.paused else ""):
+            actions.append(
+                {
+                    "Action": "QueuePause",
+                    "Queue": queue,
+                    "Interface": interface,
+                    "Paused": "true" if want.paused else "false",
+                    "Reason": want.reason,
+                }
+            )
+        if have.penalty != want.penalty:
+            actions.append(
+                {"Action": "QueuePenalty", "Queue": queue, "Interface": interface, "Penalty": str(want.penalty)}
+            )
+    return actions

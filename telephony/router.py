@@ -1,0 +1,376 @@
+"""The router: executes what the presence board and the routing plan decide (AMI actions, Redis claims,
+the state-change log). It runs inside the service loop as an effect listener, plus a timer task.
+
+Only the instance holding the Redis lease acts (offers, member changes, the log); the others track and
+take over when the lease expires. Each offer also takes an atomic claim on the call and on the advisor,
+so even two instances that both believe they lead cannot offer one call twice or one advisor twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import redis.asyncio as aioredis
+
+from config.settings import RoutingSettings
+from telephony.advisors import Advisor, StateChange
+from telephony.effects import AdvisorRinging, AnyEffect, CallEnded, CallQueued, MembersResynced, MemberUpdate
+from telephony.presence import MemberConfig, PresenceBoard, PresenceError, reconcile
+from telephony.routing import Hold, Offer, next_wakeup, plan
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Command = Literal["login", "logout", "pause", "available"]
+
+
+class ActionSender(Protocol):
+    async def send(self, action: dict[str, str], timeout: float | None = None) -> Any: ...
+
+
+class AdvisorStore(Protocol):
+    async def list(self, active_only: bool = False) -> builtins.list[Advisor]: ...
+    async def last_states(self) -> dict[int, StateChange]: ...
+    async def record_many(self, changes: builtins.list[StateChange]) -> None: ...
+    async def last_advisor_for(self, caller_number: str, since: datetime) -> int | None: ...
+
+
+# Both keys free → take both (atomic). Returns 1 when claimed.
+_CLAIM = """
+if redis.call('exists', KEYS[1]) == 0 and redis.call('exists', KEYS[2]) == 0 then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# Delete a key only if we hold it.
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+# Take or extend the lease; returns 1 while we hold it.
+_LEASE = """
+local holder = redis.call('get', KEYS[1])
+if holder == false then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+elseif holder == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass
+class RouterStats:
+    offers: int = 0
+    claim_conflicts: int = 0
+    holds: int = 0
+    actions: int = 0
+    action_errors: int = 0
+    state_changes: int = 0
+    unrecorded: int = 0
+    takeovers: int = 0
+    latencies_ms: list[float] = field(default_factory=list)  # effect in → offer action sent (bounded)
+
+    def as_dict(self) -> dict[str, float]:
+        out: dict[str, float] = {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+        if self.latencies_ms:
+            ordered = sorted(self.latencies_ms)
+            out["decision_p50_ms"] = ordered[len(ordered) // 2]
+            out["decision_p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return out
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        ami: ActionSender,
+        store: AdvisorStore,
+        redis: aioredis.Redis,
+        routing: RoutingSettings,
+        queue: str,
+        clock: Clock | None = None,
+        lease_ttl: float = 3.0,
+        instance: str | None = None,
+    ) -> None:
+        self.board = PresenceBoard(routing)
+        self._ami = ami
+        self._store = store
+        self._redis = redis
+        self._routing = routing
+        self._queue = queue
+        self._clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._lease_ttl = lease_ttl
+        self.instance = instance or secrets.token_hex(6)
+        self._actual: dict[str, MemberConfig] = {}
+        self._known_interfaces: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._unrecorded: list[StateChange] = []
+        self._hold_until: datetime | None = None
+        self.leader = False
+        self.stats = RouterStats()
+        self._lease_key = f"gps:router:{queue}:lease"
+        self.changed = asyncio.Event()  # set whenever leadership or presence changes (tests, desk)
+
+    # ---- lifecycle ----
+
+    async def load(self) -> None:
+        """Advisors and their last presence from the database."""
+        advisors = await self._store.list(active_only=True)
+        self.board.load(advisors, await self._store.last_states())
+        self._known_interfaces = {a.interface for a in advisors}
+
+    async def run(self) -> None:
+        """Lease keeping and timers, until cancelled."""
+        while True:
+            await self._keep_lease()
+            async with self._lock:
+                await self._step()
+            deadline = min((d for d in (self.board.next_deadline(), self._hold_until) if d is not None), default=None)
+            timeout = self._lease_ttl / 3
+            if deadline is not None:
+                timeout = max(0.0, min(timeout, (deadline - self._clock()).total_seconds()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def resign(self) -> None:
+        """Give the lease up (clean stop), so another instance takes over at once."""
+        with contextlib.suppress(aioredis.RedisError, OSError):
+            await self._redis.eval(_RELEASE, 1, self._lease_key, self.instance)
+        self.leader = False
+
+    async def _keep_lease(self) -> None:
+        try:
+            held = bool(
+                await self._redis.eval(_LEASE, 1, self._lease_key, self.instance, str(int(self._lease_ttl * 1000)))
+            )
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("router lease unavailable (%s): standing by", exc)
+            held = False
+        if held and not self.leader:
+            self.stats.takeovers += 1
+            log.info("router %s leads queue %s", self.instance, self._queue)
+            self.leader = True
+            async with self._lock:
+                await self.load()
+                self._record(self.board.adopt_members(self._member_updates(), self._clock()))
+            self._signal()
+        elif not held and self.leader:
+            log.warning("router %s lost the lease", self.instance)
+            self.leader = False
+            self._signal()
+
+    # ---- inputs ----
+
+    async def on_effect(self, effect: AnyEffect) -> None:
+        started = time.perf_counter()
+        async with self._lock:
+            if isinstance(effect, MemberUpdate):
+                self._observe(effect)
+            elif isinstance(effect, MembersResynced):
+                self._actual = {}
+                for member in effect.members:
+                    self._observe(member)
+                if self.leader:
+                    self._record(self.board.adopt_members(effect.members, self._clock()))
+            self._record(self.board.on_effect(effect))
+            if isinstance(effect, CallQueued) and effect.caller_number:
+                await self._lookup_preferred(effect.linkedid, effect.caller_number)
+            if isinstance(effect, AdvisorRinging | CallEnded):
+                await self._release_call(effect.linkedid)
+            await self._step(started)
+
+    async def command(self, advisor_id: int, what: Command, reason: str | None = None) -> None:
+        """An advisor's presence command. Raises PresenceError (French message) or RouterNotLeader."""
+        if not self.leader:
+            raise RouterNotLeader("another instance routes this queue")
+        now = self._clock()
+        async with self._lock:
+            if what == "login":
+                changes = self.board.login(advisor_id, now)
+            elif what == "logout":
+                changes = self.board.logout(advisor_id, now)
+            elif what == "pause":
+                changes = self.board.pause(advisor_id, reason or "", now)
+            else:
+                changes = self.board.available(advisor_id, now)
+            self._record(changes)
+            await self._step()
+
+    # ---- the step: decide, claim, reconcile, log ----
+
+    async def _step(self, started: float | None = None) -> None:
+        if not self.leader:
+            return
+        now = self._clock()
+        self._record(self.board.expire(now))
+        for advisor_id in self.board.stale_offers():
+            linkedid = self.board.withdraw(advisor_id)
+            if linkedid is not None:
+                await self._release(linkedid, advisor_id)
+        decisions = plan(self.board.waiting(), self.board.views(), now, self._routing.continuity_wait)
+        offered = False
+        for decision in decisions:
+            if isinstance(decision, Offer):
+                if await self._claim(decision.linkedid, decision.advisor_id):
+                    self.board.offer(decision.linkedid, decision.advisor_id)
+                    self.stats.offers += 1
+                    offered = True
+                    log.info(
+                        "offer linkedid=%s advisor=%s (%s)", decision.linkedid, decision.advisor_id, decision.reason
+                    )
+                else:
+                    self.stats.claim_conflicts += 1
+            elif isinstance(decision, Hold):
+                self.stats.holds += 1
+        self._hold_until = next_wakeup(decisions)
+        await self._reconcile()
+        if offered and started is not None:
+            self.stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+            del self.stats.latencies_ms[:-10_000]
+        await self._flush_log()
+
+    async def _reconcile(self) -> None:
+        desired = self.board.desired_members()
+        actual = {i: m for i, m in self._actual.items() if i in self._known_interfaces}
+        for action in reconcile(desired, actual, self._queue):
+            interface = action["Interface"]
+            try:
+                await self._ami.send(action)
+                self.stats.actions += 1
+                self._apply_locally(action, desired.get(interface))
+            except Exception as exc:
+                self.stats.action_errors += 1
+                log.error("%s %s refused: %s", action["Action"], interface, exc)
+                advisor = self.board.advisor_of(interface)
+                if advisor is not None:
+                    linkedid = self.board.withdraw(advisor.id)
+                    if linkedid is not None:
+                        await self._release(linkedid, advisor.id)
+                    if action["Action"] == "QueueAdd":
+                        self.board.invalid_interfaces.add(interface)
+
+    def _apply_locally(self, action: dict[str, str], want: MemberConfig | None) -> None:
+        """Assume an accepted action took effect until Asterisk's event confirms (no duplicate sends)."""
+        interface = action["Interface"]
+        if action["Action"] == "QueueRemove" or want is None:
+            self._actual.pop(interface, None)
+        else:
+            self._actual[interface] = want
+
+    def _observe(self, member: MemberUpdate) -> None:
+        if not member.present:
+            self._actual.pop(member.interface, None)
+            return
+        self._actual[member.interface] = MemberConfig(
+            name="", paused=member.paused, reason=member.paused_reason, penalty=member.penalty
+        )
+
+    def _member_updates(self) -> list[MemberUpdate]:
+        now = self._clock()
+        return [
+            MemberUpdate(
+                linkedid="",
+                at=now,
+                queue=self._queue,
+                interface=i,
+                present=True,
+                paused=m.paused,
+                paused_reason=m.reason,
+                penalty=m.penalty,
+                in_call=False,
+                device_state=0,
+            )
+            for i, m in self._actual.items()
+        ]
+
+    # ---- continuity ----
+
+    async def _lookup_preferred(self, linkedid: str, caller_number: str) -> None:
+        since = self._clock() - timedelta(days=self._routing.continuity_days)
+        try:
+            advisor_id = await asyncio.wait_for(self._store.last_advisor_for(caller_number, since), 0.5)
+        except Exception as exc:  # routing goes on without continuity
+            log.warning("continuity look-up failed linkedid=%s: %s", linkedid, exc)
+            return
+        self.board.set_preferred(linkedid, advisor_id)
+
+    # ---- claims (Redis) ----
+
+    def _keys(self, linkedid: str, advisor_id: int) -> tuple[str, str]:
+        return f"gps:claim:{self._queue}:call:{linkedid}", f"gps:claim:{self._queue}:advisor:{advisor_id}"
+
+    async def _claim(self, linkedid: str, advisor_id: int) -> bool:
+        ttl = str(int(self._routing.claim_ttl * 1000))
+        try:
+            return bool(await self._redis.eval(_CLAIM, 2, *self._keys(linkedid, advisor_id), self.instance, ttl))
+        except (aioredis.RedisError, OSError) as exc:
+            log.error("claim failed linkedid=%s: %s (no offer)", linkedid, exc)
+            return False
+
+    async def _release(self, linkedid: str, advisor_id: int) -> None:
+        for key in self._keys(linkedid, advisor_id):
+            with contextlib.suppress(aioredis.RedisError, OSError):
+                await self._redis.eval(_RELEASE, 1, key, self.instance)
+
+    async def _release_call(self, linkedid: str) -> None:
+        for view in self.board.views():
+            await self._release(linkedid, view.advisor_id)
+
+    # ---- the state-change log ----
+
+    def _record(self, changes: list[StateChange]) -> None:
+        if changes:
+            self._unrecorded.extend(changes)
+            self.stats.state_changes += len(changes)
+            self._signal()
+
+    async def _flush_log(self) -> None:
+        if not self._unrecorded or not self.leader:
+            return
+        batch, self._unrecorded = self._unrecorded, []
+        try:
+            await asyncio.wait_for(self._store.record_many(batch), 2.0)
+        except Exception as exc:  # kept and retried at the next step
+            self._unrecorded = batch + self._unrecorded
+            self.stats.unrecorded = len(self._unrecorded)
+            log.warning("presence log not written (%s): %d change(s) kept", exc, len(self._unrecorded))
+        else:
+            self.stats.unrecorded = 0
+
+    def _signal(self) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
+        self._wake.set()
+
+
+class RouterNotLeader(Exception):
+    error_id = "router-not-leader"
+
+
+async def wait_for(router: Router, condition: Callable[[], bool], within: float) -> None:
+    """Wait until `condition()` holds, re-checked at each change the router signals."""
+
+    async def loop() -> None:
+        while not condition():
+            await router.changed.wait()
+
+    await asyncio.wait_for(loop(), within)
+
+
+__all__ = ["ActionSender", "AdvisorStore", "PresenceError", "Router", "RouterNotLeader", "wait_for"]

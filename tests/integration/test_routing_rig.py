@@ -1,0 +1,278 @@
+"""Routing against the real Asterisk: the service's choice is honoured, fairly, and calls still reach
+advisors when the service is down. Calls are real (AMI Originate); presence is logged in PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from config.settings import RoutingSettings
+from storage.advisors import AdvisorRepository
+from storage.calls import CallRecordRepository
+from storage.spool import Spool
+from telephony.advisors import MISSED_CALL, Advisor, AdvisorState
+from telephony.effects import (
+    AdvisorReleased,
+    AdvisorRingEnded,
+    AdvisorRinging,
+    CallEnded,
+    CallQueued,
+)
+from telephony.records import CallStatus, RingResult
+from telephony.router import Router, wait_for
+from tests.fixtures_db import fresh_database, make_record, migrated_pool
+from tests.integration.harness import WITHIN, Driver, ServiceUnderTest
+from tests.rig.asterisk import AsteriskRig
+
+__all__ = ["fresh_database", "migrated_pool"]
+
+pytestmark = pytest.mark.asterisk
+
+ROUTING = RoutingSettings(wrapup_max=0.5, continuity_wait=2.0, claim_ttl=30.0)
+REDIS = "redis://127.0.0.1:6379/7"
+
+
+@pytest.fixture
+async def clean(migrated_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    await migrated_pool.execute("TRUNCATE advisors, advisor_events RESTART IDENTITY CASCADE")
+    client = aioredis.from_url(REDIS)
+    await client.flushdb()
+    await client.aclose()
+    yield migrated_pool
+
+
+@pytest.fixture
+async def driver(asterisk_rig: AsteriskRig) -> AsyncIterator[Driver]:
+    d = await Driver.connect(asterisk_rig)
+    yield d
+    await d.clear_queue()
+    await d.close()
+
+
+async def advisors(pool: asyncpg.Pool, *rows: tuple[str, str, tuple[str, ...]]) -> list[Advisor]:
+    repo = AdvisorRepository(pool, ROUTING.skills)
+    return [await repo.add(login, login.title(), interface, skills) for login, interface, skills in rows]
+
+
+async def start(
+    rig: AsteriskRig, dsn: str, tmp: Path, name: str = "a", routing: RoutingSettings = ROUTING
+) -> ServiceUnderTest:
+    svc = await ServiceUnderTest(rig, dsn, Spool(tmp / f"spool-{name}"), routing=routing, redis_url=REDIS).start()
+    return svc
+
+
+def router_of(svc: ServiceUnderTest) -> Router:
+    assert svc.router is not None
+    return svc.router
+
+
+async def lead(svc: ServiceUnderTest) -> Router:
+    router = router_of(svc)
+    await wait_for(router, lambda: router.leader, WITHIN)
+    return router
+
+
+async def log_in(router: Router, team: list[Advisor]) -> None:
+    for advisor in team:  # in this order: the first logged in has idled longest
+        await router.command(advisor.id, "login")
+
+
+async def ended(svc: ServiceUnderTest, count: int) -> list[CallEnded]:
+    await svc.effect(lambda _: sum(isinstance(e, CallEnded) for e in svc.effects) >= count, within=120)
+    await asyncio.wait_for(svc.writer.wait_drained(), WITHIN)
+    return [e for e in svc.effects if isinstance(e, CallEnded)]
+
+
+async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, *((f"adv{i}", f"Local/adv{i}@advisors", ()) for i in range(1, 9)))
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        await log_in(router, team)
+        order: list[str] = []
+        for n in range(30):
+            await driver.call(f"03210003{n:02d}", f"Appelant {n}", __ADVISOR_TALK="1")
+            queued = await svc.effect(lambda e: isinstance(e, CallQueued) and e.linkedid not in order)
+            order.append(queued.linkedid)
+        calls = await ended(svc, 30)
+        records = [e.record for e in calls]
+        by_interface = {a.interface: a for a in team}
+        # every call answered (callers wait up to 120 s; none hung up)
+        assert Counter(r.status for r in records) == Counter({CallStatus.ANSWERED: 30})
+        # first-come, first-served: calls start ringing in the order they arrived
+        first_ring: dict[str, int] = {}
+        for i, e in enumerate(svc.effects):
+            if isinstance(e, AdvisorRinging):
+                first_ring.setdefault(e.linkedid, i)
+        assert sorted(order, key=lambda lid: first_ring[lid]) == order
+        # never two calls at once on one phone
+        ringing: dict[str, str | None] = defaultdict(lambda: None)
+        for e in svc.effects:
+            if isinstance(e, AdvisorRinging):
+                assert ringing[e.interface] is None, f"{e.interface} rang for two calls"
+                ringing[e.interface] = e.linkedid
+            elif isinstance(e, AdvisorRingEnded):
+                ringing[e.interface] = None
+        # wrap-up respected: no ring before the previous call's release + wrap-up maximum
+        released: dict[str, datetime] = {}
+        for e in svc.effects:
+            if isinstance(e, AdvisorReleased):
+                released[e.interface] = e.at
+            elif isinstance(e, AdvisorRinging) and e.interface in released:
+                gap = (e.at - released[e.interface]).total_seconds()
+                assert gap >= ROUTING.wrapup_max - 0.05, f"{e.interface} rang {gap:.2f} s after its last call"
+        per_advisor = Counter(r.advisor_interface for r in records)
+        assert set(per_advisor) <= set(by_interface)
+        print(
+            "\nfairness: calls per advisor "
+            + ", ".join(f"{by_interface[i].login}={per_advisor.get(i, 0)}" for i in sorted(by_interface))
+            + f"; max/min = {max(per_advisor.values())}/{min(per_advisor.get(i, 0) for i in by_interface)}"
+        )
+        assert max(per_advisor.values()) - min(per_advisor.get(i, 0) for i in by_interface) <= 2
+        # presence log: every advisor went available → ringing → on call → wrap-up → available…
+        rows = await clean.fetch("SELECT advisor_id, state FROM advisor_events ORDER BY id")
+        states = Counter(r["state"] for r in rows)
+        assert states["ringing"] >= 30 and states["on_call"] == 30 and states["wrap_up"] == 30
+        assert router.stats.offers >= 30 and router.stats.action_errors == 0
+    finally:
+        await svc.stop()
+
+
+async def test_ring_no_answer_pauses_the_advisor_and_the_next_one_answers(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, ("ring1", "Local/ring1@advisors", ()), ("adv2", "Local/adv2@advisors", ()))
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        await log_in(router, team)  # ring1 idles longest: offered first, never answers
+        await driver.call("0321000401", "Léon Blum", __ADVISOR_TALK="1")
+        record = await svc.record("+33321000401")
+        assert record.status is CallStatus.ANSWERED
+        assert record.advisor_interface == "Local/adv2@advisors"
+        assert (record.rings[0].interface, record.rings[0].result) == ("Local/ring1@advisors", RingResult.NO_ANSWER)
+        assert router.board.presence(team[0].id) == (AdvisorState.PAUSED, MISSED_CALL)
+        row = await clean.fetchrow(
+            "SELECT state, reason FROM advisor_events WHERE advisor_id = $1 ORDER BY id DESC LIMIT 1", team[0].id
+        )
+        assert row is not None and (row["state"], row["reason"]) == ("paused", MISSED_CALL)
+    finally:
+        await svc.stop()
+
+
+async def test_the_skill_chosen_in_the_menu_goes_first(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv2", "Local/adv2@advisors", ("taxes",)))
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        await log_in(router, team)  # adv1 idles longest, but adv2 knows taxes
+        await driver.call("0321000501", "Émile Zola", __ADVISOR_TALK="1", __GPS_TOPIC="taxes")
+        record = await svc.record("+33321000501")
+        assert record.advisor_interface == "Local/adv2@advisors"
+        assert record.menu_topic == "taxes"
+        await driver.call("0321000502", "Sans Menu", __ADVISOR_TALK="1")
+        assert (await svc.record("+33321000502")).advisor_interface == "Local/adv1@advisors"
+    finally:
+        await svc.stop()
+
+
+async def test_a_caller_with_a_recent_record_gets_the_same_advisor(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv3", "Local/adv3@advisors", ()))
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    await CallRecordRepository(clean).upsert(
+        make_record(
+            "earlier.1",
+            caller_number="+33321000601",
+            advisor_interface="Local/adv3@advisors",
+            arrived_at=yesterday,
+            ended_at=yesterday + timedelta(minutes=3),
+        )
+    )
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        await log_in(router, team)  # adv1 idles longest; adv3 handled this caller yesterday
+        await driver.call("0321000601", "Marie Curie", __ADVISOR_TALK="1")
+        record = await svc.record("+33321000601")
+        assert record.advisor_interface == "Local/adv3@advisors"
+    finally:
+        await svc.stop()
+
+
+async def test_fail_safe_callers_reach_advisors_with_the_service_stopped(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()))
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    router = await lead(svc)
+    await log_in(router, team)
+    await svc.effect(lambda e: e.kind == "member_update" and getattr(e, "interface", "") == team[0].interface)
+    await svc.stop(resign=False)  # as if it crashed: nobody routes any more
+    watcher = ServiceUnderTest(asterisk_rig, fresh_database, Spool(tmp_path / "spool-w"))  # records only
+    await watcher.start()
+    try:
+        await driver.call("0321000701", "Jean Jaurès", __ADVISOR_TALK="1")
+        record = await watcher.record("+33321000701")
+    finally:
+        await watcher.stop()
+    assert record.status is CallStatus.ANSWERED
+    assert record.advisor_interface == "Local/adv1@advisors"
+    assert record.wait_seconds is not None and record.wait_seconds >= 2.5  # the queue rule opened at 3 s
+
+
+async def test_two_instances_never_offer_twice_and_the_second_takes_over(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, *((f"adv{i}", f"Local/adv{i}@advisors", ()) for i in range(1, 5)))
+    one = await start(asterisk_rig, fresh_database, tmp_path, "one")
+    two = await start(asterisk_rig, fresh_database, tmp_path, "two")
+    try:
+        first = await lead(one)
+        assert not router_of(two).leader
+        await log_in(first, team)
+        for n in range(6):
+            await driver.call(f"03210008{n:02d}", f"Double {n}", __ADVISOR_TALK="1")
+        calls = await ended(one, 6)
+        assert all(c.record.status is CallStatus.ANSWERED for c in calls)
+        assert router_of(two).stats.offers == 0  # the follower tracks, never acts
+        rings = [e for e in one.effects if isinstance(e, AdvisorRinging)]
+        assert len({e.linkedid for e in rings}) == 6 and len(rings) == 6  # one ring per call: no double offer
+        await one.stop()  # the leader leaves (resigns its lease)
+        second = await lead(two)
+        await driver.call("0321000899", "Relève", __ADVISOR_TALK="1")
+        record = await two.record("+33321000899")
+        assert record.status is CallStatus.ANSWERED
+        assert second.stats.offers >= 1
+    finally:
+        await two.stop()
+        await one.stop()
+
+
+async def test_an_interface_asterisk_does_not_know_is_never_offered(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, ("ghost", "PJSIP/ghost", ()), ("adv1", "Local/adv1@advisors", ()))
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        await log_in(router, team)  # ghost idles longest but its phone does not exist
+        await driver.call("0321000901", "Fantôme", __ADVISOR_TALK="1")
+        record = await svc.record("+33321000901")
+        assert record.advisor_interface == "Local/adv1@advisors"
+        assert all(r.interface != "PJSIP/ghost" for r in record.rings)
+        assert "PJSIP/ghost" in router.board.invalid_interfaces
+    finally:
+        await svc.stop()
