@@ -8,11 +8,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from config.settings import Settings
 from gps_admin.app import StartupError, prepare_database
 from storage.advisors import AdvisorError, AdvisorRepository, UnknownAdvisor
 from storage.pool import create_pool
 from telephony.advisors import Advisor
+from telephony.presence import PresenceError
+from telephony.router import RouterUnavailable, send_command
 
 HEADERS = ("id", "login", "name", "interface", "skills", "active")
 
@@ -42,6 +46,11 @@ def add_parser(subparsers: Any) -> None:
 
     actions.add_parser("skills", help="list the configured skills")
 
+    presence = actions.add_parser("presence", help="log an advisor in or out, pause, make available (needs serve)")
+    presence.add_argument("login")
+    presence.add_argument("state", choices=("login", "logout", "pause", "available"))
+    presence.add_argument("--reason", help="pause reason key (see settings routing.pause_reasons)")
+
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run `gps-admin advisors <action>`; exit code 2 with a one-line message on a refused change."""
@@ -52,10 +61,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from gps_admin.cli import endpoints  # here: gps_admin.cli imports this module
 
-    with endpoints(settings) as ep:
+    with endpoints(settings, attach=True) as ep:
         try:
-            lines = asyncio.run(_run(args, settings, ep.database_url, ep.auto_migrate))
-        except (AdvisorError, StartupError) as exc:
+            if args.action == "presence":
+                lines = asyncio.run(_presence(args, settings, ep.database_url, ep.redis_url))
+            else:
+                lines = asyncio.run(_run(args, settings, ep.database_url, ep.auto_migrate))
+        except (AdvisorError, StartupError, PresenceError, RouterUnavailable) as exc:
             print(f"gps-admin: {exc}", file=sys.stderr)
             return 2
         except (OSError, TimeoutError) as exc:
@@ -90,6 +102,23 @@ async def _run(args: argparse.Namespace, settings: Settings, database_url: str, 
         raise AssertionError(f"unhandled action {args.action!r}")
     finally:
         await pool.close()
+
+
+async def _presence(args: argparse.Namespace, settings: Settings, database_url: str, redis_url: str) -> str:
+    """Send a presence command to the running service's router, through Redis."""
+    pool = await create_pool(database_url, max_size=1)
+    try:
+        advisor = await AdvisorRepository(pool, settings.routing.skills).by_login(args.login)
+    finally:
+        await pool.close()
+    if advisor is None:
+        raise UnknownAdvisor(f"no advisor with login {args.login!r}")
+    client = aioredis.from_url(redis_url)
+    try:
+        await send_command(client, settings.line.queue, advisor.id, args.state, args.reason)
+    finally:
+        await client.aclose()
+    return f"{advisor.login}: {args.state} done"
 
 
 def advisors_table(advisors: Sequence[Advisor]) -> str:

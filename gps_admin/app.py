@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -17,13 +17,17 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.settings import Settings
+from storage.advisors import AdvisorRepository
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
 from storage.spool import Spool
 from storage.writer import RecordWriter
+from telephony.aio import bounded
 from telephony.ami import AmiClient, AmiConfig
 from telephony.calls import CallTracker
+from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
+from telephony.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 WRITER = web.AppKey("writer", RecordWriter)
 PIPELINE = web.AppKey("pipeline", CallPipeline)
 AMI = web.AppKey("ami", AmiClient)
+ROUTER = web.AppKey("router", Router)
 
 
 class StartupError(Exception):
@@ -66,7 +71,7 @@ def ami_config(settings: Settings) -> AmiConfig:
 async def prepare_database(database_url: str, *, apply: bool, connect_timeout: float = 10.0) -> None:
     """Check (or apply) the migrations. An unreachable database is not fatal: records wait in the spool."""
     try:
-        conn = await asyncio.wait_for(asyncpg.connect(database_url), connect_timeout)
+        conn = await bounded(asyncpg.connect(database_url), connect_timeout)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         log.warning("PostgreSQL unreachable at start (%s): call records will wait in the spool", exc)
         return
@@ -112,23 +117,58 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), app[WRITER].submit)
+    settings, endpoints = app[SETTINGS], app[ENDPOINTS]
+    queue = settings.line.queue
+    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), app[WRITER].submit, MemberTracker(queue))
     ami = AmiClient(ami_config(settings), pipeline.sink)
+    # min_size=0: the pool is created even while PostgreSQL is away; the router waits for it to lead
+    pool = await create_pool(endpoints.database_url, min_size=0, max_size=3)
+    router = Router(
+        ami=ami,
+        store=AdvisorRepository(pool, settings.routing.skills),
+        redis=app[REDIS],
+        routing=settings.routing,
+        queue=queue,
+    )
+    pipeline.listen(router.on_effect)
     app[PIPELINE] = pipeline
     app[AMI] = ami
+    app[ROUTER] = router
     tasks = [
         asyncio.create_task(pipeline.run(), name="call-pipeline"),
         asyncio.create_task(ami.run(), name="ami-client"),
+        asyncio.create_task(router.run(), name="router"),
+        asyncio.create_task(router.serve_commands(), name="router-commands"),
     ]
     yield
-    for task in reversed(tasks):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    log.info("stopping: AMI, router, pipeline")
+    await stop_tasks(reversed(tasks))
+    await router.resign()
+    await bounded(pool.close(), 10)
+    log.debug("advisor pool closed")
     # events already received are applied before the writer stops
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_drain(pipeline), 5)
+        await bounded(_drain(pipeline), 5)
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[None]], grace: float = 5.0) -> None:
+    """Cancel and await each task; one that does not finish within `grace` is logged with its stack."""
+    for task in tasks:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            log.error("task %s did not stop within %.0f s:\n%s", task.get_name(), grace, _stack(task))
+            continue
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s had failed: %r", task.get_name(), task.exception())
+
+
+def _stack(task: asyncio.Task[None]) -> str:
+    import io
+
+    out = io.StringIO()
+    task.print_stack(file=out)
+    return out.getvalue()
 
 
 async def _drain(pipeline: CallPipeline) -> None:
@@ -153,6 +193,7 @@ async def health(request: web.Request) -> web.Response:
             **pipeline.stats.as_dict(),
         },
         "records": stats.model_dump(),
+        "router": {"leader": app[ROUTER].leader, **app[ROUTER].stats.as_dict()},
     }
     status = 200 if ami.ready.is_set() else 503
     return web.json_response(body, status=status)

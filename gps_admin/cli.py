@@ -29,8 +29,11 @@ def _configure_logging(level: str) -> None:
 
 
 @contextmanager
-def endpoints(settings: Settings, *, embedded_ok: bool = True) -> Iterator[Endpoints]:
-    """The database and Redis endpoints: configured ones, or embedded servers under data_dir."""
+def endpoints(settings: Settings, *, embedded_ok: bool = True, attach: bool = False) -> Iterator[Endpoints]:
+    """The database and Redis endpoints: configured ones, or embedded servers under data_dir.
+
+    `attach`: for one-shot commands, use the embedded servers of a `gps-admin serve` already running on
+    this data folder rather than refusing (a second `serve` on one folder is still refused)."""
     if settings.database_url is not None and settings.redis_url is not None:
         yield Endpoints(settings.database_url.get_secret_value(), settings.redis_url.get_secret_value(), False)
         return
@@ -38,6 +41,15 @@ def endpoints(settings: Settings, *, embedded_ok: bool = True) -> Iterator[Endpo
         raise SettingsError("GPS_ADMIN_DATABASE_URL and GPS_ADMIN_REDIS_URL are required here")
     from storage.embedded import EmbeddedServers
 
+    attached = EmbeddedServers.running_urls(settings.data_dir) if attach else None
+    if attached is not None:  # `gps-admin serve` runs on this folder: use its servers
+        db_url, redis_url = attached
+        yield Endpoints(
+            settings.database_url.get_secret_value() if settings.database_url else db_url,
+            settings.redis_url.get_secret_value() if settings.redis_url else redis_url,
+            False,
+        )
+        return
     print(f"starting embedded PostgreSQL and Redis under {settings.data_dir} …", file=sys.stderr, flush=True)
     with EmbeddedServers(settings.data_dir) as servers:
         db = settings.database_url.get_secret_value() if settings.database_url else servers.database_url
@@ -81,7 +93,7 @@ def cmd_migrate(settings: Settings) -> int:
         finally:
             await conn.close()
 
-    with endpoints(settings) as ep:
+    with endpoints(settings, attach=True) as ep:
         applied = asyncio.run(run(ep.database_url))
     print("migrations applied: " + (", ".join(applied) if applied else "none (up to date)"))
     return 0

@@ -133,6 +133,23 @@ class EmbeddedServers:
 
     # -- data folder lock --------------------------------------------------------------------------
 
+    @classmethod
+    def running_urls(cls, data_dir: Path) -> tuple[str, str] | None:
+        """The URLs of the embedded servers another gps-admin runs on this folder (None if none does):
+        commands such as `gps-admin advisors` attach to them instead of starting their own."""
+        lock = data_dir / ".gps-admin.lock"
+        pg_socket = data_dir / "postgres" / ".s.PGSQL.5432"
+        redis_socket = data_dir / "redis" / "redis.sock"
+        if not (lock.exists() and pg_socket.exists() and redis_socket.exists()):
+            return None
+        with lock.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return f"postgresql://postgres:@/postgres?host={data_dir / 'postgres'}", f"unix://{redis_socket}"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
     def _acquire_lock(self) -> None:
         path = self.data_dir / ".gps-admin.lock"
         handle = path.open("a+", encoding="utf-8")

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storage.calls import CallRecordRepository
 from storage.spool import CorruptSpoolFileError, Spool
+from telephony.aio import bounded
 from telephony.records import CallRecord
 
 _log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class RecordWriter:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiters[path] = done
         try:
-            return await asyncio.wait_for(asyncio.shield(done), self._submit_timeout)
+            return await bounded(asyncio.shield(done), self._submit_timeout)
         except TimeoutError:
             return False
         finally:
@@ -159,7 +160,7 @@ class RecordWriter:
                 )
                 await self._drop_pool()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), backoff)
+                    await bounded(self._wake.wait(), backoff)
                 backoff = min(backoff * 2, self._backoff_max)
                 continue
             backoff = self._backoff_initial
@@ -185,7 +186,7 @@ class RecordWriter:
         except FileNotFoundError:
             return
         try:
-            await asyncio.wait_for(repository.upsert(record), self._write_timeout)
+            await bounded(repository.upsert(record), self._write_timeout)
         except _PERMANENT as exc:
             self.rejected += 1
             await asyncio.to_thread(self._spool.reject, path, f"{type(exc).__name__}: {exc}")
@@ -203,13 +204,13 @@ class RecordWriter:
 
     async def _repository(self) -> CallRecordRepository:
         if self._pool is None:
-            self._pool = await asyncio.wait_for(self._pool_factory(), self._write_timeout)
+            self._pool = await bounded(self._pool_factory(), self._write_timeout)
         return CallRecordRepository(self._pool)
 
     async def _drop_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
-                await asyncio.wait_for(pool.close(), 2.0)
+                await bounded(pool.close(), 2.0)
             except Exception:  # a broken pool may not close cleanly; make sure it is gone
                 pool.terminate()

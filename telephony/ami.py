@@ -31,6 +31,7 @@ from panoramisk.message import Message
 from pydantic import SecretStr, ValidationError
 
 from telephony import events as ev
+from telephony.aio import bounded
 from telephony.frames import BufferOverflow, EventFrame, FrameReader, FrameStats, extract_headers
 
 log = logging.getLogger(__name__)
@@ -335,11 +336,11 @@ class AmiClient:
         self._manager = manager
         self._held = []  # from the first byte: nothing reaches the sink before the snapshot
         connecting = manager.connect()
-        await asyncio.wait_for(connecting, cfg.action_timeout)
+        await bounded(connecting, cfg.action_timeout)
         auth = manager.authenticated_future
         if auth is None:
             raise AmiNotConnected("no login sent")
-        response = await asyncio.wait_for(auth, cfg.action_timeout)
+        response = await bounded(auth, cfg.action_timeout)
         if not manager.authenticated:
             self.stats.login_failures += 1
             raise AmiActionFailed("Login", str(getattr(response, "message", "authentication failed")))
@@ -408,7 +409,7 @@ class AmiClient:
             if manager is None:
                 return
             try:
-                await asyncio.wait_for(manager.send_action({"Action": "Ping"}, as_list=False), cfg.ping_timeout)
+                await bounded(manager.send_action({"Action": "Ping"}, as_list=False), cfg.ping_timeout)
             except TimeoutError:
                 self.stats.watchdog_aborts += 1
                 self._notify()
@@ -435,7 +436,7 @@ class AmiClient:
         as_list = AS_LIST.get(name.lower(), False)
         future = manager.send_action(dict(action), as_list=as_list)
         try:
-            reply = await asyncio.wait_for(future, timeout or self._config.action_timeout)
+            reply = await bounded(future, timeout or self._config.action_timeout)
         except TimeoutError:
             raise AmiTimeout(f"no reply to {name} within {timeout or self._config.action_timeout} s") from None
         first = reply[0] if isinstance(reply, list) and reply else reply

@@ -25,6 +25,7 @@ from telephony.effects import (
     AnyEffect,
     CallAnswered,
     CallEnded,
+    CallLeftQueue,
     CallQueued,
     CallStarted,
     CallTransferred,
@@ -299,9 +300,11 @@ class CallTracker:
     def _on_QueueCallerLeave(self, e: ev.QueueCallerLeave) -> list[AnyEffect]:
         self._touch(e)
         call = self._call_for(e.linkedid)
-        if call is not None and call.queue_left_at is None:
+        if call is None:
+            return []
+        if call.queue_left_at is None:
             call.queue_left_at = e.at
-        return []
+        return [CallLeftQueue(linkedid=call.key, at=e.at)]
 
     def _on_AgentCalled(self, e: ev.AgentCalled) -> list[AnyEffect]:
         self._touch(e)

@@ -31,6 +31,12 @@ class CallQueued(Effect):
     topic: str | None  # the caller's voice-menu choice, if the menu is on
 
 
+class CallLeftQueue(Effect):
+    """The caller left the queue (answered, abandoned, timed out): nobody should be offered for it."""
+
+    kind: Literal["call_left_queue"] = "call_left_queue"
+
+
 class AdvisorRinging(Effect):
     """An advisor's phone starts ringing for this call: the moment of the screen pop."""
 
@@ -98,6 +104,7 @@ class CallEnded(Effect):
 AnyEffect = (
     CallStarted
     | CallQueued
+    | CallLeftQueue
     | AdvisorRinging
     | AdvisorRingEnded
     | CallAnswered

@@ -22,6 +22,7 @@ from telephony.effects import (
     AnyEffect,
     CallAnswered,
     CallEnded,
+    CallLeftQueue,
     CallQueued,
     MemberUpdate,
 )
@@ -60,6 +61,7 @@ class _Presence:
     idle_since: datetime | None = None  # kept across a ring that did not end in a call (fairness)
     wrapup_until: datetime | None = None
     offered_for: str | None = None
+    after: tuple[AdvisorState, str | None] | None = None  # a pause that a ring overtook: resumed after it
 
 
 @dataclass
@@ -100,6 +102,16 @@ class PresenceBoard:
             self._by_id[advisor.id] = p
             self._by_interface[advisor.interface] = p
 
+    def add(self, advisor: Advisor) -> None:
+        """An advisor created (or re-activated) since the last load: logged out until they log in."""
+        if advisor.active and advisor.id not in self._by_id:
+            p = _Presence(advisor)
+            self._by_id[advisor.id] = p
+            self._by_interface[advisor.interface] = p
+
+    def knows(self, advisor_id: int) -> bool:
+        return advisor_id in self._by_id
+
     def adopt_members(self, members: Iterable[MemberUpdate], now: datetime) -> list[StateChange]:
         """Reconcile with what Asterisk holds after a (re)connect: a member in a call is on call, whatever
         the log said; an advisor the log calls ringing/on call but who is idle in Asterisk is in wrap-up."""
@@ -107,7 +119,7 @@ class PresenceBoard:
         seen = {m.interface: m for m in members if m.present}
         for p in self._by_id.values():
             member = seen.get(p.advisor.interface)
-            if member is not None and member.in_call and p.state not in (AdvisorState.ON_CALL, AdvisorState.RINGING):
+            if member is not None and member.in_call and p.state is not AdvisorState.ON_CALL:
                 changes += self._set(p, AdvisorState.ON_CALL, now)
             elif p.state in (AdvisorState.ON_CALL, AdvisorState.RINGING) and (member is None or not member.in_call):
                 changes += self._set(p, AdvisorState.WRAP_UP, now, reason=WRAP_UP_REASON)
@@ -199,6 +211,7 @@ class PresenceBoard:
         """Back to available: ends a pause, a missed-call pause or the wrap-up (qualification saved)."""
         p = self._require(advisor_id)
         if p.state in (AdvisorState.PAUSED, AdvisorState.WRAP_UP, AdvisorState.LOGGED_OUT):
+            p.after = None
             return self._set(p, AdvisorState.AVAILABLE, now)
         return []
 
@@ -207,7 +220,7 @@ class PresenceBoard:
         changes: list[StateChange] = []
         for p in self._by_id.values():
             if p.state is AdvisorState.WRAP_UP and p.wrapup_until is not None and p.wrapup_until <= now:
-                changes += self._set(p, AdvisorState.AVAILABLE, now)
+                changes += self._resume(p, now)
         return changes
 
     # ---- routing bookkeeping ----
@@ -255,7 +268,7 @@ class PresenceBoard:
             else:
                 self.invalid_interfaces.discard(effect.interface)
             return []
-        if isinstance(effect, CallEnded):
+        if isinstance(effect, CallEnded | CallLeftQueue):
             self._waiting.pop(effect.linkedid, None)
             return []
         p = self._by_interface.get(getattr(effect, "interface", ""))
@@ -267,6 +280,8 @@ class PresenceBoard:
                 return []
             if p.offered_for is not None:
                 self.withdraw(p.advisor.id)
+            if p.state is AdvisorState.PAUSED:  # the pause had not reached Asterisk yet: keep it for after
+                p.after = (p.state, p.reason)
             return self._set(p, AdvisorState.RINGING, effect.at, linkedid=effect.linkedid, keep_idle=True)
         if isinstance(effect, AdvisorRingEnded):
             if w is not None and effect.result is not RingResult.ANSWERED:  # answered: CallAnswered follows
@@ -277,7 +292,7 @@ class PresenceBoard:
                 return self._set(p, AdvisorState.PAUSED, effect.at, reason=MISSED_CALL)
             if effect.result is RingResult.ANSWERED:
                 return []  # CallAnswered follows
-            return self._set(p, AdvisorState.AVAILABLE, effect.at, keep_idle=True)
+            return self._resume(p, effect.at, keep_idle=True)
         if isinstance(effect, CallAnswered):
             self._waiting.pop(effect.linkedid, None)
             if p is None:
@@ -292,6 +307,13 @@ class PresenceBoard:
         return []
 
     # ---- internals ----
+
+    def _resume(self, p: _Presence, at: datetime, *, keep_idle: bool = False) -> list[StateChange]:
+        """After a ring or a wrap-up: available, unless a pause was asked meanwhile."""
+        if p.after is not None:
+            (state, reason), p.after = p.after, None
+            return self._set(p, state, at, reason=reason)
+        return self._set(p, AdvisorState.AVAILABLE, at, keep_idle=keep_idle)
 
     def _require(self, advisor_id: int) -> _Presence:
         p = self._by_id.get(advisor_id)

@@ -20,10 +20,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import RoutingSettings
 from telephony.advisors import Advisor, StateChange
-from telephony.effects import AdvisorRinging, AnyEffect, CallEnded, CallQueued, MembersResynced, MemberUpdate
+from telephony.aio import bounded
+from telephony.effects import (
+    AdvisorRinging,
+    AnyEffect,
+    CallEnded,
+    CallLeftQueue,
+    CallQueued,
+    CallStarted,
+    CallTransferred,
+    MembersResynced,
+    MemberUpdate,
+)
 from telephony.presence import MemberConfig, PresenceBoard, PresenceError, reconcile
 from telephony.routing import Hold, Offer, next_wakeup, plan
 
@@ -33,11 +45,59 @@ Clock = Callable[[], datetime]
 Command = Literal["login", "logout", "pause", "available"]
 
 
+class PresenceCommand(BaseModel):
+    """A presence command travelling to the leading router over Redis (any instance or the CLI sends it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    advisor_id: int
+    what: Command
+    reason: str | None = Field(default=None, max_length=40)
+    reply_to: str = Field(max_length=100)
+
+
+class PresenceReply(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    error: str | None = None
+
+
+def commands_channel(queue: str) -> str:
+    return f"gps:router:{queue}:commands"
+
+
+async def send_command(
+    redis: aioredis.Redis, queue: str, advisor_id: int, what: Command, reason: str | None = None, within: float = 5.0
+) -> None:
+    """Ask the leading router to apply a presence command; raises PresenceError (its French message) or
+    RouterUnavailable when no router answers in time."""
+    reply_to = f"gps:router:{queue}:reply:{secrets.token_hex(8)}"
+    command = PresenceCommand(advisor_id=advisor_id, what=what, reason=reason, reply_to=reply_to)
+    async with redis.pubsub() as pubsub:
+        await pubsub.subscribe(reply_to)
+        await redis.publish(commands_channel(queue), command.model_dump_json())
+
+        async def answer() -> PresenceReply:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    return PresenceReply.model_validate_json(message["data"])
+            raise RouterUnavailable("the reply channel closed")
+
+        try:
+            reply = await bounded(answer(), within)
+        except TimeoutError:
+            raise RouterUnavailable(f"no router answered within {within} s: is gps-admin serve running?") from None
+    if not reply.ok:
+        raise PresenceError(reply.error or "refused")
+
+
 class ActionSender(Protocol):
     async def send(self, action: dict[str, str], timeout: float | None = None) -> Any: ...
 
 
 class AdvisorStore(Protocol):
+    async def get(self, advisor_id: int) -> Advisor | None: ...
     async def list(self, active_only: bool = False) -> builtins.list[Advisor]: ...
     async def last_states(self) -> dict[int, StateChange]: ...
     async def record_many(self, changes: builtins.list[StateChange]) -> None: ...
@@ -53,10 +113,13 @@ if redis.call('exists', KEYS[1]) == 0 and redis.call('exists', KEYS[2]) == 0 the
 end
 return 0
 """
-# Delete a key only if we hold it.
+# Delete the keys we hold (others' are left alone).
 _RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then n = n + redis.call('del', key) end
+end
+return n
 """
 # Take or extend the lease; returns 1 while we hold it.
 _LEASE = """
@@ -124,6 +187,11 @@ class Router:
         self.leader = False
         self.stats = RouterStats()
         self._lease_key = f"gps:router:{queue}:lease"
+        self._claims: dict[str, int] = {}  # linkedid → advisor we claimed it with
+        # EVALSHA (the script text is sent once)
+        self._claim_script = redis.register_script(_CLAIM)
+        self._release_script = redis.register_script(_RELEASE)
+        self._lease_script = redis.register_script(_LEASE)
         self.changed = asyncio.Event()  # set whenever leadership or presence changes (tests, desk)
 
     # ---- lifecycle ----
@@ -146,28 +214,67 @@ class Router:
                 timeout = max(0.0, min(timeout, (deadline - self._clock()).total_seconds()))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                await bounded(self._wake.wait(), timeout)
+
+    async def serve_commands(self) -> None:
+        """Apply the presence commands published on Redis (when leading), until cancelled."""
+        channel = commands_channel(self._queue)
+        me = asyncio.current_task()
+        # redis-py's pubsub can swallow a cancellation while it reads (seen with a Unix-socket Redis): poll
+        # with a short timeout and check the task's own cancellation state, so a stop always ends the loop.
+        while me is None or not me.cancelling():
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    while me is None or not me.cancelling():
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                        if message is not None and message.get("type") == "message":
+                            await self._on_command(message["data"])
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("presence commands: Redis unavailable (%s), retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def _on_command(self, data: bytes | str) -> None:
+        try:
+            command = PresenceCommand.model_validate_json(data)
+        except ValidationError as exc:
+            log.warning("malformed presence command ignored: %s", exc.errors(include_input=False)[:2])
+            return
+        if not self.leader:
+            return  # the leader answers
+        try:
+            await self.command(command.advisor_id, command.what, command.reason)
+            reply = PresenceReply(ok=True)
+        except (PresenceError, RouterNotLeader) as exc:
+            reply = PresenceReply(ok=False, error=str(exc))
+        with contextlib.suppress(aioredis.RedisError, OSError):
+            await self._redis.publish(command.reply_to, reply.model_dump_json())
 
     async def resign(self) -> None:
         """Give the lease up (clean stop), so another instance takes over at once."""
         with contextlib.suppress(aioredis.RedisError, OSError):
-            await self._redis.eval(_RELEASE, 1, self._lease_key, self.instance)
+            await self._release_script(keys=[self._lease_key], args=[self.instance])
         self.leader = False
 
     async def _keep_lease(self) -> None:
         try:
             held = bool(
-                await self._redis.eval(_LEASE, 1, self._lease_key, self.instance, str(int(self._lease_ttl * 1000)))
+                await self._lease_script(keys=[self._lease_key], args=[self.instance, int(self._lease_ttl * 1000)])
             )
         except (aioredis.RedisError, OSError) as exc:
             log.warning("router lease unavailable (%s): standing by", exc)
             held = False
         if held and not self.leader:
-            self.stats.takeovers += 1
-            log.info("router %s leads queue %s", self.instance, self._queue)
-            self.leader = True
             async with self._lock:
-                await self.load()
+                try:
+                    await self.load()
+                except Exception as exc:  # database away: do not lead blind; retry at the next renewal
+                    log.warning("router cannot load the advisors (%s): not leading yet", exc)
+                    await self.resign()
+                    return
+                self.leader = True
+                self.stats.takeovers += 1
+                log.info("router %s leads queue %s", self.instance, self._queue)
                 self._record(self.board.adopt_members(self._member_updates(), self._clock()))
             self._signal()
         elif not held and self.leader:
@@ -191,9 +298,10 @@ class Router:
             self._record(self.board.on_effect(effect))
             if isinstance(effect, CallQueued) and effect.caller_number:
                 await self._lookup_preferred(effect.linkedid, effect.caller_number)
-            if isinstance(effect, AdvisorRinging | CallEnded):
+            if isinstance(effect, AdvisorRinging | CallEnded | CallLeftQueue):
                 await self._release_call(effect.linkedid)
-            await self._step(started)
+            if not isinstance(effect, CallStarted | CallTransferred):  # nothing to decide on those
+                await self._step(started)
 
     async def command(self, advisor_id: int, what: Command, reason: str | None = None) -> None:
         """An advisor's presence command. Raises PresenceError (French message) or RouterNotLeader."""
@@ -201,6 +309,11 @@ class Router:
             raise RouterNotLeader("another instance routes this queue")
         now = self._clock()
         async with self._lock:
+            if not self.board.knows(advisor_id):  # added since the last load
+                advisor = await self._store.get(advisor_id)
+                if advisor is not None:
+                    self.board.add(advisor)
+                    self._known_interfaces.add(advisor.interface)
             if what == "login":
                 changes = self.board.login(advisor_id, now)
             elif what == "logout":
@@ -304,7 +417,7 @@ class Router:
     async def _lookup_preferred(self, linkedid: str, caller_number: str) -> None:
         since = self._clock() - timedelta(days=self._routing.continuity_days)
         try:
-            advisor_id = await asyncio.wait_for(self._store.last_advisor_for(caller_number, since), 0.5)
+            advisor_id = await bounded(self._store.last_advisor_for(caller_number, since), 0.5)
         except Exception as exc:  # routing goes on without continuity
             log.warning("continuity look-up failed linkedid=%s: %s", linkedid, exc)
             return
@@ -316,21 +429,27 @@ class Router:
         return f"gps:claim:{self._queue}:call:{linkedid}", f"gps:claim:{self._queue}:advisor:{advisor_id}"
 
     async def _claim(self, linkedid: str, advisor_id: int) -> bool:
-        ttl = str(int(self._routing.claim_ttl * 1000))
+        ttl = int(self._routing.claim_ttl * 1000)
         try:
-            return bool(await self._redis.eval(_CLAIM, 2, *self._keys(linkedid, advisor_id), self.instance, ttl))
+            claimed = bool(
+                await self._claim_script(keys=list(self._keys(linkedid, advisor_id)), args=[self.instance, ttl])
+            )
         except (aioredis.RedisError, OSError) as exc:
             log.error("claim failed linkedid=%s: %s (no offer)", linkedid, exc)
             return False
+        if claimed:
+            self._claims[linkedid] = advisor_id
+        return claimed
 
     async def _release(self, linkedid: str, advisor_id: int) -> None:
-        for key in self._keys(linkedid, advisor_id):
-            with contextlib.suppress(aioredis.RedisError, OSError):
-                await self._redis.eval(_RELEASE, 1, key, self.instance)
+        self._claims.pop(linkedid, None)
+        with contextlib.suppress(aioredis.RedisError, OSError):
+            await self._release_script(keys=list(self._keys(linkedid, advisor_id)), args=[self.instance])
 
     async def _release_call(self, linkedid: str) -> None:
-        for view in self.board.views():
-            await self._release(linkedid, view.advisor_id)
+        advisor_id = self._claims.get(linkedid)
+        if advisor_id is not None:
+            await self._release(linkedid, advisor_id)
 
     # ---- the state-change log ----
 
@@ -345,7 +464,7 @@ class Router:
             return
         batch, self._unrecorded = self._unrecorded, []
         try:
-            await asyncio.wait_for(self._store.record_many(batch), 2.0)
+            await bounded(self._store.record_many(batch), 2.0)
         except Exception as exc:  # kept and retried at the next step
             self._unrecorded = batch + self._unrecorded
             self.stats.unrecorded = len(self._unrecorded)
@@ -363,6 +482,10 @@ class RouterNotLeader(Exception):
     error_id = "router-not-leader"
 
 
+class RouterUnavailable(Exception):
+    error_id = "router-unavailable"
+
+
 async def wait_for(router: Router, condition: Callable[[], bool], within: float) -> None:
     """Wait until `condition()` holds, re-checked at each change the router signals."""
 
@@ -370,7 +493,17 @@ async def wait_for(router: Router, condition: Callable[[], bool], within: float)
         while not condition():
             await router.changed.wait()
 
-    await asyncio.wait_for(loop(), within)
+    await bounded(loop(), within)
 
 
-__all__ = ["ActionSender", "AdvisorStore", "PresenceError", "Router", "RouterNotLeader", "wait_for"]
+__all__ = [
+    "ActionSender",
+    "AdvisorStore",
+    "PresenceCommand",
+    "PresenceError",
+    "Router",
+    "RouterNotLeader",
+    "RouterUnavailable",
+    "send_command",
+    "wait_for",
+]

@@ -159,15 +159,14 @@ async def test_attended_transfer(service: ServiceUnderTest, driver: Driver, aste
         )
 
         async def consultation_bridged() -> None:
-            while True:
+            """Both halves of the consultation leg bridged: ;1 with the advisor, ;2 with the service, which
+            has therefore answered (hanging up before that leaves the caller on hold, seen on the rig)."""
+            halves: set[str] = set()
+            while halves != {";1", ";2"}:
                 frame = await watcher.read_frame()
                 channel = frame.get("Channel", "")
-                if (
-                    frame.get("Event") == "BridgeEnter"
-                    and channel.startswith("Local/2001@services-")
-                    and channel.endswith(";1")
-                ):
-                    return
+                if frame.get("Event") == "BridgeEnter" and channel.startswith("Local/2001@services-"):
+                    halves.add(channel[-2:])
 
         await asyncio.wait_for(consultation_bridged(), WITHIN)
         await driver.hangup(answered.advisor_channel)  # the advisor hangs up: the transfer completes

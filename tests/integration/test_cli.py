@@ -27,11 +27,22 @@ def clean_env(**settings: str) -> dict[str, str]:
     return env
 
 
+async def cli(env: dict[str, str], *args: str) -> str:
+    """Run a one-shot `gps-admin` command; its output (exit code 0 required)."""
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), WITHIN)
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
 class Process:
     """A running `gps-admin`, its output read line by line as it comes."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, env: dict[str, str]) -> None:
         self.proc = proc
+        self.env = env
         self.lines: list[str] = []
         self._new = asyncio.Event()
         assert proc.stdout is not None
@@ -73,7 +84,7 @@ async def serve(asterisk_rig: AsteriskRig, tmp_path: Path) -> AsyncIterator[Proc
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    running = Process(proc)
+    running = Process(proc, env)
     try:
         yield running
     finally:
@@ -88,9 +99,14 @@ async def test_serve_on_embedded_defaults_writes_the_record_of_a_real_call(
     db = await serve.expect(r"embedded PostgreSQL \d+ ready on (postgresql://\S+)")
     await serve.expect(r"gps-admin ready on http://")
     await serve.expect(r"AMI connected to")
+    await serve.expect(r"router \S+ leads queue gps")
     driver = await Driver.connect(asterisk_rig)
     try:
-        await driver.add_member("Local/adv1@advisors", "Advisor 1")
+        # the advisor is created and logged in with the CLI, which attaches to the running embedded servers;
+        # the router then makes them a queue member and offers them the call
+        add = ["advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface", "Local/adv1@advisors"]
+        assert "agnes" in await cli(serve.env, *add)
+        assert "login done" in await cli(serve.env, "advisors", "presence", "agnes", "login")
         await driver.call("0321000201", "Hélène Lefèvre", __ADVISOR_TALK="1")
         ended = await serve.expect(r"call ended linkedid=(\S+) status=answered caller=\+33321000201")
         linkedid = ended.group(1)
@@ -104,6 +120,9 @@ async def test_serve_on_embedded_defaults_writes_the_record_of_a_real_call(
     finally:
         await conn.close()
     assert row is not None and (row["caller_name"], row["status"]) == ("Hélène Lefèvre", "answered")
+    async with asyncpg.create_pool(db.group(1), min_size=1, max_size=1) as pool:
+        states = [r["state"] for r in await pool.fetch("SELECT state FROM advisor_events ORDER BY id")]
+    assert states[:4] == ["available", "ringing", "on_call", "wrap_up"]
     serve.proc.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
     assert await asyncio.wait_for(serve.proc.wait(), WITHIN) == 0
 
