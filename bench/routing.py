@@ -345,10 +345,10 @@ async def _caller_gone_run(rig: _Rig, waiting: int, count: int) -> tuple[list[De
     sides: list[Side] = []
     for _ in range(count):
         await rig.feed([rig.events.hangup(caller)])  # the caller hangs up first (rig capture order)
+        await rig.join()  # a new caller (untimed): W live callers wait when the decision is made
         decisions.append(await rig.measure(rig.events.dial_end(caller, leg, "CANCEL"), advisor, caller.linkedid))
         ended_rt = await rig.end([*rig.events.abandon(caller), rig.events.hangup(leg)], caller)
-        await rig.join()
-        caller = rig.offered_call(advisor)  # after CallEnded the advisor is offered the next head call
+        caller = rig.offered_call(advisor)  # the call the advisor was just offered
         leg, ring_s, ring_rt = await rig.ring(caller, advisor)
         sides.append(Side(ring_s, ring_rt, ended_rt))
     return decisions, sides

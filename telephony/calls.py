@@ -483,6 +483,9 @@ class CallTracker:
             call.hangup_by = side
             if side is HangupBy.CALLER and call.caller_gone_at is None:
                 call.caller_gone_at = e.at
+                if call.queue_entered_at is not None and call.answered_at is None and call.queue_left_at is None:
+                    # the caller hung up while waiting: Asterisk says so (QueueCallerAbandon) only later
+                    out.append(CallLeftQueue(linkedid=call.key, at=e.at))
         if leg.uniqueid in call.inbound and call.hangup_cause is None:
             call.hangup_cause = e.cause if e.cause is not None and 0 <= e.cause <= 65535 else None
             call.hangup_cause_text = clean_text(e.cause_txt, 80) or None

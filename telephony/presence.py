@@ -284,7 +284,9 @@ class PresenceBoard:
                 p.after = (p.state, p.reason)
             return self._set(p, AdvisorState.RINGING, effect.at, linkedid=effect.linkedid, keep_idle=True)
         if isinstance(effect, AdvisorRingEnded):
-            if w is not None and effect.result is not RingResult.ANSWERED:  # answered: CallAnswered follows
+            if effect.result is RingResult.CALLER_GONE:  # nobody to offer any more
+                self._waiting.pop(effect.linkedid, None)
+            elif w is not None and effect.result is not RingResult.ANSWERED:  # answered: CallAnswered follows
                 w.ringing = False
             if p is None or p.state is not AdvisorState.RINGING or p.linkedid != effect.linkedid:
                 return []

@@ -445,9 +445,9 @@ def test_expire_only_touches_wrap_ups() -> None:
             [queued("L1", at(1)), ringing("L1", at(2)), ring_ended("L1", at(3), RingResult.OTHER)],
             [("L1", False, None, None)],
         ),
-        (
+        (  # the caller hung up while an advisor rang: nobody is to be offered for it any more
             [queued("L1", at(1)), ringing("L1", at(2)), ring_ended("L1", at(3), RingResult.CALLER_GONE)],
-            [("L1", False, None, None)],
+            [],
         ),
         (
             [queued("L1", at(1)), ringing("L1", at(2)), ring_ended("L1", at(3), RingResult.ANSWERED)],
