@@ -151,6 +151,60 @@ class RoutingSettings(BaseModel):
         return value
 
 
+class Topic(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    label: str = Field(min_length=1, max_length=80)
+    subtopics: dict[str, str] = Field(default_factory=dict)  # key → French label
+
+
+def _default_topics() -> dict[str, Topic]:
+    return {
+        "taxes": Topic(
+            label="Impôts et fiscalité", subtopics={"income_tax": "Impôt sur le revenu", "local_tax": "Taxe foncière"}
+        ),
+        "secondary_schools": Topic(
+            label="Collèges",
+            subtopics={"enrolment": "Inscription", "canteen": "Restauration", "transport": "Transport scolaire"},
+        ),
+        "health": Topic(label="Santé", subtopics={"pmi": "PMI", "vaccination": "Vaccination"}),
+        "elderly": Topic(label="Personnes âgées", subtopics={"apa": "APA", "nursing_home": "Établissement (EHPAD)"}),
+        "disability": Topic(label="Handicap", subtopics={"mdph_file": "Dossier MDPH", "pch": "PCH"}),
+        "social_aid": Topic(label="Aide sociale, RSA", subtopics={"rsa": "RSA", "housing": "Logement"}),
+        "childhood": Topic(
+            label="Enfance et famille", subtopics={"childcare": "Garde d'enfants", "adoption": "Adoption"}
+        ),
+        "roads": Topic(label="Routes et transports", subtopics={"works": "Travaux", "winter": "Viabilité hivernale"}),
+        "other": Topic(label="Autre demande"),
+    }
+
+
+def _default_partners() -> dict[str, str]:
+    return {
+        "mdph": "MDPH",
+        "prefecture": "Préfecture",
+        "caf": "CAF",
+        "cpam": "CPAM",
+        "social_landlord": "Bailleur social",
+        "town_hall": "Mairie",
+    }
+
+
+class DeskSettings(BaseModel):
+    """What the advisor desk offers (qualification lists), French labels."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topics: dict[str, Topic] = Field(default_factory=_default_topics)
+    partners: dict[str, str] = Field(default_factory=_default_partners)
+    note_max: Annotated[int, Field(ge=100, le=10_000)] = 2000
+    history_size: Annotated[int, Field(ge=1, le=100)] = 10
+    secure_cookies: bool = True  # set false only behind plain HTTP on a non-localhost name (not advised)
+    session_hours: Annotated[float, Field(gt=0, le=24)] = 12.0
+    login_attempts: Annotated[int, Field(ge=1, le=100)] = 5  # failed logins per login and address …
+    login_window: Annotated[float, Field(gt=0, le=86400)] = 900.0  # … within this many seconds, then refused
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -182,6 +236,7 @@ class Settings(BaseSettings):
     line: LineSettings = Field(default_factory=LineSettings)
     hours: OpeningHours = Field(default_factory=OpeningHours)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
 
     log_level: str = "INFO"
     db_write_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0

@@ -1,0 +1,46 @@
+"""The desk's vocabulary shared by its modules: users, roles, outcomes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    ADVISOR = "advisor"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class User(BaseModel):
+    """Who is logged in (set on `request["user"]` by the auth middleware)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    login: str = Field(max_length=40)
+    name: str = Field(max_length=80)
+    role: Role
+    advisor_id: int | None = None  # the advisor this user is, for role advisor
+
+
+class Outcome(StrEnum):
+    """How a call ended for the citizen (qualification), French labels in OUTCOME_LABELS."""
+
+    IMMEDIATE_ANSWER = "immediate_answer"
+    ADVICE = "advice"
+    TRANSFER = "transfer"  # to a service of the département: `transfer_service` says which
+    PARTNER_CONTACT = "partner_contact"  # a partner's contact given: `partner` says which
+    CALLBACK_NEEDED = "callback_needed"
+    OTHER = "other"
+
+
+OUTCOME_LABELS: dict[Outcome, str] = {
+    Outcome.IMMEDIATE_ANSWER: "Réponse immédiate",
+    Outcome.ADVICE: "Conseil, orientation",
+    Outcome.TRANSFER: "Transfert vers un service",
+    Outcome.PARTNER_CONTACT: "Coordonnées d'un partenaire",
+    Outcome.CALLBACK_NEEDED: "Rappel nécessaire",
+    Outcome.OTHER: "Autre",
+}
