@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -44,3 +45,8 @@ OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.CALLBACK_NEEDED: "Rappel nécessaire",
     Outcome.OTHER: "Autre",
 }
+
+
+# Request storage set by the auth middleware (aiohttp wants typed keys): request[USER], request[CSRF].
+USER = web.RequestKey("user", User)
+CSRF = web.RequestKey("csrf", str)

@@ -1,0 +1,194 @@
+"""The websocket hub: each advisor's browser gets its desk messages, whichever instance holds the socket.
+
+One Redis subscription per instance (`gps:desk:*`) feeds the local sockets. Each socket has a bounded queue and
+its own writer task: a slow browser fills only its own queue, and when it overflows the socket is closed (the
+browser reconnects and gets what it missed from the pending messages). Browsers send only acknowledgements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import redis.asyncio as aioredis
+from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from screenpop.models import USER
+from screenpop.pops import DeskMessage, acknowledge, age_ms, pending
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256
+MAX_INCOMING = 4096  # bytes: an ack is tiny
+
+
+class Ack(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["ack"]
+    id: str = Field(min_length=1, max_length=200)
+
+
+@dataclass(eq=False)
+class _Socket:
+    advisor_id: int
+    ws: web.WebSocketResponse
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    sent: set[str] = field(default_factory=set)  # message ids already sent on this socket (dedupe)
+
+
+@dataclass
+class HubStats:
+    sockets: int = 0
+    delivered: int = 0
+    acked: int = 0
+    rejected: int = 0  # forged, malformed or foreign acknowledgements
+    overflows: int = 0
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))  # AMI event → ack
+
+    def as_dict(self) -> dict[str, float]:
+        out: dict[str, float] = {
+            "sockets": self.sockets,
+            "delivered": self.delivered,
+            "acked": self.acked,
+            "rejected": self.rejected,
+            "overflows": self.overflows,
+        }
+        if self.latencies_ms:
+            ordered = sorted(self.latencies_ms)
+            out["pop_ack_p50_ms"] = ordered[len(ordered) // 2]
+            out["pop_ack_p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return out
+
+
+class Hub:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+        self._sockets: dict[int, set[_Socket]] = defaultdict(set)
+        self._closing: set[asyncio.Task[None]] = set()
+        self.stats = HubStats()
+        self.ready = asyncio.Event()  # the Redis subscription is live
+        self.activity = asyncio.Event()  # set (then replaced) at each acknowledgement handled
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds, re-checked after each acknowledgement handled."""
+        while not condition():
+            await self.activity.wait()
+
+    def _signal(self) -> None:
+        self.activity.set()
+        self.activity = asyncio.Event()
+
+    # ---- the instance's Redis subscription ----
+
+    async def run(self) -> None:
+        """Relay published desk messages to the local sockets, until cancelled."""
+        me = asyncio.current_task()
+        while me is None or not me.cancelling():
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.psubscribe("gps:desk:*")
+                    self.ready.set()
+                    while me is None or not me.cancelling():
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                        if message is not None and message.get("type") == "pmessage":
+                            self._dispatch(message["data"])
+            except (aioredis.RedisError, OSError) as exc:
+                self.ready.clear()
+                log.warning("desk hub: Redis unavailable (%s), retrying", exc)
+                await asyncio.sleep(1.0)
+
+    def _dispatch(self, data: bytes | str) -> None:
+        try:
+            message = DeskMessage.model_validate_json(data)
+        except ValidationError:
+            log.warning("desk hub: malformed message ignored")
+            return
+        for socket in list(self._sockets.get(message.advisor_id, ())):
+            self._offer(socket, message)
+
+    def _offer(self, socket: _Socket, message: DeskMessage) -> None:
+        if message.id in socket.sent:
+            return
+        try:
+            socket.queue.put_nowait(message.model_dump_json())
+            socket.sent.add(message.id)
+        except asyncio.QueueFull:
+            self.stats.overflows += 1
+            log.warning("desk socket of advisor %s too slow: closed (it will reconnect)", socket.advisor_id)
+            self._sockets[socket.advisor_id].discard(socket)
+            task = asyncio.get_running_loop().create_task(self._close(socket, WSCloseCode.TRY_AGAIN_LATER))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    # ---- one browser ----
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        user = request.get(USER)
+        if user is None or user.advisor_id is None:
+            raise web.HTTPForbidden(text='{"error":"not-an-advisor"}', content_type="application/json")
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_INCOMING)
+        await ws.prepare(request)
+        socket = _Socket(user.advisor_id, ws)
+        self._sockets[user.advisor_id].add(socket)
+        self.stats.sockets += 1
+        writer = asyncio.create_task(self._writer(socket), name=f"desk-writer-{user.advisor_id}")
+        try:
+            for message in await pending(self._redis, user.advisor_id):  # replay what was not acknowledged
+                self._offer(socket, message)
+            async for frame in ws:
+                if frame.type is WSMsgType.TEXT:
+                    await self._incoming(socket, frame.data)
+                elif frame.type is WSMsgType.ERROR:
+                    break
+        finally:
+            self._sockets[user.advisor_id].discard(socket)
+            self.stats.sockets -= 1
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        return ws
+
+    @staticmethod
+    async def _close(socket: _Socket, code: int) -> None:
+        with contextlib.suppress(Exception):
+            await socket.ws.close(code=code)
+
+    async def _writer(self, socket: _Socket) -> None:
+        while True:
+            payload = await socket.queue.get()
+            await socket.ws.send_str(payload)
+            self.stats.delivered += 1
+
+    async def _incoming(self, socket: _Socket, data: str) -> None:
+        try:
+            ack = Ack.model_validate_json(data)
+        except ValidationError:
+            self.stats.rejected += 1
+            self._signal()
+            with contextlib.suppress(asyncio.QueueFull):
+                socket.queue.put_nowait('{"type":"error","error":"message non reconnu"}')
+            return
+        message = await acknowledge(self._redis, socket.advisor_id, ack.id)
+        if message is None:  # not this advisor's, or already acknowledged
+            self.stats.rejected += 1
+            self._signal()
+            return
+        self.stats.acked += 1
+        if message.type == "pop":
+            self.stats.latencies_ms.append(age_ms(message, datetime.now(UTC)))
+        self._signal()
+
+    async def close_all(self) -> None:
+        """Graceful shutdown: browsers are told the server is going away (they reconnect elsewhere)."""
+        for sockets in list(self._sockets.values()):
+            for socket in list(sockets):
+                await self._close(socket, WSCloseCode.GOING_AWAY)
+        await asyncio.gather(*self._closing, return_exceptions=True)

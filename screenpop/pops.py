@@ -1,0 +1,188 @@
+"""Screen pops: the caller's context sent to the advisor whose phone rings, then updated on answer and end.
+
+Every message is kept in Redis (`gps:desk:<advisor>:pending`, a hash msg id → JSON) until the advisor's browser
+acknowledges it, and published on `gps:desk:<advisor>` for whichever instance holds that advisor's websocket.
+Message ids are deterministic (call, advisor, kind), so a message written twice (two instances, a replay) is
+one message. Only the instance that leads the routing lease produces them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field
+
+from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded
+from telephony.identity import french_display
+from telephony.records import RingResult
+
+log = logging.getLogger(__name__)
+
+PENDING_TTL = 6 * 3600  # an advisor away for a whole shift still gets the pops of their last calls
+
+
+class HistoryItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    date: datetime
+    topic: str | None = None
+    outcome: str | None = None
+    advisor: str | None = None
+    note: str | None = None
+
+
+class CallerContext(BaseModel):
+    """What the desk knows of a caller before answering (no confidential case file exists here)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    commune: str | None = None  # "Arras (62041)"
+    history: tuple[HistoryItem, ...] = ()
+    open_callbacks: tuple[str, ...] = ()
+
+
+class DeskMessage(BaseModel):
+    """One message to an advisor's desk. `sent_at` is Asterisk's time of the event that caused it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(max_length=200)
+    type: Literal["pop", "answered", "ended", "ring_ended"]
+    linkedid: str
+    advisor_id: int
+    event_at: datetime
+    caller_number: str | None = None  # E.164
+    caller_display: str = ""  # French format, "03 21 00 00 01"
+    caller_name: str | None = None
+    wait_seconds: float | None = None
+    context: CallerContext | None = None
+    detail: str | None = None  # ring_ended: "missed" | "caller_gone"; ended: status
+
+
+def pending_key(advisor_id: int) -> str:
+    return f"gps:desk:{advisor_id}:pending"
+
+
+def channel(advisor_id: int) -> str:
+    return f"gps:desk:{advisor_id}"
+
+
+AdvisorOf = Callable[[str], int | None]  # interface → advisor id
+ContextOf = Callable[[str | None], Awaitable[CallerContext]]  # E.164 → context
+IsLeader = Callable[[], bool]
+
+
+async def no_context(_: str | None) -> CallerContext:
+    return CallerContext()
+
+
+class PopPublisher:
+    """Effect listener: turns ring/answer/end effects into desk messages (pending + published)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        advisor_of: AdvisorOf,
+        is_leader: IsLeader,
+        context_of: ContextOf = no_context,
+    ) -> None:
+        self._redis = redis
+        self._advisor_of = advisor_of
+        self._is_leader = is_leader
+        self._context_of = context_of
+        self._ringing: dict[str, tuple[int, str | None, str | None]] = {}  # linkedid → advisor, number, name
+        self.published = 0
+
+    async def on_effect(self, effect: AnyEffect) -> None:
+        message = await self._message(effect)
+        if message is None or not self._is_leader():
+            return
+        await self.publish(message)
+
+    async def _message(self, effect: AnyEffect) -> DeskMessage | None:
+        if isinstance(effect, AdvisorRinging):
+            advisor_id = self._advisor_of(effect.interface)
+            if advisor_id is None:
+                return None
+            self._ringing[effect.linkedid] = (advisor_id, effect.caller_number, effect.caller_name)
+            wait = (effect.at - effect.queue_entered_at).total_seconds() if effect.queue_entered_at else None
+            started = time.perf_counter()
+            context = await self._context_of(effect.caller_number)
+            log.debug("pop context linkedid=%s in %.1f ms", effect.linkedid, (time.perf_counter() - started) * 1000)
+            return DeskMessage(
+                id=f"{effect.linkedid}:{advisor_id}:pop",
+                type="pop",
+                linkedid=effect.linkedid,
+                advisor_id=advisor_id,
+                event_at=effect.at,
+                caller_number=effect.caller_number,
+                caller_display=french_display(effect.caller_number),
+                caller_name=effect.caller_name,
+                wait_seconds=wait,
+                context=context,
+            )
+        known = self._ringing.get(effect.linkedid)
+        if known is None:
+            return None
+        advisor_id, number, name = known
+        base = {
+            "linkedid": effect.linkedid,
+            "advisor_id": advisor_id,
+            "event_at": effect.at,
+            "caller_number": number,
+            "caller_display": french_display(number),
+            "caller_name": name,
+        }
+        if isinstance(effect, AdvisorRingEnded) and effect.result is not RingResult.ANSWERED:
+            if self._advisor_of(effect.interface) != advisor_id:
+                return None
+            del self._ringing[effect.linkedid]
+            detail = "missed" if effect.result is RingResult.NO_ANSWER else "caller_gone"
+            return DeskMessage(
+                id=f"{effect.linkedid}:{advisor_id}:ring_ended", type="ring_ended", detail=detail, **base
+            )
+        if isinstance(effect, CallAnswered) and self._advisor_of(effect.interface) == advisor_id:
+            return DeskMessage(id=f"{effect.linkedid}:{advisor_id}:answered", type="answered", **base)
+        if isinstance(effect, CallEnded):
+            del self._ringing[effect.linkedid]
+            return DeskMessage(
+                id=f"{effect.linkedid}:{advisor_id}:ended", type="ended", detail=effect.record.status.value, **base
+            )
+        return None
+
+    async def publish(self, message: DeskMessage) -> None:
+        payload = message.model_dump_json()
+        key = pending_key(message.advisor_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, message.id, payload)
+            pipe.expire(key, PENDING_TTL)
+            pipe.publish(channel(message.advisor_id), payload)
+            await pipe.execute()
+        self.published += 1
+
+
+async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
+    """Messages not yet acknowledged by the advisor's browser, oldest first."""
+    raw = await redis.hgetall(pending_key(advisor_id))
+    messages = [DeskMessage.model_validate_json(v) for v in raw.values()]
+    return sorted(messages, key=lambda m: (m.event_at, m.id))
+
+
+async def acknowledge(redis: aioredis.Redis, advisor_id: int, message_id: str) -> DeskMessage | None:
+    """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
+    key = pending_key(advisor_id)
+    raw = await redis.hget(key, message_id)
+    if raw is None:
+        return None
+    await redis.hdel(key, message_id)
+    return DeskMessage.model_validate_json(raw)
+
+
+def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
+    """Time since the AMI event that caused the message (the pop latency once acknowledged)."""
+    return ((now or datetime.now(UTC)) - message.event_at).total_seconds() * 1000

@@ -1,0 +1,209 @@
+"""Desk websockets over two service instances and a real Redis: fan-out, ack, replay, isolation, slow browsers.
+
+The user is set by a test middleware (the real session middleware is tested in test_auth.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from screenpop.hub import Hub
+from screenpop.models import USER, Role, User
+from screenpop.pops import DeskMessage, PopPublisher, pending
+from telephony.effects import AdvisorRinging, CallAnswered
+
+REDIS = "redis://127.0.0.1:6379/12"
+WITHIN = 10.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def fake_login(request: web.Request, handler: Handler) -> web.StreamResponse:
+    advisor = request.headers.get("X-Test-Advisor")
+    if advisor is not None:
+        request[USER] = User(
+            id=int(advisor), login=f"a{advisor}", name="Test", role=Role.ADVISOR, advisor_id=int(advisor)
+        )
+    return await handler(request)
+
+
+class Instance:
+    """One service instance: a hub with its Redis subscription, serving /ws."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.hub = Hub(redis)
+        app = web.Application(middlewares=[fake_login])
+        app.router.add_get("/ws", self.hub.handle)
+        self.server = TestServer(app)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Instance:
+        await self.server.start_server()
+        self.task = asyncio.create_task(self.hub.run())
+        return self
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.hub.close_all()
+        await self.server.close()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(REDIS)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def two(redis: aioredis.Redis) -> AsyncIterator[tuple[Instance, Instance]]:
+    a, b = await Instance(redis).start(), await Instance(redis).start()
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def connect(session: aiohttp.ClientSession, instance: Instance, advisor: int) -> aiohttp.ClientWebSocketResponse:
+    return await session.ws_connect(instance.server.make_url("/ws"), headers={"X-Test-Advisor": str(advisor)})
+
+
+async def subscribed(instance: Instance, redis: aioredis.Redis) -> None:
+    """Wait until the instance's Redis subscription is live."""
+    await asyncio.wait_for(instance.hub.ready.wait(), WITHIN)
+
+
+def ringing(linkedid: str, interface: str = "PJSIP/adv7") -> AdvisorRinging:
+    now = datetime.now(UTC)
+    return AdvisorRinging(
+        linkedid=linkedid,
+        at=now,
+        interface=interface,
+        member_name="Agnès",
+        caller_number="+33321000001",
+        caller_name="<b>Hélène</b> Lefèvre",
+        queue_entered_at=now - timedelta(seconds=12),
+    )
+
+
+def publisher(redis: aioredis.Redis) -> PopPublisher:
+    return PopPublisher(redis, advisor_of=lambda i: int(i.removeprefix("PJSIP/adv")), is_leader=lambda: True)
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    msg = await asyncio.wait_for(ws.receive(), WITHIN)
+    assert msg.type is aiohttp.WSMsgType.TEXT, msg
+    data: dict[str, Any] = json.loads(msg.data)
+    return data
+
+
+async def test_a_pop_reaches_the_advisor_on_the_other_instance_and_is_acknowledged(
+    two: tuple[Instance, Instance], redis: aioredis.Redis, session: aiohttp.ClientSession
+) -> None:
+    _, b = two
+    ws = await connect(session, b, 7)
+    await subscribed(b, redis)
+    await publisher(redis).on_effect(ringing("100.1"))  # produced on "instance a"
+    pop = await receive(ws)
+    assert pop["type"] == "pop" and pop["linkedid"] == "100.1"
+    assert pop["caller_display"] == "03 21 00 00 01"
+    assert pop["caller_name"] == "<b>Hélène</b> Lefèvre"  # data, rendered as text by the page
+    assert 11 <= pop["wait_seconds"] <= 13
+    await ws.send_str(json.dumps({"type": "ack", "id": pop["id"]}))
+    await asyncio.wait_for(b.hub.until(lambda: b.hub.stats.acked == 1), WITHIN)
+    assert await pending(redis, 7) == []
+    assert b.hub.stats.latencies_ms
+    await ws.close()
+
+
+async def test_unacknowledged_pops_are_replayed_after_a_reconnect(
+    two: tuple[Instance, Instance], redis: aioredis.Redis, session: aiohttp.ClientSession
+) -> None:
+    a, _ = two
+    pub = publisher(redis)
+    await pub.on_effect(ringing("200.1"))  # nobody connected: kept pending
+    now = datetime.now(UTC)
+    await pub.on_effect(CallAnswered(linkedid="200.1", at=now, interface="PJSIP/adv7", advisor_channel="PJSIP/adv7-1"))
+    ws = await connect(session, a, 7)
+    first, second = await receive(ws), await receive(ws)
+    assert [first["type"], second["type"]] == ["pop", "answered"]  # in order
+    await ws.send_str(json.dumps({"type": "ack", "id": first["id"]}))
+    await ws.close()  # the browser drops before acknowledging the second one
+    ws = await connect(session, a, 7)
+    replayed = await receive(ws)
+    assert replayed["id"] == second["id"]
+    await ws.close()
+
+
+async def test_an_advisor_gets_only_their_own_pops_and_cannot_acknowledge_others(
+    two: tuple[Instance, Instance], redis: aioredis.Redis, session: aiohttp.ClientSession
+) -> None:
+    a, _ = two
+    mine, other = await connect(session, a, 7), await connect(session, a, 8)
+    await subscribed(a, redis)
+    await publisher(redis).on_effect(ringing("300.1", "PJSIP/adv8"))
+    pop = await receive(other)
+    assert pop["advisor_id"] == 8
+    await mine.send_str(json.dumps({"type": "ack", "id": pop["id"]}))  # a forged acknowledgement
+    await asyncio.wait_for(a.hub.until(lambda: a.hub.stats.rejected == 1), WITHIN)
+    await mine.send_str("{not json")
+    error = await receive(mine)  # the malformed one is answered with an error; nothing else arrives
+    assert error == {"type": "error", "error": "message non reconnu"}
+    assert [m.id for m in await pending(redis, 8)] == [pop["id"]]  # still pending for advisor 8
+    assert a.hub.stats.rejected == 2
+    await mine.close()
+    await other.close()
+
+
+async def test_a_slow_browser_never_delays_the_others(
+    two: tuple[Instance, Instance], redis: aioredis.Redis, session: aiohttp.ClientSession
+) -> None:
+    a, _ = two
+    slow = await connect(session, a, 7)  # never reads
+    fast = await connect(session, a, 8)
+    await subscribed(a, redis)
+    pub = publisher(redis)
+    big = "x" * 60_000
+    for n in range(400):  # far more than the slow socket's queue and TCP buffers hold
+        await pub.publish(
+            DeskMessage(
+                id=f"flood-{n}",
+                type="pop",
+                linkedid=f"9.{n}",
+                advisor_id=7,
+                event_at=datetime.now(UTC),
+                caller_name=big[:80],
+                caller_display=big,
+            )
+        )
+    await pub.on_effect(ringing("400.1", "PJSIP/adv8"))
+    pop = await receive(fast)
+    assert pop["linkedid"] == "400.1"
+    await fast.close()
+    await slow.close()
+
+
+async def test_a_socket_without_a_user_is_refused(
+    two: tuple[Instance, Instance], session: aiohttp.ClientSession
+) -> None:
+    a, _ = two
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await session.ws_connect(a.server.make_url("/ws"))
+    assert refused.value.status == 403
