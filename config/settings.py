@@ -198,6 +198,7 @@ class DeskSettings(BaseModel):
     topics: dict[str, Topic] = Field(default_factory=_default_topics)
     partners: dict[str, str] = Field(default_factory=_default_partners)
     note_max: Annotated[int, Field(ge=100, le=10_000)] = 2000
+    departement: str = Field(default="62", pattern=r"^[0-9][0-9AB]?[0-9]?$")  # its communes come first
     history_size: Annotated[int, Field(ge=1, le=100)] = 10
     secure_cookies: bool = True  # set false only behind plain HTTP on a non-localhost name (not advised)
     session_hours: Annotated[float, Field(gt=0, le=24)] = 12.0

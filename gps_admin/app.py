@@ -17,10 +17,18 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.settings import Settings
+from screenpop.api_calls import setup_calls_api
+from screenpop.auth import setup_auth
+from screenpop.desk import DeskDeps, LiveCalls, setup_desk
+from screenpop.hub import Hub
+from screenpop.pops import CallerContext, HistoryItem, PopPublisher
 from storage.advisors import AdvisorRepository
+from storage.communes import CommuneRepository, ensure_communes
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
+from storage.qualification import QualificationRepository
 from storage.spool import Spool
+from storage.users import UserRepository
 from storage.writer import RecordWriter
 from telephony.aio import bounded
 from telephony.ami import AmiClient, AmiConfig
@@ -41,13 +49,24 @@ class Endpoints:
     auto_migrate: bool  # True for the embedded database, which this process owns
 
 
-SETTINGS = web.AppKey("settings", Settings)
-ENDPOINTS = web.AppKey("endpoints", Endpoints)
-REDIS = web.AppKey("redis", aioredis.Redis)
-WRITER = web.AppKey("writer", RecordWriter)
-PIPELINE = web.AppKey("pipeline", CallPipeline)
-AMI = web.AppKey("ami", AmiClient)
-ROUTER = web.AppKey("router", Router)
+@dataclass
+class Service:
+    """Every long-lived object of one instance, built before the app starts (no I/O), run by its contexts."""
+
+    settings: Settings
+    endpoints: Endpoints
+    redis: aioredis.Redis
+    pool: asyncpg.Pool  # min_size=0: created without connecting, so PostgreSQL may come later
+    writer: RecordWriter
+    pipeline: CallPipeline
+    ami: AmiClient
+    router: Router
+    hub: Hub
+    publisher: PopPublisher
+    live: LiveCalls
+
+
+SERVICE = web.AppKey("service", Service)
 
 
 class StartupError(Exception):
@@ -88,67 +107,41 @@ async def prepare_database(database_url: str, *, apply: bool, connect_timeout: f
         await conn.close()
 
 
-async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    client = aioredis.from_url(app[ENDPOINTS].redis_url, socket_connect_timeout=5)
-    try:
-        await client.ping()
-    except (aioredis.ConnectionError, OSError) as exc:
-        log.warning("Redis unreachable at start (%s)", exc)
-    app[REDIS] = client
-    yield
-    await client.aclose()
-
-
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings, endpoints = app[SETTINGS], app[ENDPOINTS]
-    await prepare_database(endpoints.database_url, apply=endpoints.auto_migrate)
-
-    async def pool_factory() -> asyncpg.Pool:
-        return await create_pool(endpoints.database_url, command_timeout=settings.db_write_timeout)
-
-    # The service loop only waits for the spool's fsync; the drain commits in the background.
-    writer = RecordWriter(
-        Spool(settings.spool_dir), pool_factory, submit_timeout=0.0, write_timeout=settings.db_write_timeout
-    )
-    await writer.start()
-    app[WRITER] = writer
+    svc = app[SERVICE]
+    await prepare_database(svc.endpoints.database_url, apply=svc.endpoints.auto_migrate)
+    try:
+        loaded = await bounded(ensure_communes(svc.pool), 60)
+        if loaded:
+            log.info("communes loaded: %d (Etalab — découpage administratif, Licence Ouverte)", loaded)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        log.warning("communes not loaded (%s): the autocomplete stays empty until the next start", exc)
+    with contextlib.suppress(aioredis.RedisError, OSError):
+        await bounded(svc.redis.ping(), 5)
+    await svc.writer.start()
     yield
-    await writer.stop()
+    await svc.writer.stop()
+    await svc.redis.aclose()
+    await bounded(svc.pool.close(), 10)
 
 
 async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings, endpoints = app[SETTINGS], app[ENDPOINTS]
-    queue = settings.line.queue
-    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), app[WRITER].submit, MemberTracker(queue))
-    ami = AmiClient(ami_config(settings), pipeline.sink)
-    # min_size=0: the pool is created even while PostgreSQL is away; the router waits for it to lead
-    pool = await create_pool(endpoints.database_url, min_size=0, max_size=3)
-    router = Router(
-        ami=ami,
-        store=AdvisorRepository(pool, settings.routing.skills),
-        redis=app[REDIS],
-        routing=settings.routing,
-        queue=queue,
-    )
-    pipeline.listen(router.on_effect)
-    app[PIPELINE] = pipeline
-    app[AMI] = ami
-    app[ROUTER] = router
+    svc = app[SERVICE]
     tasks = [
-        asyncio.create_task(pipeline.run(), name="call-pipeline"),
-        asyncio.create_task(ami.run(), name="ami-client"),
-        asyncio.create_task(router.run(), name="router"),
-        asyncio.create_task(router.serve_commands(), name="router-commands"),
+        asyncio.create_task(svc.pipeline.run(), name="call-pipeline"),
+        asyncio.create_task(svc.ami.run(), name="ami-client"),
+        asyncio.create_task(svc.router.run(), name="router"),
+        asyncio.create_task(svc.router.serve_commands(), name="router-commands"),
+        asyncio.create_task(svc.hub.run(), name="desk-hub"),
     ]
     yield
-    log.info("stopping: AMI, router, pipeline")
+    log.info("stopping: desk sockets, AMI, router, pipeline")
+    await svc.hub.close_all()
     await stop_tasks(reversed(tasks))
-    await router.resign()
-    await bounded(pool.close(), 10)
-    log.debug("advisor pool closed")
+    await svc.router.resign()
     # events already received are applied before the writer stops
     with contextlib.suppress(TimeoutError):
-        await bounded(_drain(pipeline), 5)
+        await bounded(_drain(svc.pipeline), 5)
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task[None]], grace: float = 5.0) -> None:
@@ -182,8 +175,8 @@ async def _drain(pipeline: CallPipeline) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    app = request.app
-    ami, pipeline, writer = app[AMI], app[PIPELINE], app[WRITER]
+    svc = request.app[SERVICE]
+    ami, pipeline, writer = svc.ami, svc.pipeline, svc.writer
     stats = writer.stats()
     body = {
         "ami": {"connected": ami.ready.is_set(), "version": ami.version, **ami.stats.as_dict()},
@@ -193,18 +186,86 @@ async def health(request: web.Request) -> web.Response:
             **pipeline.stats.as_dict(),
         },
         "records": stats.model_dump(),
-        "router": {"leader": app[ROUTER].leader, **app[ROUTER].stats.as_dict()},
+        "router": {"leader": svc.router.leader, **svc.router.stats.as_dict()},
+        "desk": svc.hub.stats.as_dict(),
     }
     status = 200 if ami.ready.is_set() else 503
     return web.json_response(body, status=status)
 
 
-def build_app(settings: Settings, endpoints: Endpoints) -> web.Application:
+async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = False) -> web.Application:
+    """The application of one instance. Builds objects only; connections and tasks start with the app."""
+    redis = aioredis.from_url(endpoints.redis_url, socket_connect_timeout=5)
+    pool = await create_pool(endpoints.database_url, min_size=0, max_size=8)
+    queue = settings.line.queue
+
+    async def pool_factory() -> asyncpg.Pool:
+        return await create_pool(endpoints.database_url, command_timeout=settings.db_write_timeout)
+
+    # The service loop only waits for the spool's fsync; the drain commits in the background.
+    writer = RecordWriter(
+        Spool(settings.spool_dir), pool_factory, submit_timeout=0.0, write_timeout=settings.db_write_timeout
+    )
+    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), writer.submit, MemberTracker(queue))
+    ami = AmiClient(ami_config(settings), pipeline.sink)
+    router = Router(
+        ami=ami,
+        store=AdvisorRepository(pool, settings.routing.skills),
+        redis=redis,
+        routing=settings.routing,
+        queue=queue,
+    )
+    qualification = QualificationRepository(pool, settings.desk)
+    communes = CommuneRepository(pool)
+
+    async def context_of(number: str | None) -> CallerContext:
+        """The caller's history and commune for the pop; bounded, and never in the way of the pop itself."""
+        if number is None:
+            return CallerContext()
+        try:
+            history = await bounded(qualification.history(number, settings.desk.history_size), 0.2)
+            code = await bounded(qualification.last_commune(number), 0.2)
+            found = await bounded(communes.get(code), 0.2) if code else None
+        except Exception as exc:
+            log.warning("pop without history (%s)", exc)
+            return CallerContext()
+        return CallerContext(
+            commune=f"{found.name} ({found.code})" if found is not None else None,
+            history=tuple(
+                HistoryItem(
+                    date=h.date,
+                    topic=" — ".join(x for x in (h.topic_label, h.subtopic_label) if x) or None,
+                    outcome=h.outcome_label,
+                    advisor=h.advisor_name,
+                    note=h.note,
+                )
+                for h in history
+            ),
+        )
+
+    def advisor_of(interface: str) -> int | None:
+        advisor = router.board.advisor_of(interface)
+        return advisor.id if advisor is not None else None
+
+    hub = Hub(redis)
+    publisher = PopPublisher(redis, advisor_of=advisor_of, is_leader=lambda: router.leader, context_of=context_of)
+    live = LiveCalls()
+    pipeline.listen(router.on_effect)
+    pipeline.listen(publisher.on_effect)
+    pipeline.listen(live.on_effect)
+
     app = web.Application()
-    app[SETTINGS] = settings
-    app[ENDPOINTS] = endpoints
-    app.cleanup_ctx.append(_redis_ctx)
+    app[SERVICE] = Service(settings, endpoints, redis, pool, writer, pipeline, ami, router, hub, publisher, live)
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_telephony_ctx)
+    setup_auth(app, users=UserRepository(pool), redis=redis, settings=settings.desk)
+    setup_calls_api(app, pool=pool, desk=settings.desk, departement=settings.desk.departement)
+    setup_desk(app, DeskDeps(settings=settings, redis=redis, pool=pool, ami=ami, live=live, demo=demo))
+    app.router.add_get("/ws", hub.handle)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/", _to_desk)
     return app
+
+
+async def _to_desk(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/desk")

@@ -1,4 +1,4 @@
-"""`gps-admin`: serve, migrate, advisors."""
+"""`gps-admin`: serve, migrate, advisors, users."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from functools import partial
 from aiohttp import web
 
 from config.settings import Settings, SettingsError, load_settings
-from gps_admin import advisors_cli
+from gps_admin import advisors_cli, desk_cli, users_cli
 from gps_admin.app import Endpoints, StartupError, build_app
 
 log = logging.getLogger("gps_admin")
@@ -59,10 +59,9 @@ def endpoints(settings: Settings, *, embedded_ok: bool = True, attach: bool = Fa
 
 def cmd_serve(settings: Settings) -> int:
     with endpoints(settings) as ep:
-        app = build_app(settings, ep)
         try:
             web.run_app(
-                app,
+                build_app(settings, ep),
                 host=settings.http_host,
                 port=settings.http_port,
                 print=lambda _: print(
@@ -105,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the service (embedded PostgreSQL/Redis unless URLs are configured)")
     sub.add_parser("migrate", help="apply the database migrations")
     advisors_cli.add_parser(sub)
+    desk_cli.add_parser(sub)
+    users_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         "serve": cmd_serve,
         "migrate": cmd_migrate,
         "advisors": partial(advisors_cli.run, args),
+        "communes": partial(desk_cli.run, args),
+        "services": partial(desk_cli.run, args),
+        "users": partial(users_cli.run, args),
     }
     try:
         return commands[args.command](settings)

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from screenpop.models import USER
+from screenpop.models import USER, User
 from screenpop.pops import DeskMessage, acknowledge, age_ms, pending
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class Hub:
     # ---- one browser ----
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        user = request.get(USER)
+        user: User | None = request.get(USER, None)
         if user is None or user.advisor_id is None:
             raise web.HTTPForbidden(text='{"error":"not-an-advisor"}', content_type="application/json")
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_INCOMING)

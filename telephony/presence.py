@@ -215,6 +215,11 @@ class PresenceBoard:
             return self._set(p, AdvisorState.AVAILABLE, now)
         return []
 
+    def wrapup_done(self, advisor_id: int, now: datetime) -> list[StateChange]:
+        """The call record is qualified: the wrap-up ends (a pause asked meanwhile still applies)."""
+        p = self._require(advisor_id)
+        return self._resume(p, now) if p.state is AdvisorState.WRAP_UP else []
+
     def expire(self, now: datetime) -> list[StateChange]:
         """Wrap-ups past their maximum end."""
         changes: list[StateChange] = []

@@ -42,7 +42,7 @@ from telephony.routing import Hold, Offer, next_wakeup, plan
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Command = Literal["login", "logout", "pause", "available"]
+Command = Literal["login", "logout", "pause", "available", "wrapup_done"]
 
 
 class PresenceCommand(BaseModel):
@@ -320,6 +320,8 @@ class Router:
                 changes = self.board.logout(advisor_id, now)
             elif what == "pause":
                 changes = self.board.pause(advisor_id, reason or "", now)
+            elif what == "wrapup_done":
+                changes = self.board.wrapup_done(advisor_id, now)
             else:
                 changes = self.board.available(advisor_id, now)
             self._record(changes)

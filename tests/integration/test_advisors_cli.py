@@ -73,7 +73,7 @@ async def test_refused_changes_exit_2_with_one_clear_line(fresh_database: str) -
     assert code == 0, err
     conn = await asyncpg.connect(fresh_database)
     try:
-        await conn.execute("TRUNCATE advisor_events, advisors RESTART IDENTITY")
+        await conn.execute("TRUNCATE advisor_events, advisors RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
     code, _, err = await gps_admin(

@@ -30,7 +30,7 @@ SKILLS = {"taxes": "Impôts et fiscalité", "health": "Santé", "roads": "Routes
 
 @pytest.fixture
 async def repo(migrated_pool: asyncpg.Pool) -> AsyncIterator[AdvisorRepository]:
-    await migrated_pool.execute("TRUNCATE advisor_events, advisors RESTART IDENTITY")
+    await migrated_pool.execute("TRUNCATE advisor_events, advisors RESTART IDENTITY CASCADE")
     yield AdvisorRepository(migrated_pool, SKILLS)
 
 

@@ -110,14 +110,14 @@ async def test_qualification_survives_upsert(migrated_pool: asyncpg.Pool) -> Non
     repo = CallRecordRepository(migrated_pool)
     await repo.upsert(make_record("L-2", reconstructed=True, hangup_by=HangupBy.UNKNOWN))
     await migrated_pool.execute(
-        """UPDATE call_records SET topic = 'etat-civil', outcome = 'resolved', callback_requested = true,
+        """UPDATE call_records SET topic = 'etat-civil', outcome = 'advice', callback_requested = true,
            commune_insee = '2A004', note = 'rappeler', qualified_at = now(), qualified_by = 'adv1'
            WHERE linkedid = 'L-2'"""
     )
     assert await repo.upsert(make_record("L-2", status=CallStatus.ANSWERED)) is True
     row = await migrated_pool.fetchrow("SELECT * FROM call_records WHERE linkedid = 'L-2'")
     assert row["reconstructed"] is False
-    assert (row["topic"], row["outcome"], row["callback_requested"]) == ("etat-civil", "resolved", True)
+    assert (row["topic"], row["outcome"], row["callback_requested"]) == ("etat-civil", "advice", True)
     assert (row["commune_insee"], row["note"], row["qualified_by"]) == ("2A004", "rappeler", "adv1")
 
 

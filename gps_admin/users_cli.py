@@ -1,0 +1,123 @@
+"""`gps-admin users`: list and add desk accounts, change a password (never on the command line)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from config.settings import Settings
+from gps_admin.advisors_cli import table
+from gps_admin.app import StartupError, prepare_database
+from screenpop.models import Role, User
+from storage.advisors import AdvisorRepository
+from storage.pool import create_pool
+from storage.users import UnknownAdvisor, UnknownUser, UserError, UserRepository
+
+HEADERS = ("id", "login", "name", "role", "advisor")
+
+
+class PasswordInputError(UserError):
+    error_id = "password-input"
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `users` and its actions on the `gps-admin` subparsers."""
+    parser = subparsers.add_parser("users", help="list and add desk accounts, change passwords")
+    actions = parser.add_subparsers(dest="action", required=True)
+
+    actions.add_parser("list", help="list the accounts")
+
+    add = actions.add_parser("add", help="add an account")
+    add.add_argument("--login", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--advisor", metavar="ADVISOR_LOGIN", help="the advisor this account is (required for advisor)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+
+    passwd = actions.add_parser("passwd", help="change an account's password")
+    passwd.add_argument("login")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `gps-admin users <action>`; exit code 2 with a one-line message on a refused change."""
+    from gps_admin.cli import endpoints  # here: gps_admin.cli imports this module
+
+    try:
+        password = read_password(args.password_stdin) if args.action in {"add", "passwd"} else ""
+    except UserError as exc:
+        print(f"gps-admin: {exc}", file=sys.stderr)
+        return 2
+    with endpoints(settings, attach=True) as ep:
+        try:
+            lines = asyncio.run(_run(args, settings, ep.database_url, ep.auto_migrate, password))
+        except (UserError, StartupError) as exc:
+            print(f"gps-admin: {exc}", file=sys.stderr)
+            return 2
+        except (OSError, TimeoutError) as exc:
+            print(f"gps-admin: cannot reach PostgreSQL: {exc}", file=sys.stderr)
+            return 2
+    print(lines)
+    return 0
+
+
+def read_password(from_stdin: bool) -> str:
+    """The first line of stdin (`--password-stdin`), or typed twice at a terminal without echo."""
+    if from_stdin:
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not sys.stdin.isatty():
+        raise PasswordInputError("no terminal to ask the password on: pipe it in with --password-stdin")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != first:
+        raise PasswordInputError("the two passwords differ")
+    return first
+
+
+async def _run(
+    args: argparse.Namespace, settings: Settings, database_url: str, auto_migrate: bool, password: str
+) -> str:
+    await prepare_database(database_url, apply=auto_migrate)  # StartupError: the schema is not this version's
+    pool = await create_pool(database_url, max_size=2)
+    try:
+        users = UserRepository(pool)
+        advisors = AdvisorRepository(pool, settings.routing.skills)
+        if args.action == "list":
+            return users_table(await users.list(), {a.id: a.login for a in await advisors.list()})
+        if args.action == "add":
+            logins: dict[int, str] = {}
+            if args.advisor is not None:
+                advisor = await advisors.by_login(args.advisor)
+                if advisor is None:
+                    raise UnknownAdvisor(f"no advisor with login {args.advisor!r} (see `gps-admin advisors list`)")
+                logins[advisor.id] = advisor.login
+            user = await users.add(args.login, args.name, args.role, password, next(iter(logins), None))
+            return users_table([user], logins)
+        if args.action == "passwd":
+            found = await users.by_login(args.login)
+            if found is None:
+                raise UnknownUser(f"no user with login {args.login!r}")
+            await users.set_password(found.id, password)
+            return f"{found.login}: password changed"
+        raise AssertionError(f"unhandled action {args.action!r}")
+    finally:
+        await pool.close()
+
+
+def users_table(users: Sequence[User], advisor_logins: dict[int, str]) -> str:
+    if not users:
+        return "no users"
+    rows = [
+        (
+            str(u.id),
+            u.login,
+            u.name,
+            u.role.value,
+            "-" if u.advisor_id is None else advisor_logins.get(u.advisor_id, f"#{u.advisor_id}"),
+        )
+        for u in users
+    ]
+    return table(HEADERS, rows)

@@ -1,0 +1,288 @@
+"""The advisor desk: the page, the advisor's presence, transfers of the live call.
+
+The page is a static skeleton (French); `static/desk.js` fills it from the JSON API and the websocket, always as
+text (never HTML), under a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from config.settings import Settings
+from screenpop.models import USER, User
+from storage.advisors import AdvisorRepository
+from storage.services import ServiceRepository, is_open
+from telephony.effects import AnyEffect, CallAnswered, CallEnded, CallTransferred
+from telephony.presence import PresenceError
+from telephony.router import ActionSender, RouterUnavailable, send_command
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+
+STATE_LABELS = {
+    "logged_out": "Déconnecté",
+    "available": "Disponible",
+    "ringing": "Appel entrant",
+    "on_call": "En communication",
+    "wrap_up": "Fin d'appel",
+    "paused": "En pause",
+}
+
+
+@dataclass
+class LiveCalls:
+    """Answered calls on this instance's view of the PBX: who has them and on which channel (for transfers)."""
+
+    calls: dict[str, tuple[str, str]] = field(default_factory=dict)  # linkedid → (interface, advisor channel)
+
+    async def on_effect(self, effect: AnyEffect) -> None:
+        if isinstance(effect, CallAnswered):
+            self.calls[effect.linkedid] = (effect.interface, effect.advisor_channel)
+        elif isinstance(effect, CallEnded | CallTransferred):
+            self.calls.pop(effect.linkedid, None)
+
+
+class PresenceRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: Literal["login", "available", "pause", "logout"]
+    reason: str | None = Field(default=None, max_length=40)
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service_id: int = Field(ge=1)
+    kind: Literal["blind", "attended"] = "blind"
+
+
+@dataclass(frozen=True)
+class DeskDeps:
+    settings: Settings
+    redis: aioredis.Redis
+    pool: asyncpg.Pool
+    ami: ActionSender
+    live: LiveCalls
+    demo: bool = False
+
+
+DESK = web.AppKey("desk", DeskDeps)
+
+
+def _user(request: web.Request) -> User:
+    try:
+        return request[USER]
+    except KeyError:
+        raise web.HTTPUnauthorized(text='{"error":"unauthenticated"}', content_type="application/json") from None
+
+
+def _error(status: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
+    return status(text=f'{{"error":"{code}","message":{_json_str(message)}}}', content_type="application/json")
+
+
+def _json_str(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def desk_page(request: web.Request) -> web.Response:
+    deps = request.app[DESK]
+    user = _user(request)
+    demo = '<span class="demo" role="status">DÉMONSTRATION — appels simulés</span>' if deps.demo else ""
+    body = PAGE.format(name=html.escape(user.name), demo=demo)
+    return web.Response(text=body, content_type="text/html", charset="utf-8")
+
+
+async def desk_state(request: web.Request) -> web.Response:
+    deps = request.app[DESK]
+    user = _user(request)
+    state, reason = "logged_out", None
+    if user.advisor_id is not None:
+        last = (await AdvisorRepository(deps.pool, deps.settings.routing.skills).last_states()).get(user.advisor_id)
+        if last is not None:
+            state, reason = last.state.value, last.reason
+    return web.json_response(
+        {
+            "user": {"name": user.name, "role": user.role.value, "advisor_id": user.advisor_id},
+            "presence": {"state": state, "label": STATE_LABELS[state], "reason": reason},
+            "pause_reasons": deps.settings.routing.pause_reasons,
+            "demo": deps.demo,
+        }
+    )
+
+
+async def set_presence(request: web.Request) -> web.Response:
+    deps = request.app[DESK]
+    user = _user(request)
+    if user.advisor_id is None:
+        raise _error(web.HTTPForbidden, "not-an-advisor", "Seuls les conseillers ont une présence.")
+    try:
+        body = PresenceRequest.model_validate(await request.json())
+    except (ValidationError, ValueError):
+        raise _error(web.HTTPBadRequest, "invalid", "Demande invalide.") from None
+    try:
+        await send_command(deps.redis, deps.settings.line.queue, user.advisor_id, body.state, body.reason)
+    except PresenceError as exc:
+        raise _error(web.HTTPConflict, "presence-refused", str(exc)) from None
+    except RouterUnavailable:
+        raise _error(web.HTTPServiceUnavailable, "router-unavailable", "Le routage ne répond pas. Réessayez.") from None
+    return web.json_response({"ok": True})
+
+
+async def transfer(request: web.Request) -> web.Response:
+    deps = request.app[DESK]
+    user = _user(request)
+    linkedid = request.match_info["linkedid"]
+    try:
+        body = TransferRequest.model_validate(await request.json())
+    except (ValidationError, ValueError):
+        raise _error(web.HTTPBadRequest, "invalid", "Demande de transfert invalide.") from None
+    live = deps.live.calls.get(linkedid)
+    advisor = None
+    if user.advisor_id is not None:
+        advisor = await AdvisorRepository(deps.pool, deps.settings.routing.skills).get(user.advisor_id)
+    if live is None:
+        raise _error(web.HTTPNotFound, "no-live-call", "Cet appel n'est plus en cours.")
+    if advisor is None or live[0] != advisor.interface:
+        raise _error(web.HTTPForbidden, "not-your-call", "Cet appel n'est pas le vôtre.")
+    service = await ServiceRepository(deps.pool).get(body.service_id)
+    if service is None or not service.active:
+        raise _error(web.HTTPUnprocessableEntity, "unknown-service", "Service inconnu dans l'annuaire.")
+    if not is_open(service, datetime.now(UTC), deps.settings.hours.timezone):
+        raise _error(
+            web.HTTPConflict, "service-closed", "Ce service est fermé en ce moment : proposez un rappel à l'usager."
+        )
+    action = {
+        "Action": "BlindTransfer" if body.kind == "blind" else "Atxfer",
+        "Channel": live[1],
+        "Exten": service.extension,
+        "Context": "services",
+    }
+    try:
+        await deps.ami.send(action)
+    except Exception as exc:
+        log.error("transfer refused linkedid=%s: %s", linkedid, exc)
+        raise _error(web.HTTPBadGateway, "transfer-failed", "Le transfert a échoué.") from None
+    log.info("transfer linkedid=%s to %s (%s) by %s", linkedid, service.extension, body.kind, user.login)
+    return web.json_response({"ok": True})
+
+
+@web.middleware
+async def wrapup_after_qualification(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Saving the qualification ends the advisor's wrap-up (a pause asked meanwhile still applies)."""
+    response = await handler(request)
+    if (
+        request.method == "POST"
+        and request.path.endswith("/qualification")
+        and response.status == 200
+        and USER in request
+        and request[USER].advisor_id is not None
+    ):
+        deps = request.app[DESK]
+        advisor_id = request[USER].advisor_id
+        assert advisor_id is not None
+        try:
+            await send_command(deps.redis, deps.settings.line.queue, advisor_id, "wrapup_done")
+        except (PresenceError, RouterUnavailable) as exc:  # the wrap-up then ends at its maximum
+            log.warning("wrap-up not ended after qualification (advisor %s): %s", advisor_id, exc)
+    return response
+
+
+def setup_desk(app: web.Application, deps: DeskDeps) -> None:
+    app[DESK] = deps
+    app.middlewares.append(wrapup_after_qualification)
+    app.router.add_get("/desk", desk_page)
+    app.router.add_get("/api/desk", desk_state)
+    app.router.add_post("/api/presence", set_presence)
+    app.router.add_post(r"/api/calls/{linkedid:[0-9.]{1,64}}/transfer", transfer)
+    app.router.add_static("/static/", STATIC, show_index=False)
+
+
+PAGE = """<!doctype html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Poste conseiller — GPS administration</title>
+<link rel="stylesheet" href="/static/desk.css">
+<script src="/static/desk.js" defer></script>
+</head>
+<body>
+<header>
+  <h1>GPS administration — poste conseiller {demo}</h1>
+  <div class="row">
+    <span>{name}</span>
+    <span>État : <span id="state" class="state" aria-live="polite">…</span></span>
+    <span id="link" class="muted" aria-live="polite"></span>
+  </div>
+</header>
+<main>
+  <section aria-labelledby="h-presence">
+    <h2 id="h-presence">Présence</h2>
+    <div class="row">
+      <button type="button" id="btn-available" class="primary">Disponible</button>
+      <label for="pause-reason" class="muted">Motif de pause</label>
+      <select id="pause-reason"></select>
+      <button type="button" id="btn-pause">Pause</button>
+      <button type="button" id="btn-logout">Se déconnecter du poste</button>
+    </div>
+    <p id="presence-msg" role="status"></p>
+  </section>
+  <section aria-labelledby="h-call" id="call">
+    <h2 id="h-call">Appel</h2>
+    <div id="pop" class="pop" aria-live="assertive"><p class="muted">Aucun appel en cours.</p></div>
+    <div id="transfer" hidden>
+      <label for="transfer-service">Transférer vers un service</label>
+      <select id="transfer-service"></select>
+      <div class="row">
+        <button type="button" id="btn-blind">Transfert direct</button>
+        <button type="button" id="btn-attended">Transfert avec présentation</button>
+      </div>
+      <p id="transfer-msg" role="status"></p>
+    </div>
+  </section>
+  <section aria-labelledby="h-history">
+    <h2 id="h-history">Historique de ce numéro</h2>
+    <table><thead><tr><th>Date</th><th>Thème</th><th>Issue</th><th>Conseiller</th><th>Note</th></tr></thead>
+    <tbody id="history"><tr><td colspan="5" class="muted">—</td></tr></tbody></table>
+  </section>
+  <section aria-labelledby="h-qualif">
+    <h2 id="h-qualif">Qualification de l'appel</h2>
+    <form id="qualification" novalidate>
+      <label for="q-topic">Thème</label><select id="q-topic" required></select>
+      <label for="q-subtopic">Sous-thème</label><select id="q-subtopic"></select>
+      <label for="q-outcome">Issue</label><select id="q-outcome" required></select>
+      <label for="q-service">Service (si transfert)</label><select id="q-service"></select>
+      <label for="q-partner">Partenaire (si coordonnées données)</label><select id="q-partner"></select>
+      <label><input type="checkbox" id="q-callback"> Rappel demandé</label>
+      <label for="q-slot">Créneau de rappel souhaité</label><input id="q-slot" maxlength="80">
+      <label for="q-commune">Commune de résidence</label>
+      <input id="q-commune" role="combobox" aria-autocomplete="list" aria-expanded="false"
+             aria-controls="q-communes" autocomplete="off" maxlength="60">
+      <ul id="q-communes" class="suggestions" role="listbox" hidden></ul>
+      <label for="q-note">Note <span id="q-note-count" class="muted"></span></label>
+      <textarea id="q-note" maxlength="2000"></textarea>
+      <p><button type="submit" class="primary" id="q-save">Enregistrer la qualification</button></p>
+      <p id="q-msg" role="status"></p>
+    </form>
+  </section>
+</main>
+<footer>Liste des communes : Etalab — découpage administratif (Licence Ouverte).</footer>
+</body>
+</html>
+"""

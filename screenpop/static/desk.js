@@ -1,0 +1,192 @@
+// Poste conseiller: everything from the network is shown with textContent, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let csrf = "";
+let currentCall = null; // linkedid of the call shown (ringing, in progress or to qualify)
+let socket = null;
+let retry = 500;
+
+function text(el, value) { el.textContent = value == null ? "" : String(value); }
+
+async function api(method, path, body) {
+  const headers = { "Accept": "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+  const response = await fetch(path, { method, headers, credentials: "same-origin",
+                                       body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = {};
+  try { data = await response.json(); } catch (e) { data = {}; }
+  if (!response.ok) throw new Error(data.message || "Erreur " + response.status);
+  return data;
+}
+
+function option(select, value, label) {
+  const o = document.createElement("option");
+  o.value = value; text(o, label);
+  select.appendChild(o);
+}
+
+async function refreshState() {
+  const desk = await api("GET", "/api/desk");
+  text($("state"), desk.presence.label + (desk.presence.reason ? " (" + desk.presence.reason + ")" : ""));
+  const reasons = $("pause-reason");
+  if (!reasons.options.length) {
+    for (const [key, label] of Object.entries(desk.pause_reasons)) option(reasons, key, label);
+  }
+}
+
+async function presence(state, reason) {
+  try {
+    await api("POST", "/api/presence", { state, reason });
+    text($("presence-msg"), "");
+  } catch (e) { text($("presence-msg"), e.message); $("presence-msg").className = "error"; }
+  await refreshState();
+}
+
+function showPop(message) {
+  const pop = $("pop");
+  pop.replaceChildren();
+  const number = document.createElement("div"); number.className = "number";
+  text(number, message.caller_display || "Numéro masqué");
+  const name = document.createElement("div"); name.className = "name"; name.id = "caller-name";
+  text(name, message.caller_name || "Nom inconnu");
+  const details = document.createElement("div"); details.className = "muted";
+  const commune = message.context && message.context.commune ? "Commune : " + message.context.commune + " — " : "";
+  const wait = message.wait_seconds != null ? "attente " + Math.round(message.wait_seconds) + " s" : "";
+  text(details, commune + wait);
+  const status = document.createElement("div"); status.id = "call-status"; status.className = "state";
+  text(status, "Appel entrant");
+  pop.append(number, name, details, status);
+  const body = $("history"); body.replaceChildren();
+  const items = (message.context && message.context.history) || [];
+  if (!items.length) {
+    const row = body.insertRow(); const cell = row.insertCell(); cell.colSpan = 5; text(cell, "Premier appel de ce numéro.");
+  }
+  for (const item of items) {
+    const row = body.insertRow();
+    for (const value of [new Date(item.date).toLocaleString("fr-FR"), item.topic, item.outcome, item.advisor, item.note]) {
+      text(row.insertCell(), value || "—");
+    }
+  }
+}
+
+function onMessage(message) {
+  if (message.type === "error") return;
+  if (message.type === "pop") { currentCall = message.linkedid; showPop(message); }
+  else if (message.linkedid === currentCall) {
+    const labels = { answered: "En communication", ended: "Appel terminé — à qualifier",
+                     ring_ended: message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché" };
+    text($("call-status"), labels[message.type] || "");
+    $("transfer").hidden = message.type !== "answered";
+  }
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", id: message.id }));
+  refreshState();
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(scheme + "//" + location.host + "/ws");
+  socket.onopen = () => { retry = 500; text($("link"), "connecté"); };
+  socket.onmessage = (event) => { try { onMessage(JSON.parse(event.data)); } catch (e) { /* ignored */ } };
+  socket.onclose = () => {
+    text($("link"), "reconnexion…");
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 10000);
+  };
+}
+
+async function loadLists() {
+  const lists = await api("GET", "/api/topics");
+  const topic = $("q-topic"), sub = $("q-subtopic"), outcome = $("q-outcome"), partner = $("q-partner");
+  option(topic, "", "— choisir —");
+  for (const t of lists.topics) option(topic, t.key, t.label);
+  topic.onchange = () => {
+    sub.replaceChildren(); option(sub, "", "—");
+    const chosen = lists.topics.find((t) => t.key === topic.value);
+    for (const s of (chosen ? chosen.subtopics : [])) option(sub, s.key, s.label);
+  };
+  for (const o of lists.outcomes) option(outcome, o.key, o.label);
+  option(partner, "", "—");
+  for (const p of lists.partners) option(partner, p.key, p.label);
+  const services = await api("GET", "/api/services");
+  const qService = $("q-service"), tService = $("transfer-service");
+  option(qService, "", "—");
+  for (const s of services.services) {
+    const label = s.name + " (" + s.extension + ")" + (s.open_now ? "" : " — fermé");
+    option(qService, String(s.id), label);
+    option(tService, String(s.id), label);
+  }
+}
+
+let communeCode = null;
+let communeTimer = null;
+function setupCommune() {
+  const input = $("q-commune"), list = $("q-communes");
+  input.addEventListener("input", () => {
+    communeCode = null;
+    clearTimeout(communeTimer);
+    communeTimer = setTimeout(async () => {
+      const q = input.value.trim();
+      list.replaceChildren();
+      if (q.length < 2) { list.hidden = true; input.setAttribute("aria-expanded", "false"); return; }
+      const found = await api("GET", "/api/communes?q=" + encodeURIComponent(q));
+      for (const c of found.communes) {
+        const li = document.createElement("li"); li.setAttribute("role", "option"); li.tabIndex = -1;
+        text(li, c.name + " (" + c.code + ")");
+        li.onclick = () => { communeCode = c.code; input.value = c.name; list.hidden = true; };
+        li.onkeydown = (e) => { if (e.key === "Enter") li.onclick(); };
+        list.appendChild(li);
+      }
+      list.hidden = !found.communes.length;
+      input.setAttribute("aria-expanded", String(!list.hidden));
+    }, 150);
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" && !list.hidden && list.firstChild) { e.preventDefault(); list.firstChild.focus(); }
+  });
+}
+
+async function saveQualification(event) {
+  event.preventDefault();
+  const msg = $("q-msg");
+  if (!currentCall) { text(msg, "Aucun appel à qualifier."); msg.className = "error"; return; }
+  const body = {
+    topic: $("q-topic").value, subtopic: $("q-subtopic").value || null, outcome: $("q-outcome").value,
+    transfer_service_id: $("q-service").value ? Number($("q-service").value) : null,
+    partner: $("q-partner").value || null, callback_requested: $("q-callback").checked,
+    callback_slot: $("q-slot").value || null, commune_insee: communeCode, note: $("q-note").value || null,
+  };
+  try {
+    await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/qualification", body);
+    text(msg, "Qualification enregistrée."); msg.className = "ok";
+    await refreshState();
+  } catch (e) { text(msg, e.message); msg.className = "error"; }
+}
+
+async function doTransfer(kind) {
+  const msg = $("transfer-msg");
+  try {
+    await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/transfer",
+              { service_id: Number($("transfer-service").value), kind });
+    text(msg, "Transfert demandé."); msg.className = "ok";
+  } catch (e) { text(msg, e.message); msg.className = "error"; }
+}
+
+async function start() {
+  const me = await api("GET", "/api/me");
+  csrf = me.csrf;
+  $("btn-available").onclick = () => presence("available");
+  $("btn-pause").onclick = () => presence("pause", $("pause-reason").value);
+  $("btn-logout").onclick = () => presence("logout");
+  $("btn-blind").onclick = () => doTransfer("blind");
+  $("btn-attended").onclick = () => doTransfer("attended");
+  $("qualification").addEventListener("submit", saveQualification);
+  $("q-note").addEventListener("input", () => text($("q-note-count"), $("q-note").value.length + " / 2000"));
+  setupCommune();
+  await refreshState();
+  await loadLists();
+  connect();
+}
+
+document.addEventListener("DOMContentLoaded", () => { start().catch((e) => text($("presence-msg"), e.message)); });

@@ -1,0 +1,318 @@
+"""Qualification of calls, caller history and the services directory, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from pydantic import ValidationError
+
+from config.settings import DeskSettings
+from screenpop.models import Outcome, Role, User
+from storage.calls import CallRecordRepository
+from storage.communes import ensure_communes
+from storage.qualification import (
+    MissingTransferService,
+    NoteTooLong,
+    NotYourCall,
+    Qualification,
+    QualificationError,
+    QualificationRepository,
+    UnknownCall,
+    UnknownCommune,
+    UnknownPartner,
+    UnknownService,
+    UnknownSubtopic,
+    UnknownTopic,
+)
+from storage.services import (
+    DuplicateServiceName,
+    InvalidExtension,
+    InvalidHours,
+    Service,
+    ServiceRepository,
+    UnknownServiceId,
+    UnknownServiceTopic,
+    is_open,
+)
+from telephony.records import CallRecord
+from tests.fixtures_db import T0, fresh_database, make_record, migrated_pool
+
+__all__ = ["fresh_database", "migrated_pool"]
+
+DESK = DeskSettings()
+ALICE = User(id=1, login="alice", name="Alice Martin", role=Role.ADVISOR, advisor_id=None)
+SUPER = User(id=2, login="sup", name="Sam Sup", role=Role.SUPERVISOR)
+ADV1 = "PJSIP/adv1"
+
+
+@pytest.fixture
+async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
+    await ensure_communes(migrated_pool)
+    await migrated_pool.execute("TRUNCATE services, advisors RESTART IDENTITY CASCADE")
+    await migrated_pool.execute(
+        "INSERT INTO advisors (login, name, interface) "
+        "VALUES ('alice', 'Alice Martin', $1), ('bob', 'Bob', 'PJSIP/adv2')",
+        ADV1,
+    )
+    return migrated_pool
+
+
+@pytest.fixture
+async def repo(pool: asyncpg.Pool) -> QualificationRepository:
+    await CallRecordRepository(pool).upsert(make_record("100.1"))
+    return QualificationRepository(pool, DESK)
+
+
+def qual(**changes: Any) -> Qualification:
+    base: dict[str, Any] = {"topic": "disability", "subtopic": "mdph_file", "outcome": "advice"}
+    base.update(changes)
+    return Qualification.model_validate(base)
+
+
+async def facts(pool: asyncpg.Pool, linkedid: str = "100.1") -> dict[str, Any]:
+    row = await pool.fetchrow("SELECT * FROM call_records WHERE linkedid = $1", linkedid)
+    assert row is not None
+    return {k: v for k, v in dict(row).items() if k in CallRecord.model_fields}
+
+
+async def test_save_writes_the_qualification(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+    view = await repo.save("100.1", qual(commune_insee="62041", note="Dossier\r\nen cours\x07"), ALICE, ADV1)
+    assert view.changed
+    assert (view.topic, view.subtopic, view.outcome) == ("disability", "mdph_file", Outcome.ADVICE)
+    assert view.commune_insee == "62041"
+    assert view.note == "Dossier\nen cours"
+    assert view.qualified_by == "alice"
+    assert view.qualified_at is not None
+    assert view.arrived_at == T0
+
+
+async def test_double_submit_is_idempotent_and_a_correction_updates(
+    repo: QualificationRepository, pool: asyncpg.Pool
+) -> None:
+    first = await repo.save("100.1", qual(), ALICE, ADV1)
+    again = await repo.save("100.1", qual(), ALICE, ADV1)
+    assert not again.changed
+    assert again.model_copy(update={"changed": True}) == first
+    corrected = await repo.save("100.1", qual(outcome="immediate_answer", subtopic=None), ALICE, ADV1)
+    assert corrected.changed
+    assert corrected.outcome is Outcome.IMMEDIATE_ANSWER and corrected.subtopic is None
+    assert corrected.qualified_at is not None and first.qualified_at is not None
+    assert corrected.qualified_at >= first.qualified_at
+
+
+async def test_pbx_facts_untouched(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+    before = await facts(pool)
+    service = await ServiceRepository(pool).add("MDPH accueil", "4501")
+    await repo.save(
+        "100.1",
+        qual(
+            outcome="transfer",
+            transfer_service_id=service.id,
+            callback_requested=True,
+            callback_slot="demain matin",
+            partner="mdph",
+            commune_insee="62119",
+            note="n",
+        ),
+        ALICE,
+        ADV1,
+    )
+    assert await facts(pool) == before
+    # and the PBX upsert does not undo the qualification
+    await CallRecordRepository(pool).upsert(make_record("100.1", talk_seconds=181.0))
+    row = await pool.fetchrow("SELECT transfer_service, transfer_service_id, partner FROM call_records")
+    assert tuple(row) == ("MDPH accueil", service.id, "mdph")
+
+
+ERRORS: list[tuple[str, dict[str, Any], type[QualificationError]]] = [
+    ("topic", {"topic": "astrology"}, UnknownTopic),
+    ("subtopic", {"subtopic": "canteen"}, UnknownSubtopic),
+    ("subtopic of a topic without any", {"topic": "other", "subtopic": "x"}, UnknownSubtopic),
+    ("commune", {"commune_insee": "99999"}, UnknownCommune),
+    ("service", {"outcome": "transfer", "transfer_service_id": 999}, UnknownService),
+    ("transfer without service", {"outcome": "transfer"}, MissingTransferService),
+    ("partner contact without partner", {"outcome": "partner_contact"}, UnknownPartner),
+    ("unknown partner", {"outcome": "partner_contact", "partner": "nasa"}, UnknownPartner),
+    ("note", {"note": "x" * (DESK.note_max + 1)}, NoteTooLong),
+]
+
+
+@pytest.mark.parametrize(("case", "changes", "error"), ERRORS, ids=[e[0] for e in ERRORS])
+async def test_refused(
+    repo: QualificationRepository,
+    pool: asyncpg.Pool,
+    case: str,
+    changes: dict[str, Any],
+    error: type[QualificationError],
+) -> None:
+    before = await pool.fetchrow("SELECT * FROM call_records")
+    with pytest.raises(error) as caught:
+        await repo.save("100.1", qual(**changes), ALICE, ADV1)
+    assert caught.value.error_id == error.error_id
+    assert str(caught.value)  # a French message
+    assert await pool.fetchrow("SELECT * FROM call_records") == before
+
+
+async def test_note_at_the_limit_is_accepted(repo: QualificationRepository) -> None:
+    assert (await repo.save("100.1", qual(note="é" * DESK.note_max), ALICE, ADV1)).note == "é" * DESK.note_max
+
+
+async def test_inactive_service_is_refused(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+    services = ServiceRepository(pool)
+    service = await services.add("Routes", "4600")
+    await services.update(service.id, active=False)
+    with pytest.raises(UnknownService):
+        await repo.save("100.1", qual(outcome="transfer", transfer_service_id=service.id), ALICE, ADV1)
+
+
+async def test_unknown_call(repo: QualificationRepository) -> None:
+    with pytest.raises(UnknownCall):
+        await repo.save("999.9", qual(), ALICE, ADV1)
+
+
+async def test_not_your_call(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+    before = await pool.fetchrow("SELECT * FROM call_records")
+    for interface in ("PJSIP/adv2", None):
+        with pytest.raises(NotYourCall):
+            await repo.save("100.1", qual(), ALICE, interface)
+    await CallRecordRepository(pool).upsert(
+        make_record("100.2", advisor_interface=None, answered_at=None, status="abandoned")
+    )
+    with pytest.raises(NotYourCall):
+        await repo.save("100.2", qual(), ALICE, ADV1)
+    assert await pool.fetchrow("SELECT * FROM call_records WHERE linkedid = '100.1'") == before
+    # a supervisor (or admin) qualifies any call
+    assert (await repo.save("100.1", qual(), SUPER, None)).qualified_by == "sup"
+    admin = SUPER.model_copy(update={"role": Role.ADMIN, "login": "root"})
+    assert (await repo.save("100.2", qual(), admin, None)).qualified_by == "root"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"topic": "health", "outcome": "teleportation"},
+        {"topic": "health"},
+        {"topic": "", "outcome": "advice"},
+        {"topic": "health", "outcome": "advice", "callback_slot": "x" * 81, "callback_requested": True},
+        {"topic": "health", "outcome": "advice", "callback_slot": "lundi"},
+        {"topic": "health", "outcome": "advice", "commune_insee": "6204"},
+        {"topic": "health", "outcome": "advice", "extra": 1},
+    ],
+)
+def test_model_refuses(data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        Qualification.model_validate(data)
+
+
+def test_model_cleans() -> None:
+    q = Qualification.model_validate(
+        {"topic": " health ", "outcome": "advice", "subtopic": "", "note": "  \x00\x1b[31m ", "partner": " "}
+    )
+    assert (q.topic, q.subtopic, q.note, q.partner) == ("health", None, "[31m", None)
+    assert Qualification.model_validate({"topic": "health", "outcome": "advice", "note": "\t\n"}).note is None
+
+
+async def test_history_latest_first_with_labels(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+    calls = CallRecordRepository(pool)
+    for i, status in enumerate(["answered", "abandoned", "answered"], start=1):
+        changes: dict[str, Any] = {"arrived_at": T0 + timedelta(days=i), "ended_at": T0 + timedelta(days=i, minutes=5)}
+        if status == "abandoned":
+            changes.update(status="abandoned", answered_at=None, advisor_interface=None, advisor_name=None)
+        await calls.upsert(make_record(f"20{i}.1", **changes))
+    await calls.upsert(make_record("300.1", caller_number="+33700000000"))
+    await repo.save("201.1", qual(commune_insee="62041", note="premier"), ALICE, ADV1)
+    await repo.save("203.1", qual(topic="health", subtopic=None, outcome="partner_contact", partner="caf"), ALICE, ADV1)
+
+    items = await repo.history("+33612345678")
+    assert [i.linkedid for i in items] == ["203.1", "201.1", "100.1"]  # the abandoned, unqualified call is left out
+    assert (items[0].topic_label, items[0].outcome_label, items[0].subtopic_label) == (
+        "Santé",
+        "Coordonnées d'un partenaire",
+        None,
+    )
+    assert (items[1].topic_label, items[1].subtopic_label, items[1].outcome_label) == (
+        "Handicap",
+        "Dossier MDPH",
+        "Conseil, orientation",
+    )
+    assert items[1].note == "premier"
+    assert items[1].advisor_name == "Alice Martin"  # from advisors, by interface
+    assert items[2].topic_label is None and items[2].outcome_label is None
+    assert [i.linkedid for i in await repo.history("+33612345678", limit=1)] == ["203.1"]
+    assert await repo.history("+33100000000") == []
+
+    assert await repo.last_commune("+33612345678") == "62041"
+    assert await repo.last_commune("+33700000000") is None
+    # a supervisor qualifies the abandoned call: it appears in the history
+    await repo.save("202.1", qual(commune_insee="62119"), SUPER, None)
+    assert [i.linkedid for i in await repo.history("+33612345678")] == ["203.1", "202.1", "201.1", "100.1"]
+    assert await repo.last_commune("+33612345678") == "62119"
+
+
+# -- services ----------------------------------------------------------------------------------------
+
+
+async def test_services_add_list_get_update(pool: asyncpg.Pool) -> None:
+    services = ServiceRepository(pool, DESK.topics)
+    mdph = await services.add("MDPH", "4501", ["disability"], {"mon": [["08:30", "12:00"], ["13:30", "17:00"]]})
+    roads = await services.add("  Routes   départementales ", "46", ["roads"])
+    assert roads.name == "Routes départementales" and roads.hours is None and roads.active
+    assert mdph.hours is not None and mdph.hours["mon"] == (("08:30", "12:00"), ("13:30", "17:00"))
+    assert mdph.hours["sun"] == ()
+    assert [s.name for s in await services.list()] == ["MDPH", "Routes départementales"]
+    assert await services.get(mdph.id) == mdph
+    assert await services.get(12345) is None
+
+    changed = await services.update(mdph.id, extension="4502", hours=None, active=False)
+    assert (changed.extension, changed.hours, changed.active, changed.topics) == ("4502", None, False, ("disability",))
+    assert [s.name for s in await services.list(active_only=True)] == ["Routes départementales"]
+    assert (await services.update(mdph.id, name="MDPH 62")).hours is None  # hours unchanged when not given
+
+    with pytest.raises(DuplicateServiceName):
+        await services.add("Routes départementales", "47")
+    with pytest.raises(DuplicateServiceName):
+        await services.update(mdph.id, name="Routes départementales")
+    with pytest.raises(InvalidExtension):
+        await services.add("X", "1")
+    with pytest.raises(InvalidExtension):
+        await services.add("X", "12a")
+    with pytest.raises(UnknownServiceTopic):
+        await services.add("X", "12", ["astrology"])
+    with pytest.raises(UnknownServiceId):
+        await services.update(999, active=True)
+    bad_hours: list[Any] = [{"lun": []}, {"mon": [["17:00", "08:00"]]}, {"mon": [["8h", "9h"]]}, {"mon": "08-17"}, [1]]
+    for hours in bad_hours:
+        with pytest.raises(InvalidHours):
+            await services.add("X", "12", (), hours)
+    assert len(await services.list()) == 2
+
+
+PARIS_MONDAY = datetime(2025, 3, 17, 8, 0, tzinfo=UTC)  # 09:00 in Paris (UTC+1)
+
+
+@pytest.mark.parametrize(
+    ("hours", "at", "expected"),
+    [
+        (None, PARIS_MONDAY, True),
+        ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY, True),
+        ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY - timedelta(minutes=31), False),  # 08:29 Paris
+        ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY - timedelta(minutes=30), True),  # 08:30 Paris: open
+        ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY + timedelta(hours=8), False),  # 17:00 Paris: closed
+        ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY + timedelta(days=1), False),  # Tuesday
+        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 14, 6, 45, tzinfo=UTC), True),  # 08:45 summer time
+        ({"mon": (("20:00", "24:00"),)}, datetime(2025, 3, 17, 22, 59, 59, tzinfo=UTC), True),  # 23:59:59
+    ],
+)
+def test_is_open(hours: Any, at: datetime, expected: bool) -> None:
+    service = Service(id=1, name="S", extension="12", topics=(), hours=hours, active=True)
+    assert is_open(service, at) is expected
+
+
+def test_is_open_inactive_or_naive() -> None:
+    service = Service(id=1, name="S", extension="12", topics=(), hours=None, active=False)
+    assert not is_open(service, PARIS_MONDAY)
+    with pytest.raises(ValueError, match="aware"):
+        is_open(service, datetime(2025, 3, 17, 9))
