@@ -29,7 +29,9 @@ function option(select, value, label) {
 
 async function refreshState() {
   const desk = await api("GET", "/api/desk");
-  text($("state"), desk.presence.label + (desk.presence.reason ? " (" + desk.presence.reason + ")" : ""));
+  const reasons_ = Object.assign({ missed_call: "appel manqué" }, desk.pause_reasons);
+  const reason = desk.presence.state === "paused" && desk.presence.reason ? reasons_[desk.presence.reason] : "";
+  text($("state"), desk.presence.label + (reason ? " (" + reason + ")" : ""));
   const reasons = $("pause-reason");
   if (!reasons.options.length) {
     for (const [key, label] of Object.entries(desk.pause_reasons)) option(reasons, key, label);
@@ -73,7 +75,13 @@ function showPop(message) {
 
 function onMessage(message) {
   if (message.type === "error") return;
-  if (message.type === "pop") { currentCall = message.linkedid; showPop(message); }
+  if (message.type === "pop") {
+    currentCall = message.linkedid;
+    showPop(message);
+    $("qualification").reset();  // a new call: a blank qualification
+    communeCode = null;
+    text($("q-msg"), ""); text($("q-note-count"), "");
+  }
   else if (message.linkedid === currentCall) {
     const labels = { answered: "En communication", ended: "Appel terminé — à qualifier",
                      ring_ended: message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché" };

@@ -1,4 +1,4 @@
-"""Integration fixtures: a real Asterisk 22 (sid chroot) shared by the whole test session.
+"""Fixtures shared by the integration and browser tests: a real Asterisk 22 (sid chroot) for the whole session.
 
 If the rig cannot be built or started the fixture raises, so every test that uses it errors:
 the integration suite never skips silently.

@@ -1,0 +1,206 @@
+"""The advisor desk in a real browser (Debian's chromium driven by Playwright) against the real service:
+`gps-admin serve` on real PostgreSQL and Redis, real calls through the real Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from storage.calls import CallRecordRepository
+from storage.pool import create_pool
+from tests.fixtures_db import fresh_database, make_record
+from tests.integration.harness import Driver
+from tests.rig.asterisk import AsteriskRig, free_loopback_port
+from tests.serve import GPS_ADMIN, Process, clean_env, cli
+
+__all__ = ["fresh_database"]
+
+pytestmark = pytest.mark.asterisk
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "motdepasse-" + secrets.token_hex(6)
+REDIS = "redis://127.0.0.1:6379/14"
+STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
+
+
+@pytest.fixture
+async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
+    client = aioredis.from_url(REDIS)
+    await client.flushdb()
+    await client.aclose()
+    port = free_loopback_port()
+    env = clean_env(
+        GPS_ADMIN_DATABASE_URL=fresh_database,
+        GPS_ADMIN_REDIS_URL=REDIS,
+        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
+        GPS_ADMIN_HTTP_HOST="127.0.0.1",
+        GPS_ADMIN_HTTP_PORT=str(port),
+        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
+        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
+        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
+        GPS_ADMIN_ROUTING__WRAPUP_MAX="2",
+    )
+    await cli(env, "migrate")
+    await cli(
+        env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface", "Local/adv1@advisors"
+    )
+    await cli(
+        env,
+        "users",
+        "add",
+        "--login",
+        "agnes",
+        "--name",
+        "Agnès Roussel",
+        "--role",
+        "advisor",
+        "--advisor",
+        "agnes",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    await cli(env, "services", "add", "--name", "Service des routes", "--extension", "2001")
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    process = Process(proc, env)
+    process.env["URL"] = f"http://localhost:{port}"
+    try:
+        await process.expect(r"router \S+ leads queue gps")
+        yield process
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(2)
+            await asyncio.wait_for(proc.wait(), 30)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield b
+        await b.close()
+
+
+async def row(dsn: str, linkedid: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        record = await conn.fetchrow("SELECT * FROM call_records WHERE linkedid = $1", linkedid)
+    finally:
+        await conn.close()
+    assert record is not None
+    return dict(record)
+
+
+async def call_ended(served: Process, number: str) -> str:
+    ended = await served.expect(rf"call ended linkedid=(\S+) status=\w+ caller={re.escape(number)}", within=60)
+    linkedid = ended.group(1)
+    await served.expect(rf"record written linkedid={re.escape(linkedid)} ", within=60)
+    return linkedid
+
+
+async def log_in(page: Page, url: str) -> None:
+    await page.goto(url + "/desk")
+    await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
+    await page.get_by_label("Identifiant").fill("agnes")
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
+    await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
+
+
+async def test_pop_qualify_transfer_and_replay_in_the_browser(
+    served: Process, browser: Browser, asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path
+) -> None:
+    url = served.env["URL"]
+    # a previous, qualified call of this number: the pop must show it
+    pool = await create_pool(fresh_database)
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    await CallRecordRepository(pool).upsert(
+        make_record(
+            "earlier.1",
+            caller_number="+33321000301",
+            advisor_interface="Local/adv1@advisors",
+            arrived_at=earlier,
+            ended_at=earlier + timedelta(minutes=4),
+        )
+    )
+    await pool.execute(
+        "UPDATE call_records SET topic = 'taxes', outcome = 'advice', note = 'Échéancier expliqué',"
+        " commune_insee = '62041', qualified_at = now() WHERE linkedid = 'earlier.1'"
+    )
+    await pool.close()
+
+    page = await (await browser.new_context()).new_page()
+    await log_in(page, url)
+    await page.get_by_role("button", name="Disponible").click()
+    await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
+
+    driver = await Driver.connect(asterisk_rig)
+    try:
+        # 1. a real call with an accented name: the pop, with the history of this number
+        await driver.call("0321000301", "Hélène Lefèvre", __ADVISOR_TALK="3")
+        await expect(page.locator("#caller-name")).to_have_text("Hélène Lefèvre", timeout=STEP)
+        await expect(page.locator("#pop .number")).to_have_text("03 21 00 03 01")
+        await expect(page.locator("#pop")).to_contain_text("Arras (62041)")
+        await expect(page.locator("#history")).to_contain_text("Impôts et fiscalité")
+        await expect(page.locator("#history")).to_contain_text("Échéancier expliqué")
+        await expect(page.locator("#call-status")).to_have_text("Appel terminé — à qualifier", timeout=STEP)
+        linkedid = await call_ended(served, "+33321000301")
+
+        # 2. the advisor qualifies by keyboard and pointer; the record holds it; the advisor is available again
+        await page.get_by_label("Thème", exact=True).select_option("taxes")
+        await page.get_by_label("Issue").select_option("advice")
+        await page.get_by_label("Commune de résidence").fill("arras")
+        await page.locator("#q-communes li", has_text="Arras (62041)").click()
+        await page.get_by_label(re.compile("^Note")).fill("Rappel de l'échéance <b>important</b>")
+        await page.get_by_role("button", name="Enregistrer la qualification").click()
+        await expect(page.locator("#q-msg")).to_have_text("Qualification enregistrée.", timeout=STEP)
+        saved = await row(fresh_database, linkedid)
+        assert (saved["topic"], saved["outcome"], saved["commune_insee"]) == ("taxes", "advice", "62041")
+        assert saved["note"] == "Rappel de l'échéance <b>important</b>"
+        await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
+
+        # 3. a blind transfer from the page to the département's road service
+        await driver.call("0321000302", "Jean-Noël Dupré", __ADVISOR_TALK="60", __SERVICE_TALK="1")
+        await expect(page.locator("#call-status")).to_have_text("En communication", timeout=STEP)
+        await page.get_by_label("Transférer vers un service").select_option(label="Service des routes (2001)")
+        await page.get_by_role("button", name="Transfert direct").click()
+        await expect(page.locator("#transfer-msg")).to_have_text("Transfert demandé.", timeout=STEP)
+        transferred = await row(fresh_database, await call_ended(served, "+33321000302"))
+        assert (transferred["transfer_kind"], transferred["transfer_target"]) == ("blind", "2001")
+
+        # 4. the websocket is cut; a call rings meanwhile; once it is back, the pop is replayed
+        await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)  # wrap-up over
+        await page.evaluate("window.__reconnect = connect; connect = () => {}; socket.close();")
+        await expect(page.locator("#link")).to_have_text("reconnexion…", timeout=STEP)
+        await driver.call("0321000303", "Zoé <script>alert(1)</script>", __ADVISOR_TALK="1")
+        await call_ended(served, "+33321000303")
+        await page.evaluate("window.__reconnect()")
+        await expect(page.locator("#caller-name")).to_have_text("Zoé <script>alert(1)</script>", timeout=STEP)
+        assert await page.locator("#pop script").count() == 0  # shown as text, never as markup
+    finally:
+        await driver.clear_queue()
+        await driver.close()
+    shot = tmp_path / "desk.png"
+    await page.screenshot(path=str(shot), full_page=True)
