@@ -21,7 +21,8 @@ from screenpop.api_calls import setup_calls_api
 from screenpop.auth import setup_auth
 from screenpop.desk import DeskDeps, LiveCalls, setup_desk
 from screenpop.hub import Hub
-from screenpop.pops import CallerContext, HistoryItem, PopPublisher
+from screenpop.openapi import openapi_json
+from screenpop.pops import CallerContext, HistoryItem, PopPublisher, publish_presence
 from storage.advisors import AdvisorRepository
 from storage.communes import CommuneRepository, ensure_communes
 from storage.migrate import MigrationError, check, migrate
@@ -30,6 +31,7 @@ from storage.qualification import QualificationRepository
 from storage.spool import Spool
 from storage.users import UserRepository
 from storage.writer import RecordWriter
+from telephony.advisors import StateChange
 from telephony.aio import bounded
 from telephony.ami import AmiClient, AmiConfig
 from telephony.calls import CallTracker
@@ -252,6 +254,11 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     live = LiveCalls()
     pipeline.listen(router.on_effect)
     pipeline.listen(publisher.on_effect)
+
+    async def presence_to_desk(changes: list[StateChange]) -> None:
+        await publish_presence(redis, changes)
+
+    router.presence_listeners.append(presence_to_desk)
     pipeline.listen(live.on_effect)
 
     app = web.Application()
@@ -263,6 +270,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     setup_desk(app, DeskDeps(settings=settings, redis=redis, pool=pool, ami=ami, live=live, demo=demo))
     app.router.add_get("/ws", hub.handle)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/", _to_desk)
     return app
 

@@ -17,6 +17,7 @@ from typing import Literal
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
+from telephony.advisors import StateChange
 from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded
 from telephony.identity import french_display
 from telephony.records import RingResult
@@ -52,7 +53,7 @@ class DeskMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(max_length=200)
-    type: Literal["pop", "answered", "ended", "ring_ended"]
+    type: Literal["pop", "answered", "ended", "ring_ended", "presence"]
     linkedid: str
     advisor_id: int
     event_at: datetime
@@ -186,3 +187,17 @@ async def acknowledge(redis: aioredis.Redis, advisor_id: int, message_id: str) -
 def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
     """Time since the AMI event that caused the message (the pop latency once acknowledged)."""
     return ((now or datetime.now(UTC)) - message.event_at).total_seconds() * 1000
+
+
+async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) -> None:
+    """Tell each advisor's desk its new presence at once (not kept pending: the page reads it again anyway)."""
+    for change in changes:
+        message = DeskMessage(
+            id=f"presence:{change.advisor_id}:{change.at.timestamp()}",
+            type="presence",
+            linkedid=change.linkedid or "",
+            advisor_id=change.advisor_id,
+            event_at=change.at,
+            detail=change.state.value,
+        )
+        await redis.publish(channel(change.advisor_id), message.model_dump_json())

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -193,6 +193,7 @@ class Router:
         self._release_script = redis.register_script(_RELEASE)
         self._lease_script = redis.register_script(_LEASE)
         self.changed = asyncio.Event()  # set whenever leadership or presence changes (tests, desk)
+        self.presence_listeners: list[Callable[[list[StateChange]], Awaitable[None]]] = []  # e.g. the desk
 
     # ---- lifecycle ----
 
@@ -465,6 +466,11 @@ class Router:
         if not self._unrecorded or not self.leader:
             return
         batch, self._unrecorded = self._unrecorded, []
+        for listener in self.presence_listeners:
+            try:
+                await listener(batch)
+            except Exception as exc:  # the desk is told best-effort; the log below is what counts
+                log.warning("presence listener failed: %s", exc)
         try:
             await bounded(self._store.record_many(batch), 2.0)
         except Exception as exc:  # kept and retried at the next step

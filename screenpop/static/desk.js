@@ -75,6 +75,7 @@ function showPop(message) {
 
 function onMessage(message) {
   if (message.type === "error") return;
+  if (message.type === "presence") { refreshState(); return; }  // not acknowledged: never kept pending
   if (message.type === "pop") {
     currentCall = message.linkedid;
     showPop(message);

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
@@ -70,6 +71,7 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
         stdin=PASSWORD + "\n",
     )
     await cli(env, "services", "add", "--name", "Service des routes", "--extension", "2001")
+    await cli(env, "services", "add", "--name", "Archives départementales", "--extension", "2002", "--hours", "{}")
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -184,6 +186,12 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         # 3. a blind transfer from the page to the département's road service
         await driver.call("0321000302", "Jean-Noël Dupré", __ADVISOR_TALK="60", __SERVICE_TALK="1")
         await expect(page.locator("#call-status")).to_have_text("En communication", timeout=STEP)
+        # a closed service is refused with a message (the advisor can record a callback instead)
+        await page.get_by_label("Transférer vers un service").select_option(
+            label="Archives départementales (2002) — fermé"
+        )
+        await page.get_by_role("button", name="Transfert direct").click()
+        await expect(page.locator("#transfer-msg")).to_have_text(re.compile("fermé en ce moment"), timeout=STEP)
         await page.get_by_label("Transférer vers un service").select_option(label="Service des routes (2001)")
         await page.get_by_role("button", name="Transfert direct").click()
         await expect(page.locator("#transfer-msg")).to_have_text("Transfert demandé.", timeout=STEP)
@@ -202,5 +210,10 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
     finally:
         await driver.clear_queue()
         await driver.close()
+    # no session, no websocket
+    async with aiohttp.ClientSession() as anonymous:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await anonymous.ws_connect(url + "/ws")
+    assert refused.value.status == 401
     shot = tmp_path / "desk.png"
     await page.screenshot(path=str(shot), full_page=True)

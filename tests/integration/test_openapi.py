@@ -1,0 +1,31 @@
+"""The OpenAPI document describes every route of the real application, and is served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from config.settings import load_settings
+from gps_admin.app import Endpoints, build_app
+from screenpop.openapi import document, undocumented
+from tests.fixtures_db import fresh_database
+
+__all__ = ["fresh_database"]
+
+
+async def test_every_route_is_documented_and_the_document_is_served(fresh_database: str, tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    app = await build_app(settings, Endpoints(fresh_database, "redis://127.0.0.1:6379/15", True))
+    assert undocumented(app) == []
+    doc = document()
+    assert doc["openapi"].startswith("3.")
+    assert "Qualification" in doc["components"]["schemas"]
+    post = doc["paths"]["/api/calls/{linkedid}/qualification"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/Qualification")
+    # served without a session, without starting the service's tasks (no cleanup contexts here)
+    app.cleanup_ctx.clear()
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/openapi.json")
+        assert response.status == 200
+        assert (await response.json())["info"]["title"].startswith("GPS administration")
