@@ -300,10 +300,10 @@ class Rig:
             raise BenchError("the router did not take the lease (another holder in db 10?)")
         for advisor in self.advisors:
             await self.router.command(advisor.id, "login")
-        self.session = aiohttp.ClientSession()
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))  # one socket per advisor
         desk = self.hubs[-1]  # the websockets are on B when there are two instances
         for advisor in self.advisors:
-            ws = await self.session.ws_connect(desk.url, headers={ADVISOR_HEADER: str(advisor.id)})
+            ws = await bounded(self.session.ws_connect(desk.url, headers={ADVISOR_HEADER: str(advisor.id)}), WITHIN)
             self.clients.append(asyncio.create_task(self._browser(advisor.id, ws), name=f"browser-{advisor.id}"))
         for _ in range(int(WITHIN * 100)):  # the hub registers a socket just after the handshake
             if desk.hub.stats.sockets == len(self.advisors):
@@ -354,7 +354,12 @@ class Rig:
         try:
             advisor = await bounded(asyncio.shield(call.offered), WITHIN)
         except TimeoutError:
-            raise BenchError(f"call {chan.linkedid} was never offered (too few advisors?)") from None
+            waiting = self.router.board.waiting()
+            raise BenchError(
+                f"call {chan.linkedid} was never offered within {WITHIN} s: {len(waiting)} waiting"
+                f" ({sum(w.offered_to is not None for w in waiting)} offered, {sum(w.ringing for w in waiting)}"
+                f" ringing), router {self.router.stats.as_dict()}"
+            ) from None
         call.advisor_id = advisor.id
         leg, ringing = self.events.ring(chan, advisor)
         self.pipeline.sink(ringing[0])  # the leg's Newchannel
