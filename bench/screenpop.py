@@ -75,7 +75,7 @@ RING_S = 0.05  # AgentCalled → AgentConnect
 TALK_S = 0.2  # AgentConnect → hang-up
 WRAPUP_S = 0.05  # "ended" message at the desk → wrapup_done
 WARMUP = 5  # unmeasured calls, one after the other, before each row's schedule
-WITHIN = 30.0  # any single wait of a call (offer, pop, record) fails the bench beyond this
+WITHIN = 120.0  # any single wait of a call (offer, pop, record) fails the bench beyond this (overload included)
 ADVISOR_HEADER = "X-Bench-Advisor"
 
 
@@ -547,7 +547,7 @@ async def _bench(
 
 def run_bench(
     rates: Sequence[float] = (10, 100),
-    seconds: float = 20.0,
+    seconds: float = 5.0,
     instances: Sequence[int] = (1, 2),
     advisors: int = 200,
     context: str = "db",
@@ -615,7 +615,7 @@ def format_report(r: BenchResult) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.screenpop", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[10, 100], help="calls/s (default 10 100)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="seconds of calls per row (default 20)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of calls per row (default 5)")
     parser.add_argument("--instances", type=int, nargs="+", choices=(1, 2), default=[1, 2], help="default 1 2")
     parser.add_argument("--advisors", type=int, default=200, help="advisors logged in (default 200)")
     parser.add_argument("--context", choices=("db", "none"), default="db", help="pop context look-up (default db)")

@@ -1,6 +1,6 @@
 """The websocket hub: each advisor's browser gets its desk messages, whichever instance holds the socket.
 
-One Redis subscription per instance (`gps:desk:*`) feeds the local sockets. Each socket has a bounded queue and
+One Redis subscription per instance (`gps:<db>:desk:*`) feeds the local sockets. Each socket has a bounded queue and
 its own writer task: a slow browser fills only its own queue, and when it overflows the socket is closed (the
 browser reconnects and gets what it missed from the pending messages). Browsers send only acknowledgements.
 """
@@ -21,7 +21,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from screenpop.models import USER, User
-from screenpop.pops import DeskMessage, acknowledge, age_ms, pending
+from screenpop.pops import DeskMessage, acknowledge, age_ms, desk_pattern, pending
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class Hub:
         while me is None or not me.cancelling():
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.psubscribe("gps:desk:*")
+                    await pubsub.psubscribe(desk_pattern(self._redis))
                     self.ready.set()
                     while me is None or not me.cancelling():
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)

@@ -17,6 +17,7 @@ from typing import Literal
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
+from storage.keys import channel_prefix
 from telephony.advisors import StateChange
 from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded
 from telephony.identity import french_display
@@ -69,8 +70,12 @@ def pending_key(advisor_id: int) -> str:
     return f"gps:desk:{advisor_id}:pending"
 
 
-def channel(advisor_id: int) -> str:
-    return f"gps:desk:{advisor_id}"
+def channel(redis: aioredis.Redis, advisor_id: int) -> str:
+    return f"{channel_prefix(redis)}:desk:{advisor_id}"
+
+
+def desk_pattern(redis: aioredis.Redis) -> str:
+    return f"{channel_prefix(redis)}:desk:*"
 
 
 AdvisorOf = Callable[[str], int | None]  # interface → advisor id
@@ -162,7 +167,7 @@ class PopPublisher:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, message.id, payload)
             pipe.expire(key, PENDING_TTL)
-            pipe.publish(channel(message.advisor_id), payload)
+            pipe.publish(channel(self._redis, message.advisor_id), payload)
             await pipe.execute()
         self.published += 1
 
@@ -200,4 +205,4 @@ async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) ->
             event_at=change.at,
             detail=change.state.value,
         )
-        await redis.publish(channel(change.advisor_id), message.model_dump_json())
+        await redis.publish(channel(redis, change.advisor_id), message.model_dump_json())

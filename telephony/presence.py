@@ -82,6 +82,7 @@ class PresenceBoard:
     _by_interface: dict[str, _Presence] = field(default_factory=dict)
     _waiting: dict[str, _Waiting] = field(default_factory=dict)
     invalid_interfaces: set[str] = field(default_factory=set)
+    dirty: set[str] = field(default_factory=set)  # interfaces whose desired membership may have changed
 
     # ---- configuration and rebuild ----
 
@@ -101,6 +102,7 @@ class PresenceBoard:
                     p.wrapup_until = change.at + timedelta(seconds=self.routing.wrapup_max)
             self._by_id[advisor.id] = p
             self._by_interface[advisor.interface] = p
+        self.dirty.update(self._by_interface)
 
     def add(self, advisor: Advisor) -> None:
         """An advisor created (or re-activated) since the last load: logged out until they log in."""
@@ -108,6 +110,7 @@ class PresenceBoard:
             p = _Presence(advisor)
             self._by_id[advisor.id] = p
             self._by_interface[advisor.interface] = p
+            self.dirty.add(advisor.interface)
 
     def knows(self, advisor_id: int) -> bool:
         return advisor_id in self._by_id
@@ -136,24 +139,31 @@ class PresenceBoard:
         p = self._by_interface.get(interface)
         return p.advisor if p is not None else None
 
-    def views(self, claimed: set[int] = frozenset()) -> list[AdvisorView]:  # type: ignore[assignment]
+    def views(self, *, relevant_only: bool = False) -> list[AdvisorView]:
+        """Routing's view of the advisors. `relevant_only`: just those a decision can name or wait for (available
+        ones and the waiting callers' previous advisors), which keeps a decision cheap with many advisors busy.
+        Built without re-validation: the board's own data is already valid."""
+        preferred = {w.preferred for w in self._waiting.values() if w.preferred is not None} if relevant_only else set()
         return [
-            AdvisorView(
+            AdvisorView.model_construct(
                 advisor_id=p.advisor.id,
                 interface=p.advisor.interface,
                 state=p.state,
                 since=(p.idle_since if p.state is AdvisorState.AVAILABLE else p.since) or _EPOCH,
                 skills=p.advisor.skills,
-                claimed=p.advisor.id in claimed
-                or p.offered_for is not None
-                or p.advisor.interface in self.invalid_interfaces,
+                claimed=p.offered_for is not None or p.advisor.interface in self.invalid_interfaces,
             )
             for p in self._by_id.values()
+            if not relevant_only or p.state is AdvisorState.AVAILABLE or p.advisor.id in preferred
         ]
+
+    def needs_decision(self) -> bool:
+        """Whether some waiting call is neither ringing nor offered (else planning would decide nothing)."""
+        return any(not w.ringing and w.offered_to is None for w in self._waiting.values())
 
     def waiting(self) -> list[WaitingCall]:
         return [
-            WaitingCall(
+            WaitingCall.model_construct(
                 linkedid=w.linkedid,
                 queued_at=w.queued_at,
                 topic=w.topic,
@@ -168,9 +178,13 @@ class PresenceBoard:
         w = self._waiting.get(linkedid)
         return (w.caller_number, w.queued_at) if w is not None else None
 
-    def desired_members(self) -> dict[str, MemberConfig]:
+    def desired_members(self, only: set[str] | None = None) -> dict[str, MemberConfig]:
+        """Desired membership of every advisor (or of the interfaces in `only`)."""
         out: dict[str, MemberConfig] = {}
-        for p in self._by_id.values():
+        chosen = (
+            self._by_id.values() if only is None else [self._by_interface[i] for i in only if i in self._by_interface]
+        )
+        for p in chosen:
             name = p.advisor.name
             if p.state is AdvisorState.LOGGED_OUT:
                 continue
@@ -233,6 +247,7 @@ class PresenceBoard:
     def offer(self, linkedid: str, advisor_id: int) -> None:
         p = self._require(advisor_id)
         p.offered_for = linkedid
+        self.dirty.add(p.advisor.interface)
         w = self._waiting.get(linkedid)
         if w is not None:
             w.offered_to = advisor_id
@@ -243,6 +258,7 @@ class PresenceBoard:
         if p is None or p.offered_for is None:
             return None
         linkedid, p.offered_for = p.offered_for, None
+        self.dirty.add(p.advisor.interface)
         w = self._waiting.get(linkedid)
         if w is not None and w.offered_to == advisor_id:
             w.offered_to = None
@@ -345,6 +361,7 @@ class PresenceBoard:
         if state is not AdvisorState.AVAILABLE and p.offered_for is not None:
             self.withdraw(p.advisor.id)
         p.state, p.since, p.reason, p.linkedid = state, at, reason, linkedid
+        self.dirty.add(p.advisor.interface)
         if state is not AdvisorState.WRAP_UP:
             p.wrapup_until = None
         return [StateChange(advisor_id=p.advisor.id, state=state, at=at, reason=reason, linkedid=linkedid)]

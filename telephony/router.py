@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import RoutingSettings
+from storage.keys import channel_prefix
 from telephony.advisors import Advisor, StateChange
 from telephony.aio import bounded
 from telephony.effects import (
@@ -63,8 +64,8 @@ class PresenceReply(BaseModel):
     error: str | None = None
 
 
-def commands_channel(queue: str) -> str:
-    return f"gps:router:{queue}:commands"
+def commands_channel(redis: aioredis.Redis, queue: str) -> str:
+    return f"{channel_prefix(redis)}:router:{queue}:commands"
 
 
 async def send_command(
@@ -72,11 +73,11 @@ async def send_command(
 ) -> None:
     """Ask the leading router to apply a presence command; raises PresenceError (its French message) or
     RouterUnavailable when no router answers in time."""
-    reply_to = f"gps:router:{queue}:reply:{secrets.token_hex(8)}"
+    reply_to = f"{channel_prefix(redis)}:router:{queue}:reply:{secrets.token_hex(8)}"
     command = PresenceCommand(advisor_id=advisor_id, what=what, reason=reason, reply_to=reply_to)
     async with redis.pubsub() as pubsub:
         await pubsub.subscribe(reply_to)
-        await redis.publish(commands_channel(queue), command.model_dump_json())
+        await redis.publish(commands_channel(redis, queue), command.model_dump_json())
 
         async def answer() -> PresenceReply:
             async for message in pubsub.listen():
@@ -219,7 +220,7 @@ class Router:
 
     async def serve_commands(self) -> None:
         """Apply the presence commands published on Redis (when leading), until cancelled."""
-        channel = commands_channel(self._queue)
+        channel = commands_channel(self._redis, self._queue)
         me = asyncio.current_task()
         # redis-py's pubsub can swallow a cancellation while it reads (seen with a Unix-socket Redis): poll
         # with a short timeout and check the task's own cancellation state, so a stop always ends the loop.
@@ -292,6 +293,7 @@ class Router:
                 self._observe(effect)
             elif isinstance(effect, MembersResynced):
                 self._actual = {}
+                self.board.dirty.update(self._known_interfaces)
                 for member in effect.members:
                     self._observe(member)
                 if self.leader:
@@ -339,7 +341,11 @@ class Router:
             linkedid = self.board.withdraw(advisor_id)
             if linkedid is not None:
                 await self._release(linkedid, advisor_id)
-        decisions = plan(self.board.waiting(), self.board.views(), now, self._routing.continuity_wait)
+        decisions = (
+            plan(self.board.waiting(), self.board.views(relevant_only=True), now, self._routing.continuity_wait)
+            if self.board.needs_decision()
+            else []
+        )
         offered = False
         for decision in decisions:
             if isinstance(decision, Offer):
@@ -362,8 +368,13 @@ class Router:
         await self._flush_log()
 
     async def _reconcile(self) -> None:
-        desired = self.board.desired_members()
-        actual = {i: m for i, m in self._actual.items() if i in self._known_interfaces}
+        """Member actions for the interfaces whose desired or observed membership changed since the last step."""
+        dirty, self.board.dirty = self.board.dirty, set()
+        dirty &= self._known_interfaces
+        if not dirty:
+            return
+        desired = self.board.desired_members(only=dirty)
+        actual = {i: m for i, m in self._actual.items() if i in dirty}
         for action in reconcile(desired, actual, self._queue):
             interface = action["Interface"]
             try:
@@ -372,6 +383,7 @@ class Router:
                 self._apply_locally(action, desired.get(interface))
             except Exception as exc:
                 self.stats.action_errors += 1
+                self.board.dirty.add(interface)  # tried again at a later step
                 log.error("%s %s refused: %s", action["Action"], interface, exc)
                 advisor = self.board.advisor_of(interface)
                 if advisor is not None:
@@ -390,6 +402,7 @@ class Router:
             self._actual[interface] = want
 
     def _observe(self, member: MemberUpdate) -> None:
+        self.board.dirty.add(member.interface)  # compare again with what is desired
         if not member.present:
             self._actual.pop(member.interface, None)
             return
