@@ -48,6 +48,7 @@ def e164(raw: str, region: str = "FR") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
 def french_display(number_e164: str | None) -> str:
     """`+33321000001` → `03 21 00 00 01`; foreign numbers in international format; '' when None."""
     if number_e164 is None:

@@ -145,7 +145,7 @@ class PresenceBoard:
         Built without re-validation: the board's own data is already valid."""
         preferred = {w.preferred for w in self._waiting.values() if w.preferred is not None} if relevant_only else set()
         return [
-            AdvisorView.model_construct(
+            AdvisorView(
                 advisor_id=p.advisor.id,
                 interface=p.advisor.interface,
                 state=p.state,
@@ -163,7 +163,7 @@ class PresenceBoard:
 
     def waiting(self) -> list[WaitingCall]:
         return [
-            WaitingCall.model_construct(
+            WaitingCall(
                 linkedid=w.linkedid,
                 queued_at=w.queued_at,
                 topic=w.topic,
