@@ -8,7 +8,7 @@ The production pieces run as `gps_admin.app.build_app` wires them, in one proces
   (temp spool dir, then a REAL PostgreSQL: a throw-away database on `postgresql://postgres@127.0.0.1:5432`,
   migrated, dropped at the end; `submit_timeout=0.0` as in production), the `Router` (leader: it takes the lease
   once, in-memory advisor store as in bench.routing), the `PopPublisher` (`advisor_of` = the router's board,
-  `is_leader` = the router; `context_of` = the production caller-context look-up, history + commune from
+  `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
   PostgreSQL, copied from build_app; `--context none` skips it) and a `Hub` served on loopback by aiohttp;
 - instance B (with `--instances 2`): a second `Hub` with its own Redis client, subscription and aiohttp server;
   every websocket is connected to it, so each pop crosses Redis from A's publisher to B's subscription.
@@ -52,11 +52,9 @@ from bench.routing import Chan, Events, MemoryStore, RecordingSender, make_advis
 from config.settings import DeskSettings, LineSettings, OpeningHours, RoutingSettings
 from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
-from screenpop.pops import CallerContext, HistoryItem, PopPublisher, no_context
-from storage.communes import CommuneRepository
+from screenpop.pops import PopPublisher, context_lookup, no_context
 from storage.migrate import migrate
 from storage.pool import create_pool
-from storage.qualification import QualificationRepository
 from storage.spool import Spool
 from storage.writer import RecordWriter
 from telephony.advisors import Advisor
@@ -162,39 +160,6 @@ class CommitWatch(logging.Handler):
                 call.committed.set()
 
 
-# ---- the caller context of a pop, as build_app's `context_of` (a closure there, not importable) ----
-
-
-def db_context(pool: asyncpg.Pool, desk: DeskSettings) -> Callable[[str | None], Awaitable[CallerContext]]:
-    qualification = QualificationRepository(pool, desk)
-    communes = CommuneRepository(pool)
-
-    async def context_of(number: str | None) -> CallerContext:
-        if number is None:
-            return CallerContext()
-        try:
-            history = await bounded(qualification.history(number, desk.history_size), 0.2)
-            code = await bounded(qualification.last_commune(number), 0.2)
-            found = await bounded(communes.get(code), 0.2) if code else None
-        except Exception:
-            return CallerContext()
-        return CallerContext(
-            commune=f"{found.name} ({found.code})" if found is not None else None,
-            history=tuple(
-                HistoryItem(
-                    date=h.date,
-                    topic=" — ".join(x for x in (h.topic_label, h.subtopic_label) if x) or None,
-                    outcome=h.outcome_label,
-                    advisor=h.advisor_name,
-                    note=h.note,
-                )
-                for h in history
-            ),
-        )
-
-    return context_of
-
-
 # ---- the instances ----
 
 
@@ -278,7 +243,7 @@ class Rig:
             self.redis,
             advisor_of=advisor_of,
             is_leader=lambda: router.leader,
-            context_of=db_context(pool, DeskSettings()) if context == "db" else no_context,
+            context_of=context_lookup(pool, DeskSettings()) if context == "db" else no_context,
         )
         self.pipeline.listen(self.router.on_effect)
         self.pipeline.listen(self.publisher.on_effect)

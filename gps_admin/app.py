@@ -22,12 +22,11 @@ from screenpop.auth import setup_auth
 from screenpop.desk import DeskDeps, LiveCalls, setup_desk
 from screenpop.hub import Hub
 from screenpop.openapi import openapi_json
-from screenpop.pops import CallerContext, HistoryItem, PopPublisher, publish_presence
+from screenpop.pops import PopPublisher, context_lookup, publish_presence
 from storage.advisors import AdvisorRepository
-from storage.communes import CommuneRepository, ensure_communes
+from storage.communes import ensure_communes
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
-from storage.qualification import QualificationRepository
 from storage.spool import Spool
 from storage.users import UserRepository
 from storage.writer import RecordWriter
@@ -217,40 +216,15 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         routing=settings.routing,
         queue=queue,
     )
-    qualification = QualificationRepository(pool, settings.desk)
-    communes = CommuneRepository(pool)
-
-    async def context_of(number: str | None) -> CallerContext:
-        """The caller's history and commune for the pop; bounded, and never in the way of the pop itself."""
-        if number is None:
-            return CallerContext()
-        try:
-            history = await bounded(qualification.history(number, settings.desk.history_size), 0.2)
-            code = await bounded(qualification.last_commune(number), 0.2)
-            found = await bounded(communes.get(code), 0.2) if code else None
-        except Exception as exc:
-            log.warning("pop without history (%s)", exc)
-            return CallerContext()
-        return CallerContext(
-            commune=f"{found.name} ({found.code})" if found is not None else None,
-            history=tuple(
-                HistoryItem(
-                    date=h.date,
-                    topic=" — ".join(x for x in (h.topic_label, h.subtopic_label) if x) or None,
-                    outcome=h.outcome_label,
-                    advisor=h.advisor_name,
-                    note=h.note,
-                )
-                for h in history
-            ),
-        )
 
     def advisor_of(interface: str) -> int | None:
         advisor = router.board.advisor_of(interface)
         return advisor.id if advisor is not None else None
 
     hub = Hub(redis)
-    publisher = PopPublisher(redis, advisor_of=advisor_of, is_leader=lambda: router.leader, context_of=context_of)
+    publisher = PopPublisher(
+        redis, advisor_of=advisor_of, is_leader=lambda: router.leader, context_of=context_lookup(pool, settings.desk)
+    )
     live = LiveCalls()
     pipeline.listen(router.on_effect)
     pipeline.listen(publisher.on_effect)

@@ -14,11 +14,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 
+import asyncpg
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
+from config.settings import DeskSettings
+from storage.communes import CommuneRepository
 from storage.keys import channel_prefix
+from storage.qualification import QualificationRepository
 from telephony.advisors import StateChange
+from telephony.aio import bounded
 from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded
 from telephony.identity import french_display
 from telephony.records import RingResult
@@ -206,3 +211,35 @@ async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) ->
             detail=change.state.value,
         )
         await redis.publish(channel(redis, change.advisor_id), message.model_dump_json())
+
+
+def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
+    """The caller's history and commune for a pop, from PostgreSQL; bounded, and never in the way of the pop."""
+    qualification = QualificationRepository(pool, desk)
+    communes = CommuneRepository(pool)
+
+    async def context_of(number: str | None) -> CallerContext:
+        if number is None:
+            return CallerContext()
+        try:
+            history = await bounded(qualification.history(number, desk.history_size), 0.2)
+            code = await bounded(qualification.last_commune(number), 0.2)
+            found = await bounded(communes.get(code), 0.2) if code else None
+        except Exception as exc:
+            log.warning("pop without history (%s)", exc)
+            return CallerContext()
+        return CallerContext(
+            commune=f"{found.name} ({found.code})" if found is not None else None,
+            history=tuple(
+                HistoryItem(
+                    date=h.date,
+                    topic=" — ".join(x for x in (h.topic_label, h.subtopic_label) if x) or None,
+                    outcome=h.outcome_label,
+                    advisor=h.advisor_name,
+                    note=h.note,
+                )
+                for h in history
+            ),
+        )
+
+    return context_of
