@@ -6,7 +6,7 @@ the integration suite never skips silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -34,3 +34,14 @@ async def fresh_queue(request: pytest.FixtureRequest) -> None:
 
     driver = await Driver.connect(request.getfixturevalue("asterisk_rig"))  # clears on connect
     await driver.close()
+
+
+@pytest.fixture
+def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """Print a line in the test run's output even when output is captured (figures the issues ask to print)."""
+
+    def write(line: str) -> None:
+        with capsys.disabled():
+            print(f"\n{line}")
+
+    return write

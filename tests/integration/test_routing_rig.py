@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,7 +91,12 @@ async def ended(svc: ServiceUnderTest, count: int) -> list[CallEnded]:
 
 
 async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
-    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+    asterisk_rig: AsteriskRig,
+    fresh_database: str,
+    clean: asyncpg.Pool,
+    tmp_path: Path,
+    driver: Driver,
+    report: Callable[[str], None],
 ) -> None:
     team = await advisors(clean, *((f"adv{i}", f"Local/adv{i}@advisors", ()) for i in range(1, 9)))
     svc = await start(asterisk_rig, fresh_database, tmp_path)
@@ -132,8 +137,8 @@ async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
                 assert gap >= ROUTING.wrapup_max - 0.05, f"{e.interface} rang {gap:.2f} s after its last call"
         per_advisor = Counter(r.advisor_interface for r in records)
         assert set(per_advisor) <= set(by_interface)
-        print(
-            "\nfairness: calls per advisor "
+        report(
+            "fairness (30 callers, 8 advisors): calls per advisor "
             + ", ".join(f"{by_interface[i].login}={per_advisor.get(i, 0)}" for i in sorted(by_interface))
             + f"; max/min = {max(per_advisor.values())}/{min(per_advisor.get(i, 0) for i in by_interface)}"
         )
