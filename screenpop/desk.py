@@ -7,6 +7,7 @@ text (never HTML), under a strict Content-Security-Policy.
 from __future__ import annotations
 
 import html
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -89,13 +90,8 @@ def _user(request: web.Request) -> User:
 
 
 def _error(status: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
-    return status(text=f'{{"error":"{code}","message":{_json_str(message)}}}', content_type="application/json")
-
-
-def _json_str(value: str) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
+    body = json.dumps({"error": code, "message": message}, ensure_ascii=False)
+    return status(text=body, content_type="application/json")
 
 
 async def desk_page(request: web.Request) -> web.Response:
@@ -111,7 +107,7 @@ async def desk_state(request: web.Request) -> web.Response:
     user = _user(request)
     state, reason = "logged_out", None
     if user.advisor_id is not None:
-        last = (await AdvisorRepository(deps.pool, deps.settings.routing.skills).last_states()).get(user.advisor_id)
+        last = await AdvisorRepository(deps.pool, deps.settings.routing.skills).last_state(user.advisor_id)
         if last is not None:
             state, reason = last.state.value, last.reason
     return web.json_response(

@@ -82,6 +82,10 @@ SELECT DISTINCT ON (advisor_id) {_EVENT_COLUMNS}
 FROM advisor_events ORDER BY advisor_id, at DESC, id DESC
 """  # noqa: S608
 
+_LAST_STATE = f"""
+SELECT {_EVENT_COLUMNS} FROM advisor_events WHERE advisor_id = $1 ORDER BY at DESC, id DESC LIMIT 1
+"""  # noqa: S608
+
 _HISTORY = f"""
 SELECT {_EVENT_COLUMNS} FROM advisor_events
 WHERE advisor_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id
@@ -207,6 +211,11 @@ class AdvisorRepository:
     async def last_states(self) -> dict[int, StateChange]:
         """The latest change of every advisor who has one (latest `at`; ties: latest recorded)."""
         return {c.advisor_id: c for c in map(_change, await self._pool.fetch(_LAST_STATES))}
+
+    async def last_state(self, advisor_id: int) -> StateChange | None:
+        """One advisor's latest change (same order as `last_states`), or None."""
+        row = await self._pool.fetchrow(_LAST_STATE, advisor_id)
+        return None if row is None else _change(row)
 
     async def history(self, advisor_id: int, since: datetime, until: datetime) -> builtins.list[StateChange]:
         """The changes with `since <= at < until`, oldest first (ties in recording order)."""
