@@ -32,6 +32,7 @@ import builtins
 import contextlib
 import gc
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ from telephony.pipeline import CallPipeline
 from telephony.records import CallRecord
 from telephony.router import Router
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_URL = f"redis://{os.environ.get('GPS_TEST_REDIS', '127.0.0.1:6379')}/9"
 QUEUE = "gps"
 TRIGGERS = ("available", "caller_gone")
 PUBLIC_NUMBER = "0800123456"

@@ -35,6 +35,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import secrets
 import sys
 import tempfile
@@ -64,7 +65,7 @@ from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
 from telephony.router import Router
 
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_URL = f"redis://{os.environ.get('GPS_TEST_REDIS', '127.0.0.1:6379')}/10"
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 QUEUE = "gps"
 POP_TARGET_MS = 10.0  # p99, one instance, 100 calls/s

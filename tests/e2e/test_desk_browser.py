@@ -23,6 +23,7 @@ from tests.fixtures_db import fresh_database, make_record
 from tests.integration.harness import Driver
 from tests.rig.asterisk import AsteriskRig, free_loopback_port
 from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.servers import redis_url
 
 __all__ = ["fresh_database"]
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.asterisk
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "motdepasse-" + secrets.token_hex(6)
-REDIS = "redis://127.0.0.1:6379/14"
+REDIS = redis_url(14)
 STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
 
 

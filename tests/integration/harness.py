@@ -34,6 +34,7 @@ from telephony.pipeline import CallPipeline
 from telephony.records import CallRecord
 from telephony.router import Router
 from tests.rig.asterisk import AmiConnection, AmiFrame, AsteriskRig
+from tests.servers import redis_url as test_redis_url
 
 WITHIN = 30.0  # seconds: an upper bound for any one step, never a pause
 
@@ -67,7 +68,7 @@ class ServiceUnderTest:
     reconnect_min: float = 0.2
     reconnect_max: float = 1.0
     routing: RoutingSettings | None = None  # set: the router runs too (advisors from the database)
-    redis_url: str = "redis://127.0.0.1:6379/7"
+    redis_url: str = test_redis_url(7)
     effects: list[AnyEffect] = field(default_factory=list)
     events: list[AmiEvent] = field(default_factory=list)  # everything the pipeline received, for diagnosis
     _changed: asyncio.Event = field(default_factory=asyncio.Event)

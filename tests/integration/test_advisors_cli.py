@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from tests.fixtures_db import fresh_database
+from tests.servers import redis_url
 
 __all__ = ["fresh_database"]  # fixture used by name below
 
@@ -19,7 +20,7 @@ WITHIN = 60.0  # seconds: an upper bound for one command, never a pause
 
 async def gps_admin(database_url: str, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPS_ADMIN_")}
-    env |= {"GPS_ADMIN_DATABASE_URL": database_url, "GPS_ADMIN_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    env |= {"GPS_ADMIN_DATABASE_URL": database_url, "GPS_ADMIN_REDIS_URL": redis_url(0)}
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )

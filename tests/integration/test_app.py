@@ -13,6 +13,7 @@ from gps_admin.app import StartupError, prepare_database
 from storage.migrate import load_migrations
 from tests.fixtures_db import fresh_database
 from tests.rig.asterisk import free_loopback_port
+from tests.servers import redis_url
 
 __all__ = ["fresh_database"]
 
@@ -26,7 +27,7 @@ async def test_a_schema_that_is_behind_stops_the_start_until_migrated(fresh_data
         env={
             **{k: v for k, v in os.environ.items() if not k.startswith("GPS_ADMIN_")},
             "GPS_ADMIN_DATABASE_URL": fresh_database,
-            "GPS_ADMIN_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "GPS_ADMIN_REDIS_URL": redis_url(0),
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

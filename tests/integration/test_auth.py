@@ -20,10 +20,11 @@ from screenpop.models import USER, Role, User
 from storage.advisors import AdvisorRepository
 from storage.users import InvalidRole, UserRepository, WeakPassword
 from tests.fixtures_db import fresh_database, migrated_pool
+from tests.servers import redis_url
 
 __all__ = ["fresh_database", "migrated_pool"]  # fixtures used by name below
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_url(11)
 PASSWORD = "correct horse battery"
 ATTEMPTS = 3
 HTML = {"Accept": "text/html,application/xhtml+xml"}

@@ -20,8 +20,9 @@ from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
 from screenpop.pops import DeskMessage, PopPublisher, pending
 from telephony.effects import AdvisorRinging, CallAnswered
+from tests.servers import redis_url
 
-REDIS = "redis://127.0.0.1:6379/12"
+REDIS = redis_url(12)
 WITHIN = 10.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -10,13 +10,14 @@ from config.settings import load_settings
 from gps_admin.app import Endpoints, build_app
 from screenpop.openapi import document, undocumented
 from tests.fixtures_db import fresh_database
+from tests.servers import redis_url
 
 __all__ = ["fresh_database"]
 
 
 async def test_every_route_is_documented_and_the_document_is_served(fresh_database: str, tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path)
-    app = await build_app(settings, Endpoints(fresh_database, "redis://127.0.0.1:6379/15", True))
+    app = await build_app(settings, Endpoints(fresh_database, redis_url(15), True))
     assert undocumented(app) == []
     doc = document()
     assert doc["openapi"].startswith("3.")

@@ -30,13 +30,14 @@ from telephony.router import Router, wait_for
 from tests.fixtures_db import fresh_database, make_record, migrated_pool
 from tests.integration.harness import WITHIN, Driver, ServiceUnderTest
 from tests.rig.asterisk import AsteriskRig
+from tests.servers import redis_url
 
 __all__ = ["fresh_database", "migrated_pool"]
 
 pytestmark = pytest.mark.asterisk
 
 ROUTING = RoutingSettings(wrapup_max=0.5, continuity_wait=2.0, claim_ttl=30.0)
-REDIS = "redis://127.0.0.1:6379/7"
+REDIS = redis_url(7)
 
 
 @pytest.fixture

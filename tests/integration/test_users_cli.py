@@ -11,6 +11,7 @@ import asyncpg
 
 from storage.users import UserRepository
 from tests.fixtures_db import fresh_database
+from tests.servers import redis_url
 
 __all__ = ["fresh_database"]  # fixture used by name below
 
@@ -21,7 +22,7 @@ PASSWORD = "une phrase de passe solide"
 
 async def gps_admin(database_url: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPS_ADMIN_")}
-    env |= {"GPS_ADMIN_DATABASE_URL": database_url, "GPS_ADMIN_REDIS_URL": "redis://127.0.0.1:6379/11"}
+    env |= {"GPS_ADMIN_DATABASE_URL": database_url, "GPS_ADMIN_REDIS_URL": redis_url(11)}
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN,
         *args,
