@@ -252,6 +252,10 @@ PAGE = """<!doctype html>
       <p id="transfer-msg" role="status"></p>
     </div>
   </section>
+  <section aria-labelledby="h-callbacks">
+    <h2 id="h-callbacks">Rappels en attente pour ce numéro</h2>
+    <ul id="callbacks"><li class="muted">—</li></ul>
+  </section>
   <section aria-labelledby="h-history">
     <h2 id="h-history">Historique de ce numéro</h2>
     <table><thead><tr><th>Date</th><th>Thème</th><th>Issue</th><th>Conseiller</th><th>Note</th></tr></thead>

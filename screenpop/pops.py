@@ -43,6 +43,14 @@ class HistoryItem(BaseModel):
     note: str | None = None
 
 
+class CallbackItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    requested_at: datetime
+    topic: str | None = None
+    slot: str | None = None  # the caller's preferred time slot, as the advisor wrote it
+
+
 class CallerContext(BaseModel):
     """What the desk knows of a caller before answering (no confidential case file exists here)."""
 
@@ -50,7 +58,7 @@ class CallerContext(BaseModel):
 
     commune: str | None = None  # "Arras (62041)"
     history: tuple[HistoryItem, ...] = ()
-    open_callbacks: tuple[str, ...] = ()
+    open_callbacks: tuple[CallbackItem, ...] = ()
 
 
 class DeskMessage(BaseModel):
@@ -225,6 +233,7 @@ def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
             history = await bounded(qualification.history(number, desk.history_size), 0.2)
             code = await bounded(qualification.last_commune(number), 0.2)
             found = await bounded(communes.get(code), 0.2) if code else None
+            callbacks = await bounded(qualification.open_callbacks(number), 0.2)
         except Exception as exc:
             log.warning("pop without history (%s)", exc)
             return CallerContext()
@@ -239,6 +248,9 @@ def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
                     note=h.note,
                 )
                 for h in history
+            ),
+            open_callbacks=tuple(
+                CallbackItem(requested_at=c.requested_at, topic=c.topic_label, slot=c.slot) for c in callbacks
             ),
         )
 

@@ -142,6 +142,17 @@ class CallRecordView(BaseModel):
     changed: bool = False  # this save changed the stored qualification
 
 
+class OpenCallback(BaseModel):
+    """A callback asked for on one of the caller's calls, with no answered call from that number since."""
+
+    model_config = ConfigDict(frozen=True)
+
+    linkedid: str
+    requested_at: AwareDatetime
+    topic_label: str | None
+    slot: str | None
+
+
 class HistoryItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -195,6 +206,19 @@ SELECT cr.linkedid, cr.arrived_at, cr.status, cr.topic, cr.subtopic, cr.outcome,
 FROM call_records AS cr
 LEFT JOIN advisors AS a ON a.interface = cr.advisor_interface
 WHERE cr.caller_number = $1 AND (cr.qualified_at IS NOT NULL OR cr.status = 'answered')
+ORDER BY cr.arrived_at DESC, cr.linkedid DESC
+LIMIT $2
+"""
+
+_OPEN_CALLBACKS = """
+SELECT cr.linkedid, cr.arrived_at, cr.topic, cr.callback_slot
+FROM call_records AS cr
+WHERE cr.caller_number = $1 AND cr.callback_requested
+  AND NOT EXISTS (
+      SELECT 1 FROM call_records AS later
+      WHERE later.caller_number = cr.caller_number AND later.status = 'answered'
+        AND later.arrived_at > cr.arrived_at
+  )
 ORDER BY cr.arrived_at DESC, cr.linkedid DESC
 LIMIT $2
 """
@@ -259,6 +283,20 @@ class QualificationRepository:
         rows = await self._pool.fetch(_HISTORY, caller_number, size)
         return [self._history_item(r) for r in rows]
 
+    async def open_callbacks(self, caller_number: str, limit: int = 10) -> list[OpenCallback]:
+        """Callbacks still owed to this number, latest first: asked for on a call, and no call from the number
+        was answered since (the callback issue will add explicit closing by the advisor who calls back)."""
+        rows = await self._pool.fetch(_OPEN_CALLBACKS, caller_number, max(1, min(limit, 100)))
+        return [
+            OpenCallback(
+                linkedid=r["linkedid"],
+                requested_at=r["arrived_at"],
+                topic_label=self._topic_label(r["topic"]),
+                slot=r["callback_slot"],
+            )
+            for r in rows
+        ]
+
     async def last_commune(self, caller_number: str) -> str | None:
         """The commune given on the caller's latest call that had one."""
         value = await self._pool.fetchval(_LAST_COMMUNE, caller_number)
@@ -296,6 +334,12 @@ class QualificationRepository:
             "SELECT id, name, extension, topics, hours::text AS hours, active FROM services WHERE id = $1", service_id
         )
         return None if row is None else service_from_row(row)
+
+    def _topic_label(self, topic: str | None) -> str | None:
+        if topic is None:
+            return None
+        known = self._desk.topics.get(topic)
+        return known.label if known else topic
 
     def _history_item(self, row: asyncpg.Record) -> HistoryItem:
         topic = self._desk.topics.get(row["topic"]) if row["topic"] else None

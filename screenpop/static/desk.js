@@ -60,6 +60,15 @@ function showPop(message) {
   const status = document.createElement("div"); status.id = "call-status"; status.className = "state";
   text(status, "Appel entrant");
   pop.append(number, name, details, status);
+  const callbacks = $("callbacks"); callbacks.replaceChildren();
+  const owed = (message.context && message.context.open_callbacks) || [];
+  if (!owed.length) { const li = document.createElement("li"); li.className = "muted"; text(li, "Aucun rappel en attente."); callbacks.append(li); }
+  for (const c of owed) {
+    const li = document.createElement("li");
+    text(li, "Demandé le " + new Date(c.requested_at).toLocaleString("fr-FR") + (c.topic ? " — " + c.topic : "")
+             + (c.slot ? " — créneau souhaité : " + c.slot : ""));
+    callbacks.append(li);
+  }
   const body = $("history"); body.replaceChildren();
   const items = (message.context && message.context.history) || [];
   if (!items.length) {

@@ -150,7 +150,8 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
     )
     await pool.execute(
         "UPDATE call_records SET topic = 'taxes', outcome = 'advice', note = 'Échéancier expliqué',"
-        " commune_insee = '62041', qualified_at = now() WHERE linkedid = 'earlier.1'"
+        " commune_insee = '62041', callback_requested = true, callback_slot = 'le matin <i>tôt</i>',"
+        " qualified_at = now() WHERE linkedid = 'earlier.1'"
     )
     await pool.close()
 
@@ -168,6 +169,9 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         await expect(page.locator("#pop")).to_contain_text("Arras (62041)")
         await expect(page.locator("#history")).to_contain_text("Impôts et fiscalité")
         await expect(page.locator("#history")).to_contain_text("Échéancier expliqué")
+        await expect(page.locator("#callbacks")).to_contain_text(
+            "Impôts et fiscalité — créneau souhaité : le matin <i>tôt</i>"
+        )
         await expect(page.locator("#call-status")).to_have_text("Appel terminé — à qualifier", timeout=STEP)
         linkedid = await call_ended(served, "+33321000301")
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from config.settings import DeskSettings
 from screenpop.models import Outcome, Role, User
+from screenpop.pops import CallerContext, context_lookup
 from storage.calls import CallRecordRepository
 from storage.communes import ensure_communes
 from storage.qualification import (
@@ -250,6 +251,45 @@ async def test_history_latest_first_with_labels(repo: QualificationRepository, p
     await repo.save("202.1", qual(commune_insee="62119"), SUPER, None)
     assert [i.linkedid for i in await repo.history("+33612345678")] == ["203.1", "202.1", "201.1", "100.1"]
     assert await repo.last_commune("+33612345678") == "62119"
+
+
+async def test_open_callbacks_until_an_answered_call(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+    calls = CallRecordRepository(pool)
+    number = "+33612345678"
+    # 100.1 (T0, answered) asks for a callback; 101.1 (T0 + 1 day, answered) asks for another one
+    await repo.save(
+        "100.1", qual(outcome="callback_needed", callback_requested=True, callback_slot="matin"), ALICE, ADV1
+    )
+    await calls.upsert(
+        make_record("101.1", arrived_at=T0 + timedelta(days=1), ended_at=T0 + timedelta(days=1, minutes=3))
+    )
+    await repo.save("101.1", qual(topic="health", subtopic=None, callback_requested=True), ALICE, ADV1)
+    # only the latest is owed: the call of day 1 was answered after the first request
+    owed = await repo.open_callbacks(number)
+    assert [(c.linkedid, c.topic_label, c.slot) for c in owed] == [("101.1", "Santé", None)]
+
+    # an abandoned call later does not close it; an answered one does
+    abandoned = {"status": "abandoned", "answered_at": None, "advisor_interface": None, "advisor_name": None}
+    await calls.upsert(make_record("102.1", arrived_at=T0 + timedelta(days=2), **abandoned))
+    assert [c.linkedid for c in await repo.open_callbacks(number)] == ["101.1"]
+    await calls.upsert(make_record("103.1", arrived_at=T0 + timedelta(days=3)))
+    assert await repo.open_callbacks(number) == []
+    assert await repo.open_callbacks("+33100000000") == []
+
+
+async def test_pop_context_carries_history_commune_and_open_callbacks(
+    repo: QualificationRepository, pool: asyncpg.Pool
+) -> None:
+    await repo.save(
+        "100.1", qual(commune_insee="62041", callback_requested=True, callback_slot="après 17 h"), ALICE, ADV1
+    )
+    context = await context_lookup(pool, DESK)("+33612345678")
+    assert context.commune == "Arras (62041)"
+    assert [(h.topic, h.outcome, h.advisor) for h in context.history] == [
+        ("Handicap — Dossier MDPH", "Conseil, orientation", "Alice Martin")
+    ]
+    assert [(c.topic, c.slot) for c in context.open_callbacks] == [("Handicap", "après 17 h")]
+    assert await context_lookup(pool, DESK)(None) == CallerContext()
 
 
 # -- services ----------------------------------------------------------------------------------------
