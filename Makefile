@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# First command: set up and run the service on embedded defaults (no PostgreSQL, Redis or PBX needed).
+# First command: set up and run the demo on embedded defaults (no PostgreSQL, Redis or PBX needed).
 run: setup
-	$(BIN)/gps-admin serve
+	$(BIN)/gps-admin demo
 
-serve: run
+# The service itself, on embedded PostgreSQL/Redis unless configured, connecting to the configured Asterisk.
+serve: setup
+	$(BIN)/gps-admin serve
 
 # Second command: set up everything (venv, the Asterisk rig) and pass the whole suite.
 test: setup rig lint typecheck

@@ -13,7 +13,7 @@ from functools import partial
 from aiohttp import web
 
 from config.settings import Settings, SettingsError, load_settings
-from gps_admin import advisors_cli, desk_cli, users_cli
+from gps_admin import advisors_cli, demo, desk_cli, users_cli
 from gps_admin.app import Endpoints, StartupError, build_app
 
 log = logging.getLogger("gps_admin")
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the service (embedded PostgreSQL/Redis unless URLs are configured)")
     sub.add_parser("migrate", help="apply the database migrations")
+    demo.add_parser(sub)
     advisors_cli.add_parser(sub)
     desk_cli.add_parser(sub)
     users_cli.add_parser(sub)
@@ -115,15 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     commands: dict[str, Callable[[Settings], int]] = {
         "serve": cmd_serve,
+        "demo": partial(demo.run, args),
         "migrate": cmd_migrate,
         "advisors": partial(advisors_cli.run, args),
         "communes": partial(desk_cli.run, args),
         "services": partial(desk_cli.run, args),
         "users": partial(users_cli.run, args),
     }
+    from storage.embedded import EmbeddedServerError
+
     try:
         return commands[args.command](settings)
-    except SettingsError as exc:
+    except (SettingsError, EmbeddedServerError) as exc:
         print(f"gps-admin: {exc}", file=sys.stderr)
         return 2
 

@@ -134,6 +134,7 @@ class Auth:
     sessions: SessionStore
     throttle: LoginThrottle
     settings: DeskSettings
+    demo: bool = False
 
 
 AUTH = web.AppKey("auth", Auth)
@@ -310,7 +311,7 @@ def _login_response(
         token = secrets.token_urlsafe(32)
     response = web.Response(
         status=status,
-        text=render_login(token, next_url, error=error, login=login),
+        text=render_login(token, next_url, error=error, login=login, demo=request.app[AUTH].demo),
         content_type="text/html",
         charset="utf-8",
         headers={hdrs.CACHE_CONTROL: "no-store"},
@@ -326,7 +327,13 @@ def _login_response(
     return response
 
 
-def render_login(csrf: str, next_url: str, *, error: str = "", login: str = "") -> str:
+DEMO_BANNER = (
+    '\n      <p class="demo" role="status">DÉMONSTRATION — appels simulés, données fictives ; '
+    "les comptes de démonstration sont affichés sur la console.</p>"
+)
+
+
+def render_login(csrf: str, next_url: str, *, error: str = "", login: str = "", demo: bool = False) -> str:
     """The login page: plain HTML (no script, no inline style), every value escaped."""
     e = html.escape
     described = ' aria-describedby="login-error" aria-invalid="true"' if error else ""
@@ -340,7 +347,7 @@ def render_login(csrf: str, next_url: str, *, error: str = "", login: str = "") 
   </head>
   <body>
     <main>
-      <h1>Connexion</h1>{alert}
+      <h1>Connexion</h1>{DEMO_BANNER if demo else ""}{alert}
       <form method="post" action="/login">
         <input type="hidden" name="{CSRF_FIELD}" value="{e(csrf)}">
         <input type="hidden" name="next" value="{e(next_url)}">
@@ -365,13 +372,21 @@ def render_login(csrf: str, next_url: str, *, error: str = "", login: str = "") 
 # -- wiring ------------------------------------------------------------------------------------------
 
 
-def setup_auth(app: web.Application, *, users: UserRepository, redis: aioredis.Redis, settings: DeskSettings) -> None:
+def setup_auth(
+    app: web.Application,
+    *,
+    users: UserRepository,
+    redis: aioredis.Redis,
+    settings: DeskSettings,
+    demo: bool = False,
+) -> None:
     """Add the security-headers and auth middlewares (outermost first) and the login/logout/me routes."""
     app[AUTH] = Auth(
         users=users,
         sessions=SessionStore(redis, settings.session_hours * 3600),
         throttle=LoginThrottle(redis, settings.login_attempts, settings.login_window),
         settings=settings,
+        demo=demo,
     )
     app.middlewares.append(security_headers)
     app.middlewares.append(auth_middleware)

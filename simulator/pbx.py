@@ -134,6 +134,7 @@ class PbxStats:
     no_answer_rings: int = 0
     actions: int = 0
     refused_actions: int = 0
+    skipped: int = 0  # calls the load generator did not place (concurrency cap)
 
 
 class Pbx:

@@ -243,7 +243,11 @@ class EmbeddedServers:
             encoding="utf-8",
         )
         self._redis = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary path
-            [executable, str(config)], stdin=subprocess.DEVNULL, start_new_session=True
+            [executable, str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # it logs to redis.log; never hold the caller's stdout open
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.start_timeout
         while not _redis_pong(sock):

@@ -1,0 +1,350 @@
+"""`gps-admin demo`: the whole product on one machine with nothing installed.
+
+Embedded PostgreSQL and Redis under a data folder (default `<data_dir>/demo`), the PBX simulator speaking AMI on a
+loopback port (the service connects to it exactly as to Asterisk: same settings, same code), demo advisors,
+services and accounts, a simulated crew (seven advisors whose phones answer, who qualify their calls and end their
+wrap-up) and callers at a gentle rate. One advisor account is for the person trying the demo.
+
+The line of the demo is open every day, except from minute 55 to minute 59 of each hour, so that out-of-hours calls
+show too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import logging
+import random
+import secrets
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+from pydantic import SecretStr
+
+from config.settings import WEEKDAYS, OpeningHours, OpeningSpan, Settings
+from gps_admin.app import SERVICE, StartupError, build_app
+from screenpop.models import Role, User
+from screenpop.pops import DeskMessage, acknowledge, desk_pattern
+from simulator.pbx import Pbx, Phone, QueueConfig
+from simulator.server import AmiServer
+from simulator.traffic import Callers, Mix, generate
+from storage.advisors import AdvisorRepository
+from storage.qualification import Qualification, QualificationError, QualificationRepository
+from storage.services import ServiceRepository
+from storage.users import UserRepository
+from telephony.router import PresenceError, RouterNotLeader, send_command
+
+log = logging.getLogger("gps_admin.demo")
+
+HUMAN = ("agnes", "Agnès Leroy")  # the advisor account of the person trying the demo
+CREW = (
+    ("bruno", "Bruno Delattre"),
+    ("chloe", "Chloé Vasseur"),
+    ("didier", "Didier Caron"),
+    ("elise", "Élise Lefebvre"),
+    ("fabrice", "Fabrice Dufour"),
+    ("gaelle", "Gaëlle Bécourt"),
+    ("hugo", "Hugo Lemaire"),
+)
+ACCOUNTS = (("agnes", "Agnès Leroy", Role.ADVISOR), ("superviseur", "Sam Carpentier", Role.SUPERVISOR),
+            ("admin", "Alex Deprez", Role.ADMIN))  # fmt: skip
+CLOSED: dict[str, list[list[str]]] = {}  # no span on any day: the desk refuses a transfer there
+SERVICES: tuple[tuple[str, str, tuple[str, ...], dict[str, list[list[str]]] | None], ...] = (
+    ("Service des routes", "2001", ("roads",), None),  # None: always open
+    ("Collèges — transports scolaires", "2002", ("secondary_schools",), None),
+    ("Autonomie — personnes âgées et handicapées", "2003", ("elderly", "disability"), None),
+    ("Action sociale — RSA", "2004", ("social_aid",), None),
+    ("Archives départementales", "2005", (), CLOSED),
+)
+NOTES = (
+    "Explication du courrier reçu.",
+    "Orientation vers le bon service.",
+    "Démarche en ligne expliquée pas à pas.",
+    "Pièces justificatives rappelées.",
+    "L'usager rappellera après réception du dossier.",
+)
+
+
+def demo_hours() -> OpeningHours:
+    """Open every day, closed from minute 55 to the end of each hour (out-of-hours calls in every hour)."""
+    spans = tuple(OpeningSpan(start=time(h), end=time(h, 55)) for h in range(24))
+    today = datetime.now(UTC).date()
+    return OpeningHours(
+        week=dict.fromkeys(WEEKDAYS, spans), open_dates=tuple(today + timedelta(d) for d in range(-1, 30))
+    )
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    rate: float
+    pbx: Pbx
+    server: AmiServer
+    crew_ids: dict[int, User] = field(default_factory=dict)
+    human_id: int | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def phone(self, interface: str) -> Phone:
+        """Crew phones answer after 1-4 s, and 6 % of the time not at all; the demo user's headset after 2 s."""
+        if interface == f"Local/{HUMAN[0]}@advisors":
+            return Phone(answers=True, answer_after=2.0)
+        return Phone(answers=self.rng.random() > 0.06, answer_after=self.rng.uniform(1.0, 4.0))
+
+
+async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], list[tuple[str, str, str]], bool]:
+    """Demo advisors, services and accounts. Accounts get fresh passwords at every start (printed once, never
+    stored in clear). Returns advisor ids by login, (login, role, password) and whether this was the first start."""
+    advisors = AdvisorRepository(pool, settings.routing.skills)
+    ids: dict[str, int] = {}
+    first = await advisors.by_login(HUMAN[0]) is None
+    for login, name in (HUMAN, *CREW):
+        found = await advisors.by_login(login)
+        if found is None:
+            found = await advisors.add(login, name, f"Local/{login}@advisors")
+        ids[login] = found.id
+    services = ServiceRepository(pool, settings.desk.topics)
+    known = {s.extension for s in await services.list()}
+    for name, extension, topics, hours in SERVICES:
+        if extension not in known:
+            await services.add(name, extension, topics, hours)
+    users = UserRepository(pool)
+    printed = []
+    for login, name, role in ACCOUNTS:
+        password = secrets.token_urlsafe(9)
+        user = await users.by_login(login)
+        if user is None:
+            await users.add(login, name, role, password, ids.get(login))
+        else:
+            await users.set_password(user.id, password)
+        printed.append((login, role.value, password))
+    return ids, printed, first
+
+
+async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
+    demo = app[DEMO]
+    svc = app[SERVICE]
+    settings = demo.settings
+    ids, accounts, first = await seed(svc.pool, settings)
+    demo.human_id = ids[HUMAN[0]]
+    demo.crew_ids = {ids[login]: User(id=0, login=login, name=name, role=Role.ADVISOR) for login, name in CREW}
+    url = f"http://{settings.http_host}:{settings.http_port}/"
+    lines = [
+        "",
+        "GPS administration — DEMO (simulated calls, made-up people)",
+        f"  open {url} and log in as one of these accounts (passwords new at every start, shown only here):",
+        *(f"    {login:<12} {role:<11} {password}" for login, role, password in accounts),
+        f"  {len(CREW)} simulated advisors answer; callers arrive about every {1 / demo.rate:.0f} s"
+        f" (PBX simulator on AMI 127.0.0.1:{demo.server.port}).",
+        "  Log in as agnes and press « Disponible » to take calls yourself. Ctrl-C stops everything.",
+        "" if first else "  (existing demo data reused: call history is kept in the data folder)",
+    ]
+    print("\n".join(lines), flush=True)
+    demo.tasks = [
+        asyncio.create_task(_crew(demo, svc.redis, svc.pool), name="demo-crew"),
+        asyncio.create_task(_traffic(demo), name="demo-traffic"),
+        asyncio.create_task(_summary(demo), name="demo-summary"),
+    ]
+    yield
+    for task in demo.tasks:
+        task.cancel()
+    for task in demo.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await demo.pbx.close()
+
+
+async def _sim_ctx(app: web.Application) -> AsyncIterator[None]:
+    demo = app[DEMO]
+    await demo.server.start()
+    yield
+    await demo.server.close()
+
+
+async def _command(demo: Demo, redis: aioredis.Redis, advisor_id: int, what: str) -> None:
+    for _ in range(30):
+        try:
+            await send_command(redis, demo.settings.line.queue, advisor_id, what)  # type: ignore[arg-type]
+            return
+        except (RouterNotLeader, TimeoutError):
+            await asyncio.sleep(1)  # the router takes its lease at start
+        except PresenceError as exc:
+            log.info("demo advisor %d: %s", advisor_id, exc)
+            return
+
+
+async def _crew(demo: Demo, redis: aioredis.Redis, pool: asyncpg.Pool) -> None:
+    """The simulated advisors: log in, become available, acknowledge their pops, qualify, end the wrap-up."""
+    for advisor_id in demo.crew_ids:
+        await _command(demo, redis, advisor_id, "login")
+        await _command(demo, redis, advisor_id, "available")
+    qualification = QualificationRepository(pool, demo.settings.desk)
+    communes = [r["code_insee"] for r in await pool.fetch("SELECT code_insee FROM communes WHERE departement = '62'")]
+    me = asyncio.current_task()
+    async with redis.pubsub() as pubsub:
+        await pubsub.psubscribe(desk_pattern(redis))
+        while me is None or not me.cancelling():  # redis-py's read can swallow a cancellation: poll
+            raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if raw is None or raw.get("type") != "pmessage":
+                continue
+            try:
+                message = DeskMessage.model_validate_json(raw["data"])
+            except ValueError:
+                continue
+            user = demo.crew_ids.get(message.advisor_id)
+            if user is None or message.type == "presence":
+                continue
+            await acknowledge(redis, message.advisor_id, message.id)
+            if message.type == "ended":
+                demo.tasks.append(asyncio.create_task(_wrap_up(demo, redis, qualification, communes, message, user)))
+
+
+async def _wrap_up(
+    demo: Demo,
+    redis: aioredis.Redis,
+    qualification: QualificationRepository,
+    communes: list[str],
+    message: DeskMessage,
+    user: User,
+) -> None:
+    r = demo.rng
+    await asyncio.sleep(r.uniform(3, 8))  # the simulated advisor types the qualification
+    topic = r.choice(list(demo.settings.desk.topics))
+    subtopics = list(demo.settings.desk.topics[topic].subtopics)
+    outcome = r.choices(["immediate_answer", "advice", "callback_needed", "other"], [5, 4, 1, 0.5])[0]
+    q = Qualification.model_validate(
+        {
+            "topic": topic,
+            "subtopic": r.choice(subtopics) if subtopics and r.random() < 0.7 else None,
+            "outcome": outcome,
+            "callback_requested": outcome == "callback_needed",
+            "callback_slot": r.choice(["le matin", "après 17 h", "mardi après-midi"])
+            if outcome == "callback_needed"
+            else None,
+            "commune_insee": r.choice(communes) if communes and r.random() < 0.8 else None,
+            "note": r.choice(NOTES),
+        }
+    )
+    for _ in range(10):  # the record is committed within milliseconds of the hang-up, normally
+        try:
+            await qualification.save(message.linkedid, q, user, f"Local/{user.login}@advisors")
+            break
+        except QualificationError as exc:
+            if "inconnu" not in str(exc):
+                log.info("demo qualification refused linkedid=%s: %s", message.linkedid, exc)
+                break
+            await asyncio.sleep(1)
+    await _command(demo, redis, message.advisor_id, "wrapup_done")
+
+
+async def _traffic(demo: Demo) -> None:
+    services = tuple(extension for _, extension, _, hours in SERVICES if hours is None)
+    callers = Callers(mix=Mix(talk=(15.0, 60.0)), services=services)
+    await asyncio.sleep(3)  # the crew logs in first
+    await generate(demo.pbx, callers, demo.rate)
+
+
+async def _summary(demo: Demo, every: float = 30.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        s = demo.pbx.stats
+        print(
+            f"demo: {s.calls} calls · {s.answered} answered · {s.abandoned} abandoned · {s.closed} out of hours · "
+            f"{s.transferred} transferred · {len(demo.pbx.waiting)} waiting now",
+            flush=True,
+        )
+
+
+DEMO = web.AppKey("demo", Demo)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="run the whole product with a PBX simulator and embedded storage")
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default: GPS_ADMIN_HTTP_PORT or 8080)")
+    p.add_argument("--data-dir", type=Path, default=None, help="data folder (default: <data_dir>/demo)")
+    p.add_argument("--rate", type=float, default=1 / 8, help="calls per second (default: one every 8 s)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from gps_admin.cli import endpoints
+
+    if not 0 < args.rate <= 50:
+        print("gps-admin demo: --rate must be between 0 and 50 calls per second", file=sys.stderr)
+        return 2
+    port = settings.http_port if args.port is None else args.port
+    if not 0 < port < 65536:
+        print("gps-admin demo: --port must be between 1 and 65535", file=sys.stderr)
+        return 2
+    if not port_free(settings.http_host, port):
+        print(
+            f"gps-admin demo: port {port} on {settings.http_host} is already taken by another program; "
+            f"choose another one: gps-admin demo --port {port + 1}",
+            file=sys.stderr,
+        )
+        return 2
+    secret = secrets.token_urlsafe(18)
+    ami_port = free_port()
+    settings = settings.model_copy(
+        update={
+            "data_dir": args.data_dir or settings.data_dir / "demo",
+            "http_port": port,
+            "ami_host": "127.0.0.1",
+            "ami_port": ami_port,
+            "ami_secret": SecretStr(secret),
+            "hours": demo_hours(),
+            "database_url": None,
+            "redis_url": None,
+        }
+    )
+    demo = Demo(settings=settings, rate=args.rate, pbx=Pbx(line=settings.line, hours=settings.hours), server=None)  # type: ignore[arg-type]
+    demo.pbx.queue = QueueConfig(name=settings.line.queue, ring_timeout=12.0, retry=2.0)
+    demo.pbx.phone_of = demo.phone
+    demo.server = AmiServer(demo.pbx, settings.ami_username, secret, port=ami_port)
+    with endpoints(settings) as ep:
+
+        async def make() -> web.Application:
+            app = await build_app(settings, ep, demo=True)
+            app[DEMO] = demo
+            app.cleanup_ctx.insert(0, _sim_ctx)
+            app.cleanup_ctx.append(_crew_ctx)
+            return app
+
+        try:
+            web.run_app(
+                make(),
+                host=settings.http_host,
+                port=port,
+                print=lambda _: print(f"gps-admin demo ready on http://{settings.http_host}:{port}/", flush=True),
+            )
+        except StartupError as exc:
+            print(f"gps-admin demo: cannot start: {exc}", file=sys.stderr)
+            return 2
+    return 0

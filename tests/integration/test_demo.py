@@ -1,0 +1,159 @@
+"""The README's first command on this machine: the demo on embedded PostgreSQL/Redis and the PBX simulator.
+
+It must reach "ready", serve the login page marked as a demo, write call records, pop a call to the advisor who
+logs in and becomes available, and stop cleanly on Ctrl-C. Bad input: a port already taken, a second demo on the
+same data folder, a data folder of an older PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from gps_admin.demo import free_port
+from tests.serve import GPS_ADMIN, Process, clean_env
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_START = 240.0  # initdb + 35k communes on a fresh data folder, on a loaded 2-core machine
+
+
+def readme_first_command() -> str:
+    """The first line of the README's "two commands" block, without its comment."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## The two commands", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    first = next(line for line in block.splitlines() if line.strip())
+    return first.split("#", 1)[0].strip()
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Process]:
+    port = free_port()
+    env = clean_env(
+        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"), GPS_ADMIN_HTTP_PORT=str(port), URL=f"http://127.0.0.1:{port}"
+    )
+    command = readme_first_command()
+    assert command == "make run"  # the README's promise, run as written
+    proc = await asyncio.create_subprocess_shell(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches the whole group, as in a terminal
+    )
+    process = Process(proc, env)
+    try:
+        yield process
+    finally:
+        for sig in (signal.SIGINT, signal.SIGKILL):
+            if proc.returncode is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 30)
+
+
+async def log_in(session: aiohttp.ClientSession, url: str, login: str, password: str) -> str:
+    page = await (await session.get(f"{url}/login")).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    form = {"csrf": token[1], "next": "/desk", "login": login, "password": password}
+    response = await session.post(f"{url}/login", data=form, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    me = await (await session.get(f"{url}/api/me")).json()
+    return str(me["csrf"])
+
+
+async def test_readme_first_command_runs_the_demo(demo: Process, tmp_path: Path) -> None:
+    url = demo.env["URL"]
+    password = (await demo.expect(r"^\s+agnes\s+advisor\s+(\S+)$", within=FIRST_START))[1]
+    await demo.expect(rf"gps-admin demo ready on {re.escape(url)}/", within=FIRST_START)
+
+    # the session cookie is Secure: a browser sends it to http://127.0.0.1 (a secure context), so does this client
+    jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[url, url.replace("http", "ws")])
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        login_page = await session.get(f"{url}/login")
+        assert login_page.status == 200
+        text = await login_page.text()
+        assert "Connexion" in text and "DÉMONSTRATION" in text
+
+        # calls flow from the simulator through AMI to the records
+        await demo.expect(r"AMI connected to 127\.0\.0\.1:\d+ \(Asterisk Call Manager/11\.0\.0\)", within=60)
+        await demo.expect(r"record written linkedid=\S+ status=\w+", within=120)
+
+        # the demo's advisor logs in, becomes available, and gets a pop on the websocket
+        csrf = await log_in(session, url, "agnes", password)
+        desk = await session.get(f"{url}/desk")
+        assert "DÉMONSTRATION" in await desk.text()
+        headers = {"X-CSRF-Token": csrf}
+        for state in ("login", "available"):
+            answer = await session.post(f"{url}/api/presence", json={"state": state}, headers=headers)
+            assert answer.status == 200, await answer.text()
+        async with session.ws_connect(f"{url.replace('http', 'ws')}/ws", headers={"Origin": url}) as ws:
+            pop = None
+            while pop is None:
+                message = await asyncio.wait_for(ws.receive(), 120)
+                assert message.type == aiohttp.WSMsgType.TEXT, message
+                data = json.loads(message.data)
+                if data.get("type") == "pop":
+                    pop = data
+                if "id" in data and data.get("type") != "presence":
+                    await ws.send_json({"type": "ack", "id": data["id"]})
+            assert pop["caller_display"] and pop["linkedid"]
+
+    # Ctrl-C stops everything cleanly
+    os.killpg(demo.proc.pid, signal.SIGINT)
+    await asyncio.wait_for(demo.proc.wait(), 60)
+    await demo.expect(r"stopping: desk sockets, AMI, router, pipeline", within=5)
+    assert not any("Traceback" in line for line in demo.lines), "\n".join(demo.lines)
+    data = tmp_path / "data" / "demo"
+    assert (data / "postgres" / "PG_VERSION").exists()
+    assert not list((data / "spool").glob("*.json")), "every record reached PostgreSQL before the stop"
+
+
+async def run_demo(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN, "demo", *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), within)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_port_already_taken_is_refused_clearly(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out = await run_demo(clean_env(), "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert code == 2
+    assert f"port {port} on 127.0.0.1 is already taken" in out and "--port" in out
+    assert not (tmp_path / "d").exists(), "nothing created"
+
+
+async def test_second_demo_on_the_same_folder_and_older_postgresql_are_refused(demo: Process, tmp_path: Path) -> None:
+    await demo.expect(r"gps-admin demo ready on", within=FIRST_START)
+    folder = tmp_path / "data" / "demo"
+    code, out = await run_demo(clean_env(), "--port", str(free_port()), "--data-dir", str(folder))
+    assert code == 2
+    assert f"the data folder {folder} is already in use by another gps-admin" in out
+    assert "Traceback" not in out
+
+    old = tmp_path / "old"
+    (old / "postgres").mkdir(parents=True)
+    (old / "postgres" / "PG_VERSION").write_text("12\n")
+    code, out = await run_demo(clean_env(), "--port", str(free_port()), "--data-dir", str(old))
+    assert code == 2
+    assert "holds a PostgreSQL 12 cluster" in out and "Traceback" not in out
+    assert (old / "postgres" / "PG_VERSION").read_text() == "12\n", "the old cluster is left untouched"
