@@ -24,7 +24,14 @@ from config.settings import Settings
 from screenpop.models import USER, User
 from storage.advisors import AdvisorRepository
 from storage.services import ServiceRepository, is_open
-from telephony.effects import AnyEffect, CallAnswered, CallEnded, CallTransferred
+from telephony.effects import (
+    AnyEffect,
+    CallAnswered,
+    CallEnded,
+    CallTransferred,
+    ConsultationEnded,
+    ConsultationStarted,
+)
 from telephony.presence import PresenceError
 from telephony.router import ActionSender, RouterUnavailable, send_command
 
@@ -43,16 +50,27 @@ STATE_LABELS = {
 
 
 @dataclass
-class LiveCalls:
-    """Answered calls on this instance's view of the PBX: who has them and on which channel (for transfers)."""
+class LiveCall:
+    interface: str
+    advisor_channel: str  # the advisor's leg (the transferer of a transfer)
+    consulting: str | None = None  # attended transfer in progress: the target extension being consulted
 
-    calls: dict[str, tuple[str, str]] = field(default_factory=dict)  # linkedid → (interface, advisor channel)
+
+@dataclass
+class LiveCalls:
+    """Answered calls on this instance's view of the PBX: who has them, on which channel, whether the advisor
+    is consulting a service (for transfers). Every instance follows every event, so any instance can answer."""
+
+    calls: dict[str, LiveCall] = field(default_factory=dict)  # linkedid → call
 
     async def on_effect(self, effect: AnyEffect) -> None:
         if isinstance(effect, CallAnswered):
-            self.calls[effect.linkedid] = (effect.interface, effect.advisor_channel)
+            self.calls[effect.linkedid] = LiveCall(effect.interface, effect.advisor_channel)
         elif isinstance(effect, CallEnded | CallTransferred):
             self.calls.pop(effect.linkedid, None)
+        elif isinstance(effect, ConsultationStarted | ConsultationEnded) and effect.linkedid in self.calls:
+            target = effect.target if isinstance(effect, ConsultationStarted) else None
+            self.calls[effect.linkedid].consulting = target
 
 
 class PresenceRequest(BaseModel):
@@ -138,22 +156,42 @@ async def set_presence(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def transfer(request: web.Request) -> web.Response:
+async def _own_live_call(request: web.Request) -> tuple[DeskDeps, User, str, LiveCall]:
+    """The live call named in the path, if it is the logged-in advisor's."""
     deps = request.app[DESK]
     user = _user(request)
     linkedid = request.match_info["linkedid"]
-    try:
-        body = TransferRequest.model_validate(await request.json())
-    except (ValidationError, ValueError):
-        raise _error(web.HTTPBadRequest, "invalid", "Demande de transfert invalide.") from None
     live = deps.live.calls.get(linkedid)
     advisor = None
     if user.advisor_id is not None:
         advisor = await AdvisorRepository(deps.pool, deps.settings.routing.skills).get(user.advisor_id)
     if live is None:
         raise _error(web.HTTPNotFound, "no-live-call", "Cet appel n'est plus en cours.")
-    if advisor is None or live[0] != advisor.interface:
+    if advisor is None or live.interface != advisor.interface:
         raise _error(web.HTTPForbidden, "not-your-call", "Cet appel n'est pas le vôtre.")
+    return deps, user, linkedid, live
+
+
+async def _send(deps: DeskDeps, action: dict[str, str], linkedid: str, message: str) -> None:
+    try:
+        await deps.ami.send(action)
+    except Exception as exc:
+        log.error("%s refused linkedid=%s: %s", action["Action"], linkedid, exc)
+        raise _error(web.HTTPBadGateway, "transfer-failed", message) from None
+
+
+async def transfer(request: web.Request) -> web.Response:
+    try:
+        body = TransferRequest.model_validate(await request.json())
+    except (ValidationError, ValueError):
+        raise _error(web.HTTPBadRequest, "invalid", "Demande de transfert invalide.") from None
+    deps, user, linkedid, live = await _own_live_call(request)
+    if live.consulting is not None:
+        raise _error(
+            web.HTTPConflict,
+            "consultation-in-progress",
+            "Une consultation est en cours : terminez ou annulez d'abord ce transfert.",
+        )
     service = await ServiceRepository(deps.pool).get(body.service_id)
     if service is None or not service.active:
         raise _error(web.HTTPUnprocessableEntity, "unknown-service", "Service inconnu dans l'annuaire.")
@@ -163,16 +201,36 @@ async def transfer(request: web.Request) -> web.Response:
         )
     action = {
         "Action": "BlindTransfer" if body.kind == "blind" else "Atxfer",
-        "Channel": live[1],
+        "Channel": live.advisor_channel,
         "Exten": service.extension,
         "Context": "services",
     }
-    try:
-        await deps.ami.send(action)
-    except Exception as exc:
-        log.error("transfer refused linkedid=%s: %s", linkedid, exc)
-        raise _error(web.HTTPBadGateway, "transfer-failed", "Le transfert a échoué.") from None
+    await _send(deps, action, linkedid, "Le transfert a échoué.")
     log.info("transfer linkedid=%s to %s (%s) by %s", linkedid, service.extension, body.kind, user.login)
+    return web.json_response({"ok": True})
+
+
+async def complete_transfer(request: web.Request) -> web.Response:
+    """End the consultation by handing the caller to the service: the advisor's leg (the transferer) hangs up,
+    which is how Asterisk completes an attended transfer (the caller's bridge and the consultation's merge)."""
+    deps, user, linkedid, live = await _own_live_call(request)
+    if live.consulting is None:
+        raise _error(web.HTTPConflict, "no-consultation", "Aucune consultation en cours pour cet appel.")
+    # Only while the desk sees the advisor in the consultation: hanging up the advisor's leg once back with the
+    # caller would end the caller's call instead.
+    await _send(deps, {"Action": "Hangup", "Channel": live.advisor_channel}, linkedid, "Le transfert a échoué.")
+    log.info("attended transfer completed linkedid=%s to %s by %s", linkedid, live.consulting, user.login)
+    return web.json_response({"ok": True})
+
+
+async def cancel_transfer(request: web.Request) -> web.Response:
+    """Give up the consultation and return to the caller (AMI CancelAtxfer: Asterisk's atxferabort)."""
+    deps, user, linkedid, live = await _own_live_call(request)
+    if live.consulting is None:
+        raise _error(web.HTTPConflict, "no-consultation", "Aucune consultation en cours pour cet appel.")
+    action = {"Action": "CancelAtxfer", "Channel": live.advisor_channel}
+    await _send(deps, action, linkedid, "L'annulation du transfert a échoué.")
+    log.info("attended transfer cancelled linkedid=%s (%s) by %s", linkedid, live.consulting, user.login)
     return web.json_response({"ok": True})
 
 
@@ -206,6 +264,8 @@ def setup_desk(app: web.Application, deps: DeskDeps) -> None:
     app.router.add_get("/api/desk", desk_state)
     app.router.add_post("/api/presence", set_presence)
     app.router.add_post(r"/api/calls/{linkedid:[0-9.]{1,64}}/transfer", transfer)
+    app.router.add_post(r"/api/calls/{linkedid:[0-9.]{1,64}}/transfer/complete", complete_transfer)
+    app.router.add_post(r"/api/calls/{linkedid:[0-9.]{1,64}}/transfer/cancel", cancel_transfer)
     app.router.add_static("/static/", STATIC, show_index=False)
 
 
@@ -250,6 +310,14 @@ PAGE = """<!doctype html>
         <button type="button" id="btn-attended">Transfert avec présentation</button>
       </div>
       <p id="transfer-msg" role="status"></p>
+    </div>
+    <div id="consultation" hidden>
+      <p>L'usager est en attente pendant que vous parlez au service.</p>
+      <div class="row">
+        <button type="button" id="btn-complete" class="primary">Terminer le transfert</button>
+        <button type="button" id="btn-cancel">Annuler le transfert (reprendre l'usager)</button>
+      </div>
+      <p id="consultation-msg" role="status"></p>
     </div>
   </section>
   <section aria-labelledby="h-callbacks">

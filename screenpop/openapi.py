@@ -17,13 +17,16 @@ JSON = "application/json"
 ERROR = {"description": "French message", "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _op(summary: str, *, body: type | None = None, auth: bool = True, **responses: Any) -> dict[str, Any]:
+def _op(
+    summary: str, *, body: type | None = None, auth: bool = True, csrf: bool = False, **responses: Any
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "OK"}, **responses}}
     if body is not None:
         op["requestBody"] = {
             "required": True,
             "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
         }
+    if body is not None or csrf:
         op["parameters"] = [{"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}]
     if auth:
         op["security"] = [{"session": []}]
@@ -57,9 +60,32 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/calls/{linkedid}/transfer": {
         "post": {
             **_op(
-                "Transfer the live call to a service of the directory (blind or attended)",
+                "Transfer the live call to a service of the directory: blind (BlindTransfer) or attended (Atxfer: "
+                "the caller waits on hold while the advisor consults the service, then completes or cancels)",
                 body=TransferRequest,
-                errors=(403, 404, 409, 422),
+                errors=(403, 404, 409, 422, 502),
+            ),
+            "x-path-parameters": [LINKEDID],
+        }
+    },
+    "/api/calls/{linkedid}/transfer/complete": {
+        "post": {
+            **_op(
+                "Attended transfer: complete it (the advisor's leg hangs up; the caller is bridged with the "
+                "service consulted). Only while a consultation is in progress (409 no-consultation otherwise)",
+                csrf=True,
+                errors=(403, 404, 409, 502),
+            ),
+            "x-path-parameters": [LINKEDID],
+        }
+    },
+    "/api/calls/{linkedid}/transfer/cancel": {
+        "post": {
+            **_op(
+                "Attended transfer: cancel it and return to the caller (AMI CancelAtxfer). Only while a "
+                "consultation is in progress (409 no-consultation otherwise)",
+                csrf=True,
+                errors=(403, 404, 409, 502),
             ),
             "x-path-parameters": [LINKEDID],
         }
@@ -79,7 +105,10 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/services": {"get": _op("The directory of the département's services, with open_now")},
     "/api/callers/{e164}/history": {"get": _op("A caller's previous calls (date, topic, outcome, advisor, note)")},
     "/ws": {
-        "get": _op("Websocket of the desk: screen pops and updates; the browser acknowledges each {type: ack, id}")
+        "get": _op(
+            "Websocket of the desk: screen pops and updates (pop, answered, consulting, consultation_ended, "
+            "transferred, ended, ring_ended, presence); the browser acknowledges each {type: ack, id}"
+        )
     },
     "/healthz": {
         "get": _op(

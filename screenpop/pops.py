@@ -24,7 +24,16 @@ from storage.keys import channel_prefix
 from storage.qualification import QualificationRepository
 from telephony.advisors import StateChange
 from telephony.aio import bounded
-from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded
+from telephony.effects import (
+    AdvisorRingEnded,
+    AdvisorRinging,
+    AnyEffect,
+    CallAnswered,
+    CallEnded,
+    CallTransferred,
+    ConsultationEnded,
+    ConsultationStarted,
+)
 from telephony.identity import french_display
 from telephony.records import RingResult
 
@@ -67,7 +76,9 @@ class DeskMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(max_length=200)
-    type: Literal["pop", "answered", "ended", "ring_ended", "presence"]
+    type: Literal[
+        "pop", "answered", "consulting", "consultation_ended", "transferred", "ended", "ring_ended", "presence"
+    ]
     linkedid: str
     advisor_id: int
     event_at: datetime
@@ -76,7 +87,8 @@ class DeskMessage(BaseModel):
     caller_name: str | None = None
     wait_seconds: float | None = None
     context: CallerContext | None = None
-    detail: str | None = None  # ring_ended: "missed" | "caller_gone"; ended: status
+    # ring_ended: "missed" | "caller_gone"; ended: status; consulting, transferred: the target extension
+    detail: str | None = None
 
 
 def pending_key(advisor_id: int) -> str:
@@ -167,6 +179,24 @@ class PopPublisher:
             )
         if isinstance(effect, CallAnswered) and self._advisor_of(effect.interface) == advisor_id:
             return DeskMessage(id=f"{effect.linkedid}:{advisor_id}:answered", type="answered", **base)
+        if (
+            isinstance(effect, ConsultationStarted | ConsultationEnded)
+            and self._advisor_of(effect.interface) == advisor_id
+        ):
+            # a call may see several consultations: the event's time tells them apart (and stays deterministic)
+            kind: Literal["consulting", "consultation_ended"] = (
+                "consulting" if isinstance(effect, ConsultationStarted) else "consultation_ended"
+            )
+            return DeskMessage(
+                id=f"{effect.linkedid}:{advisor_id}:{kind}:{effect.at.timestamp():.6f}",
+                type=kind,
+                detail=effect.target if isinstance(effect, ConsultationStarted) else None,
+                **base,
+            )
+        if isinstance(effect, CallTransferred):
+            return DeskMessage(
+                id=f"{effect.linkedid}:{advisor_id}:transferred", type="transferred", detail=effect.target, **base
+            )
         if isinstance(effect, CallEnded):
             del self._ringing[effect.linkedid]
             return DeskMessage(

@@ -197,6 +197,24 @@ async def attended_transfer(c: Call) -> None:
     await c.finish("AttendedTransfer", "AgentComplete")
 
 
+async def attended_transfer_cancelled(c: Call) -> None:
+    """The advisor consults the service, cancels (AMI CancelAtxfer: back to the caller), then hangs up."""
+    await c.add_member("Local/adv1@advisors", "Advisor 1")
+    await c.originate("0321000008", '"Léa Petit" <0321000008>', "__ADVISOR_TALK=60", "__SERVICE_TALK=60")
+    connect = await c.event("AgentConnect")
+    advisor = connect["DestChannel"]
+    bridge = (await c.event("BridgeEnter", Channel=advisor))["BridgeUniqueid"]
+    await c.action([("Action", "Atxfer"), ("Channel", advisor), ("Exten", "2001"), ("Context", "services")])
+    await c.until(
+        lambda f: f.get("Event") == "BridgeEnter" and f.get("Channel") == advisor and f["BridgeUniqueid"] != bridge,
+        "advisor in the consultation bridge",
+    )
+    await c.action([("Action", "CancelAtxfer"), ("Channel", advisor)])
+    await c.event("BridgeEnter", Channel=advisor, BridgeUniqueid=bridge)
+    await c.action([("Action", "Hangup"), ("Channel", advisor)])
+    await c.finish("AgentComplete")
+
+
 async def anonymous(c: Call) -> None:
     await c.add_member("Local/adv1@advisors", "Advisor 1")
     await c.originate("anonymous", '"<script>alert(1)</script>" <>', "__ADVISOR_TALK=2")
@@ -212,6 +230,7 @@ SCENARIOS: dict[str, Callable[[Call], Awaitable[None]]] = {
     "closed": closed,
     "blind_transfer": blind_transfer,
     "attended_transfer": attended_transfer,
+    "attended_transfer_cancelled": attended_transfer_cancelled,
     "anonymous": anonymous,
 }
 

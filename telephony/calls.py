@@ -29,6 +29,8 @@ from telephony.effects import (
     CallQueued,
     CallStarted,
     CallTransferred,
+    ConsultationEnded,
+    ConsultationStarted,
 )
 from telephony.hours import is_open
 from telephony.identity import caller_name, clean_text, e164
@@ -93,6 +95,9 @@ class _Call:
     advisor_interface: str | None = None
     advisor_name: str | None = None
     advisor_base: str | None = None
+    bridge: str | None = None  # the bridge where the advisor talks with the caller
+    bridge_entered_at: datetime | None = None  # the advisor's last entry into it
+    consulting: bool = False  # attended transfer: the advisor is in another bridge, the caller on hold
     talk_ended_at: datetime | None = None
     transfer_kind: TransferKind | None = None
     transfer_target: str | None = None
@@ -242,9 +247,53 @@ class CallTracker:
             self._set_caller(call, e.caller_num, e.caller_name)
         return []
 
+    def _advisor_call(self, leg: _Leg | None) -> _Call | None:
+        """The answered, not yet transferred call whose advisor this leg is."""
+        call = self._calls.get(leg.call) if leg is not None and leg.call is not None else None
+        if call is None or call.answered_at is None or call.transferred_at is not None:
+            return None
+        return call if call.advisor_base is not None and leg is not None and leg.base == call.advisor_base else None
+
     def _on_BridgeEnter(self, e: ev.BridgeEnter) -> list[AnyEffect]:
-        self._touch(e)
+        """The advisor's leg entering a bridge other than the caller's is an attended transfer's consultation
+        (AMI Atxfer or the phone's feature code: the caller stays on hold in the first bridge); entering the
+        caller's bridge again ends it (cancelled, or the target hung up)."""
+        call = self._advisor_call(self._touch(e))
+        if call is None or call.advisor_interface is None or not e.bridge:
+            return []
+        if call.bridge is None:
+            call.bridge, call.bridge_entered_at = e.bridge, e.at
+        elif e.bridge != call.bridge and not call.consulting:
+            call.consulting = True
+            target = min(self._consult_legs(call), key=lambda leg: leg.created_at, default=None)
+            return [
+                ConsultationStarted(
+                    linkedid=call.key,
+                    at=e.at,
+                    interface=call.advisor_interface,
+                    target=target.exten if target is not None else "",
+                )
+            ]
+        elif e.bridge == call.bridge and call.consulting:
+            call.consulting, call.bridge_entered_at = False, e.at
+            return [ConsultationEnded(linkedid=call.key, at=e.at, interface=call.advisor_interface)]
         return []
+
+    def _consult_legs(self, call: _Call, since: datetime | None = None) -> list[_Leg]:
+        """Live legs of the call created after the answer (or `since`) that are neither the caller's nor the
+        advisor's: an attended transfer's consultation with its target."""
+        start = since or call.answered_at
+        if start is None:
+            return []
+        return [
+            leg
+            for leg in self._legs.values()
+            if leg.call == call.key
+            and leg.created_at >= start
+            and leg.uniqueid not in call.inbound
+            and leg.base != call.advisor_base
+            and leg.exten
+        ]
 
     def _on_BridgeLeave(self, e: ev.BridgeLeave) -> list[AnyEffect]:
         """Who left the conversation first says who hung up: Hangup events of the two parties can come in
@@ -252,6 +301,13 @@ class CallTracker:
         leg = self._touch(e)
         call = self._calls.get(leg.call) if leg is not None and leg.call is not None else None
         if leg is None or call is None or call.answered_at is None or call.transferred_at is not None:
+            return []
+        if self._advisor_call(leg) is not None and (
+            call.consulting or (e.bridge == call.bridge and self._consult_legs(call, call.bridge_entered_at))
+        ):
+            # not a hang-up: the advisor moves to a consultation (Asterisk creates its leg first), or leaves it
+            # (AttendedTransfer, or back to the caller, follows). A consultation cancelled just before is older
+            # than the advisor's return to the caller: its legs, maybe not gone yet, do not count.
             return []
         if call.first_leave is None:
             side = self._side(call, leg)
@@ -404,6 +460,7 @@ class CallTracker:
         call.transfer_kind = kind
         call.transfer_target = clean_text(target, 80) or None
         call.transferred_at = at
+        call.consulting = False
         released = self._end_talk(call, at)
         return [
             CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or ""),
@@ -440,16 +497,8 @@ class CallTracker:
         seen on the rig): else the consultation leg's extension, else the second transferer's."""
         if e.transfer_target_exten:
             return e.transfer_target_exten
-        if call is not None and call.answered_at is not None:
-            consult = [
-                leg
-                for leg in self._legs.values()
-                if leg.call == call.key
-                and leg.created_at >= call.answered_at
-                and leg.uniqueid not in call.inbound
-                and leg.base != call.advisor_base
-                and leg.exten
-            ]
+        if call is not None:
+            consult = self._consult_legs(call)
             if consult:
                 return min(consult, key=lambda leg: leg.created_at).exten
         exten = e.second_transferer_exten
@@ -459,7 +508,8 @@ class CallTracker:
         """Which party a hung-up leg belongs to; None for legs that do not decide (unanswered rings)."""
         base = leg.base
         if call.advisor_base is not None and base == call.advisor_base:
-            return HangupBy.ADVISOR if call.transferred_at is None else None
+            # while consulting, the advisor's hang-up completes the transfer: the caller and target decide
+            return HangupBy.ADVISOR if call.transferred_at is None and not call.consulting else None
         if any(ring.dest_base == base for ring in call.rings):
             return None
         if call.answered_at is not None and leg.created_at > call.answered_at and leg.uniqueid not in call.inbound:

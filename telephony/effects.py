@@ -73,6 +73,21 @@ class CallTransferred(Effect):
     target: str
 
 
+class ConsultationStarted(Effect):
+    """Attended transfer: the advisor left the caller (on hold) for a consultation with the target."""
+
+    kind: Literal["consultation_started"] = "consultation_started"
+    interface: str
+    target: str  # the extension called for the consultation ("" if not known yet)
+
+
+class ConsultationEnded(Effect):
+    """The advisor is back with the caller: the consultation was cancelled or the target hung up."""
+
+    kind: Literal["consultation_ended"] = "consultation_ended"
+    interface: str
+
+
 class MemberUpdate(Effect):
     """What Asterisk says of a queue member (linkedid is empty: a member is not a call)."""
 
@@ -110,6 +125,8 @@ AnyEffect = (
     | CallAnswered
     | AdvisorReleased
     | CallTransferred
+    | ConsultationStarted
+    | ConsultationEnded
     | MemberUpdate
     | MembersResynced
     | CallEnded

@@ -6,6 +6,7 @@ Import the fixtures into a test module (`from tests.fixtures_db import fresh_dat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,15 +30,22 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="module")
-def fresh_database() -> Iterator[str]:
-    """DSN of an empty database created for this test module and dropped after it."""
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    """DSN of an empty database, dropped on exit (call from sync code: it runs its own loop)."""
     name = f"gps_test_{secrets.token_hex(6)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield f"{SERVER}/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def fresh_database() -> Iterator[str]:
+    """DSN of an empty database created for this test module and dropped after it."""
+    with throwaway_database() as dsn:
+        yield dsn
 
 
 @pytest.fixture

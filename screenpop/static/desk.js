@@ -4,6 +4,8 @@
 const $ = (id) => document.getElementById(id);
 let csrf = "";
 let currentCall = null; // linkedid of the call shown (ringing, in progress or to qualify)
+let transferredTo = null; // the call was transferred (extension): its end is then no news to the advisor
+const services = new Map(); // extension → {id, name}
 let socket = null;
 let retry = 500;
 
@@ -87,19 +89,46 @@ function onMessage(message) {
   if (message.type === "presence") { refreshState(); return; }  // not acknowledged: never kept pending
   if (message.type === "pop") {
     currentCall = message.linkedid;
+    transferredTo = null;
     showPop(message);
     $("qualification").reset();  // a new call: a blank qualification
     communeCode = null;
     text($("q-msg"), ""); text($("q-note-count"), "");
   }
-  else if (message.linkedid === currentCall) {
-    const labels = { answered: "En communication", ended: "Appel terminé — à qualifier",
-                     ring_ended: message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché" };
-    text($("call-status"), labels[message.type] || "");
-    $("transfer").hidden = message.type !== "answered";
-  }
+  else if (message.linkedid === currentCall) onCallUpdate(message);
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", id: message.id }));
   refreshState();
+}
+
+function serviceName(extension) {
+  const found = services.get(extension);
+  return found ? found.name : "le poste " + (extension || "?");
+}
+
+function onCallUpdate(message) {
+  const labels = {
+    answered: "En communication",
+    consulting: "Consultation avec " + serviceName(message.detail) + " — l'usager est en attente",
+    consultation_ended: "En communication — retour avec l'usager",
+    transferred: "Appel transféré vers " + serviceName(message.detail) + " — à qualifier",
+    ended: transferredTo ? "Appel transféré vers " + serviceName(transferredTo) + " — à qualifier"
+                         : "Appel terminé — à qualifier",
+    ring_ended: message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché",
+  };
+  if (!(message.type in labels)) return;
+  text($("call-status"), labels[message.type]);
+  const talking = message.type === "answered" || message.type === "consultation_ended";
+  $("transfer").hidden = !talking;
+  $("consultation").hidden = message.type !== "consulting";
+  if (message.type !== "consulting") text($("consultation-msg"), "");
+  if (message.type === "consultation_ended") {
+    text($("transfer-msg"), "Consultation terminée : vous êtes de nouveau avec l'usager."); $("transfer-msg").className = "";
+  }
+  if (message.type === "transferred") {
+    transferredTo = message.detail;
+    const found = services.get(message.detail);
+    if (found) { $("q-outcome").value = "transfer"; $("q-service").value = String(found.id); }  // what happened
+  }
 }
 
 function connect() {
@@ -127,10 +156,11 @@ async function loadLists() {
   for (const o of lists.outcomes) option(outcome, o.key, o.label);
   option(partner, "", "—");
   for (const p of lists.partners) option(partner, p.key, p.label);
-  const services = await api("GET", "/api/services");
+  const list = await api("GET", "/api/services");
   const qService = $("q-service"), tService = $("transfer-service");
   option(qService, "", "—");
-  for (const s of services.services) {
+  for (const s of list.services) {
+    services.set(s.extension, { id: s.id, name: s.name });
     const label = s.name + " (" + s.extension + ")" + (s.open_now ? "" : " — fermé");
     option(qService, String(s.id), label);
     option(tService, String(s.id), label);
@@ -187,7 +217,18 @@ async function doTransfer(kind) {
   try {
     await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/transfer",
               { service_id: Number($("transfer-service").value), kind });
-    text(msg, "Transfert demandé."); msg.className = "ok";
+    text(msg, kind === "attended" ? "Consultation demandée : l'usager est mis en attente." : "Transfert demandé.");
+    msg.className = "ok";
+  } catch (e) { text(msg, e.message); msg.className = "error"; }
+}
+
+// attended transfer: "complete" hands the caller to the service (the advisor's leg hangs up), "cancel" returns
+async function endConsultation(action) {
+  const msg = $("consultation-msg");
+  try {
+    await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/transfer/" + action);
+    text(msg, action === "complete" ? "Transfert en cours de finalisation…" : "Retour vers l'usager…");
+    msg.className = "ok";
   } catch (e) { text(msg, e.message); msg.className = "error"; }
 }
 
@@ -199,6 +240,8 @@ async function start() {
   $("btn-logout").onclick = () => presence("logout");
   $("btn-blind").onclick = () => doTransfer("blind");
   $("btn-attended").onclick = () => doTransfer("attended");
+  $("btn-complete").onclick = () => endConsultation("complete");
+  $("btn-cancel").onclick = () => endConsultation("cancel");
   $("qualification").addEventListener("submit", saveQualification);
   $("q-note").addEventListener("input", () => text($("q-note-count"), $("q-note").value.length + " / 2000"));
   setupCommune();

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,11 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
-from tests.fixtures_db import fresh_database, make_record
+from tests.fixtures_db import make_record, throwaway_database
 from tests.integration.harness import Driver
 from tests.rig.asterisk import AsteriskRig, free_loopback_port
 from tests.serve import GPS_ADMIN, Process, clean_env, cli
 from tests.servers import redis_url
-
-__all__ = ["fresh_database"]
 
 pytestmark = pytest.mark.asterisk
 
@@ -33,6 +31,13 @@ CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "motdepasse-" + secrets.token_hex(6)
 REDIS = redis_url(14)
 STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """Each browser test starts `gps-admin serve` on its own database (it adds the same advisor and users)."""
+    with throwaway_database() as dsn:
+        yield dsn
 
 
 @pytest.fixture
@@ -222,3 +227,74 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
     assert refused.value.status == 401
     shot = tmp_path / "desk.png"
     await page.screenshot(path=str(shot), full_page=True)
+
+
+async def test_attended_transfer_from_the_page(
+    served: Process, browser: Browser, asterisk_rig: AsteriskRig, fresh_database: str
+) -> None:
+    """The advisor consults the road service with the caller on hold, cancels (back to the caller), consults
+    again and completes: the caller ends up bridged with the service and the record says attended, 2001."""
+    url = served.env["URL"]
+    page = await (await browser.new_context()).new_page()
+    await log_in(page, url)
+    await page.get_by_role("button", name="Disponible").click()
+    await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
+    status, consultation = page.locator("#call-status"), page.locator("#consultation")
+
+    driver = await Driver.connect(asterisk_rig)
+    try:
+        # the advisor's phone and the service's phone keep the line: only the page ends the consultation
+        await driver.call("0321000304", "Mathilde Caron", __ADVISOR_TALK="120", __SERVICE_TALK="120")
+        await expect(status).to_have_text("En communication", timeout=STEP)
+        # nothing to complete or cancel before a consultation
+        refused = await page.evaluate(
+            "fetch('/api/calls/' + currentCall + '/transfer/complete', {method: 'POST',"
+            " headers: {'X-CSRF-Token': csrf}}).then(async r => [r.status, (await r.json()).error])"
+        )
+        assert refused == [409, "no-consultation"]
+
+        # 1. consultation, then cancelled: back with the caller
+        await page.get_by_label("Transférer vers un service").select_option(label="Service des routes (2001)")
+        await page.get_by_role("button", name="Transfert avec présentation").click()
+        await expect(status).to_have_text(
+            "Consultation avec Service des routes — l'usager est en attente", timeout=STEP
+        )
+        await expect(consultation).to_be_visible()
+        await expect(page.locator("#transfer")).to_be_hidden()
+        await page.get_by_role("button", name="Annuler le transfert (reprendre l'usager)").click()
+        await expect(status).to_have_text("En communication — retour avec l'usager", timeout=STEP)
+        await expect(consultation).to_be_hidden()
+        assert not any(c["Channel"].startswith("Local/2001@services-") for c in await driver.channels())
+
+        # 2. consultation again, then completed: the caller is handed to the service
+        await page.get_by_role("button", name="Transfert avec présentation").click()
+        await expect(consultation).to_be_visible(timeout=STEP)
+        await page.get_by_role("button", name="Terminer le transfert").click()
+        await expect(status).to_have_text("Appel transféré vers Service des routes — à qualifier", timeout=STEP)
+        await expect(consultation).to_be_hidden()
+        await expect(page.get_by_label("Issue")).to_have_value("transfer")
+        channels = await driver.channels()
+        bridge_of = {c["Channel"]: c.get("BridgeId", "") for c in channels}
+        caller = [b for ch, b in bridge_of.items() if re.fullmatch(r"Local/0800123456@public-\w+;2", ch)]
+        service = [b for ch, b in bridge_of.items() if re.fullmatch(r"Local/2001@services-\w+;1", ch)]
+        assert len(caller) == 1 and caller == service and caller[0]  # one bridge: the caller and the service
+        # the service ends the conversation
+        for channel in bridge_of:
+            if re.fullmatch(r"Local/svc2001@service-phones-\w+;2", channel):
+                await driver.hangup(channel)
+        linkedid = await call_ended(served, "+33321000304")
+        record = await row(fresh_database, linkedid)
+        assert (record["transfer_kind"], record["transfer_target"]) == ("attended", "2001")
+        assert (record["status"], record["hangup_by"]) == ("answered", "transfer_target")
+        assert record["advisor_interface"] == "Local/adv1@advisors"
+        await expect(status).to_have_text("Appel transféré vers Service des routes — à qualifier", timeout=STEP)
+
+        # 3. the qualification, filled in with the transfer, is saved
+        await page.get_by_label("Thème", exact=True).select_option("roads")
+        await page.get_by_role("button", name="Enregistrer la qualification").click()
+        await expect(page.locator("#q-msg")).to_have_text("Qualification enregistrée.", timeout=STEP)
+        saved = await row(fresh_database, linkedid)
+        assert (saved["outcome"], saved["transfer_service"]) == ("transfer", "Service des routes")
+    finally:
+        await driver.clear_queue()
+        await driver.close()

@@ -16,7 +16,14 @@ import asyncpg
 import pytest
 
 from storage.spool import Spool
-from telephony.effects import CallAnswered, CallQueued
+from telephony.effects import (
+    AdvisorReleased,
+    CallAnswered,
+    CallQueued,
+    CallTransferred,
+    ConsultationEnded,
+    ConsultationStarted,
+)
 from telephony.records import CallStatus, HangupBy, RingResult, TransferKind
 from tests.fixtures_db import fresh_database, migrated_pool
 from tests.integration.harness import ALWAYS_CLOSED, WITHIN, Driver, ServiceUnderTest
@@ -147,36 +154,63 @@ async def test_blind_transfer(service: ServiceUnderTest, driver: Driver, asteris
     assert record.hangup_by is HangupBy.TRANSFER_TARGET
 
 
-async def test_attended_transfer(service: ServiceUnderTest, driver: Driver, asterisk_rig: AsteriskRig) -> None:
-    watcher = await AmiConnection.login(asterisk_rig)  # sees the consultation leg come up
+async def in_conversation(service: ServiceUnderTest, driver: Driver, number: str, name: str) -> CallAnswered:
+    """A call answered by adv1 (who keeps the line), once the advisor's leg is in the caller's bridge (the
+    feature codes Atxfer replays are only heard there)."""
+    watcher = await AmiConnection.login(service.rig)
     try:
         await driver.add_member("Local/adv1@advisors", "Advisor 1")
-        await driver.call("0321000107", "Julie Roux", __ADVISOR_TALK="60", __SERVICE_TALK="2")
+        await driver.call(number, name, __ADVISOR_TALK="60", __SERVICE_TALK="60")
         answered = await service.effect(lambda e: isinstance(e, CallAnswered))
         assert isinstance(answered, CallAnswered)
-        await driver.act(
-            [("Action", "Atxfer"), ("Channel", answered.advisor_channel), ("Exten", "2001"), ("Context", "services")]
-        )
-
-        async def consultation_bridged() -> None:
-            """Both halves of the consultation leg bridged: ;1 with the advisor, ;2 with the service, which
-            has therefore answered (hanging up before that leaves the caller on hold, seen on the rig)."""
-            halves: set[str] = set()
-            while halves != {";1", ";2"}:
-                frame = await watcher.read_frame()
-                channel = frame.get("Channel", "")
-                if frame.get("Event") == "BridgeEnter" and channel.startswith("Local/2001@services-"):
-                    halves.add(channel[-2:])
-
-        await asyncio.wait_for(consultation_bridged(), WITHIN)
-        await driver.hangup(answered.advisor_channel)  # the advisor hangs up: the transfer completes
-        record = await service.record("+33321000107")
+        await watcher.wait_for({"Event": "BridgeEnter", "Channel": answered.advisor_channel}, WITHIN)
     finally:
         await watcher.close()
+    return answered
+
+
+async def test_attended_transfer(service: ServiceUnderTest, driver: Driver) -> None:
+    """Atxfer, the consultation seen by the tracker, then the advisor's leg hangs up: Asterisk completes the
+    transfer (the desk's "Terminer le transfert"), and the caller ends up bridged with the service."""
+    answered = await in_conversation(service, driver, "0321000107", "Julie Roux")
+    await driver.act(
+        [("Action", "Atxfer"), ("Channel", answered.advisor_channel), ("Exten", "2001"), ("Context", "services")]
+    )
+    consulting = await service.effect(lambda e: isinstance(e, ConsultationStarted))
+    assert isinstance(consulting, ConsultationStarted) and consulting.target == "2001"
+    assert not any(isinstance(e, AdvisorReleased) for e in service.effects)  # no wrap-up while consulting
+    await driver.hangup(answered.advisor_channel)  # the advisor hangs up: the transfer completes
+    await service.effect(lambda e: isinstance(e, CallTransferred))
+    bridges = {c["Channel"]: c.get("BridgeId", "") for c in await driver.channels()}
+    caller = next(b for ch, b in bridges.items() if ch.startswith("Local/0800123456@public-") and ch.endswith(";2"))
+    target = next(b for ch, b in bridges.items() if ch.startswith("Local/2001@services-") and ch.endswith(";1"))
+    assert caller and caller == target  # the caller talks with the service
+    for channel in bridges:
+        if channel.startswith("Local/svc2001@service-phones-") and channel.endswith(";2"):
+            await driver.hangup(channel)  # the service ends the conversation
+    record = await service.record("+33321000107")
     assert record.status is CallStatus.ANSWERED
     assert record.transfer_kind is TransferKind.ATTENDED
     assert record.transfer_target == "2001"
     assert record.advisor_interface == "Local/adv1@advisors"
+    assert record.hangup_by is HangupBy.TRANSFER_TARGET
+
+
+async def test_attended_transfer_cancelled(service: ServiceUnderTest, driver: Driver) -> None:
+    """CancelAtxfer during the consultation: the advisor is back with the caller, nothing was transferred."""
+    answered = await in_conversation(service, driver, "0321000111", "Léa Petit")
+    await driver.act(
+        [("Action", "Atxfer"), ("Channel", answered.advisor_channel), ("Exten", "2001"), ("Context", "services")]
+    )
+    await service.effect(lambda e: isinstance(e, ConsultationStarted))
+    await driver.act({"Action": "CancelAtxfer", "Channel": answered.advisor_channel})
+    await service.effect(lambda e: isinstance(e, ConsultationEnded))
+    assert not any(c["Channel"].startswith("Local/2001@services-") for c in await driver.channels())
+    await driver.hangup(answered.advisor_channel)  # then the advisor ends the call
+    record = await service.record("+33321000111")
+    assert record.status is CallStatus.ANSWERED
+    assert record.transfer_kind is None
+    assert record.hangup_by is HangupBy.ADVISOR
 
 
 async def test_anonymous_caller_with_a_hostile_name(service: ServiceUnderTest, driver: Driver) -> None:

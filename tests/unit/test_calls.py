@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import WEEKDAYS, LineSettings, OpeningHours, OpeningSpan
 from telephony.calls import CallTracker, channel_base
-from telephony.effects import AdvisorRinging, CallEnded
+from telephony.effects import AdvisorRinging, CallEnded, ConsultationStarted
 from telephony.events import AmiEvent
 from telephony.records import CallRecord
 from telephony.replay import replay
@@ -435,6 +435,11 @@ RIG_CAPTURES: list[tuple[str, OpeningHours, dict[str, Any]]] = [
             status="answered", transfer_kind="attended", transfer_target="2001", advisor_interface="Local/adv1@advisors"
         ),
     ),
+    (
+        "attended_transfer_cancelled.ami",
+        OPEN,
+        dict(status="answered", transfer_kind=None, transfer_target=None, hangup_by="advisor"),
+    ),
     ("anonymous.ami", OPEN, dict(status="answered", caller_number=None, caller_name="<script>alert(1)</script>")),
 ]
 
@@ -451,3 +456,27 @@ def test_rig_captures(name: str, hours: OpeningHours, expected: dict[str, Any], 
     record["rings"] = [r["result"] for r in record["rings"]]
     assert {k: record[k] for k in expected} == expected
     assert tracker.open_calls == 0 and tracker.channels == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # Atxfer, consultation, the advisor hangs up: the transfer completes
+        ("attended_transfer.ami", ["consultation_started", "call_transferred", "advisor_released", "call_ended"]),
+        # Atxfer, consultation, CancelAtxfer (back to the caller), then the advisor hangs up
+        (
+            "attended_transfer_cancelled.ami",
+            ["consultation_started", "consultation_ended", "advisor_released", "call_ended"],
+        ),
+    ],
+)
+def test_the_consultation_is_not_a_hang_up(name: str, expected: list[str]) -> None:
+    """The advisor's leg leaving the caller's bridge for the consultation neither releases the advisor
+    (no wrap-up while consulting) nor says who hung up; the consultation is reported with its target."""
+    events = list(replay([(RIG / name).read_bytes()]))
+    tracker = CallTracker(LineSettings(), OPEN)
+    effects = [fx for e in events for fx in tracker.apply(e)]
+    after_answer = [fx.kind for fx in effects][[fx.kind for fx in effects].index("call_answered") + 1 :]
+    assert after_answer == expected
+    started = next(fx for fx in effects if isinstance(fx, ConsultationStarted))
+    assert (started.interface, started.target) == ("Local/adv1@advisors", "2001")
