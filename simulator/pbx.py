@@ -122,6 +122,7 @@ class _Call:
     offer: asyncio.Future[Member] | None = None
     commands: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
     outcome: str = ""
+    consulting: bool = False
 
 
 @dataclass
@@ -452,17 +453,23 @@ class Pbx:
             )
 
         spec = call.spec
-        cmd = await self._command(call, spec.talk)
-        if cmd is None:
-            if spec.transfer is not None:
-                cmd = ("blind", spec.transfer[1])
-            else:
-                cmd = ("hangup_agent" if spec.hangup_by == "agent" else "hangup_caller", "")
+        talk_ends = time.monotonic() + spec.talk
+        while True:
+            cmd = await self._command(call, talk_ends - time.monotonic())
+            if cmd is None:
+                if spec.transfer is not None:
+                    cmd = ("blind", spec.transfer[1])
+                else:
+                    cmd = ("hangup_agent" if spec.hangup_by == "agent" else "hangup_caller", "")
+            if cmd[0] != "atxfer":
+                break
+            if await self._attended(call, member, cmd[1], complete):
+                self.stats.transferred += 1
+                return "transferred"
+            # cancelled: the advisor talks to the caller again
         kind, exten = cmd
         if kind == "blind":
             self._blind(call, member, exten, complete)
-        elif kind == "atxfer":
-            await self._attended(call, member, exten, complete)
         elif kind == "hangup_caller":
             self._caller_side_down(call, leave_first=True)
             self._leave(p2)
@@ -537,7 +544,8 @@ class Pbx:
         self._caller_side_down(call)
         return "done"
 
-    async def _attended(self, call: _Call, member: Member, exten: str, complete: Callable[[str], None]) -> None:
+    async def _attended(self, call: _Call, member: Member, exten: str, complete: Callable[[str], None]) -> bool:
+        """Consult the service; True when the transfer completed, False when the advisor cancelled it."""
         p2, a1 = call.chans["p2"], call.chans["a1"]
         caller = (a1.cid_num, a1.cid_name)
         t1, t2 = self._local_pair(f"{exten}@services", call.linkedid, (UNKNOWN, UNKNOWN), caller)
@@ -554,11 +562,28 @@ class Pbx:
         self._state(t2, 6)
         self._enter(call, "service", s1)
         self._enter(call, "service", t2)
-        # the consultation lasts until the advisor completes (hangs up their leg) or the advisor's talk ends
-        cmd = await self._command(call, max(call.spec.talk, 1.0))
-        while cmd is not None and cmd[0] not in ("hangup_agent", "complete"):
+        # the consultation lasts until the advisor completes (hangs up their leg), cancels, or their talk ends
+        call.consulting = True
+        try:
             cmd = await self._command(call, max(call.spec.talk, 1.0))
+            while cmd is not None and cmd[0] not in ("hangup_agent", "complete", "cancel"):
+                cmd = await self._command(call, max(call.spec.talk, 1.0))
+        finally:
+            call.consulting = False
         agent_bridge, consult_bridge = call.bridges["agent"], call.bridges["consult"]
+        if cmd is not None and cmd[0] == "cancel":  # back to the caller; the consultation legs hang up
+            self._leave(a1)
+            a1.bridge = agent_bridge
+            self.emit("BridgeEnter", CALL, [*bridge_headers(agent_bridge, 2), *a1.headers()])
+            self._leave(t1)
+            self._hangup(t1)
+            self._leave(t2)
+            self._leave(s1)
+            self._hangup(s2)
+            self._hangup(s1)
+            self._hangup(t2)
+            del call.bridges["consult"], call.bridges["service"]
+            return False
         self.emit(
             "BridgeMerge",
             CALL,
@@ -598,6 +623,7 @@ class Pbx:
         self._leave(p2)
         self._hangup(p2)
         self._caller_side_down(call)
+        return True
 
     def _member_leg_down(self, call: _Call, cause: int = 16) -> None:
         a1 = call.chans.get("a1")
@@ -813,6 +839,13 @@ class Pbx:
             raise ActionError("Atxfer failed")
         call.commands.put_nowait(("atxfer", a.get("exten", "")))
         return [response(aid, [("Message", "Atxfer successfully queued")])]
+
+    def _act_cancelatxfer(self, a: dict[str, str], aid: str | None) -> list[bytes]:
+        call, role = self._call_of_channel(a.get("channel", ""))
+        if role != "a1" or not call.consulting:
+            raise ActionError("No attended transfer in progress on this channel")
+        call.commands.put_nowait(("cancel", ""))
+        return [response(aid, [("Message", "CancelAtxfer successfully queued")])]
 
     def _act_hangup(self, a: dict[str, str], aid: str | None) -> list[bytes]:
         call, role = self._call_of_channel(a.get("channel", ""))

@@ -146,6 +146,22 @@ async def attended_transfer(s: Sim) -> CallSpec:
     return CallSpec("0321000007", "Julie Roux", talk=60, service_talk=0.2)
 
 
+async def attended_transfer_cancelled(s: Sim) -> CallSpec:
+    s.add("Local/adv1@advisors", "Advisor 1")
+
+    async def consult_then_cancel() -> None:
+        connect = await s.event("AgentConnect")
+        advisor = connect["destchannel"]
+        s.act(Action="Atxfer", Channel=advisor, Exten="2001", Context="services")
+        await s.event("BridgeEnter", Channel="Local/2001@services-00000003;2")
+        s.act(Action="CancelAtxfer", Channel=advisor)
+        await s.event("Hangup", Channel="Local/2001@services-00000003;2")  # the consultation is gone
+        s.act(Action="Hangup", Channel=advisor)
+
+    asyncio.get_running_loop().create_task(consult_then_cancel())
+    return CallSpec("0321000008", "Léa Petit", talk=60, service_talk=60)
+
+
 async def anonymous(s: Sim) -> CallSpec:
     s.add("Local/adv1@advisors", "Advisor 1")
     return CallSpec(None, "<script>alert(1)</script>", talk=0.2)
@@ -160,6 +176,7 @@ SCENARIOS: list[tuple[str, Scenario, OpeningHours, dict[str, Phone]]] = [
     ("closed", closed, CLOSED, {}),
     ("blind_transfer", blind_transfer, ALWAYS, {}),
     ("attended_transfer", attended_transfer, ALWAYS, {}),
+    ("attended_transfer_cancelled", attended_transfer_cancelled, ALWAYS, {}),
     ("anonymous", anonymous, ALWAYS, {}),
 ]
 
