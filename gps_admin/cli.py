@@ -13,7 +13,7 @@ from functools import partial
 from aiohttp import web
 
 from config.settings import Settings, SettingsError, load_settings
-from gps_admin import advisors_cli, demo, desk_cli, users_cli
+from gps_admin import advisors_cli, demo, desk_cli, simulate, users_cli
 from gps_admin.app import Endpoints, StartupError, build_app
 
 log = logging.getLogger("gps_admin")
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the service (embedded PostgreSQL/Redis unless URLs are configured)")
     sub.add_parser("migrate", help="apply the database migrations")
     demo.add_parser(sub)
+    simulate.add_parser(sub)
     advisors_cli.add_parser(sub)
     desk_cli.add_parser(sub)
     users_cli.add_parser(sub)
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     commands: dict[str, Callable[[Settings], int]] = {
         "serve": cmd_serve,
         "demo": partial(demo.run, args),
+        "simulate": partial(simulate.run, args),
         "migrate": cmd_migrate,
         "advisors": partial(advisors_cli.run, args),
         "communes": partial(desk_cli.run, args),

@@ -201,7 +201,7 @@ async def _command(demo: Demo, redis: aioredis.Redis, advisor_id: int, what: str
             return
 
 
-async def _crew(demo: Demo, redis: aioredis.Redis, pool: asyncpg.Pool) -> None:
+async def _crew(demo: Demo, redis: aioredis.Redis, pool: asyncpg.Pool, *, qualify: bool = True) -> None:
     """The simulated advisors: log in, become available, acknowledge their pops, qualify, end the wrap-up."""
     for advisor_id in demo.crew_ids:
         await _command(demo, redis, advisor_id, "login")
@@ -224,7 +224,9 @@ async def _crew(demo: Demo, redis: aioredis.Redis, pool: asyncpg.Pool) -> None:
                 continue
             await acknowledge(redis, message.advisor_id, message.id)
             if message.type == "ended":
-                demo.tasks.append(asyncio.create_task(_wrap_up(demo, redis, qualification, communes, message, user)))
+                demo.tasks.append(
+                    asyncio.create_task(_wrap_up(demo, redis, qualification, communes, message, user, qualify))
+                )
 
 
 async def _wrap_up(
@@ -234,8 +236,13 @@ async def _wrap_up(
     communes: list[str],
     message: DeskMessage,
     user: User,
+    qualify: bool = True,
 ) -> None:
     r = demo.rng
+    if not qualify:  # load generation: a short wrap-up, nothing saved
+        await asyncio.sleep(r.uniform(0.2, 1.0))
+        await _command(demo, redis, message.advisor_id, "wrapup_done")
+        return
     await asyncio.sleep(r.uniform(3, 8))  # the simulated advisor types the qualification
     topic = r.choice(list(demo.settings.desk.topics))
     subtopics = list(demo.settings.desk.topics[topic].subtopics)

@@ -136,6 +136,8 @@ class PbxStats:
     actions: int = 0
     refused_actions: int = 0
     skipped: int = 0  # calls the load generator did not place (concurrency cap)
+    waits: list[float] = field(default_factory=list)  # queue entry → answer, seconds, per answered call
+    max_waiting: int = 0
 
 
 class Pbx:
@@ -159,6 +161,7 @@ class Pbx:
         self.channels: dict[str, Chan] = {}  # name → channel, while it exists
         self.listeners: set[Callable[[bytes], None]] = set()
         self.stats = PbxStats()
+        self.members_changed = asyncio.Event()  # set when a member is added (cleared by whoever waits)
         self.tasks: set[asyncio.Task[str]] = set()
         self._ids = itertools.count()
         self._local = itertools.count()
@@ -293,6 +296,7 @@ class Pbx:
         call.max_penalty = self.queue.start_penalty
         self.waiting.append(call)
         call.position = len(self.waiting)
+        self.stats.max_waiting = max(self.stats.max_waiting, call.position)
         self.emit(
             "QueueCallerJoin",
             AGENT,
@@ -440,6 +444,7 @@ class Pbx:
         self._enter(call, "agent", p2)
         self.stats.answered += 1
         answered = time.monotonic()
+        self.stats.waits.append(answered - call.joined_at)
         member.calls_taken += 1
         member.last_call = int(self.clock())
 
@@ -784,6 +789,7 @@ class Pbx:
             free_since=time.monotonic(),
         )
         self.members[interface] = member
+        self.members_changed.set()
         out = [response(aid, [("Message", "Added interface to queue")])]
         self._member_event("QueueMemberAdded", member)
         self._soon_dispatch()

@@ -31,6 +31,7 @@ class AmiServer:
         self.max_buffer = 8 * 1024 * 1024
         self.sessions = 0
         self.logins = 0
+        self.logged_in = asyncio.Event()  # set at the first successful Login
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -88,6 +89,7 @@ class AmiServer:
                     if ok:
                         logged_in = True
                         self.logins += 1
+                        self.logged_in.set()
                         writer.write(response(action_id, [("Message", "Authentication accepted")]))
                         writer.write(
                             b"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 0\r\nLastReload: 0\r\n"

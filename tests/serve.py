@@ -67,3 +67,19 @@ class Process:
                 await self._new.wait()
 
         return await asyncio.wait_for(scan(), within)
+
+    async def count(self, pattern: str, n: int, within: float = WITHIN) -> list[re.Match[str]]:
+        """Wait until `n` lines match `pattern`; all the matches so far."""
+        regex = re.compile(pattern)
+
+        async def scan() -> list[re.Match[str]]:
+            while True:
+                found = [m for line in self.lines if (m := regex.search(line))]
+                if len(found) >= n:
+                    return found
+                if self._reader.done():
+                    raise AssertionError(f"gps-admin exited with {len(found)}/{n} lines {pattern!r}")
+                self._new.clear()
+                await self._new.wait()
+
+        return await asyncio.wait_for(scan(), within)
