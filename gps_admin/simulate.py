@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--talk", type=float, nargs=2, default=(5.0, 20.0), metavar=("MIN", "MAX"), help="talk seconds")
     p.add_argument("--abandon", type=float, default=0.08, help="share of impatient callers (default 0.08)")
     p.add_argument("--transfer", type=float, default=0.1, help="share of calls transferred to service 2001")
+    p.add_argument("--repeat", type=float, default=0.25, help="share of callers who called before (default 0.25)")
     p.add_argument("--anonymous", type=float, default=0.04, help="share of withheld numbers")
     p.add_argument("--no-answer", type=float, default=0.05, help="share of rings the advisor's phone lets pass")
     p.add_argument("--qualify", action="store_true", help="simulated advisors qualify each call")
@@ -46,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _check(args: argparse.Namespace) -> str | None:
     shares = {"--abandon": args.abandon, "--transfer": args.transfer, "--anonymous": args.anonymous,
-              "--no-answer": args.no_answer}  # fmt: skip
+              "--no-answer": args.no_answer, "--repeat": args.repeat}  # fmt: skip
     for name, value in shares.items():
         if not 0 <= value <= 1:
             return f"{name} must be between 0 and 1"
@@ -114,7 +115,7 @@ async def _simulate(args: argparse.Namespace, settings: Settings, database_url: 
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(pbx.members_changed.wait(), 1.0)
         mix = Mix(abandon=args.abandon, anonymous=args.anonymous, transfer=args.transfer, talk=tuple(args.talk),
-                  service_talk=(1.0, 3.0))  # fmt: skip
+                  repeat=args.repeat, service_talk=(1.0, 3.0))  # fmt: skip
         callers = Callers(mix=mix, services=("2001",), seed=args.seed)
         started = time.monotonic()
         last = [0.0]
