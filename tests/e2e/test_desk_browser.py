@@ -87,6 +87,7 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
         await process.expect(r"router \S+ leads queue gps")
         yield process
     finally:
+        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
         if proc.returncode is None:
             proc.send_signal(2)
             await asyncio.wait_for(proc.wait(), 30)
