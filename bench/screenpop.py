@@ -123,11 +123,9 @@ class OfferSender(RecordingSender):
         if action["Action"] == "QueuePenalty" and action.get("Penalty") == "1" and self.router is not None:
             board = self.router.board
             advisor = board.advisor_of(action["Interface"])
-            if advisor is not None:
-                for waiting in board.waiting():
-                    call = self.calls.get(waiting.linkedid)
-                    if waiting.offered_to == advisor.id and call is not None and not call.offered.done():
-                        call.offered.set_result(advisor)
+            call = self.calls.get(board.offered_call(advisor.id) or "") if advisor is not None else None
+            if advisor is not None and call is not None and not call.offered.done():
+                call.offered.set_result(advisor)
         return reply
 
 
