@@ -19,7 +19,6 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.settings import DeskSettings
-from storage.communes import CommuneRepository
 from storage.keys import channel_prefix
 from storage.qualification import QualificationRepository
 from telephony.advisors import StateChange
@@ -40,6 +39,20 @@ from telephony.records import RingResult
 log = logging.getLogger(__name__)
 
 PENDING_TTL = 6 * 3600  # an advisor away for a whole shift still gets the pops of their last calls
+
+# Keep pending, then publish: one command (was a MULTI of HSET, EXPIRE, PUBLISH), atomic all the same.
+# KEYS[1] pending hash; ARGV: message id, payload, TTL (s), channel.
+_PUBLISH = """
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('expire', KEYS[1], ARGV[3])
+return redis.call('publish', ARGV[4], ARGV[2])
+"""
+# Take an acknowledged message out of the pending hash and return it (nil: not pending). One round trip.
+_ACKNOWLEDGE = """
+local payload = redis.call('hget', KEYS[1], ARGV[1])
+if payload then redis.call('hdel', KEYS[1], ARGV[1]) end
+return payload
+"""
 
 
 class HistoryItem(BaseModel):
@@ -127,6 +140,7 @@ class PopPublisher:
         self._is_leader = is_leader
         self._context_of = context_of
         self._ringing: dict[str, tuple[int, str | None, str | None]] = {}  # linkedid → advisor, number, name
+        self._publish = redis.register_script(_PUBLISH)
         self.published = 0
 
     async def on_effect(self, effect: AnyEffect) -> None:
@@ -206,12 +220,8 @@ class PopPublisher:
 
     async def publish(self, message: DeskMessage) -> None:
         payload = message.model_dump_json()
-        key = pending_key(message.advisor_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, message.id, payload)
-            pipe.expire(key, PENDING_TTL)
-            pipe.publish(channel(self._redis, message.advisor_id), payload)
-            await pipe.execute()
+        args: list[str | int] = [message.id, payload, PENDING_TTL, channel(self._redis, message.advisor_id)]
+        await self._publish(keys=[pending_key(message.advisor_id)], args=args)
         self.published += 1
 
 
@@ -222,14 +232,21 @@ async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
     return sorted(messages, key=lambda m: (m.event_at, m.id))
 
 
+class Acknowledger:
+    """Removes acknowledged messages from the pending hashes (one script call each)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._script = redis.register_script(_ACKNOWLEDGE)
+
+    async def __call__(self, advisor_id: int, message_id: str) -> DeskMessage | None:
+        """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
+        raw = await self._script(keys=[pending_key(advisor_id)], args=[message_id])
+        return None if raw is None else DeskMessage.model_validate_json(raw)
+
+
 async def acknowledge(redis: aioredis.Redis, advisor_id: int, message_id: str) -> DeskMessage | None:
-    """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
-    key = pending_key(advisor_id)
-    raw = await redis.hget(key, message_id)
-    if raw is None:
-        return None
-    await redis.hdel(key, message_id)
-    return DeskMessage.model_validate_json(raw)
+    """One acknowledgement on its own (the demo's simulated advisors); the hub keeps one `Acknowledger`."""
+    return await Acknowledger(redis)(advisor_id, message_id)
 
 
 def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
@@ -238,37 +255,38 @@ def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
 
 
 async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) -> None:
-    """Tell each advisor's desk its new presence at once (not kept pending: the page reads it again anyway)."""
-    for change in changes:
-        message = DeskMessage(
-            id=f"presence:{change.advisor_id}:{change.at.timestamp()}",
-            type="presence",
-            linkedid=change.linkedid or "",
-            advisor_id=change.advisor_id,
-            event_at=change.at,
-            detail=change.state.value,
-        )
-        await redis.publish(channel(redis, change.advisor_id), message.model_dump_json())
+    """Tell each advisor's desk its new presence at once (not kept pending: the page reads it again anyway).
+    One round trip for the whole batch of a router step."""
+    if not changes:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for change in changes:
+            message = DeskMessage(
+                id=f"presence:{change.advisor_id}:{change.at.timestamp()}",
+                type="presence",
+                linkedid=change.linkedid or "",
+                advisor_id=change.advisor_id,
+                event_at=change.at,
+                detail=change.state.value,
+            )
+            pipe.publish(channel(redis, change.advisor_id), message.model_dump_json())
+        await pipe.execute()
 
 
 def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
     """The caller's history and commune for a pop, from PostgreSQL; bounded, and never in the way of the pop."""
     qualification = QualificationRepository(pool, desk)
-    communes = CommuneRepository(pool)
 
     async def context_of(number: str | None) -> CallerContext:
         if number is None:
             return CallerContext()
         try:
-            history = await bounded(qualification.history(number, desk.history_size), 0.2)
-            code = await bounded(qualification.last_commune(number), 0.2)
-            found = await bounded(communes.get(code), 0.2) if code else None
-            callbacks = await bounded(qualification.open_callbacks(number), 0.2)
+            facts = await bounded(qualification.caller_facts(number, desk.history_size), 0.2)
         except Exception as exc:
             log.warning("pop without history (%s)", exc)
             return CallerContext()
         return CallerContext(
-            commune=f"{found.name} ({found.code})" if found is not None else None,
+            commune=f"{facts.commune[1]} ({facts.commune[0]})" if facts.commune is not None else None,
             history=tuple(
                 HistoryItem(
                     date=h.date,
@@ -277,10 +295,11 @@ def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
                     advisor=h.advisor_name,
                     note=h.note,
                 )
-                for h in history
+                for h in facts.history
             ),
             open_callbacks=tuple(
-                CallbackItem(requested_at=c.requested_at, topic=c.topic_label, slot=c.slot) for c in callbacks
+                CallbackItem(requested_at=c.requested_at, topic=c.topic_label, slot=c.slot)
+                for c in facts.open_callbacks
             ),
         )
 
