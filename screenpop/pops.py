@@ -48,6 +48,22 @@ redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
 redis.call('expire', KEYS[1], ARGV[3])
 return redis.call('publish', ARGV[4], ARGV[2])
 """
+# Take acknowledged messages out of their pending hashes; returns each one's payload (nil: it was not pending).
+# KEYS[i] the pending hash of ARGV[i], a message id. One command for any number of acknowledgements.
+_ACKNOWLEDGE = """
+local found = {}
+for i, key in ipairs(KEYS) do
+  local payload = redis.call('hget', key, ARGV[i])
+  if payload then redis.call('hdel', key, ARGV[i]) end
+  found[i] = payload
+end
+return found
+"""
+# Publish presence messages: ARGV holds (channel, payload) pairs. One command for a whole step's changes.
+_PRESENCE = """
+for i = 1, #ARGV, 2 do redis.call('publish', ARGV[i], ARGV[i + 1]) end
+return #ARGV / 2
+"""
 
 
 class HistoryItem(BaseModel):
@@ -229,13 +245,13 @@ async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
 
 class Acknowledger:
     """Removes acknowledged messages from the pending hashes. Acknowledgements that arrive while a round is in
-    flight go together in the next one (one MULTI of HGET + HDEL pairs), so under load they cost one round trip
-    per round rather than two each; alone, an acknowledgement is one round trip. The first caller drives the
+    flight go together in the next one (one script call), so under load they cost one round trip per round
+    rather than one each. The first caller drives the
     rounds until none is left: no task of its own. If a round fails, every acknowledgement waiting on it fails
     (the socket closes and the browser gets the message again at its reconnection, then acknowledges it)."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
-        self._redis = redis
+        self._script = redis.register_script(_ACKNOWLEDGE)
         self._queued: list[tuple[int, str, asyncio.Future[bytes | None]]] = []
         self._driving = False
         self.rounds = 0
@@ -266,12 +282,9 @@ class Acknowledger:
 
     async def _round(self, batch: list[tuple[int, str, asyncio.Future[bytes | None]]]) -> list[bytes | None]:
         self.rounds += 1
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for advisor_id, message_id, _ in batch:
-                pipe.hget(pending_key(advisor_id), message_id)
-                pipe.hdel(pending_key(advisor_id), message_id)
-            replies = await pipe.execute()
-        return [replies[2 * i] for i in range(len(batch))]
+        keys = [pending_key(advisor_id) for advisor_id, _, _ in batch]
+        found: list[bytes | None] = await self._script(keys=keys, args=[message_id for _, message_id, _ in batch])
+        return found
 
     @staticmethod
     def _fail(batch: list[tuple[int, str, asyncio.Future[bytes | None]]], exc: BaseException | None) -> None:
@@ -293,21 +306,20 @@ def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
 
 async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) -> None:
     """Tell each advisor's desk its new presence at once (not kept pending: the page reads it again anyway).
-    One round trip for the whole batch of a router step."""
-    if not changes:
-        return
-    async with redis.pipeline(transaction=False) as pipe:
-        for change in changes:
-            message = DeskMessage(
-                id=f"presence:{change.advisor_id}:{change.at.timestamp()}",
-                type="presence",
-                linkedid=change.linkedid or "",
-                advisor_id=change.advisor_id,
-                event_at=change.at,
-                detail=change.state.value,
-            )
-            pipe.publish(channel(redis, change.advisor_id), message.model_dump_json())
-        await pipe.execute()
+    One command for the whole batch of a router step."""
+    args: list[str] = []
+    for change in changes:
+        message = DeskMessage(
+            id=f"presence:{change.advisor_id}:{change.at.timestamp()}",
+            type="presence",
+            linkedid=change.linkedid or "",
+            advisor_id=change.advisor_id,
+            event_at=change.at,
+            detail=change.state.value,
+        )
+        args += [channel(redis, change.advisor_id), message.model_dump_json()]
+    if args:
+        await redis.eval(_PRESENCE, 0, *args)
 
 
 def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
