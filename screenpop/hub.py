@@ -100,13 +100,16 @@ class Hub:
                     while me is None or not me.cancelling():
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                         if message is not None and message.get("type") == "pmessage":
-                            self._dispatch(message["data"])
+                            self._dispatch(message["channel"], message["data"])
             except (aioredis.RedisError, OSError) as exc:
                 self.ready.clear()
                 log.warning("desk hub: Redis unavailable (%s), retrying", exc)
                 await asyncio.sleep(1.0)
 
-    def _dispatch(self, data: bytes | str) -> None:
+    def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
+        advisor = (channel.decode() if isinstance(channel, bytes) else channel).rpartition(":")[2]
+        if not (advisor.isdigit() and self._sockets.get(int(advisor))):
+            return  # no desk of this advisor here (`…:desk:<advisor id>`): the message is not even parsed
         try:
             message = DeskMessage.model_validate_json(data)
         except ValidationError:
