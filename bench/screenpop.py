@@ -2,30 +2,35 @@
 
     python -m bench.screenpop [--rates 10 100] [--seconds S] [--instances 1 2] [--advisors N] [--context db|none]
 
-The production pieces run as `gps_admin.app.build_app` wires them, in one process and one event loop:
+The production pieces run as `gps_admin.app.build_app` wires them, in one process and one event loop (the desk
+clients, like browsers, in another process):
 
 - instance A: `CallTracker` + `MemberTracker("gps")` in a `CallPipeline` whose record sink is a `RecordWriter`
   (temp spool dir, then a REAL PostgreSQL: a throw-away database on `postgresql://postgres@127.0.0.1:5432`,
   migrated, dropped at the end; `submit_timeout=0.0` as in production), the `Router` (leader: it takes the lease
   once, in-memory advisor store as in bench.routing), the `PopPublisher` (`advisor_of` = the router's board,
   `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
-  PostgreSQL, copied from build_app; `--context none` skips it) and a `Hub` served on loopback by aiohttp;
+  PostgreSQL, as build_app; `--context none` skips it), the router's presence changes published to the desks
+  (`publish_presence`) and `LiveCalls`, listening in build_app's order, and a `Hub` served on loopback by aiohttp;
 - instance B (with `--instances 2`): a second `Hub` with its own Redis client, subscription and aiohttp server;
   every websocket is connected to it, so each pop crosses Redis from A's publisher to B's subscription.
 
-Redis is real (`redis://127.0.0.1:6379/10`, flushed at the start of every row). Asterisk's action side is the
-recording `ActionSender` of bench.routing; Asterisk's events are fed with `pipeline.sink` as the AMI edge does.
-Each advisor has an aiohttp websocket client (a test middleware sets `request[USER]`: auth is not measured) that
-acknowledges every message, as the desk page does.
+Redis is real (`redis://$GPS_TEST_REDIS/10`, default 127.0.0.1:6379, flushed at the start of every row).
+Asterisk's action side is the recording `ActionSender` of bench.routing; Asterisk's events are fed with
+`pipeline.sink` as the AMI edge does. Each advisor has an aiohttp websocket client (a test middleware sets
+`request[USER]`: auth is not measured) that acknowledges every message but presence ones, as the desk page does;
+the 200 clients run in `bench.desk_clients`, a child process, which reports each pop's arrival time (its
+`perf_counter()`, CLOCK_MONOTONIC: one clock for every process of the machine) and each "ended" message on stdout.
 
 A call: Newchannel + QueueCallerJoin; the router offers it to a free advisor (its `QueuePenalty Penalty: 1` reaches
 the recording sender, which tells the call who was offered); "Asterisk" then rings that advisor: Newchannel of the
-leg, then AgentCalled (t0 = `perf_counter()` just before `pipeline.sink(AgentCalled)`); the advisor's client takes
-t1 when the pop frame (matched by linkedid) arrives. After RING_S: AgentConnect; after TALK_S: AgentComplete,
-Hangup of the caller, Hangup of the leg (t2 = just before sinking that last Hangup). t3 = when the writer's drain
-has committed the record (observed through its "record written" log line, emitted right after the commit and the
-spool file's removal, in the drain task). The advisor ends the wrap-up (`router.command(id, "wrapup_done")`)
-WRAPUP_S after their desk got the call's "ended" message. Calls start on an absolute schedule (i / rate).
+leg, then AgentCalled (t0 = `perf_counter()` just before `pipeline.sink(AgentCalled)`); the advisor's client (in the
+child process) takes t1 when the pop frame (matched by linkedid) arrives. After RING_S: AgentConnect; after
+TALK_S: AgentComplete, Hangup of the caller, Hangup of the leg (t2 = just before sinking that last Hangup). t3 =
+when the writer's drain has committed the record (observed through its "record written" log line, emitted right
+after the commit and the spool file's removal, in the drain task). The advisor ends the wrap-up
+(`router.command(id, "wrapup_done")`) WRAPUP_S after their desk got the call's "ended" message. Calls start on an
+absolute schedule (i / rate).
 """
 
 from __future__ import annotations
