@@ -2,30 +2,35 @@
 
     python -m bench.screenpop [--rates 10 100] [--seconds S] [--instances 1 2] [--advisors N] [--context db|none]
 
-The production pieces run as `gps_admin.app.build_app` wires them, in one process and one event loop:
+The production pieces run as `gps_admin.app.build_app` wires them, in one process and one event loop (the desk
+clients, like browsers, in another process):
 
 - instance A: `CallTracker` + `MemberTracker("gps")` in a `CallPipeline` whose record sink is a `RecordWriter`
   (temp spool dir, then a REAL PostgreSQL: a throw-away database on `postgresql://postgres@127.0.0.1:5432`,
   migrated, dropped at the end; `submit_timeout=0.0` as in production), the `Router` (leader: it takes the lease
   once, in-memory advisor store as in bench.routing), the `PopPublisher` (`advisor_of` = the router's board,
   `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
-  PostgreSQL, copied from build_app; `--context none` skips it) and a `Hub` served on loopback by aiohttp;
+  PostgreSQL, as build_app; `--context none` skips it), the router's presence changes published to the desks
+  (`publish_presence`) and `LiveCalls`, listening in build_app's order, and a `Hub` served on loopback by aiohttp;
 - instance B (with `--instances 2`): a second `Hub` with its own Redis client, subscription and aiohttp server;
   every websocket is connected to it, so each pop crosses Redis from A's publisher to B's subscription.
 
-Redis is real (`redis://127.0.0.1:6379/10`, flushed at the start of every row). Asterisk's action side is the
-recording `ActionSender` of bench.routing; Asterisk's events are fed with `pipeline.sink` as the AMI edge does.
-Each advisor has an aiohttp websocket client (a test middleware sets `request[USER]`: auth is not measured) that
-acknowledges every message, as the desk page does.
+Redis is real (`redis://$GPS_TEST_REDIS/10`, default 127.0.0.1:6379, flushed at the start of every row).
+Asterisk's action side is the recording `ActionSender` of bench.routing; Asterisk's events are fed with
+`pipeline.sink` as the AMI edge does. Each advisor has an aiohttp websocket client (a test middleware sets
+`request[USER]`: auth is not measured) that acknowledges every message but presence ones, as the desk page does;
+the 200 clients run in `bench.desk_clients`, a child process, which reports each pop's arrival time (its
+`perf_counter()`, CLOCK_MONOTONIC: one clock for every process of the machine) and each "ended" message on stdout.
 
 A call: Newchannel + QueueCallerJoin; the router offers it to a free advisor (its `QueuePenalty Penalty: 1` reaches
 the recording sender, which tells the call who was offered); "Asterisk" then rings that advisor: Newchannel of the
-leg, then AgentCalled (t0 = `perf_counter()` just before `pipeline.sink(AgentCalled)`); the advisor's client takes
-t1 when the pop frame (matched by linkedid) arrives. After RING_S: AgentConnect; after TALK_S: AgentComplete,
-Hangup of the caller, Hangup of the leg (t2 = just before sinking that last Hangup). t3 = when the writer's drain
-has committed the record (observed through its "record written" log line, emitted right after the commit and the
-spool file's removal, in the drain task). The advisor ends the wrap-up (`router.command(id, "wrapup_done")`)
-WRAPUP_S after their desk got the call's "ended" message. Calls start on an absolute schedule (i / rate).
+leg, then AgentCalled (t0 = `perf_counter()` just before `pipeline.sink(AgentCalled)`); the advisor's client (in the
+child process) takes t1 when the pop frame (matched by linkedid) arrives. After RING_S: AgentConnect; after
+TALK_S: AgentComplete, Hangup of the caller, Hangup of the leg (t2 = just before sinking that last Hangup). t3 =
+when the writer's drain has committed the record (observed through its "record written" log line, emitted right
+after the commit and the spool file's removal, in the drain task). The advisor ends the wrap-up
+(`router.command(id, "wrapup_done")`) WRAPUP_S after their desk got the call's "ended" message. Calls start on an
+absolute schedule (i / rate).
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import logging
 import os
 import secrets
@@ -44,21 +48,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bench.desk_clients import ADVISOR_HEADER
 from bench.routing import Chan, Events, MemoryStore, RecordingSender, make_advisors, percentile
 from config.settings import DeskSettings, LineSettings, OpeningHours, RoutingSettings
+from screenpop.desk import LiveCalls
 from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
-from screenpop.pops import PopPublisher, context_lookup, no_context
+from screenpop.pops import PopPublisher, context_lookup, no_context, publish_presence
 from storage.migrate import migrate
 from storage.pool import create_pool
 from storage.spool import Spool
 from storage.writer import RecordWriter
-from telephony.advisors import Advisor
+from telephony.advisors import Advisor, StateChange
 from telephony.aio import bounded
 from telephony.calls import CallTracker
 from telephony.members import MemberTracker
@@ -75,7 +80,6 @@ TALK_S = 0.2  # AgentConnect → hang-up
 WRAPUP_S = 0.05  # "ended" message at the desk → wrapup_done
 WARMUP = 5  # unmeasured calls, one after the other, before each row's schedule
 WITHIN = 120.0  # any single wait of a call (offer, pop, record) fails the bench beyond this (overload included)
-ADVISOR_HEADER = "X-Bench-Advisor"
 
 
 class BenchError(Exception):
@@ -91,7 +95,7 @@ class CallRun:
     measured: bool
     advisor_id: int = 0
     t0: float = 0.0  # just before pipeline.sink(AgentCalled)
-    t1: float = 0.0  # the pop frame received by the advisor's websocket client
+    t1: float = 0.0  # the pop frame received by the advisor's websocket client (its perf_counter, same clock)
     t2: float = 0.0  # just before pipeline.sink(last Hangup)
     t3: float = 0.0  # the record committed (the writer's "record written")
     pops: list[int] = field(default_factory=list)  # advisor id of each client that received this call's pop
@@ -123,11 +127,9 @@ class OfferSender(RecordingSender):
         if action["Action"] == "QueuePenalty" and action.get("Penalty") == "1" and self.router is not None:
             board = self.router.board
             advisor = board.advisor_of(action["Interface"])
-            if advisor is not None:
-                for waiting in board.waiting():
-                    call = self.calls.get(waiting.linkedid)
-                    if waiting.offered_to == advisor.id and call is not None and not call.offered.done():
-                        call.offered.set_result(advisor)
+            call = self.calls.get(board.offered_call(advisor.id) or "") if advisor is not None else None
+            if advisor is not None and call is not None and not call.offered.done():
+                call.offered.set_result(advisor)
         return reply
 
 
@@ -246,12 +248,19 @@ class Rig:
             is_leader=lambda: router.leader,
             context_of=context_lookup(pool, DeskSettings()) if context == "db" else no_context,
         )
-        self.pipeline.listen(self.router.on_effect)
+        # as build_app: publisher, router, presence to the desks, live calls
         self.pipeline.listen(self.publisher.on_effect)
+        self.pipeline.listen(self.router.on_effect)
+        redis = self.redis
+
+        async def presence_to_desk(changes: list[StateChange]) -> None:
+            await publish_presence(redis, changes)
+
+        self.router.presence_listeners.append(presence_to_desk)
+        self.pipeline.listen(LiveCalls().on_effect)
         self.hubs = [HubServer(self.redis)] + [HubServer(aioredis.from_url(REDIS_URL)) for _ in range(instances - 1)]
         self.tasks: list[asyncio.Task[None]] = []
-        self.clients: list[asyncio.Task[None]] = []
-        self.session: aiohttp.ClientSession | None = None
+        self.browsers: asyncio.subprocess.Process | None = None  # bench.desk_clients
         self.watch = CommitWatch(self.calls)
         self.foreign = 0  # messages for no call of this rig (Redis pub/sub ignores the db number: see README)
 
@@ -266,11 +275,21 @@ class Rig:
             raise BenchError("the router did not take the lease (another holder in db 10?)")
         for advisor in self.advisors:
             await self.router.command(advisor.id, "login")
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))  # one socket per advisor
         desk = self.hubs[-1]  # the websockets are on B when there are two instances
-        for advisor in self.advisors:
-            ws = await bounded(self.session.ws_connect(desk.url, headers={ADVISOR_HEADER: str(advisor.id)}), WITHIN)
-            self.clients.append(asyncio.create_task(self._browser(advisor.id, ws), name=f"browser-{advisor.id}"))
+        self.browsers = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.desk_clients",
+            desk.url,
+            *(str(a.id) for a in self.advisors),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert self.browsers.stdout is not None
+        line = await bounded(self.browsers.stdout.readline(), WITHIN)
+        if line != b"ready\n":
+            raise BenchError(f"the desk clients did not start: {line!r}")
+        self.tasks.append(asyncio.create_task(self._reports(self.browsers.stdout), name="bench-desk-reports"))
         for _ in range(int(WITHIN * 100)):  # the hub registers a socket just after the handshake
             if desk.hub.stats.sockets == len(self.advisors):
                 break
@@ -279,11 +298,14 @@ class Rig:
             raise BenchError(f"{desk.hub.stats.sockets} desk sockets registered, expected {len(self.advisors)}")
 
     async def stop(self) -> None:
-        for task in self.clients:
-            task.cancel()
-        await asyncio.gather(*self.clients, return_exceptions=True)
-        if self.session is not None:
-            await self.session.close()
+        if self.browsers is not None:
+            assert self.browsers.stdin is not None
+            self.browsers.stdin.close()
+            try:
+                await bounded(self.browsers.wait(), 10.0)
+            except TimeoutError:
+                self.browsers.kill()
+                await self.browsers.wait()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -292,24 +314,26 @@ class Rig:
         for server in reversed(self.hubs):
             await server.stop()  # A's closes the shared client last
 
-    async def _browser(self, advisor_id: int, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """The desk page: note the pop's arrival, acknowledge every message."""
-        async for frame in ws:
-            if frame.type is not aiohttp.WSMsgType.TEXT:
-                continue
-            received = time.perf_counter()
-            message = json.loads(frame.data)
-            call = self.calls.get(message.get("linkedid", ""))
+    def desk_cpu(self) -> float:
+        """CPU seconds used so far by the desk clients' process (Linux: /proc)."""
+        if self.browsers is None:
+            return 0.0
+        fields = Path(f"/proc/{self.browsers.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    async def _reports(self, stdout: asyncio.StreamReader) -> None:
+        """What the desk pages saw (bench.desk_clients): the pop's arrival time t1, the "ended" message."""
+        while line := await stdout.readline():
+            kind, linkedid, advisor, *rest = line.decode().split()
+            call = self.calls.get(linkedid)
             if call is None:
                 self.foreign += 1
-            elif message["type"] == "pop":
-                call.t1 = call.t1 or received
-                call.pops.append(advisor_id)
+            elif kind == "pop":
+                call.t1 = call.t1 or float(rest[0])
+                call.pops.append(int(advisor))
                 call.popped.set()
-            elif message["type"] == "ended":
+            elif kind == "ended":
                 call.ended.set()
-            if "id" in message:
-                await ws.send_str(json.dumps({"type": "ack", "id": message["id"]}))
 
     async def call(self, measured: bool) -> CallRun:
         chan, joining = self.events.caller()
@@ -374,6 +398,8 @@ class Row:
     foreign: int  # desk messages received for calls not of this run (other publishers on the Redis server)
     backlog_max: int  # largest pipeline backlog seen by the scheduler
     late_max_ms: float  # how late the scheduler started a call, at worst
+    cpu_ms: float  # CPU time of the service process (all threads) per measured call, measured phase only
+    desk_cpu_ms: float  # the same for the desk clients' process
 
     def _ms(self, values: list[float], q: float) -> float:
         return 1000 * percentile(values, q)
@@ -411,6 +437,7 @@ async def run_row(
                 await rig.call(measured=False)
             gc.collect()
             count = max(1, round(rate * seconds))
+            cpu = time.process_time(), rig.desk_cpu()
             loop = asyncio.get_running_loop()
             start = loop.time() + 0.05
             tasks: list[asyncio.Task[CallRun]] = []
@@ -426,6 +453,8 @@ async def run_row(
                 tasks.append(asyncio.create_task(rig.call(measured=True)))
             done = await asyncio.gather(*tasks)
             await bounded(rig.writer.wait_drained(), WITHIN)
+            cpu_ms = 1000 * (time.process_time() - cpu[0]) / count
+            desk_cpu_ms = 1000 * (rig.desk_cpu() - cpu[1]) / count
             ids = {r["linkedid"] for r in await pool.fetch("SELECT linkedid FROM call_records")}
             _check(rig, ids)
             return Row(
@@ -441,6 +470,8 @@ async def run_row(
                 foreign=rig.foreign,
                 backlog_max=backlog,
                 late_max_ms=1000 * late,
+                cpu_ms=cpu_ms,
+                desk_cpu_ms=desk_cpu_ms,
             )
         finally:
             watch_logger.removeHandler(rig.watch)
@@ -547,15 +578,19 @@ def format_report(r: BenchResult) -> str:
         "pop: AgentCalled sunk (t0) → pop frame at the advisor's websocket client (t1);"
         " record: last Hangup sunk (t2) → record committed (t3)",
         f"{'instances':>9} {'rate/s':>6} {'calls':>6} {'pop p50':>8} {'pop p99':>8} {'pop max':>8}"
-        f" {'rec p50':>8} {'rec p99':>8} {'rec max':>8} {'backlog':>7} {'late ms':>7}",
+        f" {'rec p50':>8} {'rec p99':>8} {'rec max':>8} {'backlog':>7} {'late ms':>7} {'cpu/call':>8} {'desk cpu':>8}",
     ]
     for row in r.rows:
         lines.append(
             f"{row.instances:>9} {_num(row.rate):>6} {len(row.calls):>6} {row.pop_ms(0.5):>8.2f}"
             f" {row.pop_ms(0.99):>8.2f} {row.pop_ms(1.0):>8.2f} {row.record_ms(0.5):>8.2f}"
             f" {row.record_ms(0.99):>8.2f} {row.record_ms(1.0):>8.2f} {row.backlog_max:>7} {row.late_max_ms:>7.1f}"
+            f" {row.cpu_ms:>8.2f} {row.desk_cpu_ms:>8.2f}"
         )
-    lines.append("(ms; nearest-rank; backlog = largest pipeline queue seen at a call's start; late = scheduler lag)")
+    lines.append(
+        "(ms; nearest-rank; backlog = largest pipeline queue seen at a call's start; late = scheduler lag;"
+        " cpu/call = CPU ms of the service process per call, desk cpu = of the desk clients' process)"
+    )
     for row in r.rows:
         lines.append(
             f"checked {row.instances} instance(s) at {_num(row.rate)}/s: {row.pops} pops for"

@@ -226,8 +226,10 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         redis, advisor_of=advisor_of, is_leader=lambda: router.leader, context_of=context_lookup(pool, settings.desk)
     )
     live = LiveCalls()
-    pipeline.listen(router.on_effect)
+    # The publisher first: a pop needs nothing from the router's step, and would otherwise wait for its Redis and
+    # AMI round trips (claim release, member actions, presence log) before leaving.
     pipeline.listen(publisher.on_effect)
+    pipeline.listen(router.on_effect)
 
     async def presence_to_desk(changes: list[StateChange]) -> None:
         await publish_presence(redis, changes)

@@ -21,7 +21,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from screenpop.models import USER, User
-from screenpop.pops import DeskMessage, acknowledge, age_ms, desk_pattern, pending
+from screenpop.pops import Acknowledger, DeskMessage, age_ms, desk_pattern, pending
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Ack(BaseModel):
 class _Socket:
     advisor_id: int
     ws: web.WebSocketResponse
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))  # JSON text frames
     sent: set[str] = field(default_factory=set)  # message ids already sent on this socket (dedupe)
 
 
@@ -71,6 +71,7 @@ class HubStats:
 class Hub:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
+        self._acknowledge = Acknowledger(redis)
         self._sockets: dict[int, set[_Socket]] = defaultdict(set)
         self._closing: set[asyncio.Task[None]] = set()
         self.stats = HubStats()
@@ -99,27 +100,34 @@ class Hub:
                     while me is None or not me.cancelling():
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                         if message is not None and message.get("type") == "pmessage":
-                            self._dispatch(message["data"])
+                            self._dispatch(message["channel"], message["data"])
             except (aioredis.RedisError, OSError) as exc:
                 self.ready.clear()
                 log.warning("desk hub: Redis unavailable (%s), retrying", exc)
                 await asyncio.sleep(1.0)
 
-    def _dispatch(self, data: bytes | str) -> None:
+    def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
+        advisor = (channel.decode() if isinstance(channel, bytes) else channel).rpartition(":")[2]
+        if not (advisor.isdigit() and self._sockets.get(int(advisor))):
+            return  # no desk of this advisor here (`…:desk:<advisor id>`): the message is not even parsed
         try:
             message = DeskMessage.model_validate_json(data)
         except ValidationError:
             log.warning("desk hub: malformed message ignored")
             return
-        for socket in list(self._sockets.get(message.advisor_id, ())):
-            self._offer(socket, message)
+        sockets = self._sockets.get(message.advisor_id)
+        if not sockets:
+            return
+        payload = data.decode() if isinstance(data, bytes) else data  # valid: sent as published
+        for socket in list(sockets):
+            self._offer(socket, message.id, payload)
 
-    def _offer(self, socket: _Socket, message: DeskMessage) -> None:
-        if message.id in socket.sent:
+    def _offer(self, socket: _Socket, message_id: str, payload: str) -> None:
+        if message_id in socket.sent:
             return
         try:
-            socket.queue.put_nowait(message.model_dump_json())
-            socket.sent.add(message.id)
+            socket.queue.put_nowait(payload)
+            socket.sent.add(message_id)
         except asyncio.QueueFull:
             self.stats.overflows += 1
             log.warning("desk socket of advisor %s too slow: closed (it will reconnect)", socket.advisor_id)
@@ -142,7 +150,7 @@ class Hub:
         writer = asyncio.create_task(self._writer(socket), name=f"desk-writer-{user.advisor_id}")
         try:
             for message in await pending(self._redis, user.advisor_id):  # replay what was not acknowledged
-                self._offer(socket, message)
+                self._offer(socket, message.id, message.model_dump_json())
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     await self._incoming(socket, frame.data)
@@ -176,7 +184,7 @@ class Hub:
             with contextlib.suppress(asyncio.QueueFull):
                 socket.queue.put_nowait('{"type":"error","error":"message non reconnu"}')
             return
-        message = await acknowledge(self._redis, socket.advisor_id, ack.id)
+        message = await self._acknowledge(socket.advisor_id, ack.id)
         if message is None:  # not this advisor's, or already acknowledged
             self.stats.rejected += 1
             self._signal()

@@ -8,6 +8,7 @@ one message. Only the instance that leads the routing lease produces them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,6 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.settings import DeskSettings
-from storage.communes import CommuneRepository
 from storage.keys import channel_prefix
 from storage.qualification import QualificationRepository
 from telephony.advisors import StateChange
@@ -40,6 +40,30 @@ from telephony.records import RingResult
 log = logging.getLogger(__name__)
 
 PENDING_TTL = 6 * 3600  # an advisor away for a whole shift still gets the pops of their last calls
+
+# Keep pending, then publish: one command (was a MULTI of HSET, EXPIRE, PUBLISH), atomic all the same.
+# KEYS[1] pending hash; ARGV: message id, payload, TTL (s), channel.
+_PUBLISH = """
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('expire', KEYS[1], ARGV[3])
+return redis.call('publish', ARGV[4], ARGV[2])
+"""
+# Take acknowledged messages out of their pending hashes; returns each one's payload (nil: it was not pending).
+# KEYS[i] the pending hash of ARGV[i], a message id. One command for any number of acknowledgements.
+_ACKNOWLEDGE = """
+local found = {}
+for i, key in ipairs(KEYS) do
+  local payload = redis.call('hget', key, ARGV[i])
+  if payload then redis.call('hdel', key, ARGV[i]) end
+  found[i] = payload
+end
+return found
+"""
+# Publish presence messages: ARGV holds (channel, payload) pairs. One command for a whole step's changes.
+_PRESENCE = """
+for i = 1, #ARGV, 2 do redis.call('publish', ARGV[i], ARGV[i + 1]) end
+return #ARGV / 2
+"""
 
 
 class HistoryItem(BaseModel):
@@ -127,6 +151,7 @@ class PopPublisher:
         self._is_leader = is_leader
         self._context_of = context_of
         self._ringing: dict[str, tuple[int, str | None, str | None]] = {}  # linkedid → advisor, number, name
+        self._publish = redis.register_script(_PUBLISH)
         self.published = 0
 
     async def on_effect(self, effect: AnyEffect) -> None:
@@ -206,12 +231,8 @@ class PopPublisher:
 
     async def publish(self, message: DeskMessage) -> None:
         payload = message.model_dump_json()
-        key = pending_key(message.advisor_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, message.id, payload)
-            pipe.expire(key, PENDING_TTL)
-            pipe.publish(channel(self._redis, message.advisor_id), payload)
-            await pipe.execute()
+        args: list[str | int] = [message.id, payload, PENDING_TTL, channel(self._redis, message.advisor_id)]
+        await self._publish(keys=[pending_key(message.advisor_id)], args=args)
         self.published += 1
 
 
@@ -222,14 +243,60 @@ async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
     return sorted(messages, key=lambda m: (m.event_at, m.id))
 
 
+class Acknowledger:
+    """Removes acknowledged messages from the pending hashes. Acknowledgements that arrive while a round is in
+    flight go together in the next one (one script call), so under load they cost one round trip per round
+    rather than one each. The first caller drives the
+    rounds until none is left: no task of its own. If a round fails, every acknowledgement waiting on it fails
+    (the socket closes and the browser gets the message again at its reconnection, then acknowledges it)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._script = redis.register_script(_ACKNOWLEDGE)
+        self._queued: list[tuple[int, str, asyncio.Future[bytes | None]]] = []
+        self._driving = False
+        self.rounds = 0
+
+    async def __call__(self, advisor_id: int, message_id: str) -> DeskMessage | None:
+        """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._queued.append((advisor_id, message_id, future))
+        if not self._driving:
+            self._driving = True
+            try:
+                while self._queued:
+                    batch, self._queued = self._queued, []
+                    try:
+                        found = await self._round(batch)
+                    except BaseException as exc:
+                        self._fail(batch, exc)
+                        raise
+                    for (_, _, waiting), raw in zip(batch, found, strict=True):
+                        if not waiting.done():
+                            waiting.set_result(raw)
+            finally:
+                self._driving = False
+                self._fail(self._queued, None)
+                self._queued = []
+        raw = await future
+        return None if raw is None else DeskMessage.model_validate_json(raw)
+
+    async def _round(self, batch: list[tuple[int, str, asyncio.Future[bytes | None]]]) -> list[bytes | None]:
+        self.rounds += 1
+        keys = [pending_key(advisor_id) for advisor_id, _, _ in batch]
+        found: list[bytes | None] = await self._script(keys=keys, args=[message_id for _, message_id, _ in batch])
+        return found
+
+    @staticmethod
+    def _fail(batch: list[tuple[int, str, asyncio.Future[bytes | None]]], exc: BaseException | None) -> None:
+        error = exc if isinstance(exc, Exception) else aioredis.ConnectionError("acknowledgement round interrupted")
+        for _, _, waiting in batch:
+            if not waiting.done():
+                waiting.set_exception(error)
+
+
 async def acknowledge(redis: aioredis.Redis, advisor_id: int, message_id: str) -> DeskMessage | None:
-    """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
-    key = pending_key(advisor_id)
-    raw = await redis.hget(key, message_id)
-    if raw is None:
-        return None
-    await redis.hdel(key, message_id)
-    return DeskMessage.model_validate_json(raw)
+    """One acknowledgement on its own (the demo's simulated advisors); the hub keeps one `Acknowledger`."""
+    return await Acknowledger(redis)(advisor_id, message_id)
 
 
 def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
@@ -238,7 +305,9 @@ def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
 
 
 async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) -> None:
-    """Tell each advisor's desk its new presence at once (not kept pending: the page reads it again anyway)."""
+    """Tell each advisor's desk its new presence at once (not kept pending: the page reads it again anyway).
+    One command for the whole batch of a router step."""
+    args: list[str] = []
     for change in changes:
         message = DeskMessage(
             id=f"presence:{change.advisor_id}:{change.at.timestamp()}",
@@ -248,27 +317,25 @@ async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) ->
             event_at=change.at,
             detail=change.state.value,
         )
-        await redis.publish(channel(redis, change.advisor_id), message.model_dump_json())
+        args += [channel(redis, change.advisor_id), message.model_dump_json()]
+    if args:
+        await redis.eval(_PRESENCE, 0, *args)
 
 
 def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
     """The caller's history and commune for a pop, from PostgreSQL; bounded, and never in the way of the pop."""
     qualification = QualificationRepository(pool, desk)
-    communes = CommuneRepository(pool)
 
     async def context_of(number: str | None) -> CallerContext:
         if number is None:
             return CallerContext()
         try:
-            history = await bounded(qualification.history(number, desk.history_size), 0.2)
-            code = await bounded(qualification.last_commune(number), 0.2)
-            found = await bounded(communes.get(code), 0.2) if code else None
-            callbacks = await bounded(qualification.open_callbacks(number), 0.2)
+            facts = await bounded(qualification.caller_facts(number, desk.history_size), 0.2)
         except Exception as exc:
             log.warning("pop without history (%s)", exc)
             return CallerContext()
         return CallerContext(
-            commune=f"{found.name} ({found.code})" if found is not None else None,
+            commune=f"{facts.commune[1]} ({facts.commune[0]})" if facts.commune is not None else None,
             history=tuple(
                 HistoryItem(
                     date=h.date,
@@ -277,10 +344,11 @@ def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
                     advisor=h.advisor_name,
                     note=h.note,
                 )
-                for h in history
+                for h in facts.history
             ),
             open_callbacks=tuple(
-                CallbackItem(requested_at=c.requested_at, topic=c.topic_label, slot=c.slot) for c in callbacks
+                CallbackItem(requested_at=c.requested_at, topic=c.topic_label, slot=c.slot)
+                for c in facts.open_callbacks
             ),
         )
 

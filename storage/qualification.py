@@ -10,6 +10,7 @@ Error messages are French: the desk shows them as they are.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -210,7 +211,8 @@ ORDER BY cr.arrived_at DESC, cr.linkedid DESC
 LIMIT $2
 """
 
-_OPEN_CALLBACKS = """
+# $1 caller number, then the limit: $2 here, $3 in _CALLER
+_OPEN_CALLBACKS_OF = """
 SELECT cr.linkedid, cr.arrived_at, cr.topic, cr.callback_slot
 FROM call_records AS cr
 WHERE cr.caller_number = $1 AND cr.callback_requested
@@ -220,14 +222,39 @@ WHERE cr.caller_number = $1 AND cr.callback_requested
         AND later.arrived_at > cr.arrived_at
   )
 ORDER BY cr.arrived_at DESC, cr.linkedid DESC
-LIMIT $2
+LIMIT ${limit}
 """
+_OPEN_CALLBACKS = _OPEN_CALLBACKS_OF.format(limit=2)
 
 _LAST_COMMUNE = """
 SELECT commune_insee FROM call_records
 WHERE caller_number = $1 AND commune_insee IS NOT NULL
 ORDER BY arrived_at DESC LIMIT 1
 """
+
+# A screen pop's facts in one round trip: the caller's history ($1 number, $2 limit), their latest commune with
+# its name, and the open callbacks ($3 limit; as JSON, latest first): one row even without history (history
+# columns NULL then).
+_CALLER = f"""
+SELECT l.commune_insee AS last_commune, c.name AS last_commune_name,
+       (SELECT json_agg(json_build_object('linkedid', cb.linkedid, 'arrived_at', cb.arrived_at, 'topic', cb.topic,
+                                          'callback_slot', cb.callback_slot)
+                        ORDER BY cb.arrived_at DESC, cb.linkedid DESC)
+        FROM ({_OPEN_CALLBACKS_OF.format(limit=3)}) AS cb) AS open_callbacks,
+       h.*
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL ({_LAST_COMMUNE}) AS l ON true
+LEFT JOIN communes AS c ON c.code_insee = l.commune_insee
+LEFT JOIN LATERAL ({_HISTORY}) AS h ON true
+ORDER BY h.arrived_at DESC, h.linkedid DESC
+"""  # noqa: S608 (constants only)
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    history: list[HistoryItem]  # latest first
+    commune: tuple[str, str] | None  # (INSEE code, name) of the latest commune given, when it is a known one
+    open_callbacks: list[OpenCallback]  # latest first
 
 
 def _view(row: asyncpg.Record, changed: bool) -> CallRecordView:
@@ -296,6 +323,26 @@ class QualificationRepository:
             )
             for r in rows
         ]
+
+    async def caller_facts(self, caller_number: str, limit: int | None = None, callbacks: int = 10) -> CallerFacts:
+        """`history`, `last_commune` (with the commune's name) and `open_callbacks` in one query, for a pop."""
+        size = self._desk.history_size if limit is None else max(1, min(limit, 100))
+        rows = await self._pool.fetch(_CALLER, caller_number, size, max(1, min(callbacks, 100)))
+        first = rows[0]
+        commune = (first["last_commune"], first["last_commune_name"]) if first["last_commune_name"] else None
+        return CallerFacts(
+            [self._history_item(r) for r in rows if r["linkedid"] is not None],
+            commune,
+            [
+                OpenCallback(
+                    linkedid=c["linkedid"],
+                    requested_at=c["arrived_at"],
+                    topic_label=self._topic_label(c["topic"]),
+                    slot=c["callback_slot"],
+                )
+                for c in first["open_callbacks"] or ()
+            ],
+        )
 
     async def last_commune(self, caller_number: str) -> str | None:
         """The commune given on the caller's latest call that had one."""

@@ -34,6 +34,7 @@ PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
 # Errors that no retry will fix: the record itself is refused, by PostgreSQL (SQLSTATE 22, 23) or by
 # asyncpg while encoding it (its client-side DataError is a ValueError, e.g. an int out of int4 range).
 _PERMANENT = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, ValueError)
+_MEMORY_MAX = 10_000  # spooled records also kept in memory (beyond: read back from the spool)
 
 
 class WriterStats(BaseModel):
@@ -67,6 +68,7 @@ class RecordWriter:
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._waiters: dict[Path, asyncio.Future[bool]] = {}
+        self._spooled: dict[Path, CallRecord] = {}  # records this process spooled, so the drain need not read them
         self._task: asyncio.Task[None] | None = None
         self._submitting = 0  # submits between clearing `_drained` and waking the drain
         self.written = 0
@@ -112,6 +114,8 @@ class RecordWriter:
         self._submitting += 1
         try:
             path = await asyncio.to_thread(self._spool.put, record)
+            if len(self._spooled) < _MEMORY_MAX:
+                self._spooled[path] = record
         finally:
             self._submitting -= 1
             self._wake.set()
@@ -173,11 +177,13 @@ class RecordWriter:
             for path in paths:
                 await self._write_one(repository, path)
         if not self._wake.is_set() and self._submitting == 0:  # no submit since the last listing
+            self._spooled.clear()  # a record the drain read from disk before its submit had noted it
             self._drained.set()
 
     async def _write_one(self, repository: CallRecordRepository, path: Path) -> None:
         try:
-            record = await asyncio.to_thread(self._spool.load, path)
+            kept = self._spooled.pop(path, None)
+            record = kept if kept is not None else await asyncio.to_thread(self._spool.load, path)
         except CorruptSpoolFileError as exc:
             self.corrupt += 1
             _log.error("record writer: %s", exc)

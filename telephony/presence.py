@@ -62,6 +62,8 @@ class _Presence:
     wrapup_until: datetime | None = None
     offered_for: str | None = None
     after: tuple[AdvisorState, str | None] | None = None  # a pause that a ring overtook: resumed after it
+    rank: int = 0  # position among the advisors loaded (the order of the board's outputs)
+    view: AdvisorView | None = None  # routing's view, built again after any change to the fields it shows
 
 
 @dataclass
@@ -83,6 +85,11 @@ class PresenceBoard:
     _waiting: dict[str, _Waiting] = field(default_factory=dict)
     invalid_interfaces: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)  # interfaces whose desired membership may have changed
+    # Indexes kept by `_index` and `offer`/`withdraw`, so that a step reads only what can matter (with hundreds
+    # of advisors, scanning all of them at every event was most of the router's time at 100 calls/s).
+    _available: dict[int, _Presence] = field(default_factory=dict)
+    _wrapping: dict[int, _Presence] = field(default_factory=dict)
+    _offered: dict[int, _Presence] = field(default_factory=dict)
 
     # ---- configuration and rebuild ----
 
@@ -90,10 +97,13 @@ class PresenceBoard:
         """Advisors from the database with their last recorded presence (after a start or a takeover)."""
         self._by_id.clear()
         self._by_interface.clear()
+        self._available.clear()
+        self._wrapping.clear()
+        self._offered.clear()
         for advisor in advisors:
             if not advisor.active:
                 continue
-            p = _Presence(advisor)
+            p = _Presence(advisor, rank=len(self._by_id))
             change = last.get(advisor.id)
             if change is not None:
                 p.state, p.since, p.reason, p.linkedid = change.state, change.at, change.reason, change.linkedid
@@ -102,12 +112,13 @@ class PresenceBoard:
                     p.wrapup_until = change.at + timedelta(seconds=self.routing.wrapup_max)
             self._by_id[advisor.id] = p
             self._by_interface[advisor.interface] = p
+            self._index(p)
         self.dirty.update(self._by_interface)
 
     def add(self, advisor: Advisor) -> None:
         """An advisor created (or re-activated) since the last load: logged out until they log in."""
         if advisor.active and advisor.id not in self._by_id:
-            p = _Presence(advisor)
+            p = _Presence(advisor, rank=max((q.rank for q in self._by_id.values()), default=-1) + 1)
             self._by_id[advisor.id] = p
             self._by_interface[advisor.interface] = p
             self.dirty.add(advisor.interface)
@@ -142,20 +153,27 @@ class PresenceBoard:
     def views(self, *, relevant_only: bool = False) -> list[AdvisorView]:
         """Routing's view of the advisors. `relevant_only`: just those a decision can name or wait for (available
         ones and the waiting callers' previous advisors), which keeps a decision cheap with many advisors busy.
-        Built without re-validation: the board's own data is already valid."""
-        preferred = {w.preferred for w in self._waiting.values() if w.preferred is not None} if relevant_only else set()
-        return [
-            AdvisorView(
+        Each view is kept until its advisor changes (built without re-validation: the board's data is valid)."""
+        if not relevant_only:
+            return [self._view(p) for p in self._by_id.values()]
+        preferred = {w.preferred for w in self._waiting.values() if w.preferred is not None}
+        extra = [self._by_id[i] for i in preferred if i in self._by_id and i not in self._available]
+        chosen = sorted([*self._available.values(), *extra], key=_by_rank)  # the board's order, as without indexes
+        return [self._view(p) for p in chosen]
+
+    def _view(self, p: _Presence) -> AdvisorView:
+        claimed = p.offered_for is not None or p.advisor.interface in self.invalid_interfaces
+        view = p.view
+        if view is None or view.claimed is not claimed:
+            view = p.view = AdvisorView(
                 advisor_id=p.advisor.id,
                 interface=p.advisor.interface,
                 state=p.state,
                 since=(p.idle_since if p.state is AdvisorState.AVAILABLE else p.since) or _EPOCH,
                 skills=p.advisor.skills,
-                claimed=p.offered_for is not None or p.advisor.interface in self.invalid_interfaces,
+                claimed=claimed,
             )
-            for p in self._by_id.values()
-            if not relevant_only or p.state is AdvisorState.AVAILABLE or p.advisor.id in preferred
-        ]
+        return view
 
     def needs_decision(self) -> bool:
         """Whether some waiting call is neither ringing nor offered (else planning would decide nothing)."""
@@ -196,7 +214,7 @@ class PresenceBoard:
         return out
 
     def next_deadline(self) -> datetime | None:
-        deadlines = [p.wrapup_until for p in self._by_id.values() if p.wrapup_until is not None]
+        deadlines = [p.wrapup_until for p in self._wrapping.values() if p.wrapup_until is not None]
         return min(deadlines) if deadlines else None
 
     # ---- commands (from the advisor's desk or the CLI) ----
@@ -237,9 +255,9 @@ class PresenceBoard:
     def expire(self, now: datetime) -> list[StateChange]:
         """Wrap-ups past their maximum end."""
         changes: list[StateChange] = []
-        for p in self._by_id.values():
-            if p.state is AdvisorState.WRAP_UP and p.wrapup_until is not None and p.wrapup_until <= now:
-                changes += self._resume(p, now)
+        due = [p for p in self._wrapping.values() if p.wrapup_until is not None and p.wrapup_until <= now]
+        for p in sorted(due, key=_by_rank):
+            changes += self._resume(p, now)
         return changes
 
     # ---- routing bookkeeping ----
@@ -247,6 +265,8 @@ class PresenceBoard:
     def offer(self, linkedid: str, advisor_id: int) -> None:
         p = self._require(advisor_id)
         p.offered_for = linkedid
+        p.view = None
+        self._offered[advisor_id] = p
         self.dirty.add(p.advisor.interface)
         w = self._waiting.get(linkedid)
         if w is not None:
@@ -258,6 +278,8 @@ class PresenceBoard:
         if p is None or p.offered_for is None:
             return None
         linkedid, p.offered_for = p.offered_for, None
+        p.view = None
+        self._offered.pop(advisor_id, None)
         self.dirty.add(p.advisor.interface)
         w = self._waiting.get(linkedid)
         if w is not None and w.offered_to == advisor_id:
@@ -271,11 +293,13 @@ class PresenceBoard:
 
     def stale_offers(self) -> list[int]:
         """Offers for calls that no longer wait (answered elsewhere, abandoned)."""
-        return [
-            p.advisor.id
-            for p in self._by_id.values()
-            if p.offered_for is not None and p.offered_for not in self._waiting
-        ]
+        stale = [p for p in self._offered.values() if p.offered_for is not None and p.offered_for not in self._waiting]
+        return [p.advisor.id for p in sorted(stale, key=_by_rank)]
+
+    def offered_call(self, advisor_id: int) -> str | None:
+        """The call this advisor is offered for, if any."""
+        p = self._by_id.get(advisor_id)
+        return p.offered_for if p is not None else None
 
     # ---- call effects ----
 
@@ -364,10 +388,28 @@ class PresenceBoard:
         self.dirty.add(p.advisor.interface)
         if state is not AdvisorState.WRAP_UP:
             p.wrapup_until = None
+        self._index(p)
         return [StateChange(advisor_id=p.advisor.id, state=state, at=at, reason=reason, linkedid=linkedid)]
+
+    def _index(self, p: _Presence) -> None:
+        """After a change of `p.state` (or `idle_since`): the view is stale, the indexes follow the state."""
+        p.view = None
+        advisor_id = p.advisor.id
+        if p.state is AdvisorState.AVAILABLE:
+            self._available[advisor_id] = p
+        else:
+            self._available.pop(advisor_id, None)
+        if p.state is AdvisorState.WRAP_UP:
+            self._wrapping[advisor_id] = p
+        else:
+            self._wrapping.pop(advisor_id, None)
 
 
 _EPOCH = datetime(1970, 1, 1).astimezone()
+
+
+def _by_rank(p: _Presence) -> int:
+    return p.rank
 
 
 def reconcile(desired: dict[str, MemberConfig], actual: dict[str, MemberConfig], queue: str) -> list[dict[str, str]]:

@@ -374,7 +374,7 @@ class Router:
         if not dirty:
             return
         desired = self.board.desired_members(only=dirty)
-        actual = {i: m for i, m in self._actual.items() if i in dirty}
+        actual = {i: self._actual[i] for i in dirty if i in self._actual}
         for action in reconcile(desired, actual, self._queue):
             interface = action["Interface"]
             try:

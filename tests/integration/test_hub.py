@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestServer
 
 from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
-from screenpop.pops import DeskMessage, PopPublisher, pending
+from screenpop.pops import Acknowledger, DeskMessage, PopPublisher, pending, publish_presence
+from telephony.advisors import AdvisorState, StateChange
 from telephony.effects import AdvisorRinging, CallAnswered
 from tests.servers import redis_url
 
@@ -171,6 +172,43 @@ async def test_an_advisor_gets_only_their_own_pops_and_cannot_acknowledge_others
     assert a.hub.stats.rejected == 2
     await mine.close()
     await other.close()
+
+
+async def test_acknowledgements_arriving_together_go_in_one_round(redis: aioredis.Redis) -> None:
+    pub = publisher(redis)
+    for n in range(3):
+        await pub.on_effect(ringing(f"500.{n}"))  # advisor 7
+    await pub.on_effect(ringing("500.9", "PJSIP/adv8"))
+    ids = [m.id for m in await pending(redis, 7)]
+    ack = Acknowledger(redis)
+    found = await asyncio.gather(*(ack(7, i) for i in ids), ack(7, "500.9:8:pop"), ack(7, ids[0]))
+    assert [m.id if m is not None else None for m in found] == [*ids, None, None]  # foreign, then already done
+    assert ack.rounds == 2  # the first alone, the four that queued meanwhile together
+    assert await pending(redis, 7) == []
+    assert [m.id for m in await pending(redis, 8)] == ["500.9:8:pop"]
+
+
+async def test_the_presence_changes_of_a_step_reach_each_desk(
+    two: tuple[Instance, Instance], redis: aioredis.Redis, session: aiohttp.ClientSession
+) -> None:
+    a, b = two
+    seven, eight = await connect(session, a, 7), await connect(session, b, 8)
+    await subscribed(a, redis)
+    await subscribed(b, redis)
+    now = datetime.now(UTC)
+    await publish_presence(
+        redis,
+        [
+            StateChange(advisor_id=7, state=AdvisorState.RINGING, at=now, linkedid="600.1"),
+            StateChange(advisor_id=8, state=AdvisorState.PAUSED, at=now, reason="meal"),
+        ],
+    )
+    first, second = await receive(seven), await receive(eight)
+    assert (first["type"], first["detail"], first["linkedid"]) == ("presence", "ringing", "600.1")
+    assert (second["type"], second["detail"]) == ("presence", "paused")
+    await publish_presence(redis, [])  # nothing to send: no command
+    await seven.close()
+    await eight.close()
 
 
 async def test_a_slow_browser_never_delays_the_others(

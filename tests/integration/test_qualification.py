@@ -15,6 +15,7 @@ from screenpop.pops import CallerContext, context_lookup
 from storage.calls import CallRecordRepository
 from storage.communes import ensure_communes
 from storage.qualification import (
+    CallerFacts,
     MissingTransferService,
     NoteTooLong,
     NotYourCall,
@@ -247,6 +248,11 @@ async def test_history_latest_first_with_labels(repo: QualificationRepository, p
 
     assert await repo.last_commune("+33612345678") == "62041"
     assert await repo.last_commune("+33700000000") is None
+    # the pop's single query says the same
+    assert await repo.caller_facts("+33612345678") == CallerFacts(items, ("62041", "Arras"), [])
+    assert (await repo.caller_facts("+33612345678", limit=1)).history == items[:1]
+    assert await repo.caller_facts("+33700000000") == CallerFacts(await repo.history("+33700000000"), None, [])
+    assert await repo.caller_facts("+33100000000") == CallerFacts([], None, [])
     # a supervisor qualifies the abandoned call: it appears in the history
     await repo.save("202.1", qual(commune_insee="62119"), SUPER, None)
     assert [i.linkedid for i in await repo.history("+33612345678")] == ["203.1", "202.1", "201.1", "100.1"]
@@ -267,6 +273,7 @@ async def test_open_callbacks_until_an_answered_call(repo: QualificationReposito
     # only the latest is owed: the call of day 1 was answered after the first request
     owed = await repo.open_callbacks(number)
     assert [(c.linkedid, c.topic_label, c.slot) for c in owed] == [("101.1", "Santé", None)]
+    assert (await repo.caller_facts(number)).open_callbacks == owed  # the pop's single query says the same
 
     # an abandoned call later does not close it; an answered one does
     abandoned = {"status": "abandoned", "answered_at": None, "advisor_interface": None, "advisor_name": None}
@@ -274,6 +281,7 @@ async def test_open_callbacks_until_an_answered_call(repo: QualificationReposito
     assert [c.linkedid for c in await repo.open_callbacks(number)] == ["101.1"]
     await calls.upsert(make_record("103.1", arrived_at=T0 + timedelta(days=3)))
     assert await repo.open_callbacks(number) == []
+    assert (await repo.caller_facts(number)).open_callbacks == []
     assert await repo.open_callbacks("+33100000000") == []
 
 
