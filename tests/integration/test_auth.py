@@ -200,7 +200,9 @@ async def test_state_changes_need_the_session_csrf_token(client: Client, alice: 
     assert missing.status == 403
     body = await missing.json()
     assert body["error"] == "csrf" and "rechargez la page" in body["message"]
-    wrong = await client.post("/api/echo", json={"x": 1}, headers={"X-CSRF-Token": csrf[:-1] + "A"})
+    wrong = await client.post(
+        "/api/echo", json={"x": 1}, headers={"X-CSRF-Token": csrf[:-1] + ("B" if csrf.endswith("A") else "A")}
+    )
     assert wrong.status == 403
     right = await client.post("/api/echo", json={"x": 1}, headers={"X-CSRF-Token": csrf})
     assert (right.status, await right.json()) == (200, {"user": "alice", "body": {"x": 1}})
