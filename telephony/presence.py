@@ -90,6 +90,9 @@ class PresenceBoard:
     _available: dict[int, _Presence] = field(default_factory=dict)
     _wrapping: dict[int, _Presence] = field(default_factory=dict)
     _offered: dict[int, _Presence] = field(default_factory=dict)
+    # offers cancelled since the router last took them (call, advisor): their claims must be released, or the call
+    # cannot be offered again until the claim expires (take_withdrawn)
+    _withdrawn: list[tuple[str, int]] = field(default_factory=list)
 
     # ---- configuration and rebuild ----
 
@@ -281,10 +284,17 @@ class PresenceBoard:
         p.view = None
         self._offered.pop(advisor_id, None)
         self.dirty.add(p.advisor.interface)
+        self._withdrawn.append((linkedid, advisor_id))
         w = self._waiting.get(linkedid)
         if w is not None and w.offered_to == advisor_id:
             w.offered_to = None
         return linkedid
+
+    def take_withdrawn(self) -> list[tuple[str, int]]:
+        """The offers cancelled since the last call, as (call, advisor), each once: by `withdraw`, by the advisor
+        ringing (for that call or, as app_queue may do, for another one), pausing or logging out."""
+        taken, self._withdrawn = self._withdrawn, []
+        return taken
 
     def set_preferred(self, linkedid: str, advisor_id: int | None) -> None:
         w = self._waiting.get(linkedid)

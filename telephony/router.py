@@ -338,9 +338,8 @@ class Router:
         now = self._clock()
         self._record(self.board.expire(now))
         for advisor_id in self.board.stale_offers():
-            linkedid = self.board.withdraw(advisor_id)
-            if linkedid is not None:
-                await self._release(linkedid, advisor_id)
+            self.board.withdraw(advisor_id)
+        await self._release_withdrawn()
         decisions = (
             plan(self.board.waiting(), self.board.views(relevant_only=True), now, self._routing.continuity_wait)
             if self.board.needs_decision()
@@ -387,9 +386,8 @@ class Router:
                 log.error("%s %s refused: %s", action["Action"], interface, exc)
                 advisor = self.board.advisor_of(interface)
                 if advisor is not None:
-                    linkedid = self.board.withdraw(advisor.id)
-                    if linkedid is not None:
-                        await self._release(linkedid, advisor.id)
+                    self.board.withdraw(advisor.id)
+                    await self._release_withdrawn()
                     if action["Action"] == "QueueAdd":
                         self.board.invalid_interfaces.add(interface)
 
@@ -461,6 +459,16 @@ class Router:
         self._claims.pop(linkedid, None)
         with contextlib.suppress(aioredis.RedisError, OSError):
             await self._release_script(keys=list(self._keys(linkedid, advisor_id)), args=[self.instance])
+
+    async def _release_withdrawn(self) -> None:
+        """Release the claims of the offers the board cancelled: an advisor offered for one call may ring for
+        another (app_queue gives a penalty-1 member to whichever caller tries first, e.g. the head caller back
+        from a ring-no-answer taking the advisor offered to the next caller), pause or log out. A claim left
+        behind makes every new offer for its call a conflict until `claim_ttl`, and the router decides for the
+        head call only: nobody would be offered meanwhile."""
+        for linkedid, advisor_id in self.board.take_withdrawn():
+            if self._claims.get(linkedid) == advisor_id:  # not already released (e.g. when that call rang)
+                await self._release(linkedid, advisor_id)
 
     async def _release_call(self, linkedid: str) -> None:
         advisor_id = self._claims.get(linkedid)

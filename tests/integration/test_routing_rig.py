@@ -282,3 +282,48 @@ async def test_an_interface_asterisk_does_not_know_is_never_offered(
         assert "PJSIP/ghost" in router.board.invalid_interfaces
     finally:
         await svc.stop()
+
+
+async def test_after_a_ring_no_answer_the_caller_who_lost_its_advisor_is_offered_the_next(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    """Two callers wait; the first one's advisor does not answer. Meanwhile the router offered the second caller
+    the free advisor, but app_queue lets only the head caller ring (autofill is off, Asterisk's default): after its
+    `retry`, the first caller rings that penalty-1 member itself. The second caller, left without an advisor, must
+    be offered the next free one at once, not after its claim on the call expires or the fail-safe opens (the
+    stall `gps-admin simulate` found)."""
+    ring1, adv1, adv2 = await advisors(
+        clean,
+        ("ring1", "Local/ring1@advisors", ()),
+        ("adv1", "Local/adv1@advisors", ()),
+        ("adv2", "Local/adv2@advisors", ()),
+    )
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        await log_in(router, [ring1])  # alone for now: offered first, never answers
+        await driver.call("0321001001", "Premier Appelant", __ADVISOR_TALK="1")
+        first = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.interface == ring1.interface)
+        await driver.call("0321001002", "Second Appelant", __ADVISOR_TALK="1")
+        second = (await svc.effect(lambda e: isinstance(e, CallQueued) and e.linkedid != first.linkedid)).linkedid
+        await log_in(router, [adv1])  # the first caller is ringing: the second is the head to decide for
+
+        def offered(linkedid: str) -> int | None:
+            return next(w.offered_to for w in router.board.waiting() if w.linkedid == linkedid)
+
+        assert offered(second) == adv1.id
+        # ring1 does not answer; app_queue rings adv1 (the only penalty-1 member) for the head caller, the first
+        taken = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.interface == adv1.interface)
+        assert taken.linkedid == first.linkedid, svc.dump()
+        assert offered(second) is None  # its offer is gone with adv1
+        await log_in(router, [adv2])
+        # the decision, made in the login's step: the second caller gets adv2 (its old claim does not block it)
+        assert offered(second) == adv2.id, svc.dump()
+        assert router.stats.claim_conflicts == 0
+        calls = await ended(svc, 2)
+        assert {c.linkedid: (c.record.status, c.record.advisor_interface) for c in calls} == {
+            first.linkedid: (CallStatus.ANSWERED, adv1.interface),
+            second: (CallStatus.ANSWERED, adv2.interface),
+        }
+    finally:
+        await svc.stop()

@@ -23,6 +23,7 @@ from telephony.effects import (
 )
 from telephony.presence import OFFERED, STANDBY, MemberConfig, PresenceBoard, PresenceError, reconcile
 from telephony.records import CallRecord, CallStatus, HangupBy, RingResult
+from telephony.routing import Offer, plan
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WRAPUP_MAX = 120.0
@@ -38,6 +39,7 @@ PAUSED = AdvisorState.PAUSED
 ALICE = Advisor(id=1, login="alice", name="Alice Martin", interface="PJSIP/alice")
 BOB = Advisor(id=2, login="bob", name="Bob Durand", interface="PJSIP/bob")
 GONE = Advisor(id=3, login="carol", name="Carol Petit", interface="PJSIP/carol", active=False)
+CAROL = GONE.model_copy(update={"active": True})
 A = ALICE.interface
 B = BOB.interface
 
@@ -588,6 +590,64 @@ def test_offer_ends_when_advisor_leaves_available(
     assert [offered for _, _, offered, _ in waiting_rows(board)] == [None, None]
     assert board.withdraw(1) is None
     assert board.stale_offers() == []
+
+
+@pytest.mark.parametrize(
+    ("event", "withdrawn", "waiting"),
+    [
+        (lambda b: b.on_effect(ringing("L1", at(5))), [("L1", 1)], [("L1", True, None, None), ("L2", False, 2, None)]),
+        # app_queue rang the advisor offered for L2 for the head call L1: L2 lost its offer (its claim must go too)
+        (
+            lambda b: b.on_effect(ringing("L1", at(5), interface=B)),
+            [("L2", 2)],
+            [("L1", True, 1, None), ("L2", False, None, None)],
+        ),
+        (lambda b: b.pause(2, "break", at(5)), [("L2", 2)], [("L1", False, 1, None), ("L2", False, None, None)]),
+        (lambda b: b.logout(1, at(5)), [("L1", 1)], [("L1", False, None, None), ("L2", False, 2, None)]),
+        (lambda b: b.withdraw(2), [("L2", 2)], [("L1", False, 1, None), ("L2", False, None, None)]),
+        (lambda b: b.on_effect(ended("L1", at(5))), [], [("L2", False, 2, None)]),  # stale: the router withdraws
+        (
+            lambda b: b.on_effect(queued("L3", at(5))),
+            [],
+            [("L1", False, 1, None), ("L2", False, 2, None), ("L3", False, None, None)],
+        ),
+    ],
+    ids=["rings_for_its_call", "rings_for_the_other_call", "pause", "logout", "withdraw", "call_ended", "queued"],
+)
+def test_withdrawn_offers_are_reported_once(
+    event: Callable[[PresenceBoard], object],
+    withdrawn: list[tuple[str, int]],
+    waiting: list[tuple[str, bool, int | None, int | None]],
+) -> None:
+    """Every offer the board cancels is reported (call, advisor) once, so the router releases its claim: a claim
+    left behind blocks any new offer for that call until it expires."""
+    board = new_board()
+    board.login(1, at(0))
+    board.login(2, at(0))
+    board.on_effect(queued("L1", at(1)))
+    board.on_effect(queued("L2", at(2)))
+    board.offer("L1", 1)
+    board.offer("L2", 2)
+    assert board.take_withdrawn() == []
+    event(board)
+    assert waiting_rows(board) == waiting
+    assert board.take_withdrawn() == withdrawn
+    assert board.take_withdrawn() == []
+
+
+def test_the_call_that_lost_its_offer_is_decided_again() -> None:
+    """Head L1 rang Bob, offered for L2; Carol frees up: L2 (now the head to decide for) is offered Carol."""
+    board = new_board(ALICE, BOB, CAROL)
+    for advisor_id in (1, 2):
+        board.login(advisor_id, at(0))
+    board.on_effect(queued("L1", at(1)))
+    board.on_effect(queued("L2", at(2)))
+    board.offer("L1", 1)
+    board.offer("L2", 2)
+    board.on_effect(ringing("L1", at(5), interface=B))
+    board.login(3, at(6))
+    decisions = plan(board.waiting(), board.views(relevant_only=True), at(6), continuity_wait=10.0)
+    assert decisions == [Offer(linkedid="L2", advisor_id=3, reason="longest_idle")]
 
 
 # ---- desired members ----
