@@ -64,6 +64,9 @@ class QueueConfig:
     failsafe_penalty: int = 2
     start_penalty: int = 1
     max_wait: float = 1800.0
+    # app_queue's autofill: "no" (Asterisk's default, and what config/asterisk and the rig run) lets only the head
+    # caller ring a member until it is connected; "yes" lets every waiting caller ring a free member in parallel.
+    autofill: bool = False
 
 
 @dataclass
@@ -339,8 +342,9 @@ class Pbx:
             return result
 
     def dispatch(self) -> None:
-        """app_queue's turn: each waiting caller without a ringing member gets the least recently used free one."""
-        for call in list(self.waiting):
+        """app_queue's turn: each waiting caller without a ringing member gets the least recently used free one
+        (only the head caller with autofill off)."""
+        for call in list(self.waiting) if self.queue.autofill else self.waiting[:1]:
             if call.offer is None or call.offer.done():
                 continue
             free = [
