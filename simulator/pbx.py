@@ -138,6 +138,7 @@ class PbxStats:
     no_answer_rings: int = 0
     actions: int = 0
     refused_actions: int = 0
+    originated: int = 0
     skipped: int = 0  # calls the load generator did not place (concurrency cap)
     waits: list[float] = field(default_factory=list)  # queue entry → answer, seconds, per answered call
     max_waiting: int = 0
@@ -164,6 +165,9 @@ class Pbx:
         self.channels: dict[str, Chan] = {}  # name → channel, while it exists
         self.listeners: set[Callable[[bytes], None]] = set()
         self.stats = PbxStats()
+        self.originate_talk = 20.0  # seconds a callback conversation lasts
+        # how long the citizen called back takes to answer (None: does not answer); replaced by the demo/tests
+        self.citizen_answers: Callable[[], float | None] = lambda: 3.0
         self.members_changed = asyncio.Event()  # set when a member is added (cleared by whoever waits)
         self.tasks: set[asyncio.Task[str]] = set()
         self._ids = itertools.count()
@@ -181,13 +185,18 @@ class Pbx:
         return f"{int(self.clock())}.{next(self._ids)}"
 
     def _local_pair(
-        self, target: str, linkedid: str, caller: tuple[str, str], one_connected: tuple[str, str]
+        self,
+        target: str,
+        linkedid: str,
+        caller: tuple[str, str],
+        one_connected: tuple[str, str],
+        first_uid: str | None = None,
     ) -> tuple[Chan, Chan]:
         """Local/<exten>@<context>-XXXXXXXX;1 and ;2 dialled on behalf of `caller` (number, name), with their
         caller ids as the rig shows them: ;1 "dial" + the caller's name, ;2 the caller (connected to "dial")."""
         exten, _, context = target.partition("@")
         base = f"Local/{target}-{next(self._local):08x}"
-        one = Chan(f"{base};1", self._uid(), linkedid, context, exten, 0)
+        one = Chan(f"{base};1", first_uid or self._uid(), linkedid, context, exten, 0)
         two = Chan(f"{base};2", self._uid(), linkedid, context, exten, 4)
         for chan in (one, two):
             self.channels[chan.name] = chan
@@ -863,25 +872,98 @@ class Pbx:
         return [response(aid, [("Message", "Channel Hungup")])]
 
     def _act_originate(self, a: dict[str, str], aid: str | None) -> list[bytes]:
+        """Originate Channel=<advisor's phone> Context=<ctx> Exten=<citizen's number>: the phone rings first; once
+        answered, the dialplan dials the citizen (Local/<exten>@<ctx>), who answers or not; OriginateResponse
+        tells whether the first leg answered (Reason 4) or not (Reason 3), as Asterisk does."""
         channel = a.get("channel", "")
-        if not channel:
+        if not channel or "/" not in channel:
             raise ActionError("Channel not specified")
-        out = [response(aid, [("Message", "Originate successfully queued")])]
-        uid = self._uid()
-        fields: Fields = [
-            ("Response", "Success"),
-            ("Channel", channel),
-            ("Context", a.get("context", "")),
-            ("Exten", a.get("exten", "")),
-            ("Reason", "4"),
-            ("Uniqueid", uid),
-            ("CallerIDNum", a.get("callerid", UNKNOWN) or UNKNOWN),
-            ("CallerIDName", UNKNOWN),
+        context, exten = a.get("context", ""), a.get("exten", "")
+        if not context or not exten:
+            raise ActionError("Originate with Context/Exten only in this simulator (no Application)")
+        timeout = _int(a.get("timeout"), 30000) / 1000
+        callerid = a.get("callerid", "")
+        task = asyncio.get_running_loop().create_task(self._originate(channel, context, exten, callerid, aid, timeout))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return [response(aid, [("Message", "Originate successfully queued")])]
+
+    async def _originate(
+        self, channel: str, context: str, exten: str, callerid: str, aid: str | None, timeout: float
+    ) -> str:
+        self.stats.originated += 1
+        linkedid = self._uid()
+        cid = (callerid.rpartition("<")[2].rstrip(">") or UNKNOWN, UNKNOWN)
+        tech = channel.removeprefix("Local/")
+        base = f"{channel}-{next(self._local):08x}" if not channel.startswith("Local/") else ""
+        if base:  # a SIP phone: one channel
+            o1 = Chan(base, linkedid, linkedid, "from-internal", "s", 0)
+            self.channels[o1.name] = o1
+            self.emit("Newchannel", CALL, o1.headers())
+            o2: Chan | None = None
+        else:
+            o1, o2 = self._local_pair(tech, linkedid, cid, (UNKNOWN, UNKNOWN), first_uid=linkedid)
+        self._dial("DialBegin", None, o1, [("DialString", tech)])
+        self._state(o1, 5)
+        phone = self.phone_of(channel)
+        answered = phone.answers and phone.answer_after <= timeout
+        await asyncio.sleep(phone.answer_after if answered else timeout)
+        result: Fields = [
+            ("Channel", o1.name),
+            ("Context", context),
+            ("Exten", exten),
+            ("Application", ""),
+            ("Data", ""),
+            ("Uniqueid", linkedid),
+            ("CallerIDNum", cid[0]),
+            ("CallerIDName", cid[1]),
         ]
-        if aid is not None:
-            fields.insert(0, ("ActionID", aid))
-        asyncio.get_running_loop().call_soon(self.emit, "OriginateResponse", CALL, fields)
-        return out
+        head: Fields = [("ActionID", aid)] if aid is not None else []
+        if not answered:
+            self._dial("DialEnd", None, o1, [("DialStatus", "NOANSWER")])
+            if o2 is not None:
+                self._hangup(o2, 0)
+            self._hangup(o1, 19)
+            self.emit("OriginateResponse", CALL, [*head, ("Response", "Failure"), *result, ("Reason", "3")])
+            return "no_answer"
+        if o2 is not None:
+            self._state(o2, 6)
+        self._state(o1, 6)
+        self._dial("DialEnd", None, o1, [("DialStatus", "ANSWER")])
+        self.emit("OriginateResponse", CALL, [*head, ("Response", "Success"), *result, ("Reason", "4")])
+        leg = o2 or o1  # the leg that runs the dialplan: Dial(Local/<exten>@<context>)
+        leg.context, leg.exten = context, exten
+        c1, c2 = self._local_pair(f"{exten}@{context}", linkedid, (leg.cid_num, leg.cid_name), cid)
+        self._dial("DialBegin", leg, c1, [("DialString", f"{exten}@{context}")])
+        self._state(c1, 5)
+        citizen = self.citizen_answers()
+        if citizen is None:
+            await asyncio.sleep(min(timeout, 20.0))
+            self._dial("DialEnd", leg, c1, [("DialStatus", "NOANSWER")])
+            self._hangup(c2, 19)
+            self._hangup(c1, 19)
+            if o2 is not None:
+                self._hangup(o2)
+            self._hangup(o1)
+            return "citizen_no_answer"
+        await asyncio.sleep(citizen)
+        self._state(c2, 6)
+        self._state(c1, 6)
+        self._dial("DialEnd", leg, c1, [("DialStatus", "ANSWER")])
+        bridge = str(uuid.uuid4())
+        for chan in (c1, leg):
+            chan.bridge = bridge
+            count = sum(1 for c in self.channels.values() if c.bridge == bridge)
+            self.emit("BridgeEnter", CALL, [*bridge_headers(bridge, count), *chan.headers()])
+        await asyncio.sleep(self.originate_talk)
+        self._hangup(c2)
+        self._leave(c1)
+        self._hangup(c1)
+        self._leave(leg)
+        if o2 is not None:
+            self._hangup(o2)
+        self._hangup(o1)
+        return "answered"
 
     def _act_queuestatus(self, a: dict[str, str], aid: str | None) -> list[bytes]:
         q = self.queue.name

@@ -198,3 +198,29 @@ async def test_simulator_gives_the_records_of_the_real_asterisk(
     assert len(simulated) == 1, outcome
     assert shape(simulated[0]) == shape(real[0])
     assert not sim.pbx.channels, "every simulated channel was hung up"
+
+
+@pytest.mark.parametrize(("answers", "response", "reason"), [(True, "Success", "4"), (False, "Failure", "3")])
+async def test_originate_rings_the_advisor_then_dials_the_citizen(answers: bool, response: str, reason: str) -> None:
+    """What a callback will send: Originate of the advisor's phone into the dialplan that dials the citizen."""
+    sim = Sim(phones={"Local/adv1@advisors": Phone(answers=answers, answer_after=0.05)})
+    sim.pbx.originate_talk = 0.1
+    sim.pbx.citizen_answers = lambda: 0.05
+    sim.act(
+        Action="Originate",
+        Channel="Local/adv1@advisors",
+        Context="outbound",
+        Exten="0321000099",
+        CallerID='"GPS administration" <0800123456>',
+        Timeout="300",
+        Async="true",
+    )
+    result = await sim.event("OriginateResponse")
+    assert (result["response"], result["reason"], result["actionid"]) == (response, reason, "t-1")
+    await asyncio.wait_for(asyncio.gather(*sim.pbx.tasks), 10)
+    if answers:  # the citizen's leg was dialled, answered and bridged with the advisor
+        await sim.event("DialEnd", DestChannel="Local/0321000099@outbound-00000001;1", DialStatus="ANSWER")
+        await sim.event("BridgeEnter", Channel="Local/0321000099@outbound-00000001;1")
+    assert not sim.pbx.channels, "every channel hung up"
+    assert records_of(bytes(sim.data), ALWAYS) == []  # not a call of the public line
+    assert parse_action(sim.pbx.action("Originate", {"channel": ""}, "t-2")[0])["response"] == "Error"
