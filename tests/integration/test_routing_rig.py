@@ -96,7 +96,7 @@ async def ended(svc: ServiceUnderTest, count: int) -> list[CallEnded]:
 def offers_made(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
     """The router's offers, in the order it made them, as (call, advisor) (its "offer linkedid=…" log lines)."""
     return [
-        (str(r.args[0]), int(r.args[1]))
+        (str(r.args[0]), int(str(r.args[1])))
         for r in caplog.records
         if r.name == "telephony.router" and r.msg.startswith("offer ") and isinstance(r.args, tuple)
     ]
@@ -380,8 +380,10 @@ async def test_two_callers_ring_their_offered_advisors_at_once(
         assert second.linkedid == two, svc.dump()
         ring_ends = [e for e in svc.effects[: svc.effects.index(second)] if isinstance(e, AdvisorRingEnded)]
         assert ring_ends == [], svc.dump()  # both ring at once
-        for ring in (ring1, ring2):
-            await svc.effect(lambda e, i=ring.interface: isinstance(e, AdvisorRingEnded) and e.interface == i)
+        ringing = {ring1.interface, ring2.interface}
+        await svc.effect(
+            lambda _: ringing <= {e.interface for e in svc.effects if isinstance(e, AdvisorRingEnded)}, within=WITHIN
+        )
         await log_in(router, [adv1, adv2])
         calls = await ended(svc, 2)
         records = {c.linkedid: c.record for c in calls}
