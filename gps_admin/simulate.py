@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--anonymous", type=float, default=0.04, help="share of withheld numbers")
     p.add_argument("--no-answer", type=float, default=0.05, help="share of rings the advisor's phone lets pass")
     p.add_argument(
-        "--autofill", action="store_true", help="app_queue autofill=yes (default no, as Asterisk and config/asterisk)"
+        "--autofill", action="store_true", help="app_queue autofill=yes, as config/asterisk (default no, as Asterisk)"
     )
     p.add_argument("--qualify", action="store_true", help="simulated advisors qualify each call")
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same callers)")

@@ -64,8 +64,8 @@ class QueueConfig:
     failsafe_penalty: int = 2
     start_penalty: int = 1
     max_wait: float = 1800.0
-    # app_queue's autofill: "no" (Asterisk's default, and what config/asterisk and the rig run) lets only the head
-    # caller ring a member until it is connected; "yes" lets every waiting caller ring a free member in parallel.
+    # app_queue's autofill: "no" (Asterisk's default) lets only the head caller ring a member until it is connected;
+    # "yes" (what config/asterisk and the rig run) lets every waiting caller ring a free member in parallel.
     autofill: bool = False
 
 

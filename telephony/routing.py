@@ -130,9 +130,11 @@ def plan(
 
     Calls are taken in queue order (`queued_at`, then `linkedid`); calls already ringing an advisor or already
     offered one (`offered_to` set) are skipped. Only the first remaining call (the head) is decided, because
-    app_queue hands an offered (penalty 1) member to the first waiting caller whose turn it is: an advisor offered
-    for a later call while the head still waits would ring for the head instead. Call `plan` again after each
-    offer is placed (the head is then skipped as offered) or when a Hold expires (`next_wakeup`).
+    app_queue hands an offered (penalty 1) member to whichever waiting caller whose turn it is tries first, not to
+    the call it was offered for: with autofill=yes (our configuration) every caller within the count of available
+    members (standby ones included) may take it, so the head may ring an advisor offered for a later call. The
+    router then withdraws the lost offer and plans again. Call `plan` again after each offer is placed (the head is
+    then skipped as offered) or when a Hold expires (`next_wakeup`).
 
     An advisor named in some waiting call's `offered_to` is treated as claimed, even if the view says otherwise.
 

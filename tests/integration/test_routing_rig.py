@@ -4,6 +4,7 @@ advisors when the service is down. Calls are real (AMI Originate); presence is l
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from telephony.effects import (
     AdvisorReleased,
     AdvisorRingEnded,
     AdvisorRinging,
+    CallAnswered,
     CallEnded,
     CallQueued,
 )
@@ -91,6 +93,15 @@ async def ended(svc: ServiceUnderTest, count: int) -> list[CallEnded]:
     return [e for e in svc.effects if isinstance(e, CallEnded)]
 
 
+def offers_made(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
+    """The router's offers, in the order it made them, as (call, advisor) (its "offer linkedid=…" log lines)."""
+    return [
+        (str(r.args[0]), int(str(r.args[1])))
+        for r in caplog.records
+        if r.name == "telephony.router" and r.msg.startswith("offer ") and isinstance(r.args, tuple)
+    ]
+
+
 async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
     asterisk_rig: AsteriskRig,
     fresh_database: str,
@@ -98,7 +109,9 @@ async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
     tmp_path: Path,
     driver: Driver,
     report: Callable[[str], None],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="telephony.router")
     team = await advisors(clean, *((f"adv{i}", f"Local/adv{i}@advisors", ()) for i in range(1, 9)))
     svc = await start(asterisk_rig, fresh_database, tmp_path)
     try:
@@ -114,12 +127,18 @@ async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
         by_interface = {a.interface: a for a in team}
         # every call answered (callers wait up to 120 s; none hung up)
         assert Counter(r.status for r in records) == Counter({CallStatus.ANSWERED: 30})
-        # first-come, first-served: calls start ringing in the order they arrived
+        # first-come, first-served as the service decides it: the router makes its offers in arrival order.
+        # app_queue does not keep that order (autofill=yes): any caller within the count of available members,
+        # standby ones included, may take an offered advisor, so a later caller can ring first (the router then
+        # offers the next free advisor to the caller who lost its own).
+        offered_calls = list(dict.fromkeys(linkedid for linkedid, _ in offers_made(caplog)))
+        assert offered_calls == [lid for lid in order if lid in offered_calls]
         first_ring: dict[str, int] = {}
         for i, e in enumerate(svc.effects):
             if isinstance(e, AdvisorRinging):
                 first_ring.setdefault(e.linkedid, i)
-        assert sorted(order, key=lambda lid: first_ring[lid]) == order
+        rung = sorted(order, key=lambda lid: first_ring[lid])
+        overtaken = sum(1 for n, lid in enumerate(order) if rung.index(lid) > n)
         # never two calls at once on one phone
         ringing: dict[str, str | None] = defaultdict(lambda: None)
         for e in svc.effects:
@@ -142,6 +161,7 @@ async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
             "fairness (30 callers, 8 advisors): calls per advisor "
             + ", ".join(f"{by_interface[i].login}={per_advisor.get(i, 0)}" for i in sorted(by_interface))
             + f"; max/min = {max(per_advisor.values())}/{min(per_advisor.get(i, 0) for i in by_interface)}"
+            + f"; calls that rang later than their arrival rank: {overtaken}/30"
         )
         assert max(per_advisor.values()) - min(per_advisor.get(i, 0) for i in by_interface) <= 2
         # presence log: every advisor went available → ringing → on call → wrap-up → available…
@@ -284,14 +304,13 @@ async def test_an_interface_asterisk_does_not_know_is_never_offered(
         await svc.stop()
 
 
-async def test_after_a_ring_no_answer_the_caller_who_lost_its_advisor_is_offered_the_next(
+async def test_an_unanswered_ring_does_not_hold_the_caller_behind(
     asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
 ) -> None:
-    """Two callers wait; the first one's advisor does not answer. Meanwhile the router offered the second caller
-    the free advisor, but app_queue lets only the head caller ring (autofill is off, Asterisk's default): after its
-    `retry`, the first caller rings that penalty-1 member itself. The second caller, left without an advisor, must
-    be offered the next free one at once, not after its claim on the call expires or the fail-safe opens (the
-    stall `gps-admin simulate` found)."""
+    """Two callers wait; the first one's advisor does not answer. Meanwhile the router offers the second caller
+    the advisor who frees up, and app_queue connects them at once (autofill=yes: a caller may ring while the one
+    ahead of it is ringing), not after the first caller's ring times out. With autofill off, the first caller,
+    back from its ring-no-answer, took that advisor and the second waited for the next one."""
     ring1, adv1, adv2 = await advisors(
         clean,
         ("ring1", "Local/ring1@advisors", ()),
@@ -306,24 +325,71 @@ async def test_after_a_ring_no_answer_the_caller_who_lost_its_advisor_is_offered
         first = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.interface == ring1.interface)
         await driver.call("0321001002", "Second Appelant", __ADVISOR_TALK="1")
         second = (await svc.effect(lambda e: isinstance(e, CallQueued) and e.linkedid != first.linkedid)).linkedid
-        await log_in(router, [adv1])  # the first caller is ringing: the second is the head to decide for
+        await log_in(router, [adv1])  # the first caller is ringing: the second is the one to decide for
 
         def offered(linkedid: str) -> int | None:
             return next(w.offered_to for w in router.board.waiting() if w.linkedid == linkedid)
 
         assert offered(second) == adv1.id
-        # ring1 does not answer; app_queue rings adv1 (the only penalty-1 member) for the head caller, the first
+        # the second caller rings its advisor and is answered while the first caller's ring is still going
         taken = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.interface == adv1.interface)
-        assert taken.linkedid == first.linkedid, svc.dump()
-        assert offered(second) is None  # its offer is gone with adv1
+        assert taken.linkedid == second, svc.dump()
+        answered = await svc.effect(lambda e: isinstance(e, CallAnswered) and e.linkedid == second)
+        missed = await svc.effect(
+            lambda e: isinstance(e, AdvisorRingEnded) and e.interface == ring1.interface, within=WITHIN
+        )
+        assert isinstance(missed, AdvisorRingEnded) and missed.result is RingResult.NO_ANSWER
+        assert svc.effects.index(answered) < svc.effects.index(missed), svc.dump()
+        assert router.board.presence(ring1.id) == (AdvisorState.PAUSED, MISSED_CALL)
         await log_in(router, [adv2])
-        # the decision, made in the login's step: the second caller gets adv2 (its old claim does not block it)
-        assert offered(second) == adv2.id, svc.dump()
-        assert router.stats.claim_conflicts == 0
+        assert offered(first.linkedid) == adv2.id, svc.dump()  # decided in the login's step
         calls = await ended(svc, 2)
         assert {c.linkedid: (c.record.status, c.record.advisor_interface) for c in calls} == {
-            first.linkedid: (CallStatus.ANSWERED, adv1.interface),
-            second: (CallStatus.ANSWERED, adv2.interface),
+            first.linkedid: (CallStatus.ANSWERED, adv2.interface),
+            second: (CallStatus.ANSWERED, adv1.interface),
         }
+        assert router.stats.claim_conflicts == 0
+    finally:
+        await svc.stop()
+
+
+async def test_two_callers_ring_their_offered_advisors_at_once(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    """Two callers wait; the router offers each an advisor (neither answers) and both ring at the same time
+    (autofill=yes); with autofill off, the second caller could not ring before the first had left the queue."""
+    ring1, ring2, adv1, adv2 = await advisors(
+        clean,
+        ("ring1", "Local/ring1@advisors", ()),
+        ("ring2", "Local/ring2@advisors", ()),
+        ("adv1", "Local/adv1@advisors", ()),
+        ("adv2", "Local/adv2@advisors", ()),
+    )
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        await driver.call("0321001101", "Appelant Un", __ADVISOR_TALK="1")
+        one = (await svc.effect(lambda e: isinstance(e, CallQueued))).linkedid
+        await driver.call("0321001102", "Appelant Deux", __ADVISOR_TALK="1")
+        two = (await svc.effect(lambda e: isinstance(e, CallQueued) and e.linkedid != one)).linkedid
+        await log_in(router, [ring1])  # the head call's advisor
+        first = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.interface == ring1.interface)
+        assert first.linkedid == one
+        await log_in(router, [ring2])  # the second call's advisor, while the first call rings
+        second = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.interface == ring2.interface)
+        assert second.linkedid == two, svc.dump()
+        ring_ends = [e for e in svc.effects[: svc.effects.index(second)] if isinstance(e, AdvisorRingEnded)]
+        assert ring_ends == [], svc.dump()  # both ring at once
+        ringing = {ring1.interface, ring2.interface}
+        await svc.effect(
+            lambda _: ringing <= {e.interface for e in svc.effects if isinstance(e, AdvisorRingEnded)}, within=WITHIN
+        )
+        await log_in(router, [adv1, adv2])
+        calls = await ended(svc, 2)
+        records = {c.linkedid: c.record for c in calls}
+        assert {r.status for r in records.values()} == {CallStatus.ANSWERED}
+        assert {r.advisor_interface for r in records.values()} == {adv1.interface, adv2.interface}
+        assert [(r.interface, r.result) for r in records[one].rings[:1]] == [(ring1.interface, RingResult.NO_ANSWER)]
+        assert [(r.interface, r.result) for r in records[two].rings[:1]] == [(ring2.interface, RingResult.NO_ANSWER)]
     finally:
         await svc.stop()
