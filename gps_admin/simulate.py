@@ -42,7 +42,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--anonymous", type=float, default=0.04, help="share of withheld numbers")
     p.add_argument("--no-answer", type=float, default=0.05, help="share of rings the advisor's phone lets pass")
     p.add_argument(
-        "--autofill", action="store_true", help="app_queue autofill=yes, as config/asterisk (default no, as Asterisk)"
+        "--no-autofill",
+        action="store_true",
+        help="app_queue autofill=no (Asterisk's own default); default yes, as config/asterisk",
     )
     p.add_argument("--qualify", action="store_true", help="simulated advisors qualify each call")
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same callers)")
@@ -100,7 +102,7 @@ async def _simulate(args: argparse.Namespace, settings: Settings, database_url: 
     pbx = Pbx(
         line=settings.line,
         hours=None,
-        queue=QueueConfig(name=settings.line.queue, ring_timeout=8, retry=1, autofill=args.autofill),
+        queue=QueueConfig(name=settings.line.queue, ring_timeout=8, retry=1, autofill=not args.no_autofill),
     )
     pbx.phone_of = lambda _: Phone(answers=rng.random() >= args.no_answer, answer_after=rng.uniform(0.2, 1.0))
     server = AmiServer(pbx, settings.ami_username, settings.ami_secret.get_secret_value(), settings.ami_host,

@@ -64,9 +64,9 @@ class QueueConfig:
     failsafe_penalty: int = 2
     start_penalty: int = 1
     max_wait: float = 1800.0
-    # app_queue's autofill: "no" (Asterisk's default) lets only the head caller ring a member until it is connected;
-    # "yes" (what config/asterisk and the rig run) lets every waiting caller ring a free member in parallel.
-    autofill: bool = False
+    # app_queue's autofill: yes (config/asterisk and the rig) lets every waiting caller ring a free member in
+    # parallel; no (Asterisk's own default) lets only the head caller ring until it is connected.
+    autofill: bool = True
 
 
 @dataclass
