@@ -36,12 +36,32 @@ class Ack(BaseModel):
     id: str = Field(min_length=1, max_length=200)
 
 
+class RecentIds:
+    """The last `size` message ids sent on a socket: a replayed pending message and its live publication arrive
+    close together, so a bounded memory dedupes them without growing over a long shift."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._ids: dict[str, None] = {}  # insertion-ordered
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, message_id: str) -> None:
+        self._ids[message_id] = None
+        if len(self._ids) > self._size:
+            del self._ids[next(iter(self._ids))]
+
+
 @dataclass(eq=False)
 class _Socket:
     advisor_id: int
     ws: web.WebSocketResponse
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))  # JSON text frames
-    sent: set[str] = field(default_factory=set)  # message ids already sent on this socket (dedupe)
+    sent: RecentIds = field(default_factory=RecentIds)  # message ids recently sent on this socket (dedupe)
 
 
 @dataclass
