@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from gps_admin.demo import free_port
+from storage.embedded import EmbeddedServers
 from tests.serve import GPS_ADMIN, Process, clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +159,49 @@ async def test_second_demo_on_the_same_folder_and_older_postgresql_are_refused(d
     assert code == 2
     assert "holds a PostgreSQL 12 cluster" in out and "Traceback" not in out
     assert (old / "postgres" / "PG_VERSION").read_text() == "12\n", "the old cluster is left untouched"
+
+
+async def test_a_folder_of_an_older_version_is_migrated_and_keeps_its_records(demo: Process, tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "demo"
+    await demo.expect(r"record written linkedid=", within=FIRST_START)
+    os.killpg(demo.proc.pid, signal.SIGINT)
+    await asyncio.wait_for(demo.proc.wait(), 60)
+
+    # the folder as an older gps-admin left it: records, but no `users` table (migration 0005 not applied yet)
+    def make_older() -> int:
+        async def edit(url: str) -> int:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("DROP TABLE users; DELETE FROM schema_migrations WHERE version = 5")
+                return int(await conn.fetchval("SELECT count(*) FROM call_records"))
+            finally:
+                await conn.close()
+
+        with EmbeddedServers(folder) as servers:
+            return asyncio.run(edit(servers.database_url))
+
+    records = await asyncio.to_thread(make_older)
+    assert records >= 1
+
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN, "demo", "--port", str(port), "--data-dir", str(folder),
+        env=clean_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    again = Process(proc, {})
+    try:
+        await again.expect(r"migrations applied: 0005_users", within=FIRST_START)
+        await again.expect(r"gps-admin demo ready on", within=FIRST_START)
+        urls = EmbeddedServers.running_urls(folder)
+        assert urls is not None
+        conn = await asyncpg.connect(urls[0])
+        try:
+            assert int(await conn.fetchval("SELECT count(*) FROM call_records")) >= records  # nothing lost
+            assert int(await conn.fetchval("SELECT count(*) FROM users")) == 3  # the demo accounts, again
+        finally:
+            await conn.close()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(proc.wait(), 60)
+    assert proc.returncode == 0
