@@ -109,7 +109,6 @@ class Demo:
     pbx: Pbx
     server: AmiServer
     crew_ids: dict[int, User] = field(default_factory=dict)
-    human_id: int | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -154,7 +153,6 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
     svc = app[SERVICE]
     settings = demo.settings
     ids, accounts, first = await seed(svc.pool, settings)
-    demo.human_id = ids[HUMAN[0]]
     demo.crew_ids = {ids[login]: User(id=0, login=login, name=name, role=Role.ADVISOR) for login, name in CREW}
     url = f"http://{settings.http_host}:{settings.http_port}/"
     lines = [
@@ -331,10 +329,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "redis_url": None,
         }
     )
-    demo = Demo(settings=settings, rate=args.rate, pbx=Pbx(line=settings.line, hours=settings.hours), server=None)  # type: ignore[arg-type]
-    demo.pbx.queue = QueueConfig(name=settings.line.queue, ring_timeout=12.0, retry=2.0)
-    demo.pbx.phone_of = demo.phone
-    demo.server = AmiServer(demo.pbx, settings.ami_username, secret, port=ami_port)
+    pbx = Pbx(
+        line=settings.line,
+        hours=settings.hours,
+        queue=QueueConfig(name=settings.line.queue, ring_timeout=12.0, retry=2.0),
+    )
+    server = AmiServer(pbx, settings.ami_username, secret, port=ami_port)
+    demo = Demo(settings=settings, rate=args.rate, pbx=pbx, server=server)
+    pbx.phone_of = demo.phone
     with endpoints(settings) as ep:
 
         async def make() -> web.Application:

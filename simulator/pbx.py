@@ -18,10 +18,10 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from config.settings import LineSettings, OpeningHours
 from simulator.frames import UNKNOWN, Chan, Fields, bridge_headers, event, response
@@ -84,11 +84,13 @@ class Member:
     busy: str | None = None  # linkedid of the call it rings for or talks to
     free_since: float = 0.0
 
-    def fields(self, queue: str) -> Fields:
-        return [
+    def fields(self, queue: str, *, listing: bool = False) -> Fields:
+        """The member's headers in QueueMember* events, or (`listing`) in a QueueStatus list item, which names
+        two of them differently and has no Ringinuse."""
+        out: Fields = [
             ("Queue", queue),
-            ("MemberName", self.name),
-            ("Interface", self.interface),
+            ("Name" if listing else "MemberName", self.name),
+            ("Location" if listing else "Interface", self.interface),
             ("StateInterface", self.interface),
             ("Membership", "dynamic"),
             ("Penalty", str(self.penalty)),
@@ -103,6 +105,7 @@ class Member:
             ("Ringinuse", "0"),
             ("Wrapuptime", "0"),
         ]
+        return [f for f in out if f[0] != "Ringinuse"] if listing else out
 
 
 class ActionError(Exception):
@@ -245,7 +248,11 @@ class Pbx:
 
     def start_call(self, spec: CallSpec) -> asyncio.Task[str]:
         """Place a call on the public line; the task's result is its outcome."""
-        task = asyncio.get_running_loop().create_task(self._run(spec), name="sim-call")
+        return self._spawn(self._run(spec))
+
+    def _spawn(self, work: Coroutine[Any, Any, str]) -> asyncio.Task[str]:
+        """A task of the simulated PBX (a call, a service leg, an originate), kept until done, cancelled by close."""
+        task = asyncio.get_running_loop().create_task(work, name="sim-pbx")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -370,8 +377,7 @@ class Pbx:
     def _free(self, member: Member) -> None:
         member.busy = None
         member.free_since = time.monotonic()
-        with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().call_soon(self.dispatch)
+        self._soon_dispatch()
 
     async def _ring(self, call: _Call, member: Member, deadline: float) -> str:
         p2 = call.chans["p2"]
@@ -416,10 +422,8 @@ class Pbx:
             self._dial("DialEnd", p2, a1, [("DialStatus", "NOANSWER")])
             self._dial("DialEnd", p2, a1, [("DialStatus", "CANCEL")])
             self._member_leg_down(call, cause=0)
-            member.status = 1
-            self._member_event("QueueMemberStatus", member)
+            self._member_done(member)
             call.member = None
-            self._free(member)
             return "no_answer"
         return await self._answered(call, member, queue_fields, rang)
 
@@ -438,18 +442,7 @@ class Pbx:
             self._state(a2, 6)
         self._state(a1, 6)
         self._dial("DialEnd", p2, a1, [("DialStatus", "ANSWER")])
-        self.waiting.remove(call)
-        self._renumber()
-        self.emit(
-            "QueueCallerLeave",
-            AGENT,
-            [
-                *p2.headers(),
-                ("Queue", self.queue.name),
-                ("Position", str(call.position)),
-                ("Count", str(len(self.waiting))),
-            ],
-        )
+        self._queue_leave(call)
         hold = int(time.monotonic() - call.joined_at)
         ring = int(time.monotonic() - rang)
         self._dial("AgentConnect", p2, a1, [*queue_fields, ("HoldTime", str(hold)), ("RingTime", str(ring))])
@@ -501,22 +494,21 @@ class Pbx:
             if a2 is not None:
                 self._hangup(a2)
             self._leave(a1)
-            self._member_done(member, release=False)
+            self._member_done(member)
             complete("agent")
             self._hangup(a1)
             self._leave(p2)
             self._hangup(p2)
             self._caller_side_down(call)
-            self._free(member)
             return "answered"
         self.stats.transferred += 1
         return "transferred"
 
-    def _member_done(self, member: Member, release: bool = True) -> None:
+    def _member_done(self, member: Member) -> None:
+        """The member's phone is free again: QueueMemberStatus "not in use", and it may ring for someone else."""
         member.status = 1
         self._member_event("QueueMemberStatus", member)
-        if release:
-            self._free(member)
+        self._free(member)
 
     def _blind(self, call: _Call, member: Member, exten: str, complete: Callable[[str], None]) -> None:
         p2, a1 = call.chans["p2"], call.chans["a1"]
@@ -538,10 +530,7 @@ class Pbx:
         self._member_leg_down(call)
         self._leave(p2)
         self._member_done(member)
-        call.chans["after"] = p2
-        task = asyncio.get_running_loop().create_task(self._service_call(call, exten, p2))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(self._service_call(call, exten, p2))
 
     async def _service_call(self, call: _Call, exten: str, p2: Chan) -> str:
         s1, s2 = self._local_pair(
@@ -671,28 +660,13 @@ class Pbx:
             waiting.position = i
 
     def _abandon(self, call: _Call) -> None:
-        p2 = call.chans["p2"]
         p1, c2, c1 = call.chans["p1"], call.chans["c2"], call.chans["c1"]
         self._leave(p1)
         self._hangup(p1)
         self._leave(c2)
-        held = int(time.monotonic() - call.joined_at)
-        self.emit(
-            "QueueCallerAbandon",
-            AGENT,
-            [
-                *p2.headers(),
-                ("Queue", self.queue.name),
-                ("Position", str(call.position)),
-                ("OriginalPosition", str(call.position)),
-                ("HoldTime", str(held)),
-            ],
-        )
-        self._queue_leave(call)
-        self._hangup(p2)
+        self._caller_abandons(call)
         self._hangup(c2)
         self._hangup(c1)
-        self.stats.abandoned += 1
 
     def _abandon_ringing(self, call: _Call, member: Member) -> None:
         p2, a1 = call.chans["p2"], call.chans["a1"]
@@ -708,10 +682,13 @@ class Pbx:
         a2 = call.chans.get("a2")
         if a2 is not None:
             self._hangup(a2, 0)
-        member.status = 1
-        self._member_event("QueueMemberStatus", member)
-        self._free(member)
+        self._member_done(member)
         call.member = None
+        self._caller_abandons(call)
+
+    def _caller_abandons(self, call: _Call) -> None:
+        """QueueCallerAbandon, QueueCallerLeave, then the queue leg hangs up (the order of the rig captures)."""
+        p2 = call.chans["p2"]
         held = int(time.monotonic() - call.joined_at)
         self.emit(
             "QueueCallerAbandon",
@@ -883,9 +860,7 @@ class Pbx:
             raise ActionError("Originate with Context/Exten only in this simulator (no Application)")
         timeout = _int(a.get("timeout"), 30000) / 1000
         callerid = a.get("callerid", "")
-        task = asyncio.get_running_loop().create_task(self._originate(channel, context, exten, callerid, aid, timeout))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(self._originate(channel, context, exten, callerid, aid, timeout))
         return [response(aid, [("Message", "Originate successfully queued")])]
 
     async def _originate(
@@ -968,7 +943,6 @@ class Pbx:
     def _act_queuestatus(self, a: dict[str, str], aid: str | None) -> list[bytes]:
         q = self.queue.name
         out = [response(aid, [("EventList", "start"), ("Message", "Queue status will follow")])]
-        items = 0
         extra: Fields = [("ActionID", aid)] if aid is not None else []
         out.append(
             event(
@@ -978,34 +952,8 @@ class Pbx:
                 self.clock(),
             )
         )
-        items += 1
         for m in self.members.values():
-            out.append(
-                event(
-                    "QueueMember",
-                    AGENT,
-                    [
-                        ("Queue", q),
-                        ("Name", m.name),
-                        ("Location", m.interface),
-                        ("StateInterface", m.interface),
-                        ("Membership", "dynamic"),
-                        ("Penalty", str(m.penalty)),
-                        ("CallsTaken", str(m.calls_taken)),
-                        ("LastCall", str(m.last_call)),
-                        ("LastPause", str(m.last_pause)),
-                        ("LoginTime", str(m.login_time)),
-                        ("InCall", "0"),
-                        ("Status", str(m.status)),
-                        ("Paused", "1" if m.paused else "0"),
-                        ("PausedReason", m.reason),
-                        ("Wrapuptime", "0"),
-                        *extra,
-                    ],
-                    self.clock(),
-                )
-            )
-            items += 1
+            out.append(event("QueueMember", AGENT, [*m.fields(q, listing=True), *extra], self.clock()))
         for call in self.waiting:
             wait = int(time.monotonic() - call.joined_at)
             out.append(
@@ -1023,12 +971,11 @@ class Pbx:
                     self.clock(),
                 )
             )
-            items += 1
         out.append(
             event(
                 "QueueStatusComplete",
                 AGENT,
-                [*extra, ("EventList", "Complete"), ("ListItems", str(items))],
+                [*extra, ("EventList", "Complete"), ("ListItems", str(len(out) - 1))],
                 self.clock(),
             )
         )

@@ -10,6 +10,7 @@ Error messages are French: the desk shows them as they are.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,15 +315,7 @@ class QualificationRepository:
         """Callbacks still owed to this number, latest first: asked for on a call, and no call from the number
         was answered since (the callback issue will add explicit closing by the advisor who calls back)."""
         rows = await self._pool.fetch(_OPEN_CALLBACKS, caller_number, max(1, min(limit, 100)))
-        return [
-            OpenCallback(
-                linkedid=r["linkedid"],
-                requested_at=r["arrived_at"],
-                topic_label=self._topic_label(r["topic"]),
-                slot=r["callback_slot"],
-            )
-            for r in rows
-        ]
+        return [self._open_callback(r) for r in rows]
 
     async def caller_facts(self, caller_number: str, limit: int | None = None, callbacks: int = 10) -> CallerFacts:
         """`history`, `last_commune` (with the commune's name) and `open_callbacks` in one query, for a pop."""
@@ -333,15 +326,7 @@ class QualificationRepository:
         return CallerFacts(
             [self._history_item(r) for r in rows if r["linkedid"] is not None],
             commune,
-            [
-                OpenCallback(
-                    linkedid=c["linkedid"],
-                    requested_at=c["arrived_at"],
-                    topic_label=self._topic_label(c["topic"]),
-                    slot=c["callback_slot"],
-                )
-                for c in first["open_callbacks"] or ()
-            ],
+            [self._open_callback(c) for c in first["open_callbacks"] or ()],
         )
 
     async def last_commune(self, caller_number: str) -> str | None:
@@ -381,6 +366,17 @@ class QualificationRepository:
             "SELECT id, name, extension, topics, hours::text AS hours, active FROM services WHERE id = $1", service_id
         )
         return None if row is None else service_from_row(row)
+
+    def _open_callback(self, row: Mapping[str, Any]) -> OpenCallback:
+        """From a row of `_OPEN_CALLBACKS_OF` (a record, or its JSON object in `_CALLER`)."""
+        return OpenCallback.model_validate(
+            {
+                "linkedid": row["linkedid"],
+                "requested_at": row["arrived_at"],
+                "topic_label": self._topic_label(row["topic"]),
+                "slot": row["callback_slot"],
+            }
+        )
 
     def _topic_label(self, topic: str | None) -> str | None:
         if topic is None:

@@ -52,21 +52,8 @@ class Process:
         self._new.set()
 
     async def expect(self, pattern: str, within: float = WITHIN) -> re.Match[str]:
-        regex = re.compile(pattern)
-
-        async def scan() -> re.Match[str]:
-            seen = 0
-            while True:
-                for line in self.lines[seen:]:
-                    if match := regex.search(line):
-                        return match
-                seen = len(self.lines)
-                if self._reader.done():
-                    raise AssertionError(f"gps-admin exited without {pattern!r}:\n" + "\n".join(self.lines))
-                self._new.clear()
-                await self._new.wait()
-
-        return await asyncio.wait_for(scan(), within)
+        """Wait for a line matching `pattern` (seen already or to come); its match."""
+        return (await self.count(pattern, 1, within))[0]
 
     async def count(self, pattern: str, n: int, within: float = WITHIN) -> list[re.Match[str]]:
         """Wait until `n` lines match `pattern`; all the matches so far."""
@@ -78,7 +65,9 @@ class Process:
                 if len(found) >= n:
                     return found
                 if self._reader.done():
-                    raise AssertionError(f"gps-admin exited with {len(found)}/{n} lines {pattern!r}")
+                    raise AssertionError(
+                        f"gps-admin exited with {len(found)}/{n} lines {pattern!r}:\n" + "\n".join(self.lines)
+                    )
                 self._new.clear()
                 await self._new.wait()
 
