@@ -112,6 +112,8 @@ class Spool:
             final = self.directory / tmp.name[1 : -len(_TMP_SUFFIX)]
             try:
                 CallRecord.model_validate_json(tmp.read_bytes())
+            except FileNotFoundError:
+                continue  # its writer finished (renamed it) between the listing and now: nothing to recover
             except (ValidationError, OSError, UnicodeDecodeError) as exc:
                 self._move(tmp, self.corrupt_dir, f"incomplete temporary file: {exc}")
                 continue
