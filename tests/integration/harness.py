@@ -25,6 +25,7 @@ from storage.calls import CallRecordRepository
 from storage.pool import create_pool
 from storage.spool import Spool
 from storage.writer import RecordWriter
+from telephony import events as ev
 from telephony.ami import AmiClient, AmiConfig
 from telephony.calls import CallTracker
 from telephony.effects import AnyEffect, CallEnded
@@ -107,6 +108,16 @@ class ServiceUnderTest:
         """The events received, one a line (printed by failing tests)."""
         return "\n".join(f"{e.at.time()} {e!r}"[:1200] for e in self.events)
 
+    def live_channels(self) -> list[str]:
+        """Channels seen created and not seen hung up, in the events received (for failure messages)."""
+        live: dict[str, str] = {}
+        for e in self.events:
+            if isinstance(e, ev.Newchannel):
+                live[e.uniqueid] = e.channel
+            elif isinstance(e, ev.Hangup):
+                live.pop(e.uniqueid, None)
+        return sorted(live.values())
+
     async def _submit(self, record: CallRecord) -> object:
         return await self.writer.submit(record)
 
@@ -169,9 +180,14 @@ class ServiceUnderTest:
 
     async def record(self, caller_number: str | None, within: float = WITHIN) -> CallRecord:
         """The call record of this caller, as committed in PostgreSQL."""
-        ended = await self.effect(
-            lambda e: isinstance(e, CallEnded) and e.record.caller_number == caller_number, within
-        )
+        try:
+            ended = await self.effect(
+                lambda e: isinstance(e, CallEnded) and e.record.caller_number == caller_number, within
+            )
+        except TimeoutError:
+            raise AssertionError(
+                f"no record for {caller_number} within {within} s; channels not hung up: {self.live_channels()}"
+            ) from None
         assert isinstance(ended, CallEnded)
         await asyncio.wait_for(self.writer.wait_drained(), within)
         pool = await create_pool(self.dsn)
