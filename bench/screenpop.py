@@ -1,6 +1,7 @@
 """Screen-pop benchmark: AMI `AgentCalled` in → pop frame at the advisor's websocket; hang-up → record committed.
 
     python -m bench.screenpop [--rates 10 100] [--seconds S] [--instances 1 2] [--advisors N] [--context db|none]
+        [--rounds shared separate]
 
 The production pieces run as `gps_admin.app.build_app` wires them, in one process and one event loop (the desk
 clients, like browsers, in another process):
@@ -11,7 +12,7 @@ clients, like browsers, in another process):
   once, in-memory advisor store as in bench.routing), the `PopPublisher` (`advisor_of` = the router's board,
   `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
   PostgreSQL, as build_app; `--context none` skips it), the router's presence changes published to the desks
-  (`publish_presence`) and `LiveCalls`, listening in build_app's order, and a `Hub` served on loopback by aiohttp;
+  (`PresencePublisher`) and `LiveCalls`, listening in build_app's order, and a `Hub` served on loopback by aiohttp;
 - instance B (with `--instances 2`): a second `Hub` with its own Redis client, subscription and aiohttp server;
   every websocket is connected to it, so each pop crosses Redis from A's publisher to B's subscription.
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import secrets
@@ -58,13 +58,14 @@ from config.settings import DeskSettings, LineSettings, OpeningHours, RoutingSet
 from screenpop.desk import LiveCalls
 from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
-from screenpop.pops import PopPublisher, context_lookup, no_context, publish_presence
+from screenpop.pops import PopPublisher, PresencePublisher, context_lookup, no_context
 from storage.migrate import migrate
 from storage.pool import create_pool
+from storage.rounds import Rounds
 from storage.spool import Spool
 from storage.writer import RecordWriter
-from telephony.advisors import Advisor, StateChange
-from telephony.aio import bounded
+from telephony.advisors import Advisor
+from telephony.aio import bounded, settle_heap
 from telephony.calls import CallTracker
 from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
@@ -182,9 +183,9 @@ async def bench_login(
 class HubServer:
     """One instance's desk side: a Hub on its own Redis client, served on loopback."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
         self.redis = redis
-        self.hub = Hub(redis)
+        self.hub = Hub(redis, rounds)
         app = web.Application(middlewares=[bench_login])
         app.router.add_get("/ws", self.hub.handle)
         self.runner = web.AppRunner(app)
@@ -212,12 +213,23 @@ class HubServer:
 class Rig:
     """Instance A (pipeline, router, publisher, writer, hub) and optionally instance B (a hub)."""
 
-    def __init__(self, advisors: int, instances: int, pool: asyncpg.Pool, dsn: str, spool: Path, context: str) -> None:
+    def __init__(
+        self,
+        advisors: int,
+        instances: int,
+        pool: asyncpg.Pool,
+        dsn: str,
+        spool: Path,
+        context: str,
+        shared_rounds: bool = True,
+    ) -> None:
         self.calls: dict[str, CallRun] = {}
         self.advisors = make_advisors(advisors)
         self.by_id = {a.id: a for a in self.advisors}
         self.events = BenchEvents()
         self.redis = aioredis.from_url(REDIS_URL)
+        # as build_app: one Rounds for every script call of instance A (`shared=False`: one per component)
+        rounds = Rounds(self.redis) if shared_rounds else None
         self.sender = OfferSender(self.calls)
 
         async def pool_factory() -> asyncpg.Pool:
@@ -234,6 +246,7 @@ class Rig:
             routing=RoutingSettings(wrapup_max=3600, claim_ttl=600),
             queue=QUEUE,
             lease_ttl=600.0,  # taken once; `run()` (the timer task) is not started, as in bench.routing
+            rounds=rounds,
         )
         self.sender.router = self.router
         router = self.router
@@ -247,18 +260,16 @@ class Rig:
             advisor_of=advisor_of,
             is_leader=lambda: router.leader,
             context_of=context_lookup(pool, DeskSettings()) if context == "db" else no_context,
+            rounds=rounds,
         )
         # as build_app: publisher, router, presence to the desks, live calls
         self.pipeline.listen(self.publisher.on_effect)
         self.pipeline.listen(self.router.on_effect)
-        redis = self.redis
-
-        async def presence_to_desk(changes: list[StateChange]) -> None:
-            await publish_presence(redis, changes)
-
-        self.router.presence_listeners.append(presence_to_desk)
+        self.router.presence_listeners.append(PresencePublisher(self.redis, rounds))
         self.pipeline.listen(LiveCalls().on_effect)
-        self.hubs = [HubServer(self.redis)] + [HubServer(aioredis.from_url(REDIS_URL)) for _ in range(instances - 1)]
+        self.hubs = [HubServer(self.redis, rounds)] + [
+            HubServer(aioredis.from_url(REDIS_URL)) for _ in range(instances - 1)
+        ]
         self.tasks: list[asyncio.Task[None]] = []
         self.browsers: asyncio.subprocess.Process | None = None  # bench.desk_clients
         self.watch = CommitWatch(self.calls)
@@ -390,6 +401,7 @@ class Row:
     rate: float
     advisors: int
     context: str
+    rounds: str  # "shared": one storage.rounds.Rounds for instance A, as build_app; "separate": one per component
     calls: tuple[CallRun, ...]  # measured calls
     warmup: int
     pops: int  # pop frames received, all calls (warm-up included)
@@ -420,7 +432,14 @@ async def _admin(sql: str) -> None:
 
 
 async def run_row(
-    instances: int, rate: float, seconds: float, advisors: int, dsn: str, context: str = "db", warmup: int = WARMUP
+    instances: int,
+    rate: float,
+    seconds: float,
+    advisors: int,
+    dsn: str,
+    context: str = "db",
+    warmup: int = WARMUP,
+    rounds: str = "shared",
 ) -> Row:
     """One (instances, rate) run on fresh Redis (FLUSHDB) and an emptied call_records."""
     pool = await create_pool(dsn)
@@ -428,14 +447,14 @@ async def run_row(
     level = watch_logger.level
     with tempfile.TemporaryDirectory(prefix="bench-screenpop-") as spool:
         await pool.execute("TRUNCATE call_records")
-        rig = Rig(advisors, instances, pool, dsn, Path(spool), context)
+        rig = Rig(advisors, instances, pool, dsn, Path(spool), context, rounds == "shared")
         watch_logger.addHandler(rig.watch)
         watch_logger.setLevel(logging.INFO)
         try:
             await rig.start()
             for _ in range(warmup):
                 await rig.call(measured=False)
-            gc.collect()
+            settle_heap()
             count = max(1, round(rate * seconds))
             cpu = time.process_time(), rig.desk_cpu()
             loop = asyncio.get_running_loop()
@@ -462,6 +481,7 @@ async def run_row(
                 rate=rate,
                 advisors=advisors,
                 context=context,
+                rounds=rounds,
                 calls=tuple(done),
                 warmup=warmup,
                 pops=sum(len(c.pops) for c in rig.calls.values()),
@@ -508,6 +528,7 @@ class BenchResult:
     advisors: int
     context: str
     warmup: int
+    rounds: tuple[str, ...]
     redis_version: str
     postgres_version: str
     rows: tuple[Row, ...]
@@ -517,7 +538,13 @@ class BenchResult:
 
 
 async def _bench(
-    rates: Sequence[float], seconds: float, instances: Sequence[int], advisors: int, context: str, warmup: int
+    rates: Sequence[float],
+    seconds: float,
+    instances: Sequence[int],
+    advisors: int,
+    context: str,
+    warmup: int,
+    rounds: Sequence[str],
 ) -> BenchResult:
     name = f"gps_bench_{secrets.token_hex(6)}"
     await _admin(f'CREATE DATABASE "{name}"')
@@ -534,11 +561,25 @@ async def _bench(
             redis_version = str((await client.info("server")).get("redis_version", "?"))
         finally:
             await client.aclose()
-        rows = [await run_row(n, rate, seconds, advisors, dsn, context, warmup) for n in instances for rate in rates]
+        rows = [
+            await run_row(n, rate, seconds, advisors, dsn, context, warmup, mode)
+            for mode in rounds
+            for n in instances
+            for rate in rates
+        ]
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return BenchResult(
-        tuple(rates), seconds, tuple(instances), advisors, context, warmup, redis_version, pg_version, tuple(rows)
+        tuple(rates),
+        seconds,
+        tuple(instances),
+        advisors,
+        context,
+        warmup,
+        tuple(rounds),
+        redis_version,
+        pg_version,
+        tuple(rows),
     )
 
 
@@ -549,12 +590,15 @@ def run_bench(
     advisors: int = 200,
     context: str = "db",
     warmup: int = WARMUP,
+    rounds: Sequence[str] = ("shared",),
 ) -> BenchResult:
     """Every (instances, rate) row on fresh state; rows as data. Raises BenchError when a call misses its pop or
     its record (or gets two)."""
     if min(rates) <= 0 or seconds <= 0 or advisors < 1 or not set(instances) <= {1, 2} or warmup < 0:
         raise ValueError("rates and seconds > 0, advisors ≥ 1, instances in {1, 2}, warmup ≥ 0")
-    return asyncio.run(_bench(rates, seconds, instances, advisors, context, warmup))
+    if not rounds or not set(rounds) <= {"shared", "separate"}:
+        raise ValueError("rounds in {shared, separate}")
+    return asyncio.run(_bench(rates, seconds, instances, advisors, context, warmup, rounds))
 
 
 def _num(x: float) -> str:
@@ -567,6 +611,7 @@ def command_line(r: BenchResult) -> str:
         f" --instances {' '.join(map(str, r.instances))} --advisors {r.advisors}"
     )
     line += "" if r.context == "db" else f" --context {r.context}"
+    line += "" if r.rounds == ("shared",) else f" --rounds {' '.join(r.rounds)}"
     return line + ("" if r.warmup == WARMUP else f" --warmup {r.warmup}")
 
 
@@ -577,19 +622,21 @@ def format_report(r: BenchResult) -> str:
         f" (throw-away database), {r.advisors} advisors, pop context: {r.context}",
         "pop: AgentCalled sunk (t0) → pop frame at the advisor's websocket client (t1);"
         " record: last Hangup sunk (t2) → record committed (t3)",
-        f"{'instances':>9} {'rate/s':>6} {'calls':>6} {'pop p50':>8} {'pop p99':>8} {'pop max':>8}"
+        f"{'redis':>8} {'instances':>9} {'rate/s':>6} {'calls':>6} {'pop p50':>8} {'pop p99':>8} {'pop max':>8}"
         f" {'rec p50':>8} {'rec p99':>8} {'rec max':>8} {'backlog':>7} {'late ms':>7} {'cpu/call':>8} {'desk cpu':>8}",
     ]
     for row in r.rows:
         lines.append(
-            f"{row.instances:>9} {_num(row.rate):>6} {len(row.calls):>6} {row.pop_ms(0.5):>8.2f}"
+            f"{row.rounds:>8} {row.instances:>9} {_num(row.rate):>6} {len(row.calls):>6} {row.pop_ms(0.5):>8.2f}"
             f" {row.pop_ms(0.99):>8.2f} {row.pop_ms(1.0):>8.2f} {row.record_ms(0.5):>8.2f}"
             f" {row.record_ms(0.99):>8.2f} {row.record_ms(1.0):>8.2f} {row.backlog_max:>7} {row.late_max_ms:>7.1f}"
             f" {row.cpu_ms:>8.2f} {row.desk_cpu_ms:>8.2f}"
         )
     lines.append(
         "(ms; nearest-rank; backlog = largest pipeline queue seen at a call's start; late = scheduler lag;"
-        " cpu/call = CPU ms of the service process per call, desk cpu = of the desk clients' process)"
+        " cpu/call = CPU ms of the service process per call, desk cpu = of the desk clients' process;"
+        " redis = script calls in one storage.rounds.Rounds for instance A (shared, as build_app) or one per"
+        " component (separate))"
     )
     for row in r.rows:
         lines.append(
@@ -599,7 +646,7 @@ def format_report(r: BenchResult) -> str:
             + (f"; {row.foreign} foreign desk messages (other publishers on this Redis)" if row.foreign else "")
         )
     for row in r.rows:
-        if row.instances == 1 and row.rate == 100:
+        if row.instances == 1 and row.rate == 100 and row.rounds == "shared":
             p99 = row.pop_ms(0.99)
             verdict = "PASS" if p99 <= POP_TARGET_MS else "FAIL"
             lines.append(f"target: pop p99 ≤ {POP_TARGET_MS:g} ms, 1 instance at 100 calls/s: {p99:.2f} ms → {verdict}")
@@ -620,12 +667,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, nargs="+", choices=(1, 2), default=[1, 2], help="default 1 2")
     parser.add_argument("--advisors", type=int, default=200, help="advisors logged in (default 200)")
     parser.add_argument("--context", choices=("db", "none"), default="db", help="pop context look-up (default db)")
+    parser.add_argument(
+        "--rounds",
+        nargs="+",
+        choices=("shared", "separate"),
+        default=["shared"],
+        help="Redis script calls batched for the whole instance (shared, as build_app) or per component",
+    )
     parser.add_argument("--warmup", type=int, default=WARMUP, help=f"unmeasured calls first (default {WARMUP})")
     args = parser.parse_args(argv)
     if min(args.rates) <= 0 or args.seconds <= 0 or args.advisors < 1 or args.warmup < 0:
         parser.error("--rates and --seconds must be > 0, --advisors ≥ 1, --warmup ≥ 0")
     try:
-        result = run_bench(args.rates, args.seconds, args.instances, args.advisors, args.context, args.warmup)
+        result = run_bench(
+            args.rates, args.seconds, args.instances, args.advisors, args.context, args.warmup, args.rounds
+        )
     except (BenchError, aioredis.RedisError, asyncpg.PostgresError, OSError) as exc:
         print(f"bench.screenpop: {exc}", file=sys.stderr)
         return 1

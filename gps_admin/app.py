@@ -22,16 +22,16 @@ from screenpop.auth import setup_auth
 from screenpop.desk import DeskDeps, LiveCalls, setup_desk
 from screenpop.hub import Hub
 from screenpop.openapi import openapi_json
-from screenpop.pops import PopPublisher, context_lookup, publish_presence
+from screenpop.pops import PopPublisher, PresencePublisher, context_lookup
 from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
+from storage.rounds import Rounds
 from storage.spool import Spool
 from storage.users import UserRepository
 from storage.writer import RecordWriter
-from telephony.advisors import StateChange
-from telephony.aio import bounded
+from telephony.aio import bounded, settle_heap
 from telephony.ami import AmiClient, AmiConfig
 from telephony.calls import CallTracker
 from telephony.members import MemberTracker
@@ -65,6 +65,7 @@ class Service:
     hub: Hub
     publisher: PopPublisher
     live: LiveCalls
+    rounds: Rounds
 
 
 SERVICE = web.AppKey("service", Service)
@@ -135,6 +136,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(svc.router.serve_commands(), name="router-commands"),
         asyncio.create_task(svc.hub.run(), name="desk-hub"),
     ]
+    settle_heap()  # started: what is alive now stays out of the garbage collector's full passes
     yield
     log.info("stopping: desk sockets, AMI, router, pipeline")
     await svc.hub.close_all()
@@ -143,6 +145,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     # events already received are applied before the writer stops
     with contextlib.suppress(TimeoutError):
         await bounded(_drain(svc.pipeline), 5)
+        await bounded(svc.rounds.drained(), 5)  # the desk messages and releases they produced
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task[None]], grace: float = 5.0) -> None:
@@ -189,6 +192,7 @@ async def health(request: web.Request) -> web.Response:
         "records": stats.model_dump(),
         "router": {"leader": svc.router.leader, **svc.router.stats.as_dict()},
         "desk": svc.hub.stats.as_dict(),
+        "redis": {"calls": svc.rounds.calls, "rounds": svc.rounds.rounds, "failed": svc.rounds.failed},
     }
     status = 200 if ami.ready.is_set() else 503
     return web.json_response(body, status=status)
@@ -209,21 +213,27 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     )
     pipeline = CallPipeline(CallTracker(settings.line, settings.hours), writer.submit, MemberTracker(queue))
     ami = AmiClient(ami_config(settings), pipeline.sink)
+    rounds = Rounds(redis)  # every script call of the instance, batched under load
     router = Router(
         ami=ami,
         store=AdvisorRepository(pool, settings.routing.skills),
         redis=redis,
         routing=settings.routing,
         queue=queue,
+        rounds=rounds,
     )
 
     def advisor_of(interface: str) -> int | None:
         advisor = router.board.advisor_of(interface)
         return advisor.id if advisor is not None else None
 
-    hub = Hub(redis)
+    hub = Hub(redis, rounds)
     publisher = PopPublisher(
-        redis, advisor_of=advisor_of, is_leader=lambda: router.leader, context_of=context_lookup(pool, settings.desk)
+        redis,
+        advisor_of=advisor_of,
+        is_leader=lambda: router.leader,
+        context_of=context_lookup(pool, settings.desk),
+        rounds=rounds,
     )
     live = LiveCalls()
     # The publisher first: a pop needs nothing from the router's step, and would otherwise wait for its Redis and
@@ -231,14 +241,13 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     pipeline.listen(publisher.on_effect)
     pipeline.listen(router.on_effect)
 
-    async def presence_to_desk(changes: list[StateChange]) -> None:
-        await publish_presence(redis, changes)
-
-    router.presence_listeners.append(presence_to_desk)
+    router.presence_listeners.append(PresencePublisher(redis, rounds))
     pipeline.listen(live.on_effect)
 
     app = web.Application()
-    app[SERVICE] = Service(settings, endpoints, redis, pool, writer, pipeline, ami, router, hub, publisher, live)
+    app[SERVICE] = Service(
+        settings, endpoints, redis, pool, writer, pipeline, ami, router, hub, publisher, live, rounds
+    )
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_telephony_ctx)
     setup_auth(app, users=UserRepository(pool), redis=redis, settings=settings.desk, demo=demo)

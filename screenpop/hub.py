@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from screenpop.models import USER, User
 from screenpop.pops import Acknowledger, DeskMessage, age_ms, desk_pattern, pending
+from storage.rounds import Rounds
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,9 @@ class HubStats:
 
 
 class Hub:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
         self._redis = redis
-        self._acknowledge = Acknowledger(redis)
+        self._acknowledge = Acknowledger(redis, rounds)
         self._sockets: dict[int, set[_Socket]] = defaultdict(set)
         self._closing: set[asyncio.Task[None]] = set()
         self.stats = HubStats()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from config.settings import DeskSettings
 from storage.keys import channel_prefix
 from storage.qualification import QualificationRepository
+from storage.rounds import Rounds
 from telephony.advisors import StateChange
 from telephony.aio import bounded
 from telephony.effects import (
@@ -145,20 +146,29 @@ class PopPublisher:
         advisor_of: AdvisorOf,
         is_leader: IsLeader,
         context_of: ContextOf = no_context,
+        rounds: Rounds | None = None,
     ) -> None:
         self._redis = redis
         self._advisor_of = advisor_of
         self._is_leader = is_leader
         self._context_of = context_of
         self._ringing: dict[str, tuple[int, str | None, str | None]] = {}  # linkedid → advisor, number, name
-        self._publish = redis.register_script(_PUBLISH)
+        self._publish = (rounds or Rounds(redis)).script(_PUBLISH)
         self.published = 0
 
     async def on_effect(self, effect: AnyEffect) -> None:
+        """The service loop does not wait for Redis: the message leaves with the instance's next round, after
+        the messages before it (`drained()` waits for it)."""
         message = await self._message(effect)
         if message is None or not self._is_leader():
             return
-        await self.publish(message)
+        keys, args = self._call(message)
+        self._publish.rounds.send(self._publish, keys, args, f"desk message {message.id}")
+        self.published += 1
+
+    async def drained(self) -> None:
+        """Return once every message published so far is in Redis (or failed: logged)."""
+        await self._publish.rounds.drained()
 
     async def _message(self, effect: AnyEffect) -> DeskMessage | None:
         if isinstance(effect, AdvisorRinging):
@@ -230,10 +240,19 @@ class PopPublisher:
         return None
 
     async def publish(self, message: DeskMessage) -> None:
-        payload = message.model_dump_json()
-        args: list[str | int] = [message.id, payload, PENDING_TTL, channel(self._redis, message.advisor_id)]
-        await self._publish(keys=[pending_key(message.advisor_id)], args=args)
+        """One message, waiting until it is in Redis (raises when Redis fails)."""
+        keys, args = self._call(message)
+        await self._publish(keys=keys, args=args)
         self.published += 1
+
+    def _call(self, message: DeskMessage) -> tuple[list[str], list[str | int]]:
+        payload = message.model_dump_json()
+        return [pending_key(message.advisor_id)], [
+            message.id,
+            payload,
+            PENDING_TTL,
+            channel(self._redis, message.advisor_id),
+        ]
 
 
 async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
@@ -250,8 +269,8 @@ class Acknowledger:
     rounds until none is left: no task of its own. If a round fails, every acknowledgement waiting on it fails
     (the socket closes and the browser gets the message again at its reconnection, then acknowledges it)."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._script = redis.register_script(_ACKNOWLEDGE)
+    def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
+        self._script = (rounds or Rounds(redis)).script(_ACKNOWLEDGE)
         self._queued: list[tuple[int, str, asyncio.Future[bytes | None]]] = []
         self._driving = False
         self.rounds = 0
@@ -304,9 +323,32 @@ def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
     return ((now or datetime.now(UTC)) - message.event_at).total_seconds() * 1000
 
 
+class PresencePublisher:
+    """Router presence listener: tells each advisor's desk its new presence (not kept pending: the page reads it
+    again anyway). One script call for the whole batch of a router step, sent with the instance's next round:
+    the router does not wait for it."""
+
+    def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
+        self._redis = redis
+        self._script = (rounds or Rounds(redis)).script(_PRESENCE)
+
+    async def __call__(self, changes: list[StateChange]) -> None:
+        args = _presence_args(self._redis, changes)
+        if args:
+            self._script.rounds.send(self._script, [], args, f"presence of {len(changes)} advisor(s)")
+
+    async def drained(self) -> None:
+        await self._script.rounds.drained()
+
+
 async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) -> None:
-    """Tell each advisor's desk its new presence at once (not kept pending: the page reads it again anyway).
-    One command for the whole batch of a router step."""
+    """One presence batch, waiting for Redis (the script text is sent: for one-off use)."""
+    args = _presence_args(redis, changes)
+    if args:
+        await redis.eval(_PRESENCE, 0, *args)
+
+
+def _presence_args(redis: aioredis.Redis, changes: list[StateChange]) -> list[str]:
     args: list[str] = []
     for change in changes:
         message = DeskMessage(
@@ -318,8 +360,7 @@ async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) ->
             detail=change.state.value,
         )
         args += [channel(redis, change.advisor_id), message.model_dump_json()]
-    if args:
-        await redis.eval(_PRESENCE, 0, *args)
+    return args
 
 
 def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import RoutingSettings
 from storage.keys import channel_prefix
+from storage.rounds import Rounds
 from telephony.advisors import Advisor, StateChange
 from telephony.aio import bounded
 from telephony.effects import (
@@ -169,6 +170,7 @@ class Router:
         clock: Clock | None = None,
         lease_ttl: float = 3.0,
         instance: str | None = None,
+        rounds: Rounds | None = None,
     ) -> None:
         self.board = PresenceBoard(routing)
         self._ami = ami
@@ -189,10 +191,11 @@ class Router:
         self.stats = RouterStats()
         self._lease_key = f"gps:router:{queue}:lease"
         self._claims: dict[str, int] = {}  # linkedid → advisor we claimed it with
-        # EVALSHA (the script text is sent once)
-        self._claim_script = redis.register_script(_CLAIM)
-        self._release_script = redis.register_script(_RELEASE)
-        self._lease_script = redis.register_script(_LEASE)
+        # EVALSHA (the script text is sent once), in the instance's rounds (storage.rounds)
+        rounds = rounds or Rounds(redis)
+        self._claim_script = rounds.script(_CLAIM)
+        self._release_script = rounds.script(_RELEASE)
+        self._lease_script = rounds.script(_LEASE)
         self.changed = asyncio.Event()  # set whenever leadership or presence changes (tests, desk)
         self.presence_listeners: list[Callable[[list[StateChange]], Awaitable[None]]] = []  # e.g. the desk
 
@@ -456,9 +459,11 @@ class Router:
         return claimed
 
     async def _release(self, linkedid: str, advisor_id: int) -> None:
+        """Sent with the next round, not waited for: a claim taken later leaves after it (rounds keep order), and
+        a release lost with Redis ends with the claim's TTL."""
         self._claims.pop(linkedid, None)
-        with contextlib.suppress(aioredis.RedisError, OSError):
-            await self._release_script(keys=list(self._keys(linkedid, advisor_id)), args=[self.instance])
+        keys = list(self._keys(linkedid, advisor_id))
+        self._release_script.rounds.send(self._release_script, keys, [self.instance], f"claim release {linkedid}")
 
     async def _release_withdrawn(self) -> None:
         """Release the claims of the offers the board cancelled: an advisor offered for one call may ring for

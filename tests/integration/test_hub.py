@@ -143,6 +143,7 @@ async def test_unacknowledged_pops_are_replayed_after_a_reconnect(
     await pub.on_effect(ringing("200.1"))  # nobody connected: kept pending
     now = datetime.now(UTC)
     await pub.on_effect(CallAnswered(linkedid="200.1", at=now, interface="PJSIP/adv7", advisor_channel="PJSIP/adv7-1"))
+    await pub.drained()  # both in Redis before the browser connects
     ws = await connect(session, a, 7)
     first, second = await receive(ws), await receive(ws)
     assert [first["type"], second["type"]] == ["pop", "answered"]  # in order
@@ -179,6 +180,7 @@ async def test_acknowledgements_arriving_together_go_in_one_round(redis: aioredi
     for n in range(3):
         await pub.on_effect(ringing(f"500.{n}"))  # advisor 7
     await pub.on_effect(ringing("500.9", "PJSIP/adv8"))
+    await pub.drained()
     ids = [m.id for m in await pending(redis, 7)]
     ack = Acknowledger(redis)
     found = await asyncio.gather(*(ack(7, i) for i in ids), ack(7, "500.9:8:pop"), ack(7, ids[0]))

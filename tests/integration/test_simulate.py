@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -77,3 +78,10 @@ async def test_simulate_loads_a_running_service(served: Process, fresh_database:
     assert {r["advisor_name"] for r in rows if r["status"] == "answered"} <= {"sim01", "sim02", "sim03"} | {
         f"Conseiller simulé {n}" for n in (1, 2, 3)
     }
+
+    # the service's own account: every record written, every Redis call of the instance answered
+    port = served.env["GPS_ADMIN_HTTP_PORT"]
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as response:
+        health = await response.json()
+    assert health["calls"]["records"] == placed and health["calls"]["effect_errors"] == 0, health
+    assert health["redis"]["failed"] == 0 and 0 < health["redis"]["rounds"] <= health["redis"]["calls"], health

@@ -43,6 +43,8 @@ def test_main_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith(
         "command: python -m bench.screenpop --rates 5 --seconds 1 --instances 1 --advisors 3 --warmup 0\n"
     )
-    assert re.search(r"^ +1 +5 +5( +[\d.]+){6} +\d+( +[\d.]+){3}$", out, re.MULTILINE)  # … backlog, late, cpu × 2
+    assert re.search(
+        r"^ +shared +1 +5 +5( +[\d.]+){6} +\d+( +[\d.]+){3}$", out, re.MULTILINE
+    )  # … backlog, late, cpu × 2
     assert "5 pops for 5 calls (0 warm-up)" in out
     assert "target: record p99 ≤ 50 ms" in out
