@@ -9,10 +9,13 @@ clients, like browsers, in another process):
 - instance A: `CallTracker` + `MemberTracker("gps")` in a `CallPipeline` whose record sink is a `RecordWriter`
   (temp spool dir, then a REAL PostgreSQL: a throw-away database on `postgresql://postgres@127.0.0.1:5432`,
   migrated, dropped at the end; `submit_timeout=0.0` as in production), the `Router` (leader: it takes the lease
-  once, in-memory advisor store as in bench.routing), the `PopPublisher` (`advisor_of` = the router's board,
+  once; its store is `AdvisorRepository` on the same database, as build_app: the presence log is written and the
+  continuity look-up queried in PostgreSQL at every call), the `PopPublisher` (`advisor_of` = the router's board,
   `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
   PostgreSQL, as build_app; `--context none` skips it), the router's presence changes published to the desks
   (`PresencePublisher`) and `LiveCalls`, listening in build_app's order, and a `Hub` served on loopback by aiohttp;
+  Every Redis script call of instance A goes in one `storage.rounds.Rounds`, as build_app (`--rounds separate`:
+  one per component, for comparison);
 - instance B (with `--instances 2`): a second `Hub` with its own Redis client, subscription and aiohttp server;
   every websocket is connected to it, so each pop crosses Redis from A's publisher to B's subscription.
 
@@ -53,12 +56,13 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bench.desk_clients import ADVISOR_HEADER
-from bench.routing import Chan, Events, MemoryStore, RecordingSender, make_advisors, percentile
+from bench.routing import Chan, Events, RecordingSender, make_advisors, percentile
 from config.settings import DeskSettings, LineSettings, OpeningHours, RoutingSettings
 from screenpop.desk import LiveCalls
 from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
 from screenpop.pops import PopPublisher, PresencePublisher, context_lookup, no_context
+from storage.advisors import AdvisorRepository
 from storage.migrate import migrate
 from storage.pool import create_pool
 from storage.rounds import Rounds
@@ -215,7 +219,7 @@ class Rig:
 
     def __init__(
         self,
-        advisors: int,
+        advisors: list[Advisor],
         instances: int,
         pool: asyncpg.Pool,
         dsn: str,
@@ -224,7 +228,7 @@ class Rig:
         shared_rounds: bool = True,
     ) -> None:
         self.calls: dict[str, CallRun] = {}
-        self.advisors = make_advisors(advisors)
+        self.advisors = advisors
         self.by_id = {a.id: a for a in self.advisors}
         self.events = BenchEvents()
         self.redis = aioredis.from_url(REDIS_URL)
@@ -241,7 +245,7 @@ class Rig:
         )
         self.router = Router(
             ami=self.sender,
-            store=MemoryStore(self.advisors),
+            store=AdvisorRepository(pool, {}),  # as build_app: presence log and continuity in PostgreSQL
             redis=self.redis,
             routing=RoutingSettings(wrapup_max=3600, claim_ttl=600),
             queue=QUEUE,
@@ -441,13 +445,14 @@ async def run_row(
     warmup: int = WARMUP,
     rounds: str = "shared",
 ) -> Row:
-    """One (instances, rate) run on fresh Redis (FLUSHDB) and an emptied call_records."""
+    """One (instances, rate) run on fresh Redis (FLUSHDB), emptied call_records and presence log."""
     pool = await create_pool(dsn)
     watch_logger = logging.getLogger("storage.writer")
     level = watch_logger.level
     with tempfile.TemporaryDirectory(prefix="bench-screenpop-") as spool:
-        await pool.execute("TRUNCATE call_records")
-        rig = Rig(advisors, instances, pool, dsn, Path(spool), context, rounds == "shared")
+        await pool.execute("TRUNCATE call_records, advisor_events")
+        listed = (await AdvisorRepository(pool, {}).list(active_only=True))[:advisors]
+        rig = Rig(listed, instances, pool, dsn, Path(spool), context, rounds == "shared")
         watch_logger.addHandler(rig.watch)
         watch_logger.setLevel(logging.INFO)
         try:
@@ -553,6 +558,10 @@ async def _bench(
         conn = await asyncpg.connect(dsn)
         try:
             await migrate(conn)
+            await conn.executemany(
+                "INSERT INTO advisors (login, name, interface) VALUES ($1, $2, $3)",
+                [(a.login, a.name, a.interface) for a in make_advisors(advisors)],
+            )
             pg_version = str(await conn.fetchval("SHOW server_version")).split()[0]
         finally:
             await conn.close()

@@ -141,6 +141,8 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("stopping: desk sockets, AMI, router, pipeline")
     await svc.hub.close_all()
     await stop_tasks(reversed(tasks))
+    with contextlib.suppress(TimeoutError):
+        await bounded(svc.router.log_drained(), 5)
     await svc.router.resign()
     # events already received are applied before the writer stops
     with contextlib.suppress(TimeoutError):

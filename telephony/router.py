@@ -185,7 +185,9 @@ class Router:
         self._known_interfaces: set[str] = set()
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._unrecorded: list[StateChange] = []
+        self._unrecorded: list[StateChange] = []  # changes of this step, for the desks and the log
+        self._unlogged: list[StateChange] = []  # changes not yet in the presence log (oldest first)
+        self._log_task: asyncio.Task[None] | None = None
         self._hold_until: datetime | None = None
         self.leader = False
         self.stats = RouterStats()
@@ -489,22 +491,36 @@ class Router:
             self._signal()
 
     async def _flush_log(self) -> None:
-        if not self._unrecorded or not self.leader:
-            return
-        batch, self._unrecorded = self._unrecorded, []
-        for listener in self.presence_listeners:
+        """The step's changes to the presence listeners (the desks), then to the presence log, written by a task
+        of its own: the service loop does not wait for PostgreSQL. The log keeps the changes' order (one batch
+        at a time); a batch that fails is kept and tried again, before the newer ones, at the next step."""
+        if self._unrecorded and self.leader:
+            batch, self._unrecorded = self._unrecorded, []
+            for listener in self.presence_listeners:
+                try:
+                    await listener(batch)
+                except Exception as exc:  # the desk is told best-effort; the log is what counts
+                    log.warning("presence listener failed: %s", exc)
+            self._unlogged.extend(batch)
+        if self._unlogged and (self._log_task is None or self._log_task.done()):
+            self._log_task = asyncio.get_running_loop().create_task(self._write_log(), name="presence-log")
+
+    async def _write_log(self) -> None:
+        while self._unlogged:
+            batch, self._unlogged = self._unlogged, []
             try:
-                await listener(batch)
-            except Exception as exc:  # the desk is told best-effort; the log below is what counts
-                log.warning("presence listener failed: %s", exc)
-        try:
-            await bounded(self._store.record_many(batch), 2.0)
-        except Exception as exc:  # kept and retried at the next step
-            self._unrecorded = batch + self._unrecorded
-            self.stats.unrecorded = len(self._unrecorded)
-            log.warning("presence log not written (%s): %d change(s) kept", exc, len(self._unrecorded))
-        else:
-            self.stats.unrecorded = 0
+                await bounded(self._store.record_many(batch), 2.0)
+            except Exception as exc:  # kept, tried again at the next step
+                self._unlogged = batch + self._unlogged
+                self.stats.unrecorded = len(self._unlogged)
+                log.warning("presence log not written (%s): %d change(s) kept", exc, len(self._unlogged))
+                return
+        self.stats.unrecorded = 0
+
+    async def log_drained(self) -> None:
+        """Return once the changes so far are in the presence log (or kept after a failure: `stats.unrecorded`)."""
+        while self._log_task is not None and not self._log_task.done():
+            await asyncio.wait({self._log_task})
 
     def _signal(self) -> None:
         self.changed.set()

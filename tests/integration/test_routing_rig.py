@@ -165,6 +165,7 @@ async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
         )
         assert max(per_advisor.values()) - min(per_advisor.get(i, 0) for i in by_interface) <= 2
         # presence log: every advisor went available → ringing → on call → wrap-up → available…
+        await asyncio.wait_for(router.log_drained(), WITHIN)
         rows = await clean.fetch("SELECT advisor_id, state FROM advisor_events ORDER BY id")
         states = Counter(r["state"] for r in rows)
         assert states["ringing"] >= 30 and states["on_call"] == 30 and states["wrap_up"] == 30
