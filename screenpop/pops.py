@@ -31,6 +31,7 @@ from telephony.effects import (
     AnyEffect,
     CallAnswered,
     CallEnded,
+    CallQueued,
     CallTransferred,
     ConsultationEnded,
     ConsultationStarted,
@@ -40,6 +41,7 @@ from telephony.records import RingResult
 
 log = logging.getLogger(__name__)
 
+MAX_PREFETCHED = 10_000  # caller contexts kept for calls in progress
 PENDING_TTL = 6 * 3600  # an advisor away for a whole shift still gets the pops of their last calls
 
 # Keep pending, then publish: one command (was a MULTI of HSET, EXPIRE, PUBLISH), atomic all the same.
@@ -154,11 +156,21 @@ class PopPublisher:
         self._context_of = context_of
         self._ringing: dict[str, tuple[int, str | None, str | None]] = {}  # linkedid → advisor, number, name
         self._publish = (rounds or Rounds(redis)).script(_PUBLISH)
+        self._contexts: dict[str, asyncio.Future[CallerContext]] = {}  # linkedid → its caller's context
         self.published = 0
 
     async def on_effect(self, effect: AnyEffect) -> None:
-        """The service loop does not wait for Redis: the message leaves with the instance's next round, after
-        the messages before it (`drained()` waits for it)."""
+        """The caller's context is looked up as the call joins the queue, so the pop, at ring time, has no
+        database round trip to wait for. The service loop does not wait for Redis: the message leaves with the
+        instance's next round, after the messages before it (`drained()` waits for it)."""
+        if isinstance(effect, CallQueued):
+            if self._is_leader():
+                self._prefetch(effect.linkedid, effect.caller_number)
+            return
+        if isinstance(effect, CallEnded):
+            prefetched = self._contexts.pop(effect.linkedid, None)
+            if prefetched is not None:
+                prefetched.cancel()  # done already, except for a call that ended at once
         message = await self._message(effect)
         if message is None or not self._is_leader():
             return
@@ -170,6 +182,30 @@ class PopPublisher:
         """Return once every message published so far is in Redis (or failed: logged)."""
         await self._publish.rounds.drained()
 
+    @property
+    def prefetched(self) -> int:
+        """Caller contexts held for calls in progress."""
+        return len(self._contexts)
+
+    def _prefetch(self, linkedid: str, number: str | None) -> None:
+        if number is None or linkedid in self._contexts:
+            return
+        self._contexts[linkedid] = asyncio.ensure_future(self._context_of(number))
+        while len(self._contexts) > MAX_PREFETCHED:  # calls whose end was never seen
+            self._contexts.pop(next(iter(self._contexts))).cancel()
+
+    async def _context(self, linkedid: str, number: str | None) -> CallerContext:
+        """The context looked up when the call was queued (a ring-no-answer's next ring reuses it), else now."""
+        prefetched = self._contexts.get(linkedid)
+        if prefetched is None:
+            return await self._context_of(number)
+        try:
+            return await asyncio.shield(prefetched)  # shared by the call's rings: a cancelled wait leaves it be
+        except asyncio.CancelledError:
+            if prefetched.cancelled():  # dropped meanwhile: look it up now
+                return await self._context_of(number)
+            raise
+
     async def _message(self, effect: AnyEffect) -> DeskMessage | None:
         if isinstance(effect, AdvisorRinging):
             advisor_id = self._advisor_of(effect.interface)
@@ -178,7 +214,7 @@ class PopPublisher:
             self._ringing[effect.linkedid] = (advisor_id, effect.caller_number, effect.caller_name)
             wait = (effect.at - effect.queue_entered_at).total_seconds() if effect.queue_entered_at else None
             started = time.perf_counter()
-            context = await self._context_of(effect.caller_number)
+            context = await self._context(effect.linkedid, effect.caller_number)
             log.debug("pop context linkedid=%s in %.1f ms", effect.linkedid, (time.perf_counter() - started) * 1000)
             return DeskMessage(
                 id=f"{effect.linkedid}:{advisor_id}:pop",

@@ -18,9 +18,11 @@ from aiohttp.test_utils import TestServer
 
 from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
-from screenpop.pops import Acknowledger, DeskMessage, PopPublisher, pending, publish_presence
+from screenpop.pops import Acknowledger, CallerContext, DeskMessage, PopPublisher, pending, publish_presence
 from telephony.advisors import AdvisorState, StateChange
-from telephony.effects import AdvisorRinging, CallAnswered
+from telephony.effects import AdvisorRingEnded, AdvisorRinging, CallAnswered, CallEnded, CallQueued
+from telephony.records import RingResult
+from tests.fixtures_db import make_record
 from tests.servers import redis_url
 
 REDIS = redis_url(12)
@@ -248,3 +250,39 @@ async def test_a_socket_without_a_user_is_refused(
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await session.ws_connect(a.server.make_url("/ws"))
     assert refused.value.status == 403
+
+
+async def test_the_callers_context_is_looked_up_as_the_call_queues_and_reused_by_its_rings(
+    redis: aioredis.Redis,
+) -> None:
+    looked_up: list[str | None] = []
+    answer = asyncio.Event()
+
+    async def context_of(number: str | None) -> CallerContext:
+        looked_up.append(number)
+        await answer.wait()  # the database answers when the test says so
+        return CallerContext(commune="Arras (62041)")
+
+    pub = PopPublisher(
+        redis, advisor_of=lambda i: int(i.removeprefix("PJSIP/adv")), is_leader=lambda: True, context_of=context_of
+    )
+    now = datetime.now(UTC)
+    await pub.on_effect(CallQueued(linkedid="700.1", at=now, queue="gps", caller_number="+33321000001", topic=None))
+    # on_effect returned while the look-up waits for its answer: the service loop did not wait for it
+    await asyncio.sleep(0)  # one yield: the look-up's task takes its first step
+    assert looked_up == ["+33321000001"]  # started at queue time
+    answer.set()
+    await pub.on_effect(ringing("700.1"))
+    await pub.on_effect(AdvisorRingEnded(linkedid="700.1", at=now, interface="PJSIP/adv7", result=RingResult.NO_ANSWER))
+    await pub.on_effect(ringing("700.1", "PJSIP/adv8"))  # the next advisor after a ring-no-answer
+    await pub.drained()
+    pops = [m for m in await pending(redis, 7) + await pending(redis, 8) if m.type == "pop"]
+    assert [(m.advisor_id, m.context and m.context.commune) for m in pops] == [
+        (7, "Arras (62041)"),
+        (8, "Arras (62041)"),
+    ]
+    assert looked_up == ["+33321000001"]  # one look-up for the call's two rings
+    await pub.on_effect(CallEnded(linkedid="700.1", at=now, record=make_record("700.1")))
+    await pub.on_effect(ringing("700.2", "PJSIP/adv9"))  # a call whose queueing was not seen (service restarted)
+    assert looked_up == ["+33321000001", "+33321000001"]  # looked up at ring time instead
+    assert pub.prefetched == 0  # the ended call's context is let go
