@@ -484,22 +484,26 @@ class Router:
             self._signal()
 
     async def _flush_log(self) -> None:
+        """Write the changes to the presence log, then tell the listeners. In that order: a desk told of a change
+        reads its advisor's state from the log (`/api/desk`), and nothing tells it again while the state holds;
+        told first, it could read the state before the change and show it for good (an advisor shown in wrap-up
+        after the wrap-up had expired)."""
         if not self._unrecorded or not self.leader:
             return
         batch, self._unrecorded = self._unrecorded, []
-        for listener in self.presence_listeners:
-            try:
-                await listener(batch)
-            except Exception as exc:  # the desk is told best-effort; the log below is what counts
-                log.warning("presence listener failed: %s", exc)
         try:
             await bounded(self._store.record_many(batch), 2.0)
-        except Exception as exc:  # kept and retried at the next step
+        except Exception as exc:  # kept and retried at the next step; the listeners are told once written
             self._unrecorded = batch + self._unrecorded
             self.stats.unrecorded = len(self._unrecorded)
             log.warning("presence log not written (%s): %d change(s) kept", exc, len(self._unrecorded))
-        else:
-            self.stats.unrecorded = 0
+            return
+        self.stats.unrecorded = 0
+        for listener in self.presence_listeners:
+            try:
+                await listener(batch)
+            except Exception as exc:  # the desk is told best-effort; the log above is what counts
+                log.warning("presence listener failed: %s", exc)
 
     def _signal(self) -> None:
         self.changed.set()
