@@ -491,16 +491,14 @@ class Router:
             self._signal()
 
     async def _flush_log(self) -> None:
-        """The step's changes to the presence listeners (the desks), then to the presence log, written by a task
-        of its own: the service loop does not wait for PostgreSQL. The log keeps the changes' order (one batch
-        at a time); a batch that fails is kept and tried again, before the newer ones, at the next step."""
+        """The step's changes go to the presence log, then to the presence listeners (the desks), in a task of
+        their own: the service loop does not wait for PostgreSQL. Log first: a desk told of a change reads its
+        advisor's state from the log (`/api/desk`), and nothing tells it again while the state holds; told first,
+        it could read the state before the change and show it for good (an advisor shown in wrap-up after the
+        wrap-up had expired). One batch at a time, in order; a batch that fails is kept and tried again, before
+        the newer ones, at the next step, and its listeners are told once it is written."""
         if self._unrecorded and self.leader:
             batch, self._unrecorded = self._unrecorded, []
-            for listener in self.presence_listeners:
-                try:
-                    await listener(batch)
-                except Exception as exc:  # the desk is told best-effort; the log is what counts
-                    log.warning("presence listener failed: %s", exc)
             self._unlogged.extend(batch)
         if self._unlogged and (self._log_task is None or self._log_task.done()):
             self._log_task = asyncio.get_running_loop().create_task(self._write_log(), name="presence-log")
@@ -515,10 +513,16 @@ class Router:
                 self.stats.unrecorded = len(self._unlogged)
                 log.warning("presence log not written (%s): %d change(s) kept", exc, len(self._unlogged))
                 return
-        self.stats.unrecorded = 0
+            self.stats.unrecorded = len(self._unlogged)
+            for listener in self.presence_listeners:
+                try:
+                    await listener(batch)
+                except Exception as exc:  # the desk is told best-effort; the log is what counts
+                    log.warning("presence listener failed: %s", exc)
 
     async def log_drained(self) -> None:
-        """Return once the changes so far are in the presence log (or kept after a failure: `stats.unrecorded`)."""
+        """Return once the changes so far are in the presence log and told to the listeners (or kept after a
+        failure: `stats.unrecorded`)."""
         while self._log_task is not None and not self._log_task.done():
             await asyncio.wait({self._log_task})
 

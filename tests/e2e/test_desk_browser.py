@@ -136,6 +136,9 @@ async def log_in(page: Page, url: str) -> None:
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
     await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
+    # the page has started (desk.js's `start()`: buttons wired, lists loaded, websocket open): the buttons are in the
+    # markup before their handlers are set, and a click before does nothing (seen: "Disponible" clicked in vain)
+    await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)
 
 
 async def test_pop_qualify_transfer_and_replay_in_the_browser(

@@ -18,7 +18,7 @@ from config.settings import RoutingSettings
 from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.spool import Spool
-from telephony.advisors import MISSED_CALL, Advisor, AdvisorState
+from telephony.advisors import MISSED_CALL, Advisor, AdvisorState, StateChange
 from telephony.effects import (
     AdvisorReleased,
     AdvisorRingEnded,
@@ -192,6 +192,41 @@ async def test_ring_no_answer_pauses_the_advisor_and_the_next_one_answers(
             "SELECT state, reason FROM advisor_events WHERE advisor_id = $1 ORDER BY id DESC LIMIT 1", team[0].id
         )
         assert row is not None and (row["state"], row["reason"]) == ("paused", MISSED_CALL)
+    finally:
+        await svc.stop()
+
+
+async def test_a_desk_told_of_a_presence_change_reads_it_from_the_log(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    """A desk told of a change reads the advisor's state from the presence log (the page asks /api/desk, which reads
+    `advisor_events`): the router tells it only once the log holds the change. Told before, the page read the state
+    before the change and kept it: an advisor shown in wrap-up ("Fin d'appel") long after the wrap-up had expired,
+    as nothing tells the page again while the advisor stays available (seen in the browser test, under CPU load)."""
+    (agnes,) = await advisors(clean, ("agnes", "Local/adv1@advisors", ()))
+    repo = AdvisorRepository(clean, ROUTING.skills)
+    told: list[tuple[AdvisorState, AdvisorState | None]] = []  # (state told, state the log held when told)
+    wrap_up_over = asyncio.Event()
+
+    async def desk(changes: list[StateChange]) -> None:
+        latest = {c.advisor_id: c.state for c in changes}  # a batch may hold several changes of one advisor
+        for advisor_id, state in latest.items():
+            held = await repo.last_state(advisor_id)
+            told.append((state, None if held is None else held.state))
+            if state is AdvisorState.AVAILABLE and any(s is AdvisorState.WRAP_UP for s, _ in told):
+                wrap_up_over.set()
+
+    svc = await start(asterisk_rig, fresh_database, tmp_path)
+    try:
+        router = await lead(svc)
+        router.presence_listeners.append(desk)
+        await log_in(router, [agnes])
+        await driver.call("0321000701", "Hélène Boucher", __ADVISOR_TALK="1")
+        assert (await svc.record("+33321000701")).advisor_interface == "Local/adv1@advisors"
+        await asyncio.wait_for(wrap_up_over.wait(), WITHIN)  # at the wrap-up maximum (nobody qualifies)
+        states = [state for state, _ in told]
+        assert states[0] is AdvisorState.AVAILABLE and AdvisorState.WRAP_UP in states, states
+        assert [held for _, held in told] == states, "a desk was told of a change the log did not hold yet"
     finally:
         await svc.stop()
 
