@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -34,6 +35,7 @@ from storage.writer import RecordWriter
 from telephony.aio import bounded, settle_heap
 from telephony.ami import AmiClient, AmiConfig
 from telephony.calls import CallTracker
+from telephony.hours import prepare as prepare_hours
 from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
 from telephony.router import Router
@@ -136,6 +138,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(svc.router.serve_commands(), name="router-commands"),
         asyncio.create_task(svc.hub.run(), name="desk-hub"),
     ]
+    prepare_hours(svc.settings.hours, datetime.now(UTC).date())
     settle_heap()  # started: what is alive now stays out of the garbage collector's full passes
     yield
     log.info("stopping: desk sockets, AMI, router, pipeline")

@@ -22,6 +22,13 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def prepare(hours: OpeningHours, today: date) -> None:
+    """Compute this year's and next year's holidays now (at start): the first computation takes ~0.5 s, which
+    the first call of the day would otherwise wait for in the service loop."""
+    for year in (today.year, today.year + 1):
+        public_holidays(hours.holidays_country, hours.holidays_subdiv, year)
+
+
 def is_holiday(day: date, hours: OpeningHours) -> bool:
     return day in public_holidays(hours.holidays_country, hours.holidays_subdiv, day.year)
 

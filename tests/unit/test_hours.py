@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.settings import OpeningHours, OpeningSpan
-from telephony.hours import is_open
+from telephony.hours import is_open, prepare, public_holidays
 
 PARIS = ZoneInfo("Europe/Paris")
 HOURS = OpeningHours()
@@ -78,3 +78,13 @@ def test_split_day_hours_are_honoured() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         is_open(datetime(2026, 11, 30, 10), HOURS)
+
+
+def test_prepare_computes_this_year_and_the_next_ahead_of_the_first_call() -> None:
+    hours = OpeningHours()
+    public_holidays.cache_clear()
+    prepare(hours, date(2031, 12, 31))
+    assert public_holidays.cache_info().currsize == 2
+    hits = public_holidays.cache_info().hits
+    assert not is_open(datetime(2032, 1, 1, 10, tzinfo=UTC), hours)  # New Year's Day: from the cache
+    assert public_holidays.cache_info().hits == hits + 1
