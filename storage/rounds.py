@@ -1,10 +1,10 @@
 """Redis script calls of one instance, sent in rounds.
 
-A Redis command costs this service far more in its client (~200 µs of CPU for an EVALSHA with redis-py's asyncio
-client, measured in bench.screenpop's machine) than in Redis; in a pipeline it costs ~25 µs. Every script call of
-the instance (claims, pops, presence, acknowledgements) goes through one `Rounds`: while a round is in flight, the
-calls that arrive queue and leave together in the next round, as one pipeline. Under load the rounds grow by
-themselves; when idle a call leaves at once, alone.
+A Redis command costs this service far more in its client than in Redis: ~200 µs of CPU for an EVALSHA through
+redis-py's asyncio client on bench.screenpop's machine, ~25 µs each in a pipeline of 50. Every script call of the
+instance (claims, pops, presence, acknowledgements) goes through one `Rounds`: while a round is in flight, the
+calls that arrive queue and leave together in the next round, written at once on one connection. Under load the
+rounds grow by themselves; when idle a call leaves at once, alone.
 
 Order: calls leave in the order they were made and a round leaves only when the previous one is answered, so two
 calls from one task (a pop, then its "answered") reach Redis in that order. The one exception is a script Redis
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, ResponseError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Rounds:
         self._driving = False
         self._loaded: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._conn: AbstractConnection | None = None  # the current driver's
         self._idle = asyncio.Event()
         self.rounds = 0
         self.calls = 0
@@ -102,23 +104,51 @@ class Rounds:
             self._idle.clear()
             await self._idle.wait()
 
+    async def _exchange(self, commands: list[tuple[Arg, ...]]) -> list[Any]:
+        """Send the commands at once and read their replies, an error reply in its place. redis-py's own
+        pipeline costs about twice as much CPU here (its retry, reset and connection checks for each round); a
+        connection whose exchange is interrupted is disconnected, as its replies are out of step."""
+        if self._conn is None:
+            self._conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = self._conn
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            results: list[Any] = []
+            for _ in commands:
+                try:
+                    results.append(await conn.read_response())
+                except ResponseError as exc:  # read whole: the connection stays in step
+                    results.append(exc)
+        except BaseException:
+            await conn.disconnect(nowait=True)
+            await self._release()
+            raise
+        return results
+
     def _spawn(self) -> None:
         task = asyncio.get_running_loop().create_task(self._drive(None), name="redis-rounds")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _drive(self, until: asyncio.Future[Any] | None) -> None:
-        """Rounds until `until` is answered (None: until nothing is queued). `_driving` is set by the caller."""
+        """Rounds until `until` is answered (None: until nothing is queued). `_driving` is set by the caller.
+        The driver keeps one pooled connection for its rounds and gives it back when it stops."""
         try:
             while self._queued and (until is None or not until.done()):
                 batch, self._queued = self._queued, []
                 await self._round(batch)
         finally:
+            await self._release()
             if self._queued:  # the others' calls, or this driver was cancelled: a task of their own
                 self._spawn()
             else:
                 self._driving = False
                 self._idle.set()
+
+    async def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._redis.connection_pool.release(conn)
 
     async def _round(self, batch: list[_Call]) -> None:
         self.rounds += 1
@@ -127,19 +157,9 @@ class Rounds:
             ("EVALSHA", c.script.sha) if c.script.sha in self._loaded else ("EVAL", c.script.source) for c in batch
         ]
         try:
-            if len(batch) == 1:  # alone: a plain command costs less than a pipeline
-                (call,) = batch
-                try:
-                    results: list[Any] = [
-                        await self._redis.execute_command(*commands[0], len(call.keys), *call.keys, *call.args)  # type: ignore[no-untyped-call]
-                    ]
-                except NoScriptError as exc:
-                    results = [exc]
-            else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for call, command in zip(batch, commands, strict=True):
-                        pipe.execute_command(*command, len(call.keys), *call.keys, *call.args)
-                    results = await pipe.execute(raise_on_error=False)
+            results = await self._exchange(
+                [(*command, len(c.keys), *c.keys, *c.args) for c, command in zip(batch, commands, strict=True)]
+            )
         except BaseException as exc:
             error = exc if isinstance(exc, Exception) else aioredis.ConnectionError("Redis round interrupted")
             for call in batch:
