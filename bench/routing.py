@@ -43,6 +43,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from config.settings import LineSettings, OpeningHours, RoutingSettings
+from storage.rounds import Rounds
 from telephony import events as ev
 from telephony.advisors import Advisor, StateChange
 from telephony.calls import CallTracker
@@ -103,7 +104,8 @@ class MemoryStore:
 
 
 class CountingRedis(aioredis.Redis):
-    """A real Redis client that counts the commands it sends (one round-trip each: the router pipelines none)."""
+    """A real Redis client that counts the commands it sends through `execute_command` (one round trip each); the
+    router's script calls go in `storage.rounds.Rounds`, counted by their rounds."""
 
     commands = 0
 
@@ -249,6 +251,7 @@ class _Rig:
         self.advisors = make_advisors(advisors)
         self.sender = RecordingSender()
         self.redis = redis
+        self.rounds = Rounds(redis)  # the router's script calls: one round trip per round
         self.events = Events()
         self.pipeline = CallPipeline(CallTracker(LineSettings(), OpeningHours()), _no_record, MemberTracker(QUEUE))
         self.router = Router(
@@ -258,14 +261,23 @@ class _Rig:
             routing=RoutingSettings(wrapup_max=3600, claim_ttl=600),
             queue=QUEUE,
             lease_ttl=600.0,  # no lease renewal needed during a run: `run()` (the timer task) is not started
+            rounds=self.rounds,
         )
         self.pipeline.listen(self.router.on_effect)
         self.callers: list[Chan] = []  # in queue order
 
+    def trips(self) -> int:
+        """Redis round trips so far: the client's own commands and the rounds of the router's script calls."""
+        return self.redis.commands + self.rounds.rounds
+
+    async def idle(self) -> None:
+        await self.pipeline.wait_idle()
+        await self.rounds.drained()  # releases are sent without the pipeline waiting
+
     async def feed(self, events: Sequence[ev.AmiEvent]) -> None:
         for event in events:
             self.pipeline.sink(event)
-        await self.pipeline.wait_idle()
+        await self.idle()
 
     async def setup(self, waiting: int) -> Advisor:
         await self.router._keep_lease()  # take the lease once: leader for the whole run
@@ -291,33 +303,33 @@ class _Rig:
 
     async def ring(self, caller: Chan, advisor: Advisor) -> tuple[Chan, float, int]:
         leg, events = self.events.ring(caller, advisor)
-        before = self.redis.commands
+        before = self.trips()
         start = time.perf_counter()
         await self.feed(events)
-        return leg, time.perf_counter() - start, self.redis.commands - before
+        return leg, time.perf_counter() - start, self.trips() - before
 
     async def end(self, events: Sequence[ev.AmiEvent], caller: Chan) -> int:
         """Feed the events that end `caller`'s call; returns the Redis commands they cost."""
-        before = self.redis.commands
+        before = self.trips()
         await self.feed(events)
         self.callers.remove(caller)
-        return self.redis.commands - before
+        return self.trips() - before
 
     async def measure(self, trigger: Any, advisor: Advisor, gone: str | None = None) -> Decision:
         waiting = len(self.router.board.waiting())
         mark = len(self.sender.sent)
-        before = self.redis.commands
+        before = self.trips()
         t0 = time.perf_counter()
         if isinstance(trigger, ev.AmiEvent):
             self.pipeline.sink(trigger)
-            await self.pipeline.wait_idle()
+            await self.idle()
         else:
             await self.router.command(advisor.id, "available")
         offers = self.sender.offers_since(mark)
         if len(offers) != 1 or offers[0][1]["Interface"] != advisor.interface:
             raise BenchError(f"{len(offers)} offer(s) for one decision: {[a for _, a in offers]}")
         to_gone = gone is not None and self.offered_call(advisor).linkedid == gone
-        return Decision(offers[0][0] - t0, len(offers), self.redis.commands - before, waiting, to_gone)
+        return Decision(offers[0][0] - t0, len(offers), self.trips() - before, waiting, to_gone)
 
 
 async def _available_run(rig: _Rig, waiting: int, count: int) -> tuple[list[Decision], list[Side]]:
