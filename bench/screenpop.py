@@ -8,10 +8,10 @@ clients, like browsers, in another process):
 
 - instance A: `CallTracker` + `MemberTracker("gps")` in a `CallPipeline` whose record sink is a `RecordWriter`
   (temp spool dir, then a REAL PostgreSQL: a throw-away database on `postgresql://postgres@127.0.0.1:5432`,
-  migrated, dropped at the end; `submit_timeout=0.0` as in production), the `Router` (leader: it takes the lease
-  once; its store is `AdvisorRepository` on the same database, as build_app: the presence log is written and the
-  continuity look-up queried in PostgreSQL at every call), the `PopPublisher` (`advisor_of` = the router's board,
-  `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
+  migrated, dropped at the end; records handed over with `accept` as in production), the `Router` (leader: it takes
+  the lease once; its store is `AdvisorRepository` on the same database, as build_app: the presence log is written
+  and the continuity look-up queried in PostgreSQL at every call), the `PopPublisher` (`advisor_of` = the router's
+  board, `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
   PostgreSQL, as build_app; `--context none` skips it), the router's presence changes published to the desks
   (`PresencePublisher`) and `LiveCalls`, listening in build_app's order, and a `Hub` served on loopback by aiohttp;
   Every Redis script call of instance A goes in one `storage.rounds.Rounds`, as build_app (`--rounds separate`:
@@ -241,7 +241,7 @@ class Rig:
 
         self.writer = RecordWriter(Spool(spool), pool_factory, submit_timeout=0.0, write_timeout=5.0)
         self.pipeline = CallPipeline(
-            CallTracker(LineSettings(), OpeningHours()), self.writer.submit, MemberTracker(QUEUE)
+            CallTracker(LineSettings(), OpeningHours()), self.writer.accept, MemberTracker(QUEUE)
         )
         self.router = Router(
             ami=self.sender,

@@ -212,11 +212,11 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     async def pool_factory() -> asyncpg.Pool:
         return await create_pool(endpoints.database_url, command_timeout=settings.db_write_timeout)
 
-    # The service loop only waits for the spool's fsync; the drain commits in the background.
+    # The service loop hands each record over (`accept`): a spooler task fsyncs it, the drain commits it.
     writer = RecordWriter(
         Spool(settings.spool_dir), pool_factory, submit_timeout=0.0, write_timeout=settings.db_write_timeout
     )
-    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), writer.submit, MemberTracker(queue))
+    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), writer.accept, MemberTracker(queue))
     ami = AmiClient(ami_config(settings), pipeline.sink)
     rounds = Rounds(redis)  # every script call of the instance, batched under load
     router = Router(

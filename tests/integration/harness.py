@@ -118,8 +118,8 @@ class ServiceUnderTest:
                 live.pop(e.uniqueid, None)
         return sorted(live.values())
 
-    async def _submit(self, record: CallRecord) -> object:
-        return await self.writer.submit(record)
+    async def _submit(self, record: CallRecord) -> None:
+        await self.writer.accept(record)  # as build_app
 
     async def _on_effect(self, effect: AnyEffect) -> None:
         self.effects.append(effect)

@@ -7,6 +7,7 @@ test stops and starts again.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from storage.migrate import migrate
 from storage.pool import create_pool
 from storage.spool import Spool
 from storage.writer import RecordWriter
+from telephony.records import CallRecord
 from tests.fixtures_db import fresh_database, make_record, migrated_pool
 
 __all__ = ["fresh_database", "migrated_pool"]  # fixtures used by name below
@@ -165,3 +167,81 @@ async def test_submit_writes_at_once_when_postgres_is_up(
         assert all(results)
         assert writer.stats().pending == 0
     assert await CallRecordRepository(migrated_pool).count() == 20
+
+
+class HeldSpool(Spool):
+    """A real spool whose writes wait for `release` (a slow disk), or fail while `failing` is set (a full one)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.release = threading.Event()
+        self.release.set()
+        self.failing = threading.Event()
+        self.failed_twice = threading.Event()
+        self.failures = 0
+        self.puts = 0
+
+    def put(self, record: CallRecord) -> Path:
+        self.release.wait(WAIT)
+        if self.failing.is_set():
+            self.failures += 1
+            if self.failures >= 2:
+                self.failed_twice.set()
+            raise OSError(28, "No space left on device")
+        self.puts += 1
+        return super().put(record)
+
+
+async def test_accept_hands_over_without_waiting_for_the_disk_and_keeps_the_order(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    spool = HeldSpool(tmp_path / "spool")
+    spool.release.clear()  # the disk does not answer
+    writer = RecordWriter(spool, factory(fresh_database))
+    async with writer:
+        for i in range(5):  # returns at once: nothing is on disk yet
+            await asyncio.wait_for(writer.accept(make_record("same", caller_name=f"version {i}")), WAIT)
+        assert spool.puts == 0 and writer.stats().pending == 5
+        spool.release.set()
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+    stored = await CallRecordRepository(migrated_pool).get("same")
+    assert stored is not None and stored.caller_name == "version 4"  # the versions applied in arrival order
+    assert spool.puts == 5
+
+
+async def test_a_spool_that_fails_keeps_the_accepted_records_and_tries_again(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = HeldSpool(tmp_path / "spool")
+    spool.failing.set()
+    writer = RecordWriter(spool, factory(fresh_database), backoff_initial=0.05, backoff_max=0.1)
+    async with writer:
+        await writer.accept(make_record("full-1"))
+        await writer.accept(make_record("full-2"))
+        assert await asyncio.to_thread(spool.failed_twice.wait, WAIT)  # tried, then tried again after a backoff
+        assert writer.stats().pending == 2 and writer.spool_failures >= 2
+        spool.failing.clear()  # space freed
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+    assert await CallRecordRepository(migrated_pool).count() == 2
+    assert "cannot spool" in caplog.text and "2 record(s) kept in memory" in caplog.text
+
+
+async def test_stop_spools_what_was_accepted_for_the_next_start(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    spool = HeldSpool(tmp_path / "spool")
+
+    async def no_database() -> asyncpg.Pool:
+        raise OSError("PostgreSQL is away")
+
+    writer = RecordWriter(spool, no_database, backoff_initial=10.0)
+    await writer.start()
+    spool.release.clear()
+    await writer.accept(make_record("late-1"))
+    await writer.accept(make_record("late-2"))
+    spool.release.set()
+    await asyncio.wait_for(writer.stop(), WAIT)  # Ctrl-C right after the calls ended
+    assert len(Spool(tmp_path / "spool").pending()) == 2
+    async with RecordWriter(Spool(tmp_path / "spool"), factory(fresh_database)) as next_writer:
+        await asyncio.wait_for(next_writer.wait_drained(), WAIT)
+    assert await CallRecordRepository(migrated_pool).count() == 2
