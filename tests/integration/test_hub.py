@@ -286,3 +286,18 @@ async def test_the_callers_context_is_looked_up_as_the_call_queues_and_reused_by
     await pub.on_effect(ringing("700.2", "PJSIP/adv9"))  # a call whose queueing was not seen (service restarted)
     assert looked_up == ["+33321000001", "+33321000001"]  # looked up at ring time instead
     assert pub.prefetched == 0  # the ended call's context is let go
+
+
+async def test_the_subscription_is_made_again_when_redis_drops_it(
+    two: tuple[Instance, Instance], redis: aioredis.Redis, session: aiohttp.ClientSession
+) -> None:
+    a, _ = two
+    ws = await connect(session, a, 7)
+    await subscribed(a, redis)
+    assert a.hub.subscriptions == 1
+    await redis.client_kill_filter(_type="pubsub")  # Redis restarted, or the connection cut
+    await asyncio.wait_for(a.hub.until(lambda: a.hub.subscriptions == 2), WITHIN)
+    await publisher(redis).on_effect(ringing("800.1"))
+    pop = await receive(ws)
+    assert pop["linkedid"] == "800.1"
+    await ws.close()
