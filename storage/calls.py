@@ -76,6 +76,11 @@ class CallRecordRepository:
         changed = await self._pool.fetchval(_UPSERT, *_parameters(record))
         return changed is not None
 
+    async def upsert_many(self, records: list[CallRecord]) -> None:
+        """`upsert` for several records in one exchange, all or none (asyncpg's executemany is one transaction).
+        The same ON CONFLICT rules apply to each, in the list's order."""
+        await self._pool.executemany(_UPSERT, [_parameters(r) for r in records])
+
     async def get(self, linkedid: str) -> CallRecord | None:
         row = await self._pool.fetchrow(_SELECT, linkedid)
         if row is None:

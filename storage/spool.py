@@ -140,6 +140,10 @@ class Spool:
         """Forget a record the database has committed. Missing is fine (already removed)."""
         path.unlink(missing_ok=True)
 
+    def remove_many(self, paths: list[Path]) -> None:
+        for path in paths:
+            self.remove(path)
+
     def reject(self, path: Path, reason: str) -> Path:
         """Set aside a record the database refuses for good."""
         return self._move(path, self.rejected_dir, reason)

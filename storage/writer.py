@@ -43,6 +43,7 @@ PoolFactory = Callable[[], Awaitable[asyncpg.Pool]]
 # asyncpg while encoding it (its client-side DataError is a ValueError, e.g. an int out of int4 range).
 _PERMANENT = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, ValueError)
 _MEMORY_MAX = 10_000  # spooled records also kept in memory (beyond: read back from the spool)
+_BATCH = 50  # records written to PostgreSQL in one exchange
 
 
 class WriterStats(BaseModel):
@@ -248,14 +249,43 @@ class RecordWriter:
             await self._wake.wait()
 
     async def _drain_once(self) -> None:
-        """Write every pending file, oldest first; set `_drained` when the spool is found empty."""
+        """Write every pending file, oldest first; set `_drained` when the spool is found empty. The records this
+        process spooled (kept in memory) go in batches: one exchange with PostgreSQL and one thread hop for their
+        files; a batch PostgreSQL refuses is written again one record at a time, to set the bad one aside."""
         while paths := await asyncio.to_thread(self._spool.pending):
             repository = await self._repository()
-            for path in paths:
-                await self._write_one(repository, path)
+            i = 0
+            while i < len(paths):
+                batch: list[tuple[Path, CallRecord]] = []
+                while i < len(paths) and len(batch) < _BATCH and paths[i] in self._spooled:
+                    batch.append((paths[i], self._spooled[paths[i]]))
+                    i += 1
+                if len(batch) > 1 and await self._write_batch(repository, batch):
+                    continue
+                for path, _ in batch:
+                    await self._write_one(repository, path)
+                if not batch:  # not in memory: read back from its file
+                    await self._write_one(repository, paths[i])
+                    i += 1
         if not self._wake.is_set() and self._submitting == 0 and not self._accepted:  # nothing since the listing
             self._spooled.clear()  # a record the drain read from disk before its submit had noted it
             self._drained.set()
+
+    async def _write_batch(self, repository: CallRecordRepository, batch: list[tuple[Path, CallRecord]]) -> bool:
+        """True when the batch is committed and its files removed; False when PostgreSQL refused a record of it
+        (nothing written: the caller writes them one at a time). Other errors propagate (PostgreSQL away)."""
+        try:
+            await bounded(repository.upsert_many([record for _, record in batch]), self._write_timeout)
+        except _PERMANENT:
+            return False
+        paths = [path for path, _ in batch]
+        await asyncio.to_thread(self._spool.remove_many, paths)
+        for path, record in batch:
+            self._spooled.pop(path, None)
+            self.written += 1
+            _log.info("record written linkedid=%s status=%s", record.linkedid, record.status.value)
+            self._settle(path, True)
+        return True
 
     async def _write_one(self, repository: CallRecordRepository, path: Path) -> None:
         try:

@@ -245,3 +245,44 @@ async def test_stop_spools_what_was_accepted_for_the_next_start(
     async with RecordWriter(Spool(tmp_path / "spool"), factory(fresh_database)) as next_writer:
         await asyncio.wait_for(next_writer.wait_drained(), WAIT)
     assert await CallRecordRepository(migrated_pool).count() == 2
+
+
+async def test_accepted_records_go_in_batches_and_a_refused_one_is_set_aside_alone(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    await migrated_pool.execute(
+        """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             IF NEW.linkedid = 'refused' THEN
+               RAISE EXCEPTION 'record refused by a database rule' USING ERRCODE = 'check_violation';
+             END IF; RETURN NEW; END $$;
+           CREATE TRIGGER refuse BEFORE INSERT ON call_records FOR EACH ROW EXECUTE FUNCTION refuse();"""
+    )
+    spool = HeldSpool(tmp_path / "spool")
+
+    async def pool() -> asyncpg.Pool:
+        return await create_pool(fresh_database)
+
+    writer = RecordWriter(spool, pool)
+    upserts: list[int] = []
+    original = CallRecordRepository.upsert_many
+
+    async def counted(self: CallRecordRepository, records: list[CallRecord]) -> None:
+        upserts.append(len(records))
+        await original(self, records)
+
+    CallRecordRepository.upsert_many = counted  # type: ignore[method-assign]
+    try:
+        async with writer:
+            await asyncio.wait_for(writer.wait_drained(), WAIT)  # its first pass over the empty spool is done
+            spool.release.clear()  # the disk holds them: they reach the drain together
+            for name in ("first", "refused", "last"):
+                await writer.accept(make_record(name))
+            spool.release.set()
+            await asyncio.wait_for(writer.wait_drained(), WAIT)
+            stats = writer.stats()
+    finally:
+        CallRecordRepository.upsert_many = original  # type: ignore[method-assign]
+    assert upserts == [3]  # one exchange for the three; refused whole, then one at a time
+    assert (stats.written, stats.rejected, stats.pending) == (2, 1, 0)
+    assert {r["linkedid"] for r in await migrated_pool.fetch("SELECT linkedid FROM call_records")} == {"first", "last"}
+    assert len(list(spool.rejected_dir.glob("*.json"))) == 1
