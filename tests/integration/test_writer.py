@@ -251,11 +251,12 @@ async def test_accepted_records_go_in_batches_and_a_refused_one_is_set_aside_alo
     migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
 ) -> None:
     await migrated_pool.execute(
-        """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        """CREATE OR REPLACE FUNCTION refuse_in_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
              IF NEW.linkedid = 'refused' THEN
                RAISE EXCEPTION 'record refused by a database rule' USING ERRCODE = 'check_violation';
              END IF; RETURN NEW; END $$;
-           CREATE TRIGGER refuse BEFORE INSERT ON call_records FOR EACH ROW EXECUTE FUNCTION refuse();"""
+           CREATE OR REPLACE TRIGGER refuse_in_batch BEFORE INSERT ON call_records
+             FOR EACH ROW EXECUTE FUNCTION refuse_in_batch();"""
     )
     spool = HeldSpool(tmp_path / "spool")
 
@@ -282,6 +283,7 @@ async def test_accepted_records_go_in_batches_and_a_refused_one_is_set_aside_alo
             stats = writer.stats()
     finally:
         CallRecordRepository.upsert_many = original  # type: ignore[method-assign]
+        await migrated_pool.execute("DROP TRIGGER refuse_in_batch ON call_records; DROP FUNCTION refuse_in_batch()")
     assert upserts == [3]  # one exchange for the three; refused whole, then one at a time
     assert (stats.written, stats.rejected, stats.pending) == (2, 1, 0)
     assert {r["linkedid"] for r in await migrated_pool.fetch("SELECT linkedid FROM call_records")} == {"first", "last"}
