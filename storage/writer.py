@@ -79,6 +79,7 @@ class RecordWriter:
         self._drained = asyncio.Event()
         self._waiters: dict[Path, asyncio.Future[bool]] = {}
         self._spooled: dict[Path, CallRecord] = {}  # records this process spooled, so the drain need not read them
+        self._scan = True  # list the spool directory at the next drain (at start, after a failure or an overflow)
         self._task: asyncio.Task[None] | None = None
         self._spooler: asyncio.Task[None] | None = None
         self._accepted: deque[CallRecord] = deque()  # handed over by `accept`, not yet spooled (oldest first)
@@ -145,6 +146,8 @@ class RecordWriter:
             path = await asyncio.to_thread(self._spool.put, record)
             if len(self._spooled) < _MEMORY_MAX:
                 self._spooled[path] = record
+            else:
+                self._scan = True
         finally:
             self._submitting -= 1
             self._wake.set()
@@ -202,6 +205,8 @@ class RecordWriter:
                 record = self._accepted.popleft()
                 if len(self._spooled) < _MEMORY_MAX:
                     self._spooled[path] = record
+                else:
+                    self._scan = True
             if spooled:
                 self._wake.set()
 
@@ -233,6 +238,7 @@ class RecordWriter:
                 raise
             except Exception as exc:
                 self.failures += 1
+                self._scan = True  # what failed may be known from its file only
                 _log.warning(
                     "record writer: PostgreSQL write failed (%s: %s); %d pending, retry in %.1fs",
                     type(exc).__name__,
@@ -251,8 +257,17 @@ class RecordWriter:
     async def _drain_once(self) -> None:
         """Write every pending file, oldest first; set `_drained` when the spool is found empty. The records this
         process spooled (kept in memory) go in batches: one exchange with PostgreSQL and one thread hop for their
-        files; a batch PostgreSQL refuses is written again one record at a time, to set the bad one aside."""
-        while paths := await asyncio.to_thread(self._spool.pending):
+        files; a batch PostgreSQL refuses is written again one record at a time, to set the bad one aside. The
+        directory is listed only when some pending file may not be in memory (at start, after a failure or an
+        overflow): otherwise the drain takes the records it was handed, with no thread hop to list them."""
+        while True:
+            if self._scan:
+                self._scan = False
+                paths = await asyncio.to_thread(self._spool.pending)
+            else:
+                paths = sorted(self._spooled)  # spool names sort in spooling order
+            if not paths:
+                break
             repository = await self._repository()
             i = 0
             while i < len(paths):
