@@ -180,6 +180,11 @@ class HeldSpool(Spool):
         self.failed_twice = threading.Event()
         self.failures = 0
         self.puts = 0
+        self.listings = 0
+
+    def pending(self) -> list[Path]:
+        self.listings += 1
+        return super().pending()
 
     def put(self, record: CallRecord) -> Path:
         self.release.wait(WAIT)
@@ -288,3 +293,18 @@ async def test_accepted_records_go_in_batches_and_a_refused_one_is_set_aside_alo
     assert (stats.written, stats.rejected, stats.pending) == (2, 1, 0)
     assert {r["linkedid"] for r in await migrated_pool.fetch("SELECT linkedid FROM call_records")} == {"first", "last"}
     assert len(list(spool.rejected_dir.glob("*.json"))) == 1
+
+
+async def test_the_drain_lists_the_spool_only_when_a_file_may_not_be_in_memory(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    spool = HeldSpool(tmp_path / "spool")
+    spool.put(make_record("left-by-a-crash"))  # a file from an earlier run: only a listing finds it
+    async with RecordWriter(spool, factory(fresh_database)) as writer:
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+        listings = spool.listings
+        for i in range(3):
+            await writer.accept(make_record(f"handed-{i}"))
+            await asyncio.wait_for(writer.wait_drained(), WAIT)
+        assert spool.listings == listings  # the records handed over were taken from memory
+    assert await CallRecordRepository(migrated_pool).count() == 4
