@@ -154,7 +154,8 @@ class PopPublisher:
         self._advisor_of = advisor_of
         self._is_leader = is_leader
         self._context_of = context_of
-        self._ringing: dict[str, tuple[int, str | None, str | None]] = {}  # linkedid → advisor, number, name
+        # linkedid → advisor, number, its French display (formatted once per call), name
+        self._ringing: dict[str, tuple[int, str | None, str, str | None]] = {}
         self._publish = (rounds or Rounds(redis)).script(_PUBLISH)
         self._contexts: dict[str, asyncio.Future[CallerContext]] = {}  # linkedid → its caller's context
         self.published = 0
@@ -211,7 +212,8 @@ class PopPublisher:
             advisor_id = self._advisor_of(effect.interface)
             if advisor_id is None:
                 return None
-            self._ringing[effect.linkedid] = (advisor_id, effect.caller_number, effect.caller_name)
+            display = french_display(effect.caller_number)
+            self._ringing[effect.linkedid] = (advisor_id, effect.caller_number, display, effect.caller_name)
             wait = (effect.at - effect.queue_entered_at).total_seconds() if effect.queue_entered_at else None
             started = time.perf_counter()
             context = await self._context(effect.linkedid, effect.caller_number)
@@ -223,7 +225,7 @@ class PopPublisher:
                 advisor_id=advisor_id,
                 event_at=effect.at,
                 caller_number=effect.caller_number,
-                caller_display=french_display(effect.caller_number),
+                caller_display=display,
                 caller_name=effect.caller_name,
                 wait_seconds=wait,
                 context=context,
@@ -231,13 +233,13 @@ class PopPublisher:
         known = self._ringing.get(effect.linkedid)
         if known is None:
             return None
-        advisor_id, number, name = known
+        advisor_id, number, display, name = known
         base = {
             "linkedid": effect.linkedid,
             "advisor_id": advisor_id,
             "event_at": effect.at,
             "caller_number": number,
-            "caller_display": french_display(number),
+            "caller_display": display,
             "caller_name": name,
         }
         if isinstance(effect, AdvisorRingEnded) and effect.result is not RingResult.ANSWERED:

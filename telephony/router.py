@@ -106,6 +106,8 @@ class AdvisorStore(Protocol):
     async def last_advisor_for(self, caller_number: str, since: datetime) -> int | None: ...
 
 
+LOG_WINDOW = 0.02  # seconds: the presence log is written at most this often (several steps' changes at once)
+
 # Both keys free → take both (atomic). Returns 1 when claimed.
 _CLAIM = """
 if redis.call('exists', KEYS[1]) == 0 and redis.call('exists', KEYS[2]) == 0 then
@@ -188,6 +190,7 @@ class Router:
         self._unrecorded: list[StateChange] = []  # changes of this step, for the desks and the log
         self._unlogged: list[StateChange] = []  # changes not yet in the presence log (oldest first)
         self._log_task: asyncio.Task[None] | None = None
+        self._last_log = 0.0  # time.monotonic() of the last presence log write
         self._hold_until: datetime | None = None
         self.leader = False
         self.stats = RouterStats()
@@ -504,7 +507,14 @@ class Router:
             self._log_task = asyncio.get_running_loop().create_task(self._write_log(), name="presence-log")
 
     async def _write_log(self) -> None:
+        """Under load the changes of several steps go in one write: at most one write per `LOG_WINDOW` (an
+        executemany costs ~0.3 ms of CPU whatever its size: written at every step, it took 7 % of the service at
+        90 calls/s). Idle, a change is written at once."""
         while self._unlogged:
+            wait = self._last_log + LOG_WINDOW - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_log = time.monotonic()
             batch, self._unlogged = self._unlogged, []
             try:
                 await bounded(self._store.record_many(batch), 2.0)
