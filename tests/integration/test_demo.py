@@ -77,6 +77,9 @@ async def log_in(session: aiohttp.ClientSession, url: str, login: str, password:
     return str(me["csrf"])
 
 
+# A first start (initdb), then a pop for agnes: routing offers the longest-idle advisor, and agnes, available last,
+# comes after the demo's 7 simulated advisors (a caller about every 8 s): 70 s alone, over 120 s in a loaded suite.
+@pytest.mark.timeout(300)
 async def test_readme_first_command_runs_the_demo(demo: Process, tmp_path: Path) -> None:
     url = demo.env["URL"]
     password = (await demo.expect(r"^\s+agnes\s+advisor\s+(\S+)$", within=FIRST_START))[1]
