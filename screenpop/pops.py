@@ -51,16 +51,12 @@ redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
 redis.call('expire', KEYS[1], ARGV[3])
 return redis.call('publish', ARGV[4], ARGV[2])
 """
-# Take acknowledged messages out of their pending hashes; returns each one's payload (nil: it was not pending).
-# KEYS[i] the pending hash of ARGV[i], a message id. One command for any number of acknowledgements.
+# Take an acknowledged message out of its pending hash; returns its payload (nil: it was not pending).
+# KEYS[1] the pending hash, ARGV[1] the message id.
 _ACKNOWLEDGE = """
-local found = {}
-for i, key in ipairs(KEYS) do
-  local payload = redis.call('hget', key, ARGV[i])
-  if payload then redis.call('hdel', key, ARGV[i]) end
-  found[i] = payload
-end
-return found
+local payload = redis.call('hget', KEYS[1], ARGV[1])
+if payload then redis.call('hdel', KEYS[1], ARGV[1]) end
+return payload
 """
 # Publish presence messages: ARGV holds (channel, payload) pairs. One command for a whole step's changes.
 _PRESENCE = """
@@ -301,54 +297,23 @@ async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
 
 
 class Acknowledger:
-    """Removes acknowledged messages from the pending hashes. Acknowledgements that arrive while a round is in
-    flight go together in the next one (one script call), so under load they cost one round trip per round
-    rather than one each. The first caller drives the
-    rounds until none is left: no task of its own. If a round fails, every acknowledgement waiting on it fails
-    (the socket closes and the browser gets the message again at its reconnection, then acknowledges it)."""
+    """Removes acknowledged messages from the pending hashes, in the instance's rounds (`storage.rounds`): the
+    acknowledgements that arrive while a round is in flight leave together in the next one, so under load they
+    cost one round trip per round rather than one each. If a round fails, every acknowledgement in it fails (the
+    socket closes and the browser gets the message again at its reconnection, then acknowledges it)."""
 
     def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
         self._script = (rounds or Rounds(redis)).script(_ACKNOWLEDGE)
-        self._queued: list[tuple[int, str, asyncio.Future[bytes | None]]] = []
-        self._driving = False
-        self.rounds = 0
+
+    @property
+    def rounds(self) -> int:
+        """Round trips of the rounds the acknowledgements go in."""
+        return self._script.rounds.rounds
 
     async def __call__(self, advisor_id: int, message_id: str) -> DeskMessage | None:
         """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
-        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self._queued.append((advisor_id, message_id, future))
-        if not self._driving:
-            self._driving = True
-            try:
-                while self._queued:
-                    batch, self._queued = self._queued, []
-                    try:
-                        found = await self._round(batch)
-                    except BaseException as exc:
-                        self._fail(batch, exc)
-                        raise
-                    for (_, _, waiting), raw in zip(batch, found, strict=True):
-                        if not waiting.done():
-                            waiting.set_result(raw)
-            finally:
-                self._driving = False
-                self._fail(self._queued, None)
-                self._queued = []
-        raw = await future
+        raw: bytes | None = await self._script(keys=[pending_key(advisor_id)], args=[message_id])
         return None if raw is None else DeskMessage.model_validate_json(raw)
-
-    async def _round(self, batch: list[tuple[int, str, asyncio.Future[bytes | None]]]) -> list[bytes | None]:
-        self.rounds += 1
-        keys = [pending_key(advisor_id) for advisor_id, _, _ in batch]
-        found: list[bytes | None] = await self._script(keys=keys, args=[message_id for _, message_id, _ in batch])
-        return found
-
-    @staticmethod
-    def _fail(batch: list[tuple[int, str, asyncio.Future[bytes | None]]], exc: BaseException | None) -> None:
-        error = exc if isinstance(exc, Exception) else aioredis.ConnectionError("acknowledgement round interrupted")
-        for _, _, waiting in batch:
-            if not waiting.done():
-                waiting.set_exception(error)
 
 
 async def acknowledge(redis: aioredis.Redis, advisor_id: int, message_id: str) -> DeskMessage | None:
@@ -374,16 +339,6 @@ class PresencePublisher:
         args = _presence_args(self._redis, changes)
         if args:
             self._script.rounds.send(self._script, [], args, f"presence of {len(changes)} advisor(s)")
-
-    async def drained(self) -> None:
-        await self._script.rounds.drained()
-
-
-async def publish_presence(redis: aioredis.Redis, changes: list[StateChange]) -> None:
-    """One presence batch, waiting for Redis (the script text is sent: for one-off use)."""
-    args = _presence_args(redis, changes)
-    if args:
-        await redis.eval(_PRESENCE, 0, *args)
 
 
 def _presence_args(redis: aioredis.Redis, changes: list[StateChange]) -> list[str]:

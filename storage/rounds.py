@@ -73,9 +73,7 @@ class Rounds:
         return RoundScript(self, source, sha)
 
     async def call(self, script: RoundScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Call(script, tuple(keys), tuple(args), future))
-        self.calls += 1
+        future = self._queue(script, keys, args)
         if not self._driving:
             self._driving = True
             await self._drive(future)
@@ -84,13 +82,16 @@ class Rounds:
     def send(self, script: RoundScript, keys: Sequence[str], args: Sequence[Arg], what: str) -> None:
         """A call whose answer nobody waits for (a publication, a release): queued in order, sent with the next
         round; a failure is logged with `what` (e.g. "pop linkedid=…") and counted. `drained()` waits for it."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(functools.partial(self._sent, what))
-        self._queued.append(_Call(script, tuple(keys), tuple(args), future))
-        self.calls += 1
+        self._queue(script, keys, args).add_done_callback(functools.partial(self._sent, what))
         if not self._driving:
             self._driving = True
             self._spawn()
+
+    def _queue(self, script: RoundScript, keys: Sequence[str], args: Sequence[Arg]) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append(_Call(script, tuple(keys), tuple(args), future))
+        self.calls += 1
+        return future
 
     def _sent(self, what: str, future: asyncio.Future[Any]) -> None:
         error = future.exception() if not future.cancelled() else asyncio.CancelledError()

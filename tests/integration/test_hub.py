@@ -18,7 +18,16 @@ from aiohttp.test_utils import TestServer
 
 from screenpop.hub import Hub
 from screenpop.models import USER, Role, User
-from screenpop.pops import Acknowledger, CallerContext, DeskMessage, PopPublisher, pending, publish_presence
+from screenpop.pops import (
+    Acknowledger,
+    CallerContext,
+    ContextOf,
+    DeskMessage,
+    PopPublisher,
+    PresencePublisher,
+    no_context,
+    pending,
+)
 from telephony.advisors import AdvisorState, StateChange
 from telephony.effects import AdvisorRingEnded, AdvisorRinging, CallAnswered, CallEnded, CallQueued
 from telephony.records import RingResult
@@ -107,8 +116,10 @@ def ringing(linkedid: str, interface: str = "PJSIP/adv7") -> AdvisorRinging:
     )
 
 
-def publisher(redis: aioredis.Redis) -> PopPublisher:
-    return PopPublisher(redis, advisor_of=lambda i: int(i.removeprefix("PJSIP/adv")), is_leader=lambda: True)
+def publisher(redis: aioredis.Redis, context_of: ContextOf = no_context) -> PopPublisher:
+    return PopPublisher(
+        redis, advisor_of=lambda i: int(i.removeprefix("PJSIP/adv")), is_leader=lambda: True, context_of=context_of
+    )
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -200,8 +211,8 @@ async def test_the_presence_changes_of_a_step_reach_each_desk(
     await subscribed(a, redis)
     await subscribed(b, redis)
     now = datetime.now(UTC)
-    await publish_presence(
-        redis,
+    presence = PresencePublisher(redis)
+    await presence(
         [
             StateChange(advisor_id=7, state=AdvisorState.RINGING, at=now, linkedid="600.1"),
             StateChange(advisor_id=8, state=AdvisorState.PAUSED, at=now, reason="meal"),
@@ -210,7 +221,7 @@ async def test_the_presence_changes_of_a_step_reach_each_desk(
     first, second = await receive(seven), await receive(eight)
     assert (first["type"], first["detail"], first["linkedid"]) == ("presence", "ringing", "600.1")
     assert (second["type"], second["detail"]) == ("presence", "paused")
-    await publish_presence(redis, [])  # nothing to send: no command
+    await presence([])  # nothing to send: no command
     await seven.close()
     await eight.close()
 
@@ -263,9 +274,7 @@ async def test_the_callers_context_is_looked_up_as_the_call_queues_and_reused_by
         await answer.wait()  # the database answers when the test says so
         return CallerContext(commune="Arras (62041)")
 
-    pub = PopPublisher(
-        redis, advisor_of=lambda i: int(i.removeprefix("PJSIP/adv")), is_leader=lambda: True, context_of=context_of
-    )
+    pub = publisher(redis, context_of)
     now = datetime.now(UTC)
     await pub.on_effect(CallQueued(linkedid="700.1", at=now, queue="gps", caller_number="+33321000001", topic=None))
     # on_effect returned while the look-up waits for its answer: the service loop did not wait for it
