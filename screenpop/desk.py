@@ -291,11 +291,11 @@ PAGE = """<!doctype html>
   <section aria-labelledby="h-presence">
     <h2 id="h-presence">Présence</h2>
     <div class="row">
-      <button type="button" id="btn-available" class="primary">Disponible</button>
+      <button type="button" id="btn-available" class="primary" data-wired disabled>Disponible</button>
       <label for="pause-reason" class="muted">Motif de pause</label>
       <select id="pause-reason"></select>
-      <button type="button" id="btn-pause">Pause</button>
-      <button type="button" id="btn-logout">Se déconnecter du poste</button>
+      <button type="button" id="btn-pause" data-wired disabled>Pause</button>
+      <button type="button" id="btn-logout" data-wired disabled>Se déconnecter du poste</button>
     </div>
     <p id="presence-msg" role="status"></p>
   </section>
@@ -306,16 +306,16 @@ PAGE = """<!doctype html>
       <label for="transfer-service">Transférer vers un service</label>
       <select id="transfer-service"></select>
       <div class="row">
-        <button type="button" id="btn-blind">Transfert direct</button>
-        <button type="button" id="btn-attended">Transfert avec présentation</button>
+        <button type="button" id="btn-blind" data-wired disabled>Transfert direct</button>
+        <button type="button" id="btn-attended" data-wired disabled>Transfert avec présentation</button>
       </div>
       <p id="transfer-msg" role="status"></p>
     </div>
     <div id="consultation" hidden>
       <p>L'usager est en attente pendant que vous parlez au service.</p>
       <div class="row">
-        <button type="button" id="btn-complete" class="primary">Terminer le transfert</button>
-        <button type="button" id="btn-cancel">Annuler le transfert (reprendre l'usager)</button>
+        <button type="button" id="btn-complete" class="primary" data-wired disabled>Terminer le transfert</button>
+        <button type="button" id="btn-cancel" data-wired disabled>Annuler le transfert (reprendre l'usager)</button>
       </div>
       <p id="consultation-msg" role="status"></p>
     </div>
@@ -345,7 +345,7 @@ PAGE = """<!doctype html>
       <ul id="q-communes" class="suggestions" role="listbox" hidden></ul>
       <label for="q-note">Note <span id="q-note-count" class="muted"></span></label>
       <textarea id="q-note" maxlength="2000"></textarea>
-      <p><button type="submit" class="primary" id="q-save">Enregistrer la qualification</button></p>
+      <p><button type="submit" class="primary" id="q-save" data-wired disabled>Enregistrer la qualification</button></p>
       <p id="q-msg" role="status"></p>
     </form>
   </section>

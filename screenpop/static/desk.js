@@ -29,7 +29,23 @@ function option(select, value, label) {
   select.appendChild(o);
 }
 
-async function refreshState() {
+// The desk's state, asked again after every desk message and presence change. One request at a time: messages that
+// arrive meanwhile ask for one more request after it (a burst of messages costs two requests, not one each), and
+// answers are applied in the order they were asked, so an older answer never overwrites a newer one.
+let refreshing = null;
+let refreshAgain = false;
+
+function refreshState() {
+  if (refreshing) { refreshAgain = true; return refreshing; }
+  refreshing = (async () => {
+    try {
+      do { refreshAgain = false; await showState(); } while (refreshAgain);
+    } finally { refreshing = null; }
+  })();
+  return refreshing;
+}
+
+async function showState() {
   const desk = await api("GET", "/api/desk");
   const reasons_ = Object.assign({ missed_call: "appel manqué" }, desk.pause_reasons);
   const reason = desk.presence.state === "paused" && desk.presence.reason ? reasons_[desk.presence.reason] : "";
@@ -245,6 +261,7 @@ async function start() {
   $("qualification").addEventListener("submit", saveQualification);
   $("q-note").addEventListener("input", () => text($("q-note-count"), $("q-note").value.length + " / 2000"));
   setupCommune();
+  for (const button of document.querySelectorAll("button[data-wired]")) button.disabled = false;  // handlers set
   await refreshState();
   await loadLists();
   connect();

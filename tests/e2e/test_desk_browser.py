@@ -15,7 +15,7 @@ import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
@@ -302,3 +302,48 @@ async def test_attended_transfer_from_the_page(
     finally:
         await driver.clear_queue()
         await driver.close()
+
+
+async def test_desk_buttons_wait_for_the_page_and_its_state_is_asked_one_request_at_a_time(
+    served: Process, browser: Browser
+) -> None:
+    """Before the page has wired its buttons they are disabled (a click used to do nothing). The page asks its
+    state (`/api/desk`) again after every desk message: one request at a time, so an older answer can never
+    overwrite a newer one, and a burst of messages costs two requests, not one each."""
+    url = served.env["URL"]
+    page = await (await browser.new_context()).new_page()
+    release = asyncio.Event()
+
+    async def held_me(route: Route) -> None:  # the page's first request at start
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/me", held_me)
+    await page.goto(url + "/desk")
+    await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
+    await page.get_by_label("Identifiant").fill("agnes")
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
+    await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
+    for name in ("Disponible", "Pause", "Enregistrer la qualification"):
+        await expect(page.get_by_role("button", name=name)).to_be_disabled()
+    release.set()
+    await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)
+    for name in ("Disponible", "Pause", "Enregistrer la qualification"):
+        await expect(page.get_by_role("button", name=name)).to_be_enabled()
+
+    asked = in_flight = most = 0
+
+    async def desk(route: Route) -> None:
+        nonlocal asked, in_flight, most
+        asked += 1
+        in_flight += 1
+        most = max(most, in_flight)
+        response = await route.fetch()
+        in_flight -= 1  # before the answer reaches the page: only then may it ask again
+        await route.fulfill(response=response)
+
+    await page.route("**/api/desk", desk)
+    await page.evaluate("Promise.all(Array.from({length: 20}, () => refreshState()))")  # a burst of 20 messages
+    assert (asked, most) == (2, 1)
+    await expect(page.locator("#state")).to_have_text("Déconnecté", timeout=STEP)
