@@ -55,9 +55,13 @@ class _Call:
     retried: bool = False
 
 
+ROUND_WITHIN = 2.0  # seconds: a round Redis has not answered by then fails (its connection is dropped)
+
+
 class Rounds:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, within: float = ROUND_WITHIN) -> None:
         self._redis = redis
+        self._within = within
         self._queued: list[_Call] = []
         self._driving = False
         self._loaded: set[str] = set()
@@ -108,21 +112,28 @@ class Rounds:
     async def _exchange(self, commands: list[tuple[Arg, ...]]) -> list[Any]:
         """Send the commands at once and read their replies, an error reply in its place. redis-py's own
         pipeline costs about twice as much CPU here (its retry, reset and connection checks for each round); a
-        connection whose exchange is interrupted is disconnected, as its replies are out of step."""
-        if self._conn is None:
-            self._conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
-        conn = self._conn
+        connection whose exchange is interrupted is disconnected, as its replies are out of step. Bounded by
+        `within`: a Redis that stops answering without closing the connection (paused, a network cut) would
+        otherwise hold every caller, the service loop included (a claim is awaited there), for ever."""
+        results: list[Any] = []
+        conn: AbstractConnection | None = None
         try:
-            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
-            results: list[Any] = []
-            for _ in commands:
-                try:
-                    results.append(await conn.read_response())
-                except ResponseError as exc:  # read whole: the connection stays in step
-                    results.append(exc)
-        except BaseException:
-            await conn.disconnect(nowait=True)
+            async with asyncio.timeout(self._within):
+                if self._conn is None:
+                    self._conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+                conn = self._conn
+                await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+                for _ in commands:
+                    try:
+                        results.append(await conn.read_response())
+                    except ResponseError as exc:  # read whole: the connection stays in step
+                        results.append(exc)
+        except BaseException as exc:
+            if conn is not None:
+                await conn.disconnect(nowait=True)
             await self._release()
+            if isinstance(exc, TimeoutError):
+                raise aioredis.TimeoutError(f"Redis did not answer within {self._within:g} s") from None
             raise
         return results
 

@@ -122,6 +122,27 @@ async def test_a_cancelled_driver_does_not_strand_the_calls_queued_behind_it(red
     assert (await redis.lrange("l", 0, -1))[-3:] == [b"0", b"1", b"2"]  # the driver's may or may not be there
 
 
+async def test_a_round_redis_does_not_answer_fails_within_its_bound(redis: aioredis.Redis) -> None:
+    """A Redis that holds the connection open without answering (here: CLIENT PAUSE) fails the round after
+    `within`, rather than holding its callers (the service loop, for a claim) for ever; then a new connection."""
+    rounds = Rounds(redis, within=0.3)
+    push = rounds.script(PUSH)
+    await push(keys=["warm"], args=["x"])  # a connection in the pool, the script loaded
+    admin = aioredis.from_url(REDIS)
+    await admin.client_pause(10_000, all=False)  # Redis holds the writes
+    try:
+        with pytest.raises(aioredis.TimeoutError, match=r"did not answer within 0\.3 s"):
+            await push(keys=["l"], args=["held"])
+        rounds.send(push, ["l"], ["sent"], "push sent")
+        await rounds.drained()
+        assert rounds.failed == 1
+    finally:
+        await admin.client_unpause()
+        await admin.aclose()
+    assert await push(keys=["l"], args=["after"]) >= 1  # answered again, on a new connection
+    assert (await redis.lrange("l", 0, -1))[-1] == b"after"
+
+
 async def test_redis_unreachable_fails_every_call_of_the_round() -> None:
     client = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
     rounds = Rounds(client)
