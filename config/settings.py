@@ -136,6 +136,8 @@ class RoutingSettings(BaseModel):
     wrapup_max: Annotated[float, Field(gt=0, le=3600)] = 120.0  # seconds of wrap-up at most
     continuity_wait: Annotated[float, Field(ge=0, le=120)] = 10.0  # wait this long for the previous advisor
     continuity_days: Annotated[int, Field(ge=0, le=365)] = 30  # "recent record": within these days
+    # the look-up of the previous advisor holds its call (and those behind it) this long at most
+    continuity_lookup_within: Annotated[float, Field(gt=0, le=30)] = 0.5
     claim_ttl: Annotated[float, Field(gt=0, le=600)] = 60.0  # Redis claims on calls/advisors expire after
 
     @field_validator("skills", "pause_reasons")

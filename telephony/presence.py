@@ -75,6 +75,7 @@ class _Waiting:
     preferred: int | None = None
     ringing: bool = False
     offered_to: int | None = None
+    looking_up: bool = False  # the caller's previous advisor is being looked up
 
 
 @dataclass
@@ -191,6 +192,7 @@ class PresenceBoard:
                 preferred_advisor=w.preferred,
                 ringing=w.ringing,
                 offered_to=w.offered_to,
+                looking_up=w.looking_up,
             )
             for w in self._waiting.values()
         ]
@@ -296,10 +298,18 @@ class PresenceBoard:
         taken, self._withdrawn = self._withdrawn, []
         return taken
 
+    def look_up(self, linkedid: str) -> None:
+        """The caller's previous advisor is being looked up: the call is not decided until `set_preferred`."""
+        w = self._waiting.get(linkedid)
+        if w is not None:
+            w.looking_up = True
+
     def set_preferred(self, linkedid: str, advisor_id: int | None) -> None:
+        """The look-up's answer (None: no previous advisor, or the look-up failed): the call can be decided."""
         w = self._waiting.get(linkedid)
         if w is not None:
             w.preferred = advisor_id
+            w.looking_up = False
 
     def stale_offers(self) -> list[int]:
         """Offers for calls that no longer wait (answered elsewhere, abandoned)."""

@@ -196,6 +196,7 @@ class Router:
         self.stats = RouterStats()
         self._lease_key = f"gps:router:{queue}:lease"
         self._claims: dict[str, int] = {}  # linkedid → advisor we claimed it with
+        self._lookups: dict[str, asyncio.Task[None]] = {}  # linkedid → its continuity look-up, in flight
         # EVALSHA (the script text is sent once), in the instance's rounds (storage.rounds)
         rounds = rounds or Rounds(redis)
         self._claim_script = rounds.script(_CLAIM)
@@ -308,7 +309,7 @@ class Router:
                     self._record(self.board.adopt_members(effect.members, self._clock()))
             self._record(self.board.on_effect(effect))
             if isinstance(effect, CallQueued) and effect.caller_number:
-                await self._lookup_preferred(effect.linkedid, effect.caller_number)
+                self._look_up(effect.linkedid, effect.caller_number, started)
             if isinstance(effect, AdvisorRinging | CallEnded | CallLeftQueue):
                 await self._release_call(effect.linkedid)
             if not isinstance(effect, CallStarted | CallTransferred):  # nothing to decide on those
@@ -436,14 +437,43 @@ class Router:
 
     # ---- continuity ----
 
-    async def _lookup_preferred(self, linkedid: str, caller_number: str) -> None:
+    def _look_up(self, linkedid: str, caller_number: str, started: float) -> None:
+        """The caller's previous advisor, asked in a task of its own: the service loop does not wait for
+        PostgreSQL (it used to, at every queued call, and a slow database then held every call's events, pops
+        included, for up to the look-up's bound). The call is held meanwhile (`routing.plan`); its answer is
+        applied and the router plans again."""
+        if linkedid in self._lookups:
+            return
+        self.board.look_up(linkedid)
+        self._lookups[linkedid] = asyncio.get_running_loop().create_task(
+            self._lookup_preferred(linkedid, caller_number, started), name=f"continuity-{linkedid}"
+        )
+
+    async def _lookup_preferred(self, linkedid: str, caller_number: str, started: float) -> None:
         since = self._clock() - timedelta(days=self._routing.continuity_days)
+        advisor_id: int | None = None
         try:
-            advisor_id = await bounded(self._store.last_advisor_for(caller_number, since), 0.5)
+            advisor_id = await bounded(
+                self._store.last_advisor_for(caller_number, since), self._routing.continuity_lookup_within
+            )
+        except TimeoutError:
+            log.warning(
+                "continuity look-up slower than %.1f s linkedid=%s: routed without it",
+                self._routing.continuity_lookup_within,
+                linkedid,
+            )
         except Exception as exc:  # routing goes on without continuity
             log.warning("continuity look-up failed linkedid=%s: %s", linkedid, exc)
-            return
-        self.board.set_preferred(linkedid, advisor_id)
+        async with self._lock:
+            del self._lookups[linkedid]
+            self.board.set_preferred(linkedid, advisor_id)
+            await self._step(started)
+            self._signal()
+
+    @property
+    def lookups(self) -> int:
+        """Continuity look-ups in flight."""
+        return len(self._lookups)
 
     # ---- claims (Redis) ----
 

@@ -51,6 +51,7 @@ class WaitingCall:
     preferred_advisor: int | None = None  # continuity: advisor of the caller's recent record or pending callback
     ringing: bool = False  # an advisor is ringing for it now
     offered_to: int | None = None  # advisor already offered for it (penalty 1), not yet ringing
+    looking_up: bool = False  # its caller's previous advisor (continuity) is being looked up: not decidable yet
 
 
 class Offer(BaseModel):
@@ -65,14 +66,15 @@ class Offer(BaseModel):
 
 
 class Hold(BaseModel):
-    """Offer nobody for now; decide again at `until` (None: when an advisor frees up)."""
+    """Offer nobody for now; decide again at `until` (None: when an advisor frees up, or for "continuity_lookup"
+    when the look-up of the caller's previous advisor ends)."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["hold"] = "hold"
     linkedid: str
     until: AwareDatetime | None
-    reason: Literal["continuity_wait", "no_advisor"]
+    reason: Literal["continuity_wait", "continuity_lookup", "no_advisor"]
 
 
 Decision = Offer | Hold
@@ -138,6 +140,9 @@ def plan(
 
     An advisor named in some waiting call's `offered_to` is treated as claimed, even if the view says otherwise.
 
+    A head whose caller's previous advisor is still being looked up (`looking_up`) is held, with everyone behind
+    it, until the look-up ends: the service bounds it (0.5 s) and plans again then.
+
     Known limitation: a Hold for the head blocks everyone behind it; nobody is offered meanwhile, even if an
     advisor is free. For a continuity Hold this is bounded by `continuity_wait` (at most 120 s by settings); a
     "no_advisor" Hold blocks nobody, since no one could be served anyway.
@@ -148,6 +153,8 @@ def plan(
     )
     if head is None:
         return []
+    if head.looking_up:  # who it should go to is not known yet (the look-up is bounded by the service)
+        return [Hold(linkedid=head.linkedid, until=None, reason="continuity_lookup")]
     offered = {c.offered_to for c in waiting if c.offered_to is not None}
     if any(a.advisor_id in offered and not a.claimed for a in advisors):
         advisors = [replace(a, claimed=True) if a.advisor_id in offered and not a.claimed else a for a in advisors]

@@ -33,7 +33,7 @@ from telephony.events import AmiEvent
 from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
 from telephony.records import CallRecord
-from telephony.router import Router
+from telephony.router import AdvisorStore, Router
 from tests.rig.asterisk import AmiConnection, AmiFrame, AsteriskRig
 from tests.servers import redis_url as test_redis_url
 
@@ -70,6 +70,7 @@ class ServiceUnderTest:
     reconnect_max: float = 1.0
     routing: RoutingSettings | None = None  # set: the router runs too (advisors from the database)
     redis_url: str = test_redis_url(7)
+    store: Callable[[AdvisorRepository], AdvisorStore] | None = None  # wraps the router's store (e.g. to slow it)
     effects: list[AnyEffect] = field(default_factory=list)
     events: list[AmiEvent] = field(default_factory=list)  # everything the pipeline received, for diagnosis
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -132,7 +133,9 @@ class ServiceUnderTest:
             self.redis = aioredis.from_url(self.redis_url)
             self.router = Router(
                 ami=self.ami,
-                store=AdvisorRepository(self.pool, self.routing.skills),
+                store=(self.store or (lambda repository: repository))(
+                    AdvisorRepository(self.pool, self.routing.skills)
+                ),
                 redis=self.redis,
                 routing=self.routing,
                 queue="gps",

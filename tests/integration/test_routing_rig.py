@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -18,6 +19,7 @@ from config.settings import RoutingSettings
 from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.spool import Spool
+from telephony import events as ev
 from telephony.advisors import MISSED_CALL, Advisor, AdvisorState, StateChange
 from telephony.effects import (
     AdvisorReleased,
@@ -28,7 +30,7 @@ from telephony.effects import (
     CallQueued,
 )
 from telephony.records import CallStatus, RingResult
-from telephony.router import Router, wait_for
+from telephony.router import AdvisorStore, Router, wait_for
 from tests.fixtures_db import fresh_database, make_record, migrated_pool
 from tests.integration.harness import WITHIN, Driver, ServiceUnderTest
 from tests.rig.asterisk import AsteriskRig
@@ -274,6 +276,76 @@ async def test_a_caller_with_a_recent_record_gets_the_same_advisor(
         await svc.stop()
 
 
+class SlowLookUps:
+    """The router's store, whose continuity look-ups wait until the test lets them answer."""
+
+    def __init__(self, repository: AdvisorRepository) -> None:
+        self.repository = repository
+        self.answer = asyncio.Event()
+        self.asked: list[str] = []
+        self.both_asked = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:  # everything else as the repository
+        return getattr(self.repository, name)
+
+    async def last_advisor_for(self, caller_number: str, since: datetime) -> int | None:
+        self.asked.append(caller_number)
+        if len(self.asked) == 2:
+            self.both_asked.set()
+        await self.answer.wait()
+        return await self.repository.last_advisor_for(caller_number, since)
+
+
+async def test_a_slow_continuity_look_up_holds_its_call_only_not_the_service(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    """The look-up of a caller's previous advisor runs beside the service loop: while PostgreSQL has not answered,
+    the other calls' events go on (the loop used to wait for it, up to its bound, then routed the call without
+    it): here a second caller joins, hangs up and has its record written meanwhile. Once the look-up answers,
+    the first call still goes to its previous advisor."""
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv3", "Local/adv3@advisors", ()))
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    await CallRecordRepository(clean).upsert(
+        make_record(
+            "earlier.2",
+            caller_number="+33321000611",
+            advisor_interface="Local/adv3@advisors",
+            arrived_at=yesterday,
+            ended_at=yesterday + timedelta(minutes=3),
+        )
+    )
+    stores: list[SlowLookUps] = []
+
+    def slow(repository: AdvisorRepository) -> AdvisorStore:
+        stores.append(SlowLookUps(repository))
+        return cast(AdvisorStore, stores[-1])
+
+    routing = ROUTING.model_copy(update={"continuity_lookup_within": 30.0})  # longer than the second call
+    svc = await ServiceUnderTest(
+        asterisk_rig, fresh_database, Spool(tmp_path / "spool"), routing=routing, redis_url=REDIS, store=slow
+    ).start()
+    try:
+        router = await lead(svc)
+        await log_in(router, team)  # adv1 idles longest; adv3 handled the first caller yesterday
+        await driver.call("0321000611", "Marie Curie", __ADVISOR_TALK="1")
+        await svc.effect(lambda e: isinstance(e, CallQueued) and e.caller_number == "+33321000611")
+        await driver.call("0321000612", "Pierre Curie", __ADVISOR_TALK="1")
+        queued = await svc.effect(lambda e: isinstance(e, CallQueued) and e.caller_number == "+33321000612")
+        join = next(e for e in svc.events if isinstance(e, ev.QueueCallerJoin) and e.linkedid == queued.linkedid)
+        await driver.hangup(join.channel)
+        abandoned = await svc.record("+33321000612")  # written while the first caller's look-up still waits
+        assert abandoned.status is CallStatus.ABANDONED
+        assert stores[0].asked == ["+33321000611", "+33321000612"]
+        assert router.lookups == 2 and not stores[0].answer.is_set()  # both still waiting for PostgreSQL
+        assert all(w.offered_to is None for w in router.board.waiting())  # the first caller is held meanwhile
+        stores[0].answer.set()
+        first = await svc.record("+33321000611")
+        assert first.advisor_interface == "Local/adv3@advisors"  # continuity, even with a slow look-up
+        assert router.lookups == 0
+    finally:
+        await svc.stop()
+
+
 async def test_fail_safe_callers_reach_advisors_with_the_service_stopped(
     asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
 ) -> None:
@@ -361,6 +433,7 @@ async def test_an_unanswered_ring_does_not_hold_the_caller_behind(
         first = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.interface == ring1.interface)
         await driver.call("0321001002", "Second Appelant", __ADVISOR_TALK="1")
         second = (await svc.effect(lambda e: isinstance(e, CallQueued) and e.linkedid != first.linkedid)).linkedid
+        await wait_for(router, lambda: router.lookups == 0, WITHIN)  # the second caller's previous advisor: none
         await log_in(router, [adv1])  # the first caller is ringing: the second is the one to decide for
 
         def offered(linkedid: str) -> int | None:

@@ -521,6 +521,18 @@ def test_set_preferred() -> None:
     assert waiting_rows(board) == [("L1", False, None, None)]
 
 
+def test_look_up_holds_the_call_until_its_answer() -> None:
+    board = new_board()
+    board.on_effect(queued("L1", at(1)))
+    assert [w.looking_up for w in board.waiting()] == [False]
+    board.look_up("L1")
+    board.look_up("L9")  # a call that does not wait: nothing
+    assert [(w.linkedid, w.looking_up) for w in board.waiting()] == [("L1", True)]
+    assert board.needs_decision()  # planned, and held (routing.plan)
+    board.set_preferred("L1", None)  # no previous advisor, or the look-up failed: decidable
+    assert [(w.looking_up, w.preferred_advisor) for w in board.waiting()] == [(False, None)]
+
+
 def test_offer_and_withdraw() -> None:
     board = board_in("available")
     board.on_effect(queued("L1", at(1)))

@@ -60,6 +60,7 @@ def call(
     preferred: int | None = None,
     ringing: bool = False,
     offered_to: int | None = None,
+    looking_up: bool = False,
 ) -> WaitingCall:
     return WaitingCall(
         linkedid=linkedid,
@@ -68,6 +69,7 @@ def call(
         preferred_advisor=preferred,
         ringing=ringing,
         offered_to=offered_to,
+        looking_up=looking_up,
     )
 
 
@@ -192,6 +194,14 @@ PLAN_CASES: list[tuple[str, list[WaitingCall], list[AdvisorView], list[Decision]
      [hold(95 + WAIT, "continuity_wait", "c1")]),
     ("head with no advisor: one hold",
      [call("c1", queued=10), call("c2", queued=20)], [adv(1, PAUSED)], [hold(None, "no_advisor", "c1")]),
+    ("head whose previous advisor is being looked up: held, with the calls behind it",
+     [call("c1", queued=10, looking_up=True), call("c2", queued=20)], [adv(1), adv(2)],
+     [hold(None, "continuity_lookup", "c1")]),
+    ("a call behind the head being looked up does not hold the head",
+     [call("c1", queued=10), call("c2", queued=20, looking_up=True)], [adv(1)], [offer(1, "longest_idle", "c1")]),
+    ("a ringing call being looked up (ring before the answer) is skipped as ringing",
+     [call("c1", queued=10, ringing=True, looking_up=True), call("c2", queued=20)], [adv(1)],
+     [offer(1, "longest_idle", "c2")]),
     ("skill of the head decides, not of later calls",
      [call("c1", queued=10, topic="taxes"), call("c2", queued=20, topic="health")],
      [adv(1, idle_since=0, skills="health"), adv(2, idle_since=50, skills="taxes")], [offer(2, "skill", "c1")]),
