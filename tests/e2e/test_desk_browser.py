@@ -129,13 +129,16 @@ async def call_ended(served: Process, number: str) -> str:
     return linkedid
 
 
-async def log_in(page: Page, url: str) -> None:
+async def log_in(page: Page, url: str, *, started: bool = True) -> None:
+    """Log in as agnes on the login form; `started`: then wait until the desk page has started."""
     await page.goto(url + "/desk")
     await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
     await page.get_by_label("Identifiant").fill("agnes")
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
     await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
+    if not started:
+        return
     # the page has started (desk.js's `start()`: buttons wired, lists loaded, websocket open): the buttons are in the
     # markup before their handlers are set, and a click before does nothing (seen: "Disponible" clicked in vain)
     await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)
@@ -319,12 +322,7 @@ async def test_desk_buttons_wait_for_the_page_and_its_state_is_asked_one_request
         await route.continue_()
 
     await page.route("**/api/me", held_me)
-    await page.goto(url + "/desk")
-    await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
-    await page.get_by_label("Identifiant").fill("agnes")
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
+    await log_in(page, url, started=False)
     for name in ("Disponible", "Pause", "Enregistrer la qualification"):
         await expect(page.get_by_role("button", name=name)).to_be_disabled()
     release.set()

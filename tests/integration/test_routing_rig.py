@@ -251,20 +251,25 @@ async def test_the_skill_chosen_in_the_menu_goes_first(
         await svc.stop()
 
 
-async def test_a_caller_with_a_recent_record_gets_the_same_advisor(
-    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
-) -> None:
-    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv3", "Local/adv3@advisors", ()))
+async def answered_yesterday(pool: asyncpg.Pool, linkedid: str, number: str, interface: str) -> None:
+    """A record of yesterday: `number` was answered by the advisor on `interface` (continuity's input)."""
     yesterday = datetime.now(UTC) - timedelta(days=1)
-    await CallRecordRepository(clean).upsert(
+    await CallRecordRepository(pool).upsert(
         make_record(
-            "earlier.1",
-            caller_number="+33321000601",
-            advisor_interface="Local/adv3@advisors",
+            linkedid,
+            caller_number=number,
+            advisor_interface=interface,
             arrived_at=yesterday,
             ended_at=yesterday + timedelta(minutes=3),
         )
     )
+
+
+async def test_a_caller_with_a_recent_record_gets_the_same_advisor(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv3", "Local/adv3@advisors", ()))
+    await answered_yesterday(clean, "earlier.1", "+33321000601", "Local/adv3@advisors")
     svc = await start(asterisk_rig, fresh_database, tmp_path)
     try:
         router = await lead(svc)
@@ -304,16 +309,7 @@ async def test_a_slow_continuity_look_up_holds_its_call_only_not_the_service(
     it): here a second caller joins, hangs up and has its record written meanwhile. Once the look-up answers,
     the first call still goes to its previous advisor."""
     team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv3", "Local/adv3@advisors", ()))
-    yesterday = datetime.now(UTC) - timedelta(days=1)
-    await CallRecordRepository(clean).upsert(
-        make_record(
-            "earlier.2",
-            caller_number="+33321000611",
-            advisor_interface="Local/adv3@advisors",
-            arrived_at=yesterday,
-            ended_at=yesterday + timedelta(minutes=3),
-        )
-    )
+    await answered_yesterday(clean, "earlier.2", "+33321000611", "Local/adv3@advisors")
     stores: list[SlowLookUps] = []
 
     def slow(repository: AdvisorRepository) -> AdvisorStore:
