@@ -464,10 +464,14 @@ class Router:
             )
         except Exception as exc:  # routing goes on without continuity
             log.warning("continuity look-up failed linkedid=%s: %s", linkedid, exc)
-        async with self._lock:
+        try:
+            async with self._lock:
+                self.board.set_preferred(linkedid, advisor_id)
+                await self._step(started)
+        except Exception:  # as the pipeline does for an effect that fails: logged, the next step goes on
+            log.exception("routing step after the continuity look-up failed linkedid=%s", linkedid)
+        finally:
             del self._lookups[linkedid]
-            self.board.set_preferred(linkedid, advisor_id)
-            await self._step(started)
             self._signal()
 
     @property
