@@ -309,7 +309,10 @@ class Router:
                     self._record(self.board.adopt_members(effect.members, self._clock()))
             self._record(self.board.on_effect(effect))
             if isinstance(effect, CallQueued) and effect.caller_number:
+                # a call joining decides nothing for the calls ahead of it, and it is decided once its look-up
+                # has answered (that look-up's step)
                 self._look_up(effect.linkedid, effect.caller_number, started)
+                return
             if isinstance(effect, AdvisorRinging | CallEnded | CallLeftQueue):
                 await self._release_call(effect.linkedid)
             if not isinstance(effect, CallStarted | CallTransferred):  # nothing to decide on those
