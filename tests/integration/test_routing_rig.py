@@ -306,7 +306,7 @@ async def test_a_slow_continuity_look_up_holds_its_call_only_not_the_service(
 ) -> None:
     """The look-up of a caller's previous advisor runs beside the service loop: while PostgreSQL has not answered,
     the other calls' events go on (the loop used to wait for it, up to its bound, then routed the call without
-    it): here a second caller joins, hangs up and has its record written meanwhile. Once the look-up answers,
+    it): here a second caller joins and hangs up meanwhile, and its record is written. Once the look-up answers,
     the first call still goes to its previous advisor."""
     team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv3", "Local/adv3@advisors", ()))
     await answered_yesterday(clean, "earlier.2", "+33321000611", "Local/adv3@advisors")
@@ -329,14 +329,18 @@ async def test_a_slow_continuity_look_up_holds_its_call_only_not_the_service(
         queued = await svc.effect(lambda e: isinstance(e, CallQueued) and e.caller_number == "+33321000612")
         join = next(e for e in svc.events if isinstance(e, ev.QueueCallerJoin) and e.linkedid == queued.linkedid)
         await driver.hangup(join.channel)
-        abandoned = await svc.record("+33321000612")  # written while the first caller's look-up still waits
-        assert abandoned.status is CallStatus.ABANDONED
+        # the second call ends (its record handed to the writer) while the first caller's look-up still waits;
+        # quickly: after 3 s the rig's queue rule would ring the standby advisors for the first caller itself
+        gone = await svc.effect(lambda e: isinstance(e, CallEnded) and e.linkedid == queued.linkedid)
+        assert isinstance(gone, CallEnded) and gone.record.status is CallStatus.ABANDONED
         assert stores[0].asked == ["+33321000611", "+33321000612"]
         assert router.lookups == 2 and not stores[0].answer.is_set()  # both still waiting for PostgreSQL
         assert all(w.offered_to is None for w in router.board.waiting())  # the first caller is held meanwhile
         stores[0].answer.set()
         first = await svc.record("+33321000611")
         assert first.advisor_interface == "Local/adv3@advisors"  # continuity, even with a slow look-up
+        assert first.rings[0].interface == "Local/adv3@advisors"  # offered to them, not rung by the queue rule
+        assert (await svc.record("+33321000612")).status is CallStatus.ABANDONED
         assert router.lookups == 0
     finally:
         await svc.stop()
