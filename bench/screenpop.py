@@ -49,6 +49,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -168,6 +169,19 @@ class CommitWatch(logging.Handler):
                 call.committed.set()
 
 
+class SlowLookUps(AdvisorRepository):
+    """The advisor store of a busy database: each continuity look-up (`last_advisor_for`, one per queued call)
+    answers `delay` seconds late (`--lookup-delay`)."""
+
+    def __init__(self, pool: asyncpg.Pool, delay: float) -> None:
+        super().__init__(pool, {})
+        self.delay = delay
+
+    async def last_advisor_for(self, caller_number: str, since: datetime) -> int | None:
+        await asyncio.sleep(self.delay)
+        return await super().last_advisor_for(caller_number, since)
+
+
 # ---- the instances ----
 
 
@@ -226,6 +240,7 @@ class Rig:
         spool: Path,
         context: str,
         shared_rounds: bool = True,
+        lookup_delay: float = 0.0,
     ) -> None:
         self.calls: dict[str, CallRun] = {}
         self.advisors = advisors
@@ -245,7 +260,8 @@ class Rig:
         )
         self.router = Router(
             ami=self.sender,
-            store=AdvisorRepository(pool, {}),  # as build_app: presence log and continuity in PostgreSQL
+            # as build_app: presence log and continuity in PostgreSQL (`--lookup-delay`: a busy database)
+            store=SlowLookUps(pool, lookup_delay) if lookup_delay else AdvisorRepository(pool, {}),
             redis=self.redis,
             routing=RoutingSettings(wrapup_max=3600, claim_ttl=600),
             queue=QUEUE,
@@ -406,6 +422,7 @@ class Row:
     advisors: int
     context: str
     rounds: str  # "shared": one storage.rounds.Rounds for instance A, as build_app; "separate": one per component
+    lookup_delay: float  # seconds added to each continuity look-up (0: the database as it is)
     calls: tuple[CallRun, ...]  # measured calls
     warmup: int
     pops: int  # pop frames received, all calls (warm-up included)
@@ -444,6 +461,7 @@ async def run_row(
     context: str = "db",
     warmup: int = WARMUP,
     rounds: str = "shared",
+    lookup_delay: float = 0.0,
 ) -> Row:
     """One (instances, rate) run on fresh Redis (FLUSHDB), emptied call_records and presence log."""
     pool = await create_pool(dsn)
@@ -452,7 +470,7 @@ async def run_row(
     with tempfile.TemporaryDirectory(prefix="bench-screenpop-") as spool:
         await pool.execute("TRUNCATE call_records, advisor_events")
         listed = (await AdvisorRepository(pool, {}).list(active_only=True))[:advisors]
-        rig = Rig(listed, instances, pool, dsn, Path(spool), context, rounds == "shared")
+        rig = Rig(listed, instances, pool, dsn, Path(spool), context, rounds == "shared", lookup_delay)
         watch_logger.addHandler(rig.watch)
         watch_logger.setLevel(logging.INFO)
         try:
@@ -487,6 +505,7 @@ async def run_row(
                 advisors=advisors,
                 context=context,
                 rounds=rounds,
+                lookup_delay=lookup_delay,
                 calls=tuple(done),
                 warmup=warmup,
                 pops=sum(len(c.pops) for c in rig.calls.values()),
@@ -534,6 +553,7 @@ class BenchResult:
     context: str
     warmup: int
     rounds: tuple[str, ...]
+    lookup_delay: float
     redis_version: str
     postgres_version: str
     rows: tuple[Row, ...]
@@ -550,6 +570,7 @@ async def _bench(
     context: str,
     warmup: int,
     rounds: Sequence[str],
+    lookup_delay: float = 0.0,
 ) -> BenchResult:
     name = f"gps_bench_{secrets.token_hex(6)}"
     await _admin(f'CREATE DATABASE "{name}"')
@@ -571,7 +592,7 @@ async def _bench(
         finally:
             await client.aclose()
         rows = [
-            await run_row(n, rate, seconds, advisors, dsn, context, warmup, mode)
+            await run_row(n, rate, seconds, advisors, dsn, context, warmup, mode, lookup_delay)
             for mode in rounds
             for n in instances
             for rate in rates
@@ -586,6 +607,7 @@ async def _bench(
         context,
         warmup,
         tuple(rounds),
+        lookup_delay,
         redis_version,
         pg_version,
         tuple(rows),
@@ -600,14 +622,17 @@ def run_bench(
     context: str = "db",
     warmup: int = WARMUP,
     rounds: Sequence[str] = ("shared",),
+    lookup_delay: float = 0.0,
 ) -> BenchResult:
     """Every (instances, rate) row on fresh state; rows as data. Raises BenchError when a call misses its pop or
-    its record (or gets two)."""
+    its record (or gets two). `lookup_delay`: seconds added to each continuity look-up (a busy database)."""
     if min(rates) <= 0 or seconds <= 0 or advisors < 1 or not set(instances) <= {1, 2} or warmup < 0:
         raise ValueError("rates and seconds > 0, advisors ≥ 1, instances in {1, 2}, warmup ≥ 0")
     if not rounds or not set(rounds) <= {"shared", "separate"}:
         raise ValueError("rounds in {shared, separate}")
-    return asyncio.run(_bench(rates, seconds, instances, advisors, context, warmup, rounds))
+    if not 0 <= lookup_delay <= 10:
+        raise ValueError("lookup_delay in [0, 10] seconds")
+    return asyncio.run(_bench(rates, seconds, instances, advisors, context, warmup, rounds, lookup_delay))
 
 
 def _num(x: float) -> str:
@@ -621,6 +646,7 @@ def command_line(r: BenchResult) -> str:
     )
     line += "" if r.context == "db" else f" --context {r.context}"
     line += "" if r.rounds == ("shared",) else f" --rounds {' '.join(r.rounds)}"
+    line += f" --lookup-delay {_num(r.lookup_delay * 1000)}" if r.lookup_delay else ""
     return line + ("" if r.warmup == WARMUP else f" --warmup {r.warmup}")
 
 
@@ -628,7 +654,8 @@ def format_report(r: BenchResult) -> str:
     lines = [
         "command: " + command_line(r),
         f"python {sys.version.split()[0]}, redis {r.redis_version} at {REDIS_URL}, PostgreSQL {r.postgres_version}"
-        f" (throw-away database), {r.advisors} advisors, pop context: {r.context}",
+        f" (throw-away database), {r.advisors} advisors, pop context: {r.context}"
+        + (f", continuity look-ups {r.lookup_delay * 1000:g} ms late (a busy database)" if r.lookup_delay else ""),
         "pop: AgentCalled sunk (t0) → pop frame at the advisor's websocket client (t1);"
         " record: last Hangup sunk (t2) → record committed (t3)",
         f"{'redis':>8} {'instances':>9} {'rate/s':>6} {'calls':>6} {'pop p50':>8} {'pop p99':>8} {'pop max':>8}"
@@ -684,12 +711,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="Redis script calls batched for the whole instance (shared, as build_app) or per component",
     )
     parser.add_argument("--warmup", type=int, default=WARMUP, help=f"unmeasured calls first (default {WARMUP})")
+    parser.add_argument(
+        "--lookup-delay",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="ms added to each continuity look-up, as from a busy database (default 0)",
+    )
     args = parser.parse_args(argv)
     if min(args.rates) <= 0 or args.seconds <= 0 or args.advisors < 1 or args.warmup < 0:
         parser.error("--rates and --seconds must be > 0, --advisors ≥ 1, --warmup ≥ 0")
+    if not 0 <= args.lookup_delay <= 10_000:
+        parser.error("--lookup-delay must be between 0 and 10000 ms")
     try:
         result = run_bench(
-            args.rates, args.seconds, args.instances, args.advisors, args.context, args.warmup, args.rounds
+            args.rates,
+            args.seconds,
+            args.instances,
+            args.advisors,
+            args.context,
+            args.warmup,
+            args.rounds,
+            args.lookup_delay / 1000,
         )
     except (BenchError, aioredis.RedisError, asyncpg.PostgresError, OSError) as exc:
         print(f"bench.screenpop: {exc}", file=sys.stderr)

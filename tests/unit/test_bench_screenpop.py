@@ -48,3 +48,15 @@ def test_main_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     )  # … backlog, late, cpu × 2
     assert "5 pops for 5 calls (0 warm-up)" in out
     assert "target: record p99 ≤ 50 ms" in out
+
+
+def test_a_busy_database_option_slows_each_continuity_look_up(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--rates", "5", "--seconds", "1", "--instances", "1", "--advisors", "3", "--warmup", "0"]
+    assert screenpop.main([*argv, "--lookup-delay", "30"]) == 0  # every call still one pop and one record
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "command: python -m bench.screenpop " + " ".join(argv[:8]) + " --lookup-delay 30 --warmup 0\n"
+    )
+    assert "continuity look-ups 30 ms late (a busy database)" in out
+    with pytest.raises(ValueError, match="lookup_delay"):
+        screenpop.run_bench(rates=(5,), seconds=1.0, instances=(1,), advisors=2, lookup_delay=11)
