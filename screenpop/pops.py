@@ -172,7 +172,7 @@ class PopPublisher:
         if message is None or not self._is_leader():
             return
         keys, args = self._call(message)
-        self._publish.rounds.send(self._publish, keys, args, f"desk message {message.id}")
+        self._publish.send(keys, args, f"desk message {message.id}")
         self.published += 1
 
     async def drained(self) -> None:
@@ -338,7 +338,7 @@ class PresencePublisher:
     async def __call__(self, changes: list[StateChange]) -> None:
         args = _presence_args(self._redis, changes)
         if args:
-            self._script.rounds.send(self._script, [], args, f"presence of {len(changes)} advisor(s)")
+            self._script.send([], args, f"presence of {len(changes)} advisor(s)")
 
 
 def _presence_args(redis: aioredis.Redis, changes: list[StateChange]) -> list[str]:

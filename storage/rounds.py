@@ -45,6 +45,10 @@ class RoundScript:
     async def __call__(self, keys: Sequence[str] = (), args: Sequence[Arg] = ()) -> Any:
         return await self.rounds.call(self, keys, args)
 
+    def send(self, keys: Sequence[str], args: Sequence[Arg], what: str) -> None:
+        """A call nobody waits for (`Rounds.send`)."""
+        self.rounds.send(self, keys, args, what)
+
 
 @dataclass(eq=False)
 class _Call:

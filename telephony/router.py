@@ -505,7 +505,7 @@ class Router:
         a release lost with Redis ends with the claim's TTL."""
         self._claims.pop(linkedid, None)
         keys = list(self._keys(linkedid, advisor_id))
-        self._release_script.rounds.send(self._release_script, keys, [self.instance], f"claim release {linkedid}")
+        self._release_script.send(keys, [self.instance], f"claim release {linkedid}")
 
     async def _release_withdrawn(self) -> None:
         """Release the claims of the offers the board cancelled: an advisor offered for one call may ring for

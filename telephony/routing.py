@@ -141,7 +141,8 @@ def plan(
     An advisor named in some waiting call's `offered_to` is treated as claimed, even if the view says otherwise.
 
     A head whose caller's previous advisor is still being looked up (`looking_up`) is held, with everyone behind
-    it, until the look-up ends: the service bounds it (0.5 s) and plans again then.
+    it, until the look-up ends: the service bounds it (`RoutingSettings.continuity_lookup_within`) and plans
+    again then.
 
     Known limitation: a Hold for the head blocks everyone behind it; nobody is offered meanwhile, even if an
     advisor is free. For a continuity Hold this is bounded by `continuity_wait` (at most 120 s by settings); a
