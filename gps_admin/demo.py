@@ -5,8 +5,11 @@ loopback port (the service connects to it exactly as to Asterisk: same settings,
 services and accounts, a simulated crew (seven advisors whose phones answer, who qualify their calls and end their
 wrap-up) and callers at a gentle rate. One advisor account is for the person trying the demo.
 
-The line of the demo is open every day, except from minute 55 to minute 59 of each hour, so that out-of-hours calls
-show too.
+The line of the demo is open every day, closed five minutes in every hour so that out-of-hours calls show too; the
+first closure comes 55 minutes after the demo starts (someone trying it never meets a closed line at once).
+
+Skill routing shows too: each simulated advisor has one skill (they come from different services) and the demo
+user's advisor, agnes, has them all, so a call whose topic's specialist is busy comes to her when she is available.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -41,19 +45,20 @@ from storage.advisors import AdvisorRepository
 from storage.qualification import Qualification, QualificationError, QualificationRepository
 from storage.services import ServiceRepository
 from storage.users import UserRepository
+from telephony.hours import is_open
 from telephony.router import PresenceError, RouterNotLeader, send_command
 
 log = logging.getLogger("gps_admin.demo")
 
 HUMAN = ("agnes", "Agnès Leroy")  # the advisor account of the person trying the demo
-CREW = (
-    ("bruno", "Bruno Delattre"),
-    ("chloe", "Chloé Vasseur"),
-    ("didier", "Didier Caron"),
-    ("elise", "Élise Lefebvre"),
-    ("fabrice", "Fabrice Dufour"),
-    ("gaelle", "Gaëlle Bécourt"),
-    ("hugo", "Hugo Lemaire"),
+CREW = (  # login, name, the one skill (settings.routing.skills key) of the service they come from
+    ("bruno", "Bruno Delattre", "taxes"),
+    ("chloe", "Chloé Vasseur", "secondary_schools"),
+    ("didier", "Didier Caron", "health"),
+    ("elise", "Élise Lefebvre", "elderly"),
+    ("fabrice", "Fabrice Dufour", "disability"),
+    ("gaelle", "Gaëlle Bécourt", "social_aid"),
+    ("hugo", "Hugo Lemaire", "roads"),
 )
 ACCOUNTS = (("agnes", "Agnès Leroy", Role.ADVISOR), ("superviseur", "Sam Carpentier", Role.SUPERVISOR),
             ("admin", "Alex Deprez", Role.ADMIN))  # fmt: skip
@@ -74,13 +79,47 @@ NOTES = (
 )
 
 
-def demo_hours() -> OpeningHours:
-    """Open every day, closed from minute 55 to the end of each hour (out-of-hours calls in every hour)."""
-    spans = tuple(OpeningSpan(start=time(h), end=time(h, 55)) for h in range(24))
-    today = datetime.now(UTC).date()
+def demo_hours(start: datetime, timezone: str = "Europe/Paris") -> OpeningHours:
+    """Open every day (public holidays of the next 30 days included), closed five minutes in every hour: from the
+    minute 55 minutes after `start` (timezone-aware), so that a demo starts with 55 open minutes."""
+    local = start.astimezone(ZoneInfo(timezone))
+    first = (local.minute + 55) % 60  # the minute of each hour where the closure begins
+    closed = {(h * 60 + first + k) % MINUTES_A_DAY for h in range(24) for k in range(5)}
+    spans: list[OpeningSpan] = []
+    minute = 0
+    while minute < MINUTES_A_DAY:
+        if minute in closed:
+            minute += 1
+            continue
+        end = minute
+        while end < MINUTES_A_DAY and end not in closed:
+            end += 1
+        spans.append(OpeningSpan(start=_clock(minute), end=_clock(end)))
+        minute = end
+    today = local.date()
     return OpeningHours(
-        week=dict.fromkeys(WEEKDAYS, spans), open_dates=tuple(today + timedelta(d) for d in range(-1, 30))
+        timezone=timezone,
+        week=dict.fromkeys(WEEKDAYS, tuple(spans)),
+        open_dates=tuple(today + timedelta(d) for d in range(-1, 30)),
     )
+
+
+MINUTES_A_DAY = 24 * 60
+
+
+def first_closure(hours: OpeningHours, now: datetime) -> datetime | None:
+    """The first minute within the next two hours at which the line is closed (local time), if any."""
+    zone = ZoneInfo(hours.timezone)
+    start = now.astimezone(zone).replace(second=0, microsecond=0)
+    return next(
+        (at for at in (start + timedelta(minutes=m) for m in range(1, 121)) if not is_open(at, hours)),
+        None,
+    )
+
+
+def _clock(minute: int) -> time:
+    """The time of day `minute` minutes after midnight; the day's end (1440) is the last instant of the day."""
+    return time.max if minute == MINUTES_A_DAY else time(minute // 60, minute % 60)
 
 
 def port_free(host: str, port: int) -> bool:
@@ -125,10 +164,16 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
     advisors = AdvisorRepository(pool, settings.routing.skills)
     ids: dict[str, int] = {}
     first = await advisors.by_login(HUMAN[0]) is None
-    for login, name in (HUMAN, *CREW):
+    everything = [skill for _, _, skill in CREW]
+    for login, name, skills in (
+        (*HUMAN, everything),
+        *((login, name, [skill]) for login, name, skill in CREW),
+    ):
         found = await advisors.by_login(login)
         if found is None:
-            found = await advisors.add(login, name, f"Local/{login}@advisors")
+            found = await advisors.add(login, name, f"Local/{login}@advisors", skills)
+        elif found.skills != frozenset(skills):  # a data folder of an older demo
+            found = await advisors.update(found.id, skills=skills)
         ids[login] = found.id
     services = ServiceRepository(pool, settings.desk.topics)
     known = {s.extension for s in await services.list()}
@@ -153,8 +198,9 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
     svc = app[SERVICE]
     settings = demo.settings
     ids, accounts, first = await seed(svc.pool, settings)
-    demo.crew_ids = {ids[login]: User(id=0, login=login, name=name, role=Role.ADVISOR) for login, name in CREW}
+    demo.crew_ids = {ids[login]: User(id=0, login=login, name=name, role=Role.ADVISOR) for login, name, _ in CREW}
     url = f"http://{settings.http_host}:{settings.http_port}/"
+    closes = first_closure(settings.hours, datetime.now(UTC))
     lines = [
         "",
         "GPS administration — DEMO (simulated calls, made-up people)",
@@ -162,7 +208,12 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
         *(f"    {login:<12} {role:<11} {password}" for login, role, password in accounts),
         f"  {len(CREW)} simulated advisors answer; callers arrive about every {1 / demo.rate:.0f} s"
         f" (PBX simulator on AMI 127.0.0.1:{demo.server.port}).",
-        "  Log in as agnes and press « Disponible » to take calls yourself. Ctrl-C stops everything.",
+        "  Log in as agnes and press « Disponible » to take calls yourself: each simulated advisor knows one topic,"
+        " agnes knows them all,",
+        "  so a caller whose topic's specialist is busy comes to her first. Ctrl-C stops everything.",
+        f"  The line closes five minutes in every hour (out-of-hours calls), next at {closes:%H:%M}."
+        if closes is not None
+        else "",
         "" if first else "  (existing demo data reused: call history is kept in the data folder)",
     ]
     print("\n".join(lines), flush=True)
@@ -324,7 +375,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "ami_host": "127.0.0.1",
             "ami_port": ami_port,
             "ami_secret": SecretStr(secret),
-            "hours": demo_hours(),
+            "hours": demo_hours(datetime.now(UTC), settings.hours.timezone),
             "database_url": None,
             "redis_url": None,
         }

@@ -127,6 +127,14 @@ class PresenceBoard:
             self._by_interface[advisor.interface] = p
             self.dirty.add(advisor.interface)
 
+    def update(self, advisor: Advisor) -> None:
+        """An advisor as the directory holds it now (read again at each login): routing uses their new name and
+        skills from now on. A changed interface or a deactivation waits for the next load (a takeover or start)."""
+        p = self._by_id.get(advisor.id)
+        if p is not None and advisor.active and advisor.interface == p.advisor.interface and advisor != p.advisor:
+            p.advisor = advisor
+            p.view = None
+
     def knows(self, advisor_id: int) -> bool:
         return advisor_id in self._by_id
 

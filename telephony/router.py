@@ -322,13 +322,16 @@ class Router:
         """An advisor's presence command. Raises PresenceError (French message) or RouterNotLeader."""
         if not self.leader:
             raise RouterNotLeader("another instance routes this queue")
+        fresh = await self._read_advisor(advisor_id) if what == "login" else None
         now = self._clock()
         async with self._lock:
             if not self.board.knows(advisor_id):  # added since the last load
-                advisor = await self._store.get(advisor_id)
+                advisor = fresh or await self._store.get(advisor_id)
                 if advisor is not None:
                     self.board.add(advisor)
                     self._known_interfaces.add(advisor.interface)
+            elif fresh is not None:  # skills edited since the last load apply from this login
+                self.board.update(fresh)
             if what == "login":
                 changes = self.board.login(advisor_id, now)
             elif what == "logout":
@@ -341,6 +344,15 @@ class Router:
                 changes = self.board.available(advisor_id, now)
             self._record(changes)
             await self._step()
+
+    async def _read_advisor(self, advisor_id: int) -> Advisor | None:
+        """The advisor as the directory holds it now, outside the routing lock and bounded: a slow or unreachable
+        database leaves the advisor as last loaded (their login goes on) rather than delaying routing."""
+        try:
+            return await bounded(self._store.get(advisor_id), self._routing.continuity_lookup_within)
+        except Exception as exc:  # the database slow (TimeoutError) or away
+            log.warning("advisor #%d not read again at login (%s): routing keeps what it loaded", advisor_id, exc)
+            return None
 
     # ---- the step: decide, claim, reconcile, log ----
 

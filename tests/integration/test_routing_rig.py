@@ -251,6 +251,59 @@ async def test_the_skill_chosen_in_the_menu_goes_first(
         await svc.stop()
 
 
+class StalledReads:
+    """The router's store, whose reads of an advisor never answer while `stalled`."""
+
+    def __init__(self, repository: AdvisorRepository) -> None:
+        self.repository = repository
+        self.stalled = False
+
+    def __getattr__(self, name: str) -> Any:  # everything else as the repository
+        return getattr(self.repository, name)
+
+    async def get(self, advisor_id: int) -> Advisor | None:
+        if self.stalled:
+            await asyncio.Event().wait()
+        return await self.repository.get(advisor_id)
+
+
+async def test_skills_edited_while_routing_apply_at_the_next_login(
+    asterisk_rig: AsteriskRig,
+    fresh_database: str,
+    clean: asyncpg.Pool,
+    tmp_path: Path,
+    driver: Driver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An admin gives adv2 a skill while the router runs (it loaded adv2 without): the skill counts from adv2's
+    next login. A database that does not answer at a login does not stop it: routing keeps what it loaded."""
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()), ("adv2", "Local/adv2@advisors", ()))
+    stores: list[StalledReads] = []
+
+    def stalling(repository: AdvisorRepository) -> AdvisorStore:
+        stores.append(StalledReads(repository))
+        return cast(AdvisorStore, stores[-1])
+
+    routing = ROUTING.model_copy(update={"continuity_lookup_within": 0.3})
+    svc = await ServiceUnderTest(
+        asterisk_rig, fresh_database, Spool(tmp_path / "spool"), routing=routing, redis_url=REDIS, store=stalling
+    ).start()
+    try:
+        router = await lead(svc)  # loaded both advisors, without skills
+        await AdvisorRepository(clean, ROUTING.skills).update(team[1].id, skills=["taxes"])
+        stores[0].stalled = True
+        with caplog.at_level(logging.WARNING, logger="telephony.router"):
+            await router.command(team[0].id, "login")  # adv1 idles longest
+        assert router.board.presence(team[0].id)[0] is AdvisorState.AVAILABLE
+        assert any(f"advisor #{team[0].id} not read again at login" in r.getMessage() for r in caplog.records)
+        stores[0].stalled = False
+        await router.command(team[1].id, "login")
+        await driver.call("0321000521", "Irène Joliot", __ADVISOR_TALK="1", __GPS_TOPIC="taxes")
+        assert (await svc.record("+33321000521")).advisor_interface == "Local/adv2@advisors"
+    finally:
+        await svc.stop()
+
+
 async def answered_yesterday(pool: asyncpg.Pool, linkedid: str, number: str, interface: str) -> None:
     """A record of yesterday: `number` was answered by the advisor on `interface` (continuity's input)."""
     yesterday = datetime.now(UTC) - timedelta(days=1)

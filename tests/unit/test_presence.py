@@ -766,6 +766,28 @@ def test_load_ignores_inactive_and_replaces_previous() -> None:
     assert board.desired_members() == {}
 
 
+@pytest.mark.parametrize(
+    ("edited", "skills", "name"),
+    [
+        (ALICE.model_copy(update={"skills": frozenset({"taxes"})}), {"taxes"}, "Alice Martin"),
+        (ALICE.model_copy(update={"name": "Alice Martin-Dupont"}), set(), "Alice Martin-Dupont"),
+        (ALICE.model_copy(update={"skills": frozenset({"taxes"}), "interface": "PJSIP/alice2"}), set(), "Alice Martin"),
+        (ALICE.model_copy(update={"skills": frozenset({"taxes"}), "active": False}), set(), "Alice Martin"),
+        (CAROL.model_copy(update={"id": 9, "skills": frozenset({"taxes"})}), set(), "Alice Martin"),
+    ],
+    ids=["skills", "name", "interface_waits_for_a_load", "deactivation_waits_for_a_load", "unknown_advisor"],
+)
+def test_update_applies_skills_and_name_at_once(edited: Advisor, skills: set[str], name: str) -> None:
+    board = board_in("available")
+    before = view_of(board)
+    board.update(edited)
+    view = next(v for v in board.views() if v.advisor_id == 1)
+    assert view.skills == skills
+    assert board.advisor_of(A) is not None and board.advisor_of(A).name == name  # type: ignore[union-attr]
+    assert view_of(board) == before  # presence untouched: same state, same idle-since
+    assert [v.advisor_id for v in board.views()] == [1, 2]
+
+
 def test_loaded_wrap_up_expires() -> None:
     board = new_board(last={1: sc(WRAP_UP, at(5), "wrap_up", "L1")})
     deadline = at(5 + WRAPUP_MAX)
