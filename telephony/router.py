@@ -290,7 +290,9 @@ class Router:
             self._signal()
         elif not held and self.leader:
             log.warning("router %s lost the lease", self.instance)
-            self.leader = False
+            async with self._lock:
+                await self._flush_log()  # what it decided while leading is logged (the log keeps the latest `at`)
+                self.leader = False
             self._signal()
 
     # ---- inputs ----
@@ -537,9 +539,12 @@ class Router:
     # ---- the state-change log ----
 
     def _record(self, changes: list[StateChange]) -> None:
+        """Keep the changes for the presence log and the desks. A follower's board follows the events too, but
+        only the leader logs (a follower kept every change, without end, and wrote them again once it led)."""
         if changes:
-            self._unrecorded.extend(changes)
-            self.stats.state_changes += len(changes)
+            if self.leader:
+                self._unrecorded.extend(changes)
+                self.stats.state_changes += len(changes)
             self._signal()
 
     async def _flush_log(self) -> None:
@@ -549,7 +554,7 @@ class Router:
         it could read the state before the change and show it for good (an advisor shown in wrap-up after the
         wrap-up had expired). One batch at a time, in order; a batch that fails is kept and tried again, before
         the newer ones, at the next step, and its listeners are told once it is written."""
-        if self._unrecorded and self.leader:
+        if self._unrecorded:
             batch, self._unrecorded = self._unrecorded, []
             self._unlogged.extend(batch)
         if self._unlogged and (self._log_task is None or self._log_task.done()):
@@ -584,6 +589,11 @@ class Router:
         failure: `stats.unrecorded`)."""
         while self._log_task is not None and not self._log_task.done():
             await asyncio.wait({self._log_task})
+
+    @property
+    def pending_log(self) -> int:
+        """State changes not yet in the presence log."""
+        return len(self._unrecorded) + len(self._unlogged)
 
     def _signal(self) -> None:
         self.changed.set()

@@ -448,6 +448,44 @@ async def test_two_instances_never_offer_twice_and_the_second_takes_over(
         await one.stop()
 
 
+async def test_a_router_that_lost_its_lease_keeps_nothing_and_writes_nothing_twice(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    """A leader that loses its lease (here: Redis gives it to the other instance) goes on tracking presence from
+    the events as a follower, but keeps no change for the presence log: the leader writes them. It used to keep
+    them all, without end, and write them all again once it led again."""
+    team = await advisors(clean, *((f"adv{i}", f"Local/adv{i}@advisors", ()) for i in range(1, 4)))
+    one = await start(asterisk_rig, fresh_database, tmp_path, "one")
+    two = await start(asterisk_rig, fresh_database, tmp_path, "two")
+    try:
+        first = await lead(one)
+        await log_in(first, team)
+        second = router_of(two)
+        client = aioredis.from_url(REDIS)
+        await client.set("gps:router:gps:lease", second.instance, px=3000)  # the lease goes to the other one
+        await client.aclose()
+        await wait_for(first, lambda: not first.leader, WITHIN)
+        await wait_for(second, lambda: second.leader, WITHIN)
+        for n in range(3):
+            await driver.call(f"03210009{n:02d}", f"Bascule {n}", __ADVISOR_TALK="1")
+        calls = await ended(two, 3)
+        assert all(c.record.status is CallStatus.ANSWERED for c in calls)
+        await ended(one, 3)  # the follower saw them too
+        assert first.pending_log == 0
+        await two.stop()  # the lease comes back to the first instance
+        await wait_for(first, lambda: first.leader, WITHIN)
+        await driver.call("0321000909", "Retour", __ADVISOR_TALK="1")
+        assert (await one.record("+33321000909")).status is CallStatus.ANSWERED
+        await first.log_drained()
+        twice = await clean.fetch(
+            "SELECT advisor_id, state, at, count(*) FROM advisor_events GROUP BY 1, 2, 3 HAVING count(*) > 1"
+        )
+        assert twice == []  # nothing logged twice
+    finally:
+        await two.stop()
+        await one.stop()
+
+
 async def test_an_interface_asterisk_does_not_know_is_never_offered(
     asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
 ) -> None:
