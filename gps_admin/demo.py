@@ -211,7 +211,8 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
         "  Log in as agnes and press « Disponible » to take calls yourself: each simulated advisor knows one topic,"
         " agnes knows them all,",
         "  so a caller whose topic's specialist is busy comes to her first. Ctrl-C stops everything.",
-        f"  The line closes five minutes in every hour (out-of-hours calls), next at {closes:%H:%M}."
+        f"  The line closes five minutes in every hour (out-of-hours calls), next at {closes:%H:%M}"
+        f" ({settings.hours.timezone} time)."
         if closes is not None
         else "",
         "" if first else "  (existing demo data reused: call history is kept in the data folder)",

@@ -288,7 +288,7 @@ PAGE = """<!doctype html>
   </div>
 </header>
 <main>
-  <section aria-labelledby="h-presence">
+  <section aria-labelledby="h-presence" class="presence">
     <h2 id="h-presence">Présence</h2>
     <div class="row">
       <button type="button" id="btn-available" class="primary" data-wired disabled>Disponible</button>
@@ -296,9 +296,10 @@ PAGE = """<!doctype html>
       <select id="pause-reason"></select>
       <button type="button" id="btn-pause" data-wired disabled>Pause</button>
       <button type="button" id="btn-logout" data-wired disabled>Se déconnecter du poste</button>
+      <p id="presence-msg" role="status"></p>
     </div>
-    <p id="presence-msg" role="status"></p>
   </section>
+  <div class="column">
   <section aria-labelledby="h-call" id="call">
     <h2 id="h-call">Appel</h2>
     <div id="pop" class="pop" aria-live="assertive"><p class="muted">Aucun appel en cours.</p></div>
@@ -320,31 +321,38 @@ PAGE = """<!doctype html>
       <p id="consultation-msg" role="status"></p>
     </div>
   </section>
-  <section aria-labelledby="h-callbacks">
-    <h2 id="h-callbacks">Rappels en attente pour ce numéro</h2>
-    <ul id="callbacks"><li class="muted">—</li></ul>
-  </section>
   <section aria-labelledby="h-history">
     <h2 id="h-history">Historique de ce numéro</h2>
     <table><thead><tr><th>Date</th><th>Thème</th><th>Issue</th><th>Conseiller</th><th>Note</th></tr></thead>
     <tbody id="history"><tr><td colspan="5" class="muted">—</td></tr></tbody></table>
   </section>
-  <section aria-labelledby="h-qualif">
+  <section aria-labelledby="h-callbacks">
+    <h2 id="h-callbacks">Rappels en attente pour ce numéro</h2>
+    <ul id="callbacks"><li class="muted">—</li></ul>
+  </section>
+  </div>
+  <section aria-labelledby="h-qualif" class="qualification">
     <h2 id="h-qualif">Qualification de l'appel</h2>
     <form id="qualification" novalidate>
-      <label for="q-topic">Thème</label><select id="q-topic" required></select>
-      <label for="q-subtopic">Sous-thème</label><select id="q-subtopic"></select>
-      <label for="q-outcome">Issue</label><select id="q-outcome" required></select>
-      <label for="q-service">Service (si transfert)</label><select id="q-service"></select>
-      <label for="q-partner">Partenaire (si coordonnées données)</label><select id="q-partner"></select>
-      <label><input type="checkbox" id="q-callback"> Rappel demandé</label>
-      <label for="q-slot">Créneau de rappel souhaité</label><input id="q-slot" maxlength="80">
-      <label for="q-commune">Commune de résidence</label>
-      <input id="q-commune" role="combobox" aria-autocomplete="list" aria-expanded="false"
-             aria-controls="q-communes" autocomplete="off" maxlength="60">
-      <ul id="q-communes" class="suggestions" role="listbox" hidden></ul>
-      <label for="q-note">Note <span id="q-note-count" class="muted"></span></label>
-      <textarea id="q-note" maxlength="2000"></textarea>
+      <div class="fields">
+        <div><label for="q-topic">Thème</label><select id="q-topic" required></select></div>
+        <div><label for="q-subtopic">Sous-thème</label><select id="q-subtopic"></select></div>
+        <div><label for="q-outcome">Issue</label><select id="q-outcome" required></select></div>
+        <div><label for="q-service">Service (si transfert)</label><select id="q-service"></select></div>
+        <div><label for="q-partner">Partenaire (si coordonnées données)</label><select id="q-partner"></select></div>
+        <div>
+          <label for="q-commune">Commune de résidence</label>
+          <input id="q-commune" role="combobox" aria-autocomplete="list" aria-expanded="false"
+                 aria-controls="q-communes" autocomplete="off" maxlength="60">
+          <ul id="q-communes" class="suggestions" role="listbox" hidden></ul>
+        </div>
+        <div class="check"><label><input type="checkbox" id="q-callback"> Rappel demandé</label></div>
+        <div><label for="q-slot">Créneau de rappel souhaité</label><input id="q-slot" maxlength="80"></div>
+        <div class="wide">
+          <label for="q-note">Note <span id="q-note-count" class="muted"></span></label>
+          <textarea id="q-note" maxlength="2000"></textarea>
+        </div>
+      </div>
       <p><button type="submit" class="primary" id="q-save" data-wired disabled>Enregistrer la qualification</button></p>
       <p id="q-msg" role="status"></p>
     </form>

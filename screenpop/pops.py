@@ -109,6 +109,7 @@ class DeskMessage(BaseModel):
     caller_display: str = ""  # French format, "03 21 00 00 01"
     caller_name: str | None = None
     wait_seconds: float | None = None
+    menu_topic: str | None = Field(default=None, max_length=40)  # pop: the voice-menu choice (a topic key)
     context: CallerContext | None = None
     # ring_ended: "missed" | "caller_gone"; ended: status; consulting, transferred: the target extension
     detail: str | None = None
@@ -224,6 +225,7 @@ class PopPublisher:
                 caller_display=display,
                 caller_name=effect.caller_name,
                 wait_seconds=wait,
+                menu_topic=effect.menu_topic,
                 context=context,
             )
         known = self._ringing.get(effect.linkedid)

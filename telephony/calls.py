@@ -379,6 +379,7 @@ class CallTracker:
                 caller_number=e164(call.caller_num_raw, self._line.default_region),
                 caller_name=caller_name(call.caller_name_raw),
                 queue_entered_at=call.queue_entered_at,
+                menu_topic=call.topic,
             )
         ]
 

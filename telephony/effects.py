@@ -46,6 +46,7 @@ class AdvisorRinging(Effect):
     caller_number: str | None
     caller_name: str | None
     queue_entered_at: datetime | None
+    menu_topic: str | None = None  # the caller's voice-menu choice (a skill key), if any
 
 
 class AdvisorRingEnded(Effect):

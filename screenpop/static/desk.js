@@ -6,6 +6,7 @@ let csrf = "";
 let currentCall = null; // linkedid of the call shown (ringing, in progress or to qualify)
 let transferredTo = null; // the call was transferred (extension): its end is then no news to the advisor
 const services = new Map(); // extension → {id, name}
+const topicLabels = new Map(); // qualification topic key → label (the voice menu's choices use the same keys)
 let socket = null;
 let retry = 500;
 
@@ -77,7 +78,13 @@ function showPop(message) {
   text(details, commune + wait);
   const status = document.createElement("div"); status.id = "call-status"; status.className = "state";
   text(status, "Appel entrant");
-  pop.append(number, name, details, status);
+  pop.append(number, name, details);
+  if (message.menu_topic) {
+    const menu = document.createElement("div"); menu.id = "menu-topic";
+    text(menu, "Choix au menu : " + (topicLabels.get(message.menu_topic) || message.menu_topic));
+    pop.append(menu);
+  }
+  pop.append(status);
   const callbacks = $("callbacks"); callbacks.replaceChildren();
   const owed = (message.context && message.context.open_callbacks) || [];
   if (!owed.length) { const li = document.createElement("li"); li.className = "muted"; text(li, "Aucun rappel en attente."); callbacks.append(li); }
@@ -107,7 +114,11 @@ function onMessage(message) {
     currentCall = message.linkedid;
     transferredTo = null;
     showPop(message);
-    $("qualification").reset();  // a new call: a blank qualification
+    $("qualification").reset();  // a new call: a blank qualification, its topic the voice menu's choice if any
+    if (message.menu_topic && topicLabels.has(message.menu_topic)) {
+      $("q-topic").value = message.menu_topic;
+      $("q-topic").onchange();
+    }
     communeCode = null;
     text($("q-msg"), ""); text($("q-note-count"), "");
   }
@@ -163,7 +174,7 @@ async function loadLists() {
   const lists = await api("GET", "/api/topics");
   const topic = $("q-topic"), sub = $("q-subtopic"), outcome = $("q-outcome"), partner = $("q-partner");
   option(topic, "", "— choisir —");
-  for (const t of lists.topics) option(topic, t.key, t.label);
+  for (const t of lists.topics) { option(topic, t.key, t.label); topicLabels.set(t.key, t.label); }
   topic.onchange = () => {
     sub.replaceChildren(); option(sub, "", "—");
     const chosen = lists.topics.find((t) => t.key === topic.value);

@@ -167,7 +167,7 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
     )
     await pool.close()
 
-    page = await (await browser.new_context()).new_page()
+    page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
     await log_in(page, url)
     await page.get_by_role("button", name="Disponible").click()
     await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
@@ -175,9 +175,15 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
     driver = await Driver.connect(asterisk_rig)
     try:
         # 1. a real call with an accented name: the pop, with the history of this number
-        await driver.call("0321000301", "Hélène Lefèvre", __ADVISOR_TALK="3")
+        await driver.call("0321000301", "Hélène Lefèvre", __ADVISOR_TALK="3", __GPS_TOPIC="taxes")
         await expect(page.locator("#caller-name")).to_have_text("Hélène Lefèvre", timeout=STEP)
         await expect(page.locator("#pop .number")).to_have_text("03 21 00 03 01")
+        await expect(page.locator("#menu-topic")).to_have_text("Choix au menu : Impôts et fiscalité")
+        await expect(page.get_by_label("Thème", exact=True)).to_have_value("taxes")  # the qualification starts there
+        # the whole desk fits a 1366×768 screen: the call, its transfer buttons and the qualification's button
+        for element in ("#pop", "#q-save", "#q-note"):
+            box = await page.locator(element).bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 768, (element, box)
         await expect(page.locator("#pop")).to_contain_text("Arras (62041)")
         await expect(page.locator("#history")).to_contain_text("Impôts et fiscalité")
         await expect(page.locator("#history")).to_contain_text("Échéancier expliqué")

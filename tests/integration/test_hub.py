@@ -113,6 +113,7 @@ def ringing(linkedid: str, interface: str = "PJSIP/adv7") -> AdvisorRinging:
         caller_number="+33321000001",
         caller_name="<b>Hélène</b> Lefèvre",
         queue_entered_at=now - timedelta(seconds=12),
+        menu_topic="taxes",
     )
 
 
@@ -141,6 +142,7 @@ async def test_a_pop_reaches_the_advisor_on_the_other_instance_and_is_acknowledg
     assert pop["caller_display"] == "03 21 00 00 01"
     assert pop["caller_name"] == "<b>Hélène</b> Lefèvre"  # data, rendered as text by the page
     assert 11 <= pop["wait_seconds"] <= 13
+    assert pop["menu_topic"] == "taxes"  # the voice-menu choice: the page shows it and starts the qualification there
     await ws.send_str(json.dumps({"type": "ack", "id": pop["id"]}))
     await asyncio.wait_for(b.hub.until(lambda: b.hub.stats.acked == 1), WITHIN)
     assert await pending(redis, 7) == []

@@ -64,6 +64,12 @@ class Scenario:
     def callerid(self, c: Chan, num: str, name: str) -> None:
         self.events.append(ev.NewCallerid(at=self.t, **self._snap(c, num, name)))
 
+    def menu(self, c: Chan, topic: str) -> None:
+        """The caller's voice-menu choice, as the dialplan's `UserEvent(GpsTopic,Topic: …)` tells it."""
+        self.events.append(
+            ev.UserEvent.model_validate({"at": self.t, "UserEvent": "GpsTopic", "Topic": topic, **self._snap(c)})
+        )
+
     def join(self, c: Chan, num: str = "0321000001", name: str = "Hélène Lefèvre") -> None:
         self.events.append(ev.QueueCallerJoin(at=self.t, queue="gps", position=1, **self._snap(c, num, name)))
 

@@ -322,6 +322,23 @@ def test_the_pop_moment_carries_the_caller() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("pressed", "topic"),
+    [(None, None), ("taxes", "taxes"), (" Roads ", "roads"), ("<b>x</b>", None), ("a" * 41, None)],
+    ids=["no_choice", "choice", "normalised", "markup_dropped", "too_long_dropped"],
+)
+def test_the_pop_moment_carries_the_voice_menu_choice(pressed: str | None, topic: str | None) -> None:
+    s = Scenario()
+    c = s.at(0).inbound()
+    if pressed is not None:
+        s.menu(c, pressed)
+    s.at(1).join(c)
+    s.at(2).ring(c, "adv1")
+    tracker = CallTracker(LineSettings(), OpeningHours())
+    rings = [fx for e in s.events for fx in tracker.apply(e) if isinstance(fx, AdvisorRinging)]
+    assert [r.menu_topic for r in rings] == [topic]
+
+
 def test_calls_not_on_the_public_line_make_no_record() -> None:
     s = Scenario()
     c = s.new("PJSIP/switchboard-00000001", context="internal", exten="2001", num="1001", name="Accueil")
