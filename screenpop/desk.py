@@ -339,7 +339,7 @@ PAGE = """<!doctype html>
         <div><label for="q-subtopic">Sous-thème</label><select id="q-subtopic"></select></div>
         <div><label for="q-outcome">Issue</label><select id="q-outcome" required></select></div>
         <div><label for="q-service">Service (si transfert)</label><select id="q-service"></select></div>
-        <div><label for="q-partner">Partenaire (si coordonnées données)</label><select id="q-partner"></select></div>
+        <div><label for="q-partner">Partenaire (contact donné)</label><select id="q-partner"></select></div>
         <div>
           <label for="q-commune">Commune de résidence</label>
           <input id="q-commune" role="combobox" aria-autocomplete="list" aria-expanded="false"

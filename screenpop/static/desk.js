@@ -65,7 +65,11 @@ async function presence(state, reason) {
   await refreshState();
 }
 
+const TITLE = document.title;
+
 function showPop(message) {
+  // the tab's title tells an advisor busy in another window (knowledge base, a service's site) that a call rings
+  document.title = "Appel entrant : " + (message.caller_display || "numéro masqué") + " — " + TITLE;
   const pop = $("pop");
   pop.replaceChildren();
   const number = document.createElement("div"); number.className = "number";
@@ -143,6 +147,10 @@ function onCallUpdate(message) {
     ring_ended: message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché",
   };
   if (!(message.type in labels)) return;
+  const titles = { answered: "En communication", consulting: "Consultation", consultation_ended: "En communication",
+                   transferred: "À qualifier", ended: "À qualifier" };
+  document.title = message.type in titles
+    ? titles[message.type] + " : " + (message.caller_display || "numéro masqué") + " — " + TITLE : TITLE;
   text($("call-status"), labels[message.type]);
   const talking = message.type === "answered" || message.type === "consultation_ended";
   $("transfer").hidden = !talking;
@@ -234,7 +242,7 @@ async function saveQualification(event) {
   };
   try {
     await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/qualification", body);
-    text(msg, "Qualification enregistrée."); msg.className = "ok";
+    text(msg, "Qualification enregistrée."); msg.className = "ok"; document.title = TITLE;
     await refreshState();
   } catch (e) { text(msg, e.message); msg.className = "error"; }
 }

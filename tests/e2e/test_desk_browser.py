@@ -191,6 +191,8 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
             "Impôts et fiscalité — créneau souhaité : le matin <i>tôt</i>"
         )
         await expect(page.locator("#call-status")).to_have_text("Appel terminé — à qualifier", timeout=STEP)
+        # the tab's title says it too, for an advisor working in another window
+        await expect(page).to_have_title("À qualifier : 03 21 00 03 01 — Poste conseiller — GPS administration")
         linkedid = await call_ended(served, "+33321000301")
 
         # 2. the advisor qualifies by keyboard and pointer; the record holds it; the advisor is available again
@@ -201,6 +203,7 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         await page.get_by_label(re.compile("^Note")).fill("Rappel de l'échéance <b>important</b>")
         await page.get_by_role("button", name="Enregistrer la qualification").click()
         await expect(page.locator("#q-msg")).to_have_text("Qualification enregistrée.", timeout=STEP)
+        await expect(page).to_have_title("Poste conseiller — GPS administration")
         saved = await row(fresh_database, linkedid)
         assert (saved["topic"], saved["outcome"], saved["commune_insee"]) == ("taxes", "advice", "62041")
         assert saved["note"] == "Rappel de l'échéance <b>important</b>"
@@ -306,6 +309,7 @@ async def test_attended_transfer_from_the_page(
         await page.get_by_label("Thème", exact=True).select_option("roads")
         await page.get_by_role("button", name="Enregistrer la qualification").click()
         await expect(page.locator("#q-msg")).to_have_text("Qualification enregistrée.", timeout=STEP)
+        await expect(page).to_have_title("Poste conseiller — GPS administration")
         saved = await row(fresh_database, linkedid)
         assert (saved["outcome"], saved["transfer_service"]) == ("transfer", "Service des routes")
     finally:
