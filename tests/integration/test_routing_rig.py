@@ -460,6 +460,7 @@ async def test_a_router_that_lost_its_lease_keeps_nothing_and_writes_nothing_twi
     try:
         first = await lead(one)
         await log_in(first, team)
+        await first.log_drained()  # the logins are in the presence log, which the next leader loads
         second = router_of(two)
         client = aioredis.from_url(REDIS)
         await client.set("gps:router:gps:lease", second.instance, px=3000)  # the lease goes to the other one
