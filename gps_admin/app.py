@@ -256,7 +256,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_telephony_ctx)
     setup_auth(app, users=UserRepository(pool), redis=redis, settings=settings.desk, demo=demo)
-    setup_calls_api(app, pool=pool, desk=settings.desk, departement=settings.desk.departement)
+    setup_calls_api(app, pool=pool, desk=settings.desk, departement=settings.desk.departement, taken_by=live.taken_by)
     setup_desk(app, DeskDeps(settings=settings, redis=redis, pool=pool, ami=ami, live=live, demo=demo))
     app.router.add_get("/ws", hub.handle)
     app.router.add_get("/healthz", health)

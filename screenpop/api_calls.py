@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from storage.qualification import (
     MissingTransferService,
     NoteTooLong,
     NotYourCall,
+    PendingQualification,
     Qualification,
     QualificationError,
     QualificationRepository,
@@ -66,7 +68,14 @@ _FIELDS = {
 
 
 class _Api:
-    def __init__(self, pool: asyncpg.Pool, desk: DeskSettings, departement: str | None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        desk: DeskSettings,
+        departement: str | None,
+        taken_by: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.taken_by = taken_by
         self.pool = pool
         self.desk = desk
         self.departement = departement
@@ -125,10 +134,15 @@ class _Api:
             raise _error(422, "invalid-qualification", _french(exc)) from None
         interface = await self._advisor_interface(user)
         try:
-            view = await self.qualifications.save(linkedid, qualification, user, interface)
+            saved = await self.qualifications.save(
+                linkedid, qualification, user, interface, self.taken_by(linkedid) if self.taken_by else None
+            )
         except QualificationError as exc:
             raise _error(_STATUS.get(type(exc), 422), exc.error_id, str(exc)) from None
-        return web.json_response({"call": view.model_dump(mode="json", exclude={"changed"}), "changed": view.changed})
+        if isinstance(saved, PendingQualification):  # the call is in progress: joined to its record at its end
+            return web.json_response({"call": None, "changed": True, "pending": True}, status=202)
+        body = {"call": saved.model_dump(mode="json", exclude={"changed"}), "changed": saved.changed, "pending": False}
+        return web.json_response(body)
 
     async def history(self, request: web.Request) -> web.Response:
         _user(request)
@@ -153,10 +167,17 @@ class _Api:
 
 
 def setup_calls_api(
-    app: web.Application, *, pool: asyncpg.Pool, desk: DeskSettings, departement: str | None = None
+    app: web.Application,
+    *,
+    pool: asyncpg.Pool,
+    desk: DeskSettings,
+    departement: str | None = None,
+    taken_by: Callable[[str], str | None] | None = None,
 ) -> None:
-    """Register the routes. `departement` (e.g. "62"): its communes come first in the autocomplete."""
-    api = _Api(pool, desk, departement)
+    """Register the routes. `departement` (e.g. "62"): its communes come first in the autocomplete.
+    `taken_by`: linkedid → the interface of the advisor who answered that call while it is in progress
+    (`LiveCalls.taken_by`): a qualification saved then waits for the call's record (HTTP 202)."""
+    api = _Api(pool, desk, departement, taken_by)
     app.router.add_get("/api/communes", api.communes_search)
     app.router.add_get("/api/topics", api.topics)
     app.router.add_get("/api/services", api.services_list)

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -56,21 +56,44 @@ class LiveCall:
     consulting: str | None = None  # attended transfer in progress: the target extension being consulted
 
 
+TAKEN_GRACE = timedelta(minutes=2)  # the record of an ended call is written within milliseconds, normally
+
+
 @dataclass
 class LiveCalls:
     """Answered calls on this instance's view of the PBX: who has them, on which channel, whether the advisor
     is consulting a service (for transfers). Every instance follows every event, so any instance can answer."""
 
     calls: dict[str, LiveCall] = field(default_factory=dict)  # linkedid → call
+    # Who took each answered call, until its record is surely written: the calls in progress (transferred ones
+    # too, whose record waits for the service to hang up) and those ended less than TAKEN_GRACE ago. A
+    # qualification saved for one of them before its record exists waits for it (storage.qualification).
+    taken: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)  # linkedid → (interface, ended)
+
+    def taken_by(self, linkedid: str) -> str | None:
+        """The interface of the advisor who answered this call, while it is in progress or just ended."""
+        found = self.taken.get(linkedid)
+        return None if found is None else found[0]
 
     async def on_effect(self, effect: AnyEffect) -> None:
         if isinstance(effect, CallAnswered):
             self.calls[effect.linkedid] = LiveCall(effect.interface, effect.advisor_channel)
+            self.taken[effect.linkedid] = (effect.interface, None)
         elif isinstance(effect, CallEnded | CallTransferred):
             self.calls.pop(effect.linkedid, None)
+            if isinstance(effect, CallEnded):
+                self._ended(effect.linkedid, effect.at)
         elif isinstance(effect, ConsultationStarted | ConsultationEnded) and effect.linkedid in self.calls:
             target = effect.target if isinstance(effect, ConsultationStarted) else None
             self.calls[effect.linkedid].consulting = target
+
+    def _ended(self, linkedid: str, at: datetime) -> None:
+        found = self.taken.get(linkedid)
+        if found is not None:
+            self.taken[linkedid] = (found[0], at)
+        horizon = at - TAKEN_GRACE
+        for gone in [k for k, (_, ended) in self.taken.items() if ended is not None and ended < horizon]:
+            del self.taken[gone]
 
 
 class PresenceRequest(BaseModel):
@@ -243,7 +266,7 @@ async def wrapup_after_qualification(
     if (
         request.method == "POST"
         and request.path.endswith("/qualification")
-        and response.status == 200
+        and response.status in (200, 202)  # 202: saved during the call, whose wrap-up is then already done
         and USER in request
         and request[USER].advisor_id is not None
     ):

@@ -18,9 +18,21 @@ ERROR = {"description": "French message", "content": {JSON: {"schema": {"$ref": 
 
 
 def _op(
-    summary: str, *, body: type | None = None, auth: bool = True, csrf: bool = False, **responses: Any
+    summary: str,
+    *,
+    body: type | None = None,
+    auth: bool = True,
+    csrf: bool = False,
+    errors: tuple[int, ...] = (),
+    accepted: str | None = None,
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "OK"}, **responses}}
+    """One operation: 200, `accepted` (the meaning of a 202, if the operation can answer one) and the `errors`
+    it can answer, each with the French error body."""
+    responses: dict[str, Any] = {"200": {"description": "OK"}}
+    if accepted is not None:
+        responses["202"] = {"description": accepted}
+    responses.update({str(code): ERROR for code in errors})
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
         op["requestBody"] = {
             "required": True,
@@ -93,9 +105,12 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/calls/{linkedid}/qualification": {
         "post": {
             **_op(
-                "Qualify a call: topic, outcome, callback, commune, note; ends the wrap-up",
+                "Qualify a call: topic, outcome, callback, commune, note; ends the wrap-up (saved during the call:"
+                " the advisor has no wrap-up after it)",
                 body=Qualification,
                 errors=(403, 404, 422),
+                accepted="The call is still in progress (during the conversation, or transferred and the service"
+                " still talking): the qualification is kept and joins the call's record when the call ends",
             ),
             "x-path-parameters": [LINKEDID],
         }

@@ -3,7 +3,8 @@
 `upsert` writes the PBX facts only. A replay of the same record changes nothing; a later version of the
 same call replaces the facts, except that a reconstructed record (ended while the AMI link was down)
 never overwrites a real one. The qualification columns (topic, outcome, note, …) belong to the advisor
-desk and are never named here.
+desk and are never named here: a qualification the advisor saved while the call was still in progress
+(`pending_qualifications`, storage.qualification) joins its record in the transaction that writes it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ WHERE (NOT EXCLUDED.reconstructed OR cr.reconstructed)
       IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _UPDATABLE)})
 RETURNING 1
 """  # noqa: S608 - column names come from the CallRecord model, values are parameters
+
+# The qualifications saved while these calls were in progress join their records (migration 0006).
+_APPLY_PENDING = "SELECT apply_pending_qualifications($1::text[])"
 
 _SELECT = f"""
 SELECT {", ".join("rings::text AS rings" if c == "rings" else c for c in _FACTS)}
@@ -72,14 +76,19 @@ class CallRecordRepository:
         self._pool = pool
 
     async def upsert(self, record: CallRecord) -> bool:
-        """Insert or update the PBX facts; True when a row was inserted or changed."""
-        changed = await self._pool.fetchval(_UPSERT, *_parameters(record))
+        """Insert or update the PBX facts (and join a pending qualification); True when the facts were inserted
+        or changed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            changed = await conn.fetchval(_UPSERT, *_parameters(record))
+            await conn.execute(_APPLY_PENDING, [record.linkedid])
         return changed is not None
 
     async def upsert_many(self, records: list[CallRecord]) -> None:
-        """`upsert` for several records in one exchange, all or none (asyncpg's executemany is one transaction).
-        The same ON CONFLICT rules apply to each, in the list's order."""
-        await self._pool.executemany(_UPSERT, [_parameters(r) for r in records])
+        """`upsert` for several records, all or none, in one transaction. The same ON CONFLICT rules apply to
+        each, in the list's order."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(_UPSERT, [_parameters(r) for r in records])
+            await conn.execute(_APPLY_PENDING, [r.linkedid for r in records])
 
     async def get(self, linkedid: str) -> CallRecord | None:
         row = await self._pool.fetchrow(_SELECT, linkedid)

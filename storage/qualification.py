@@ -144,6 +144,16 @@ class CallRecordView(BaseModel):
     changed: bool = False  # this save changed the stored qualification
 
 
+class PendingQualification(BaseModel):
+    """A qualification saved while its call is in progress: it joins the call's record when the record is
+    written (at the end of the call, or when the service the call was transferred to hangs up)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    linkedid: str
+    qualified_by: str
+
+
 class OpenCallback(BaseModel):
     """A callback asked for on one of the caller's calls, with no answered call from that number since."""
 
@@ -200,6 +210,16 @@ WHERE linkedid = $1
   AND ({", ".join(f"cr.{c}" for c in _QUALIFICATION)})
       IS DISTINCT FROM ({", ".join(f"${i}::{t}" for i, t in enumerate(_TYPES, start=2))})
 RETURNING {_VIEW}
+"""  # noqa: S608 - fixed column names, values are parameters
+
+_QUALIFICATION_LOCK = "SELECT pg_advisory_xact_lock(qualification_lock($1))"  # see migration 0006
+_PENDING = f"""
+INSERT INTO pending_qualifications (linkedid, advisor_interface, {", ".join(_QUALIFICATION)}, qualified_by)
+VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, len(_QUALIFICATION) + 3))}, ${len(_QUALIFICATION) + 3})
+ON CONFLICT (linkedid) DO UPDATE SET
+    advisor_interface = EXCLUDED.advisor_interface,
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _QUALIFICATION)},
+    qualified_at = now(), qualified_by = EXCLUDED.qualified_by
 """  # noqa: S608 - fixed column names, values are parameters
 
 _HISTORY = """
@@ -267,17 +287,30 @@ class QualificationRepository:
         self._pool = pool
         self._desk = desk
 
-    async def save(self, linkedid: str, q: Qualification, user: User, advisor_interface: str | None) -> CallRecordView:
+    async def save(
+        self,
+        linkedid: str,
+        q: Qualification,
+        user: User,
+        advisor_interface: str | None,
+        taken_by: str | None = None,
+    ) -> CallRecordView | PendingQualification:
         """Qualify a call. `advisor_interface`: the phone of the user's advisor (None if they have none);
-        an advisor qualifies only the calls they answered, supervisors and admins any call.
-        Raises a `QualificationError` (nothing written) when refused."""
+        an advisor qualifies only the calls they answered, supervisors and admins any call. `taken_by`: for a
+        call in progress (its record not written yet), the interface of the advisor who answered it, as the
+        live events tell (None: not known to be in progress): the qualification then waits for the record
+        (`PendingQualification`). Raises a `QualificationError` (nothing written) when refused."""
         self._check_lists(q)
         async with self._pool.acquire() as conn, conn.transaction():
+            # ordered with the writing of this call's record: either the record is found here, or the record's
+            # writer finds the pending qualification (migration 0006)
+            await conn.execute(_QUALIFICATION_LOCK, linkedid)
             call = await conn.fetchrow(_LOCK, linkedid)
-            if call is None:
+            if call is None and taken_by is None:
                 raise UnknownCall(f"appel {linkedid} inconnu")
+            owner = taken_by if call is None else call["advisor_interface"]
             if user.role not in (Role.SUPERVISOR, Role.ADMIN) and (
-                advisor_interface is None or call["advisor_interface"] != advisor_interface
+                advisor_interface is None or owner != advisor_interface
             ):
                 raise NotYourCall("cet appel a été pris par un autre conseiller : seul lui peut le qualifier")
             if q.commune_insee is not None and not await conn.fetchval(
@@ -302,6 +335,9 @@ class QualificationRepository:
                 q.commune_insee,
                 q.note,
             )
+            if call is None:
+                await conn.execute(_PENDING, linkedid, owner, *values, user.login)
+                return PendingQualification(linkedid=linkedid, qualified_by=user.login)
             row = await conn.fetchrow(_SAVE, linkedid, *values, user.login)
             return _view(call, False) if row is None else _view(row, True)
 

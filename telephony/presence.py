@@ -61,6 +61,7 @@ class _Presence:
     idle_since: datetime | None = None  # kept across a ring that did not end in a call (fairness)
     wrapup_until: datetime | None = None
     offered_for: str | None = None
+    qualified: str | None = None  # the call in progress was qualified already: no wrap-up after it
     after: tuple[AdvisorState, str | None] | None = None  # a pause that a ring overtook: resumed after it
     rank: int = 0  # position among the advisors loaded (the order of the board's outputs)
     view: AdvisorView | None = None  # routing's view, built again after any change to the fields it shows
@@ -261,8 +262,12 @@ class PresenceBoard:
         return []
 
     def wrapup_done(self, advisor_id: int, now: datetime) -> list[StateChange]:
-        """The call record is qualified: the wrap-up ends (a pause asked meanwhile still applies)."""
+        """The call record is qualified: the wrap-up ends (a pause asked meanwhile still applies). Qualified
+        during the call: the advisor skips the wrap-up when the call ends."""
         p = self._require(advisor_id)
+        if p.state is AdvisorState.ON_CALL:
+            p.qualified = p.linkedid
+            return []
         return self._resume(p, now) if p.state is AdvisorState.WRAP_UP else []
 
     def expire(self, now: datetime) -> list[StateChange]:
@@ -372,10 +377,14 @@ class PresenceBoard:
             self._waiting.pop(effect.linkedid, None)
             if p is None:
                 return []
+            p.qualified = None
             return self._set(p, AdvisorState.ON_CALL, effect.at, linkedid=effect.linkedid)
         if isinstance(effect, AdvisorReleased):
             if p is None or p.state is not AdvisorState.ON_CALL:
                 return []
+            if p.qualified is not None and p.qualified == effect.linkedid:  # its wrap-up is done already
+                p.qualified = None
+                return self._resume(p, effect.at)
             changes = self._set(p, AdvisorState.WRAP_UP, effect.at, reason=WRAP_UP_REASON, linkedid=effect.linkedid)
             p.wrapup_until = effect.at + timedelta(seconds=self.routing.wrapup_max)
             return changes

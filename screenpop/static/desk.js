@@ -5,6 +5,8 @@ const $ = (id) => document.getElementById(id);
 let csrf = "";
 let currentCall = null; // linkedid of the call shown (ringing, in progress or to qualify)
 let transferredTo = null; // the call was transferred (extension): its end is then no news to the advisor
+let qualifiedCall = null; // the call shown was qualified already (during the call, or after it)
+let callOver = false; // the advisor's part of the call shown is over (ended, or transferred)
 const services = new Map(); // extension → {id, name}
 const topicLabels = new Map(); // qualification topic key → label (the voice menu's choices use the same keys)
 let socket = null;
@@ -117,6 +119,8 @@ function onMessage(message) {
   if (message.type === "pop") {
     currentCall = message.linkedid;
     transferredTo = null;
+    qualifiedCall = null;
+    callOver = false;
     showPop(message);
     $("qualification").reset();  // a new call: a blank qualification, its topic the voice menu's choice if any
     if (message.menu_topic && topicLabels.has(message.menu_topic)) {
@@ -147,9 +151,14 @@ function onCallUpdate(message) {
     ring_ended: message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché",
   };
   if (!(message.type in labels)) return;
+  const qualified = qualifiedCall === message.linkedid;
+  if (message.type === "transferred" || message.type === "ended" || message.type === "ring_ended") callOver = true;
+  if (qualified && (message.type === "transferred" || message.type === "ended")) {
+    labels[message.type] = labels[message.type].replace("à qualifier", "qualifié");
+  }
   const titles = { answered: "En communication", consulting: "Consultation", consultation_ended: "En communication",
                    transferred: "À qualifier", ended: "À qualifier" };
-  document.title = message.type in titles
+  document.title = message.type in titles && !(qualified && callOver)
     ? titles[message.type] + " : " + (message.caller_display || "numéro masqué") + " — " + TITLE : TITLE;
   text($("call-status"), labels[message.type]);
   const talking = message.type === "answered" || message.type === "consultation_ended";
@@ -241,8 +250,14 @@ async function saveQualification(event) {
     callback_slot: $("q-slot").value || null, commune_insee: communeCode, note: $("q-note").value || null,
   };
   try {
-    await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/qualification", body);
-    text(msg, "Qualification enregistrée."); msg.className = "ok"; document.title = TITLE;
+    const saved = await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/qualification", body);
+    qualifiedCall = currentCall;
+    // saved while the call is in progress (202): it joins the call's record when the call ends, and the
+    // advisor has no wrap-up after it
+    text(msg, saved.pending ? "Qualification enregistrée : elle rejoindra la fiche de l'appel dès sa fin."
+                            : "Qualification enregistrée.");
+    msg.className = "ok";
+    if (!saved.pending || callOver) document.title = TITLE;
     await refreshState();
   } catch (e) { text(msg, e.message); msg.className = "error"; }
 }

@@ -294,7 +294,18 @@ async def test_attended_transfer_from_the_page(
         caller = [b for ch, b in bridge_of.items() if re.fullmatch(r"Local/0800123456@public-\w+;2", ch)]
         service = [b for ch, b in bridge_of.items() if re.fullmatch(r"Local/2001@services-\w+;1", ch)]
         assert len(caller) == 1 and caller == service and caller[0]  # one bridge: the caller and the service
-        # the service ends the conversation
+
+        # 3. the qualification, filled in with the transfer, is saved while the service still talks with the
+        # caller (the call's record is written only when the call ends): it waits for the record, and the
+        # advisor's wrap-up ends at once
+        await page.get_by_label("Thème", exact=True).select_option("roads")
+        await page.get_by_role("button", name="Enregistrer la qualification").click()
+        await expect(page.locator("#q-msg")).to_have_text(
+            "Qualification enregistrée : elle rejoindra la fiche de l'appel dès sa fin.", timeout=STEP
+        )
+        await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
+        await expect(page).to_have_title("Poste conseiller — GPS administration")
+        # the service ends the conversation: the record is written, with the qualification
         for channel in bridge_of:
             if re.fullmatch(r"Local/svc2001@service-phones-\w+;2", channel):
                 await driver.hangup(channel)
@@ -303,15 +314,13 @@ async def test_attended_transfer_from_the_page(
         assert (record["transfer_kind"], record["transfer_target"]) == ("attended", "2001")
         assert (record["status"], record["hangup_by"]) == ("answered", "transfer_target")
         assert record["advisor_interface"] == "Local/adv1@advisors"
-        await expect(status).to_have_text("Appel transféré vers Service des routes — à qualifier", timeout=STEP)
-
-        # 3. the qualification, filled in with the transfer, is saved
-        await page.get_by_label("Thème", exact=True).select_option("roads")
-        await page.get_by_role("button", name="Enregistrer la qualification").click()
-        await expect(page.locator("#q-msg")).to_have_text("Qualification enregistrée.", timeout=STEP)
-        await expect(page).to_have_title("Poste conseiller — GPS administration")
-        saved = await row(fresh_database, linkedid)
-        assert (saved["outcome"], saved["transfer_service"]) == ("transfer", "Service des routes")
+        assert (record["topic"], record["outcome"], record["transfer_service"]) == (
+            "roads",
+            "transfer",
+            "Service des routes",
+        )
+        assert record["qualified_by"] == "agnes"
+        await expect(status).to_have_text("Appel transféré vers Service des routes — qualifié", timeout=STEP)
     finally:
         await driver.clear_queue()
         await driver.close()

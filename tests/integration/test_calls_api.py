@@ -58,10 +58,12 @@ async def client(pool: asyncpg.Pool, session: Session) -> AsyncIterator[TestClie
         return await handler(request)
 
     app = web.Application(middlewares=[test_user])
-    setup_calls_api(app, pool=pool, desk=DESK, departement="62")
+    setup_calls_api(app, pool=pool, desk=DESK, departement="62", taken_by=IN_PROGRESS.get)
     async with TestClient(TestServer(app)) as c:
         yield c
 
+
+IN_PROGRESS = {"500.1": "PJSIP/adv1", "500.2": "PJSIP/adv2"}  # calls in progress (LiveCalls.taken_by): whose
 
 GOOD = {"topic": "disability", "subtopic": "pch", "outcome": "advice", "commune_insee": "62041", "note": "ok"}
 
@@ -119,6 +121,19 @@ async def test_qualification_ok_and_idempotent(client: TestClient[web.Request, w
     assert body["call"]["commune_insee"] == "62041" and body["call"]["qualified_by"] == "alice"
     again = await (await qualify(client, GOOD)).json()
     assert again["changed"] is False and again["call"] == body["call"]
+
+
+async def test_a_call_in_progress_is_qualified_at_once_and_its_record_gets_it(
+    client: TestClient[web.Request, web.Application], pool: asyncpg.Pool
+) -> None:
+    resp = await qualify(client, GOOD, "500.1")
+    assert resp.status == 202, await resp.text()
+    assert await resp.json() == {"call": None, "changed": True, "pending": True}
+    refused = await qualify(client, GOOD, "500.2")  # bob's call in progress
+    assert refused.status == 403 and (await refused.json())["error"] == "not-your-call"
+    await CallRecordRepository(pool).upsert(make_record("500.1", advisor_interface="PJSIP/adv1"))
+    row = await pool.fetchrow("SELECT topic, note, qualified_by FROM call_records WHERE linkedid = '500.1'")
+    assert row is not None and tuple(row) == ("disability", "ok", "alice")
 
 
 async def test_history(client: TestClient[web.Request, web.Application]) -> None:

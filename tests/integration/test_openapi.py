@@ -24,6 +24,13 @@ async def test_every_route_is_documented_and_the_document_is_served(fresh_databa
     assert "Qualification" in doc["components"]["schemas"]
     post = doc["paths"]["/api/calls/{linkedid}/qualification"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/Qualification")
+    assert set(post["responses"]) == {"200", "202", "401", "403", "404", "422"}
+    # every response of every operation is keyed by its HTTP status (an "errors" key once slipped in)
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                assert status.isdigit() and 200 <= int(status) < 600, (path, method, status)
+                assert "description" in response, (path, method, status)
     # served without a session, without starting the service's tasks (no cleanup contexts here)
     app.cleanup_ctx.clear()
     async with TestClient(TestServer(app)) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,9 +17,11 @@ from storage.calls import CallRecordRepository
 from storage.communes import ensure_communes
 from storage.qualification import (
     CallerFacts,
+    CallRecordView,
     MissingTransferService,
     NoteTooLong,
     NotYourCall,
+    PendingQualification,
     Qualification,
     QualificationError,
     QualificationRepository,
@@ -74,6 +77,13 @@ def qual(**changes: Any) -> Qualification:
     return Qualification.model_validate(base)
 
 
+async def saved(repo: QualificationRepository, *args: Any) -> CallRecordView:
+    """`repo.save` of a call whose record exists."""
+    view = await repo.save(*args)
+    assert isinstance(view, CallRecordView), view
+    return view
+
+
 async def facts(pool: asyncpg.Pool, linkedid: str = "100.1") -> dict[str, Any]:
     row = await pool.fetchrow("SELECT * FROM call_records WHERE linkedid = $1", linkedid)
     assert row is not None
@@ -81,7 +91,7 @@ async def facts(pool: asyncpg.Pool, linkedid: str = "100.1") -> dict[str, Any]:
 
 
 async def test_save_writes_the_qualification(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
-    view = await repo.save("100.1", qual(commune_insee="62041", note="Dossier\r\nen cours\x07"), ALICE, ADV1)
+    view = await saved(repo, "100.1", qual(commune_insee="62041", note="Dossier\r\nen cours\x07"), ALICE, ADV1)
     assert view.changed
     assert (view.topic, view.subtopic, view.outcome) == ("disability", "mdph_file", Outcome.ADVICE)
     assert view.commune_insee == "62041"
@@ -94,11 +104,11 @@ async def test_save_writes_the_qualification(repo: QualificationRepository, pool
 async def test_double_submit_is_idempotent_and_a_correction_updates(
     repo: QualificationRepository, pool: asyncpg.Pool
 ) -> None:
-    first = await repo.save("100.1", qual(), ALICE, ADV1)
-    again = await repo.save("100.1", qual(), ALICE, ADV1)
+    first = await saved(repo, "100.1", qual(), ALICE, ADV1)
+    again = await saved(repo, "100.1", qual(), ALICE, ADV1)
     assert not again.changed
     assert again.model_copy(update={"changed": True}) == first
-    corrected = await repo.save("100.1", qual(outcome="immediate_answer", subtopic=None), ALICE, ADV1)
+    corrected = await saved(repo, "100.1", qual(outcome="immediate_answer", subtopic=None), ALICE, ADV1)
     assert corrected.changed
     assert corrected.outcome is Outcome.IMMEDIATE_ANSWER and corrected.subtopic is None
     assert corrected.qualified_at is not None and first.qualified_at is not None
@@ -159,7 +169,7 @@ async def test_refused(
 
 
 async def test_note_at_the_limit_is_accepted(repo: QualificationRepository) -> None:
-    assert (await repo.save("100.1", qual(note="é" * DESK.note_max), ALICE, ADV1)).note == "é" * DESK.note_max
+    assert (await saved(repo, "100.1", qual(note="é" * DESK.note_max), ALICE, ADV1)).note == "é" * DESK.note_max
 
 
 async def test_inactive_service_is_refused(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
@@ -175,6 +185,75 @@ async def test_unknown_call(repo: QualificationRepository) -> None:
         await repo.save("999.9", qual(), ALICE, ADV1)
 
 
+async def qualification_of(pool: asyncpg.Pool, linkedid: str) -> tuple[Any, ...]:
+    row = await pool.fetchrow(
+        "SELECT topic, outcome, commune_insee, note, qualified_by, qualified_at IS NOT NULL AS qualified"
+        " FROM call_records WHERE linkedid = $1",
+        linkedid,
+    )
+    assert row is not None
+    return tuple(row)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one_record", "a_batch"])
+async def test_a_call_in_progress_is_qualified_when_its_record_is_written(
+    repo: QualificationRepository, pool: asyncpg.Pool, batch: bool
+) -> None:
+    """Saved during the call (or after a transfer, the service still talking): the record does not exist yet;
+    the qualification waits, and joins the record in the transaction that writes it, by either path of the
+    writer. Saved again meanwhile: the latest wins. The record's PBX facts are its own."""
+    first = await repo.save("300.1", qual(note="premier jet"), ALICE, ADV1, ADV1)
+    assert first == PendingQualification(linkedid="300.1", qualified_by="alice")
+    await repo.save("300.1", qual(commune_insee="62041", note="Dossier APA"), ALICE, ADV1, ADV1)
+    assert await pool.fetchval("SELECT count(*) FROM call_records WHERE linkedid = '300.1'") == 0
+    record = make_record("300.1", advisor_interface=ADV1)
+    records = CallRecordRepository(pool)
+    if batch:
+        await records.upsert_many([make_record("300.2"), record])
+    else:
+        await records.upsert(record)
+    assert await qualification_of(pool, "300.1") == ("disability", "advice", "62041", "Dossier APA", "alice", True)
+    if batch:  # the other record of the batch has none
+        assert await qualification_of(pool, "300.2") == (None, None, None, None, None, False)
+    assert await pool.fetchval("SELECT count(*) FROM pending_qualifications") == 0
+    await records.upsert(record.model_copy(update={"talk_seconds": 99.0}))  # a later version of the facts
+    assert (await qualification_of(pool, "300.1"))[3] == "Dossier APA"  # the qualification stays
+    assert (await saved(repo, "300.1", qual(note="corrigé"), ALICE, ADV1, ADV1)).note == "corrigé"  # now in place
+
+
+async def test_a_qualification_saved_as_the_record_is_written_is_never_lost(
+    repo: QualificationRepository, pool: asyncpg.Pool
+) -> None:
+    """The save and the record's writing race (the call ends as the advisor clicks): whichever commits second
+    sees the other (an advisory lock per call orders them), so no qualification is left waiting."""
+    records = CallRecordRepository(pool)
+    ids = [f"400.{i}" for i in range(40)]
+
+    async def both(linkedid: str) -> None:
+        await asyncio.gather(
+            repo.save(linkedid, qual(note=linkedid), ALICE, ADV1, ADV1),
+            records.upsert(make_record(linkedid, advisor_interface=ADV1)),
+        )
+
+    await asyncio.gather(*(both(i) for i in ids))
+    assert await pool.fetchval("SELECT count(*) FROM pending_qualifications") == 0
+    notes = await pool.fetch("SELECT linkedid, note FROM call_records WHERE linkedid = ANY($1)", ids)
+    assert sorted((r["linkedid"], r["note"]) for r in notes) == sorted((i, i) for i in ids)
+
+
+async def test_a_call_in_progress_is_refused_to_another_advisor_and_unknown_calls_stay_unknown(
+    repo: QualificationRepository, pool: asyncpg.Pool
+) -> None:
+    with pytest.raises(NotYourCall):
+        await repo.save("300.3", qual(), ALICE, ADV1, "PJSIP/adv2")  # bob's call in progress
+    with pytest.raises(UnknownCall):
+        await repo.save("300.4", qual(), ALICE, ADV1, None)  # neither recorded nor in progress
+    with pytest.raises(UnknownCommune):
+        await repo.save("300.3", qual(commune_insee="99999"), ALICE, ADV1, ADV1)  # checked as for a record
+    assert await pool.fetchval("SELECT count(*) FROM pending_qualifications") == 0
+    assert isinstance(await repo.save("300.3", qual(), SUPER, None, "PJSIP/adv2"), PendingQualification)
+
+
 async def test_not_your_call(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
     before = await pool.fetchrow("SELECT * FROM call_records")
     for interface in ("PJSIP/adv2", None):
@@ -187,9 +266,9 @@ async def test_not_your_call(repo: QualificationRepository, pool: asyncpg.Pool) 
         await repo.save("100.2", qual(), ALICE, ADV1)
     assert await pool.fetchrow("SELECT * FROM call_records WHERE linkedid = '100.1'") == before
     # a supervisor (or admin) qualifies any call
-    assert (await repo.save("100.1", qual(), SUPER, None)).qualified_by == "sup"
+    assert (await saved(repo, "100.1", qual(), SUPER, None)).qualified_by == "sup"
     admin = SUPER.model_copy(update={"role": Role.ADMIN, "login": "root"})
-    assert (await repo.save("100.2", qual(), admin, None)).qualified_by == "root"
+    assert (await saved(repo, "100.2", qual(), admin, None)).qualified_by == "root"
 
 
 @pytest.mark.parametrize(

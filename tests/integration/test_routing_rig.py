@@ -198,6 +198,30 @@ async def test_ring_no_answer_pauses_the_advisor_and_the_next_one_answers(
         await svc.stop()
 
 
+async def test_an_advisor_who_qualified_during_the_call_is_available_when_it_ends(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    """The desk sends `wrapup_done` when a qualification is saved; during the call it means "no wrap-up after
+    it": when the call ends the advisor is available at once (the next caller rings them), where another call
+    would leave them in wrap-up."""
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()))
+    svc = await start(asterisk_rig, fresh_database, tmp_path, routing=ROUTING.model_copy(update={"wrapup_max": 60}))
+    try:
+        router = await lead(svc)
+        await log_in(router, team)
+        await driver.call("0321000411", "Simone Veil", __ADVISOR_TALK="2")
+        await svc.effect(lambda e: isinstance(e, CallAnswered))
+        await router.command(team[0].id, "wrapup_done")  # qualified during the call
+        assert router.board.presence(team[0].id)[0] is AdvisorState.ON_CALL
+        await svc.record("+33321000411")
+        await wait_for(router, lambda: router.board.presence(team[0].id)[0] is AdvisorState.AVAILABLE, WITHIN)
+        await driver.call("0321000412", "Louise Weiss", __ADVISOR_TALK="1")  # not qualified during the call
+        assert (await svc.record("+33321000412")).advisor_interface == "Local/adv1@advisors"
+        assert router.board.presence(team[0].id) == (AdvisorState.WRAP_UP, "wrap_up")
+    finally:
+        await svc.stop()
+
+
 async def test_a_desk_told_of_a_presence_change_reads_it_from_the_log(
     asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
 ) -> None:

@@ -884,6 +884,30 @@ def test_a_pause_overtaken_by_an_answered_call_applies_after_the_wrap_up() -> No
     assert board.expire(at(60 + WRAPUP_MAX)) == [sc(PAUSED, at(60 + WRAPUP_MAX), "meal")]
 
 
+def test_a_call_qualified_during_the_call_has_no_wrap_up() -> None:
+    board = new_board(ALICE)
+    board.login(1, at(0))
+    board.on_effect(ringing("L1", at(11)))
+    board.on_effect(answered("L1", at(12)))
+    assert board.wrapup_done(1, at(30)) == []  # saved during the call: nothing changes yet
+    assert board.on_effect(released("L1", at(60))) == [sc(AV, at(60))]
+    assert board.next_deadline() is None
+    # the next call, not qualified during it, has its wrap-up
+    board.on_effect(ringing("L2", at(70)))
+    board.on_effect(answered("L2", at(71)))
+    assert board.on_effect(released("L2", at(90))) == [sc(WRAP_UP, at(90), "wrap_up", "L2")]
+
+
+def test_a_pause_asked_during_a_call_qualified_early_applies_when_it_ends() -> None:
+    board = new_board(ALICE)
+    board.login(1, at(0))
+    board.pause(1, "meal", at(10))  # the pause had not reached Asterisk: the call rang all the same
+    board.on_effect(ringing("L1", at(11)))
+    board.on_effect(answered("L1", at(12)))
+    board.wrapup_done(1, at(30))
+    assert board.on_effect(released("L1", at(60))) == [sc(PAUSED, at(60), "meal")]
+
+
 # ---- reconcile ----
 
 UP2 = MemberConfig("Alice Martin", False, "", STANDBY)
