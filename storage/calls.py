@@ -39,8 +39,38 @@ WHERE (NOT EXCLUDED.reconstructed OR cr.reconstructed)
 RETURNING 1
 """  # noqa: S608 - column names come from the CallRecord model, values are parameters
 
-# The qualifications saved while these calls were in progress join their records (migration 0006).
-_APPLY_PENDING = "SELECT apply_pending_qualifications($1::text[])"
+# The qualifications saved while these calls ($1) were in progress join their records, once both exist
+# (migration 0006). Run by the record's writer after it committed the records, and by the saver after it
+# committed the pending qualification: each writes its own row first, then looks for the other's, so whichever
+# comes second finds both (no lock needed); the statement is idempotent. A crash between the two steps leaves
+# the pending row for `apply_all_pending` (the writer's first drain after its start).
+_QUALIFICATION = (
+    "topic",
+    "subtopic",
+    "outcome",
+    "transfer_service_id",
+    "transfer_service",
+    "partner",
+    "callback_requested",
+    "callback_slot",
+    "commune_insee",
+    "note",
+    "qualified_at",
+    "qualified_by",
+)
+_APPLY_OF = """
+WITH p AS (
+    DELETE FROM pending_qualifications AS pq
+    WHERE {where} AND EXISTS (SELECT 1 FROM call_records AS r WHERE r.linkedid = pq.linkedid)
+    RETURNING pq.*
+)
+UPDATE call_records AS cr SET {columns}, updated_at = now()
+FROM p WHERE cr.linkedid = p.linkedid
+"""
+APPLY_PENDING = _APPLY_OF.format(
+    where="pq.linkedid = ANY ($1::text[])", columns=", ".join(f"{c} = p.{c}" for c in _QUALIFICATION)
+)
+_APPLY_ALL = _APPLY_OF.format(where="true", columns=", ".join(f"{c} = p.{c}" for c in _QUALIFICATION))
 
 _SELECT = f"""
 SELECT {", ".join("rings::text AS rings" if c == "rings" else c for c in _FACTS)}
@@ -78,17 +108,23 @@ class CallRecordRepository:
     async def upsert(self, record: CallRecord) -> bool:
         """Insert or update the PBX facts (and join a pending qualification); True when the facts were inserted
         or changed."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:
             changed = await conn.fetchval(_UPSERT, *_parameters(record))
-            await conn.execute(_APPLY_PENDING, [record.linkedid])
+            await conn.execute(APPLY_PENDING, [record.linkedid])  # after the record's commit: see APPLY_PENDING
         return changed is not None
 
     async def upsert_many(self, records: list[CallRecord]) -> None:
-        """`upsert` for several records, all or none, in one transaction. The same ON CONFLICT rules apply to
-        each, in the list's order."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.executemany(_UPSERT, [_parameters(r) for r in records])
-            await conn.execute(_APPLY_PENDING, [r.linkedid for r in records])
+        """`upsert` for several records, all or none, in one transaction (asyncpg's executemany). The same
+        ON CONFLICT rules apply to each, in the list's order."""
+        async with self._pool.acquire() as conn:
+            await conn.executemany(_UPSERT, [_parameters(r) for r in records])  # one transaction
+            await conn.execute(APPLY_PENDING, [r.linkedid for r in records])  # after its commit: see APPLY_PENDING
+
+    async def apply_all_pending(self) -> int:
+        """Join every waiting qualification whose record exists (left by a crash between a write and its
+        look-up of the other side). Returns how many joined."""
+        status = await self._pool.execute(_APPLY_ALL)
+        return int(status.split()[-1])
 
     async def get(self, linkedid: str) -> CallRecord | None:
         row = await self._pool.fetchrow(_SELECT, linkedid)

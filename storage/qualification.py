@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from config.settings import DeskSettings
 from screenpop.models import OUTCOME_LABELS, Outcome, Role, User
+from storage.calls import APPLY_PENDING
 from storage.services import Service, service_from_row
 
 NOTE_DB_MAX = 2000  # call_records.note's CHECK (migration 0001): a larger note_max is capped to it
@@ -212,7 +213,6 @@ WHERE linkedid = $1
 RETURNING {_VIEW}
 """  # noqa: S608 - fixed column names, values are parameters
 
-_QUALIFICATION_LOCK = "SELECT pg_advisory_xact_lock(qualification_lock($1))"  # see migration 0006
 _PENDING = f"""
 INSERT INTO pending_qualifications (linkedid, advisor_interface, {", ".join(_QUALIFICATION)}, qualified_by)
 VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, len(_QUALIFICATION) + 3))}, ${len(_QUALIFICATION) + 3})
@@ -301,10 +301,23 @@ class QualificationRepository:
         live events tell (None: not known to be in progress): the qualification then waits for the record
         (`PendingQualification`). Raises a `QualificationError` (nothing written) when refused."""
         self._check_lists(q)
-        async with self._pool.acquire() as conn, conn.transaction():
-            # ordered with the writing of this call's record: either the record is found here, or the record's
-            # writer finds the pending qualification (migration 0006)
-            await conn.execute(_QUALIFICATION_LOCK, linkedid)
+        async with self._pool.acquire() as conn:
+            saved = await self._save(conn, linkedid, q, user, advisor_interface, taken_by)
+            if isinstance(saved, PendingQualification):
+                # the record may have been committed meanwhile, its writer looking for this before it existed
+                await conn.execute(APPLY_PENDING, [linkedid])
+            return saved
+
+    async def _save(
+        self,
+        conn: asyncpg.Connection,
+        linkedid: str,
+        q: Qualification,
+        user: User,
+        advisor_interface: str | None,
+        taken_by: str | None,
+    ) -> CallRecordView | PendingQualification:
+        async with conn.transaction():
             call = await conn.fetchrow(_LOCK, linkedid)
             if call is None and taken_by is None:
                 raise UnknownCall(f"appel {linkedid} inconnu")
@@ -338,6 +351,8 @@ class QualificationRepository:
             if call is None:
                 await conn.execute(_PENDING, linkedid, owner, *values, user.login)
                 return PendingQualification(linkedid=linkedid, qualified_by=user.login)
+            # an older qualification still waiting (a crash before it joined) must not overwrite this one later
+            await conn.execute("DELETE FROM pending_qualifications WHERE linkedid = $1", linkedid)
             row = await conn.fetchrow(_SAVE, linkedid, *values, user.login)
             return _view(call, False) if row is None else _view(row, True)
 

@@ -80,6 +80,7 @@ class RecordWriter:
         self._waiters: dict[Path, asyncio.Future[bool]] = {}
         self._spooled: dict[Path, CallRecord] = {}  # records this process spooled, so the drain need not read them
         self._scan = True  # list the spool directory at the next drain (at start, after a failure or an overflow)
+        self._sweep = True  # join the waiting qualifications a crash left behind, at the first drain
         self._task: asyncio.Task[None] | None = None
         self._spooler: asyncio.Task[None] | None = None
         self._accepted: deque[CallRecord] = deque()  # handed over by `accept`, not yet spooled (oldest first)
@@ -260,6 +261,11 @@ class RecordWriter:
         files; a batch PostgreSQL refuses is written again one record at a time, to set the bad one aside. The
         directory is listed only when some pending file may not be in memory (at start, after a failure or an
         overflow): otherwise the drain takes the records it was handed, with no thread hop to list them."""
+        if self._sweep:
+            joined = await bounded((await self._repository()).apply_all_pending(), self._write_timeout)
+            self._sweep = False
+            if joined:
+                _log.warning("record writer: %d qualification(s) saved during a call joined their record late", joined)
         while True:
             if self._scan:
                 self._scan = False

@@ -19,30 +19,3 @@ CREATE TABLE pending_qualifications (
     qualified_at         timestamptz NOT NULL DEFAULT now(),
     qualified_by         text NOT NULL CHECK (char_length(qualified_by) <= 200)
 );
-
--- The lock that orders a qualification saved for a call and the writing of that call's record: whichever comes
--- second sees the other (the saver finds the record, or the writer finds the pending qualification).
-CREATE FUNCTION qualification_lock(linkedid text) RETURNS bigint
-    LANGUAGE sql IMMUTABLE AS $$ SELECT hashtextextended('gps:qualification:' || linkedid, 0) $$;
-
--- Called right after the records `ids` are written, in the same transaction. Each statement of a PL/pgSQL
--- function takes a new snapshot: the pending rows are read after the locks are held.
-CREATE FUNCTION apply_pending_qualifications(ids text[]) RETURNS integer
-    LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    applied integer;
-BEGIN
-    PERFORM pg_advisory_xact_lock(qualification_lock(id)) FROM unnest(ids) AS id ORDER BY id;
-    WITH p AS (DELETE FROM pending_qualifications WHERE linkedid = ANY (ids) RETURNING *)
-    UPDATE call_records AS cr SET
-        topic = p.topic, subtopic = p.subtopic, outcome = p.outcome,
-        transfer_service_id = p.transfer_service_id, transfer_service = p.transfer_service, partner = p.partner,
-        callback_requested = p.callback_requested, callback_slot = p.callback_slot,
-        commune_insee = p.commune_insee, note = p.note,
-        qualified_at = p.qualified_at, qualified_by = p.qualified_by, updated_at = now()
-    FROM p
-    WHERE cr.linkedid = p.linkedid;
-    GET DIAGNOSTICS applied = ROW_COUNT;
-    RETURN applied;
-END
-$$;

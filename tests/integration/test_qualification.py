@@ -224,8 +224,8 @@ async def test_a_call_in_progress_is_qualified_when_its_record_is_written(
 async def test_a_qualification_saved_as_the_record_is_written_is_never_lost(
     repo: QualificationRepository, pool: asyncpg.Pool
 ) -> None:
-    """The save and the record's writing race (the call ends as the advisor clicks): whichever commits second
-    sees the other (an advisory lock per call orders them), so no qualification is left waiting."""
+    """The save and the record's writing race (the call ends as the advisor clicks): each side commits its row,
+    then looks for the other's, so whichever comes second joins them and no qualification is left waiting."""
     records = CallRecordRepository(pool)
     ids = [f"400.{i}" for i in range(40)]
 

@@ -128,6 +128,26 @@ async def test_records_left_by_a_crashed_writer_are_written_by_the_next(
     assert spool.pending() == []
 
 
+async def test_a_qualification_a_crash_left_waiting_joins_its_record_at_the_next_start(
+    migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
+) -> None:
+    """The record was committed and the qualification saved during the call, but neither side got to join them
+    (a crash between a write and its look-up of the other): the next writer joins them at its first drain."""
+    await CallRecordRepository(migrated_pool).upsert(make_record("crash-1"))
+    await migrated_pool.execute(
+        "INSERT INTO pending_qualifications (linkedid, topic, outcome, callback_requested, note, qualified_by)"
+        " VALUES ('crash-1', 'roads', 'advice', false, 'saved during the call', 'agnes'),"
+        " ('crash-2', 'roads', 'advice', false, 'its call still in progress', 'agnes')"
+    )
+    writer = RecordWriter(Spool(tmp_path / "spool"), factory(fresh_database))
+    async with writer:
+        await asyncio.wait_for(writer.wait_drained(), WAIT)
+    row = await migrated_pool.fetchrow("SELECT topic, note, qualified_by FROM call_records WHERE linkedid = 'crash-1'")
+    assert row is not None and tuple(row) == ("roads", "saved during the call", "agnes")
+    waiting = await migrated_pool.fetch("SELECT linkedid FROM pending_qualifications")
+    assert [r["linkedid"] for r in waiting] == ["crash-2"]  # no record yet: it keeps waiting
+
+
 async def test_corrupt_and_refused_files_are_set_aside_and_do_not_block(
     migrated_pool: asyncpg.Pool, fresh_database: str, tmp_path: Path
 ) -> None:
