@@ -44,7 +44,8 @@ RETURNING 1
 # committed the pending qualification: each writes its own row first, then looks for the other's, so whichever
 # comes second finds both (no lock needed); the statement is idempotent. A crash between the two steps leaves
 # the pending row for `apply_all_pending` (the writer's first drain after its start).
-_QUALIFICATION = (
+# The qualification's columns (the desk's, storage.qualification), and who saved it when.
+QUALIFICATION_COLUMNS = (
     "topic",
     "subtopic",
     "outcome",
@@ -55,9 +56,8 @@ _QUALIFICATION = (
     "callback_slot",
     "commune_insee",
     "note",
-    "qualified_at",
-    "qualified_by",
 )
+_JOINED = (*QUALIFICATION_COLUMNS, "qualified_at", "qualified_by")
 _APPLY_OF = """
 WITH p AS (
     DELETE FROM pending_qualifications AS pq
@@ -68,9 +68,9 @@ UPDATE call_records AS cr SET {columns}, updated_at = now()
 FROM p WHERE cr.linkedid = p.linkedid
 """
 APPLY_PENDING = _APPLY_OF.format(
-    where="pq.linkedid = ANY ($1::text[])", columns=", ".join(f"{c} = p.{c}" for c in _QUALIFICATION)
+    where="pq.linkedid = ANY ($1::text[])", columns=", ".join(f"{c} = p.{c}" for c in _JOINED)
 )
-_APPLY_ALL = _APPLY_OF.format(where="true", columns=", ".join(f"{c} = p.{c}" for c in _QUALIFICATION))
+_APPLY_ALL = _APPLY_OF.format(where="true", columns=", ".join(f"{c} = p.{c}" for c in _JOINED))
 
 _SELECT = f"""
 SELECT {", ".join("rings::text AS rings" if c == "rings" else c for c in _FACTS)}

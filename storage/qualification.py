@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from config.settings import DeskSettings
 from screenpop.models import OUTCOME_LABELS, Outcome, Role, User
-from storage.calls import APPLY_PENDING
+from storage.calls import APPLY_PENDING, QUALIFICATION_COLUMNS
 from storage.services import Service, service_from_row
 
 NOTE_DB_MAX = 2000  # call_records.note's CHECK (migration 0001): a larger note_max is capped to it
@@ -184,18 +184,7 @@ class HistoryItem(BaseModel):
 
 # -- SQL ---------------------------------------------------------------------------------------------
 
-_QUALIFICATION = (
-    "topic",
-    "subtopic",
-    "outcome",
-    "transfer_service_id",
-    "transfer_service",
-    "partner",
-    "callback_requested",
-    "callback_slot",
-    "commune_insee",
-    "note",
-)
+_QUALIFICATION = QUALIFICATION_COLUMNS
 _VIEW = (
     "linkedid, caller_number, arrived_at, status, advisor_interface, advisor_name, "
     + ", ".join(_QUALIFICATION)
