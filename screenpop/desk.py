@@ -334,6 +334,7 @@ PAGE = """<!doctype html>
         <button type="button" id="btn-attended" data-wired disabled>Transfert avec présentation</button>
       </div>
       <p id="transfer-msg" role="status"></p>
+      <button type="button" id="btn-callback" data-wired disabled hidden>Noter un rappel à la place</button>
     </div>
     <div id="consultation" hidden>
       <p>L'usager est en attente pendant que vous parlez au service.</p>

@@ -22,7 +22,11 @@ async function api(method, path, body) {
                                        body: body === undefined ? undefined : JSON.stringify(body) });
   let data = {};
   try { data = await response.json(); } catch (e) { data = {}; }
-  if (!response.ok) throw new Error(data.message || "Erreur " + response.status);
+  if (!response.ok) {
+    const error = new Error(data.message || "Erreur " + response.status);
+    error.code = data.error;  // the API's stable error id
+    throw error;
+  }
   return data;
 }
 
@@ -119,6 +123,7 @@ function onMessage(message) {
   if (message.type === "pop") {
     currentCall = message.linkedid;
     transferredTo = null;
+    $("btn-callback").hidden = true;
     qualifiedCall = null;
     callOver = false;
     showPop(message);
@@ -264,12 +269,16 @@ async function saveQualification(event) {
 
 async function doTransfer(kind) {
   const msg = $("transfer-msg");
+  $("btn-callback").hidden = true;
   try {
     await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/transfer",
               { service_id: Number($("transfer-service").value), kind });
     text(msg, kind === "attended" ? "Consultation demandée : l'usager est mis en attente." : "Transfert demandé.");
     msg.className = "ok";
-  } catch (e) { text(msg, e.message); msg.className = "error"; }
+  } catch (e) {
+    text(msg, e.message); msg.className = "error";
+    $("btn-callback").hidden = e.code !== "service-closed";  // the service is closed: a callback instead
+  }
 }
 
 // attended transfer: "complete" hands the caller to the service (the advisor's leg hangs up), "cancel" returns
@@ -289,6 +298,14 @@ async function start() {
   $("btn-pause").onclick = () => presence("pause", $("pause-reason").value);
   $("btn-logout").onclick = () => presence("logout");
   $("btn-blind").onclick = () => doTransfer("blind");
+  $("btn-callback").onclick = () => {  // the qualification says a callback is needed; the advisor adds the slot
+    $("q-outcome").value = "callback_needed";
+    $("q-callback").checked = true;
+    $("btn-callback").hidden = true;
+    text($("transfer-msg"), "Rappel noté dans la qualification : indiquez le créneau souhaité, puis enregistrez.");
+    $("transfer-msg").className = "";
+    $("q-slot").focus();
+  };
   $("btn-attended").onclick = () => doTransfer("attended");
   $("btn-complete").onclick = () => endConsultation("complete");
   $("btn-cancel").onclick = () => endConsultation("cancel");

@@ -218,6 +218,11 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         )
         await page.get_by_role("button", name="Transfert direct").click()
         await expect(page.locator("#transfer-msg")).to_have_text(re.compile("fermé en ce moment"), timeout=STEP)
+        await page.get_by_role("button", name="Noter un rappel à la place").click()  # one click: the callback
+        await expect(page.get_by_label("Issue")).to_have_value("callback_needed")
+        await expect(page.get_by_label("Rappel demandé")).to_be_checked()
+        await expect(page.get_by_label("Créneau de rappel souhaité")).to_be_focused()
+        await expect(page.get_by_role("button", name="Noter un rappel à la place")).to_be_hidden()
         await page.get_by_label("Transférer vers un service").select_option(label="Service des routes (2001)")
         await page.get_by_role("button", name="Transfert direct").click()
         await expect(page.locator("#transfer-msg")).to_have_text("Transfert demandé.", timeout=STEP)
