@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import Settings
 from screenpop.models import USER, User
+from screenpop.pops import call_done, current_call
 from storage.advisors import AdvisorRepository
 from storage.services import ServiceRepository, is_open
 from telephony.effects import (
@@ -151,12 +152,15 @@ async def desk_state(request: web.Request) -> web.Response:
         last = await AdvisorRepository(deps.pool, deps.settings.routing.skills).last_state(user.advisor_id)
         if last is not None:
             state, reason = last.state.value, last.reason
+    current = [] if user.advisor_id is None else await current_call(deps.redis, user.advisor_id)
     return web.json_response(
         {
             "user": {"name": user.name, "role": user.role.value, "advisor_id": user.advisor_id},
             "presence": {"state": state, "label": STATE_LABELS[state], "reason": reason},
             "pause_reasons": deps.settings.routing.pause_reasons,
             "demo": deps.demo,
+            # the latest call not yet qualified (pop first): a page opened again shows it
+            "current_call": [m.model_dump(mode="json") for m in current],
         }
     )
 
@@ -273,6 +277,10 @@ async def wrapup_after_qualification(
         deps = request.app[DESK]
         advisor_id = request[USER].advisor_id
         assert advisor_id is not None
+        try:
+            await call_done(deps.redis, advisor_id, request.match_info.get("linkedid", ""))
+        except (aioredis.RedisError, OSError) as exc:  # the page then shows that call again at a reload
+            log.warning("current call of advisor %s not cleared after qualification: %s", advisor_id, exc)
         try:
             await send_command(deps.redis, deps.settings.line.queue, advisor_id, "wrapup_done")
         except (PresenceError, RouterUnavailable) as exc:  # the wrap-up then ends at its maximum

@@ -44,12 +44,26 @@ log = logging.getLogger(__name__)
 MAX_PREFETCHED = 10_000  # caller contexts kept for calls in progress
 PENDING_TTL = 6 * 3600  # an advisor away for a whole shift still gets the pops of their last calls
 
-# Keep pending, then publish: one command (was a MULTI of HSET, EXPIRE, PUBLISH), atomic all the same.
-# KEYS[1] pending hash; ARGV: message id, payload, TTL (s), channel.
+# Keep pending, then publish: one command (was a MULTI of HSET, EXPIRE, PUBLISH), atomic all the same. The
+# advisor's current call is kept too (its pop and the latest message of each kind), so that a desk page opened
+# again during or after the call shows it (`/api/desk`), acknowledged or not, until it is qualified.
+# KEYS[1] pending hash, KEYS[2] current-call hash; ARGV: message id, payload, TTL (s), channel, type, linkedid.
 _PUBLISH = """
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
 redis.call('expire', KEYS[1], ARGV[3])
+if ARGV[5] == 'pop' then
+  redis.call('del', KEYS[2])
+  redis.call('hset', KEYS[2], 'linkedid', ARGV[6], 'pop', ARGV[2])
+  redis.call('expire', KEYS[2], ARGV[3])
+elseif redis.call('hget', KEYS[2], 'linkedid') == ARGV[6] then
+  redis.call('hset', KEYS[2], ARGV[5], ARGV[2])
+end
 return redis.call('publish', ARGV[4], ARGV[2])
+"""
+# Forget the advisor's current call once it is qualified. KEYS[1] the current-call hash, ARGV[1] the call.
+_CALL_DONE = """
+if redis.call('hget', KEYS[1], 'linkedid') == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
 """
 # Take an acknowledged message out of its pending hash; returns its payload (nil: it was not pending).
 # KEYS[1] the pending hash, ARGV[1] the message id.
@@ -117,6 +131,10 @@ class DeskMessage(BaseModel):
 
 def pending_key(advisor_id: int) -> str:
     return f"gps:desk:{advisor_id}:pending"
+
+
+def current_key(advisor_id: int) -> str:
+    return f"gps:desk:{advisor_id}:current"
 
 
 def channel(redis: aioredis.Redis, advisor_id: int) -> str:
@@ -283,12 +301,27 @@ class PopPublisher:
 
     def _call(self, message: DeskMessage) -> tuple[list[str], list[str | int]]:
         payload = message.model_dump_json()
-        return [pending_key(message.advisor_id)], [
+        return [pending_key(message.advisor_id), current_key(message.advisor_id)], [
             message.id,
             payload,
             PENDING_TTL,
             channel(self._redis, message.advisor_id),
+            message.type,
+            message.linkedid,
         ]
+
+
+async def current_call(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
+    """The advisor's latest call not yet qualified: its pop and the latest message of each kind, oldest first
+    (empty when there is none)."""
+    raw = await redis.hgetall(current_key(advisor_id))
+    messages = [DeskMessage.model_validate_json(v) for k, v in raw.items() if k not in (b"linkedid", "linkedid")]
+    return sorted(messages, key=lambda m: (m.event_at, m.id))
+
+
+async def call_done(redis: aioredis.Redis, advisor_id: int, linkedid: str) -> None:
+    """The advisor qualified `linkedid`: if it is their current call, the page no longer shows it at a reload."""
+    await redis.eval(_CALL_DONE, 1, current_key(advisor_id), linkedid)
 
 
 async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:

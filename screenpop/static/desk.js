@@ -120,6 +120,12 @@ function showPop(message) {
 function onMessage(message) {
   if (message.type === "error") return;
   if (message.type === "presence") { refreshState(); return; }  // not acknowledged: never kept pending
+  showMessage(message);
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", id: message.id }));
+  refreshState();
+}
+
+function showMessage(message) {
   if (message.type === "pop") {
     currentCall = message.linkedid;
     transferredTo = null;
@@ -136,8 +142,6 @@ function onMessage(message) {
     text($("q-msg"), ""); text($("q-note-count"), "");
   }
   else if (message.linkedid === currentCall) onCallUpdate(message);
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", id: message.id }));
-  refreshState();
 }
 
 function serviceName(extension) {
@@ -315,6 +319,9 @@ async function start() {
   for (const button of document.querySelectorAll("button[data-wired]")) button.disabled = false;  // handlers set
   await refreshState();
   await loadLists();
+  // a page opened again (reload, another browser) shows the advisor's call not yet qualified, as it stands
+  const desk = await api("GET", "/api/desk");
+  if (!currentCall) for (const message of desk.current_call || []) showMessage(message);
   connect();
 }
 

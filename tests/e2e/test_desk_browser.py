@@ -212,6 +212,12 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         # 3. a blind transfer from the page to the département's road service
         await driver.call("0321000302", "Jean-Noël Dupré", __ADVISOR_TALK="60", __SERVICE_TALK="1")
         await expect(page.locator("#call-status")).to_have_text("En communication", timeout=STEP)
+        # the page is opened again during the call (its messages all acknowledged): the call is shown as it stands
+        await page.reload()
+        await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)
+        await expect(page.locator("#caller-name")).to_have_text("Jean-Noël Dupré")
+        await expect(page.locator("#call-status")).to_have_text("En communication")
+        await expect(page.get_by_role("button", name="Transfert direct")).to_be_visible()
         # a closed service is refused with a message (the advisor can record a callback instead)
         await page.get_by_label("Transférer vers un service").select_option(
             label="Archives départementales (2002) — fermé"

@@ -25,6 +25,8 @@ from screenpop.pops import (
     DeskMessage,
     PopPublisher,
     PresencePublisher,
+    call_done,
+    current_call,
     no_context,
     pending,
 )
@@ -203,6 +205,29 @@ async def test_acknowledgements_arriving_together_go_in_one_round(redis: aioredi
     assert ack.rounds == 2  # the first alone, the four that queued meanwhile together
     assert await pending(redis, 7) == []
     assert [m.id for m in await pending(redis, 8)] == ["500.9:8:pop"]
+
+
+async def test_the_current_call_is_kept_acknowledged_or_not_until_it_is_qualified(redis: aioredis.Redis) -> None:
+    """What a desk page opened again shows (`/api/desk`): the advisor's latest call, its pop and the latest
+    message of each kind, whatever was acknowledged; a newer call replaces it; qualifying it forgets it."""
+    pub = publisher(redis)
+    await pub.on_effect(ringing("600.1"))  # advisor 7
+    now = datetime.now(UTC)
+    await pub.on_effect(CallAnswered(linkedid="600.1", at=now, interface="PJSIP/adv7", advisor_channel="PJSIP/adv7-1"))
+    await pub.drained()
+    for message in await pending(redis, 7):
+        await Acknowledger(redis)(7, message.id)  # the browser saw them all
+    assert [(m.linkedid, m.type) for m in await current_call(redis, 7)] == [("600.1", "pop"), ("600.1", "answered")]
+    await pub.on_effect(ringing("600.2"))  # the next call
+    await pub.on_effect(CallEnded(linkedid="600.1", at=now, record=make_record("600.1")))  # no pop for it: not kept
+    await pub.on_effect(ringing("600.3", "PJSIP/adv8"))  # another advisor's
+    await pub.drained()
+    assert [(m.linkedid, m.type) for m in await current_call(redis, 7)] == [("600.2", "pop")]
+    await call_done(redis, 7, "600.1")  # an older call qualified: the current one stays
+    assert [m.linkedid for m in await current_call(redis, 7)] == ["600.2"]
+    await call_done(redis, 7, "600.2")
+    assert await current_call(redis, 7) == []
+    assert [m.linkedid for m in await current_call(redis, 8)] == ["600.3"]
 
 
 async def test_the_presence_changes_of_a_step_reach_each_desk(
