@@ -21,7 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import Settings
-from screenpop.models import USER, User
+from screenpop.models import CSRF, USER, User
 from screenpop.pops import call_done, current_call
 from storage.advisors import AdvisorRepository
 from storage.services import ServiceRepository, is_open
@@ -136,11 +136,24 @@ def _error(status: type[web.HTTPException], code: str, message: str) -> web.HTTP
     return status(text=body, content_type="application/json")
 
 
+def _session_end(request: web.Request) -> str:
+    """The form that ends the session (POST /logout with the session's CSRF token)."""
+    token = html.escape(str(request.get(CSRF, "")), quote=True)
+    return (
+        '<form method="post" action="/logout" class="session-end">'
+        f'<input type="hidden" name="csrf" value="{token}">'
+        '<button type="submit">Fermer la session</button></form>'
+    )
+
+
 async def desk_page(request: web.Request) -> web.Response:
     deps = request.app[DESK]
     user = _user(request)
     demo = '<span class="demo" role="status">DÉMONSTRATION — appels simulés</span>' if deps.demo else ""
-    body = PAGE.format(name=html.escape(user.name), demo=demo)
+    if user.advisor_id is None:  # a supervisor or admin account without a phone: no desk to show
+        body = NOT_AN_ADVISOR.format(name=html.escape(user.name), demo=demo, session_end=_session_end(request))
+    else:
+        body = PAGE.format(name=html.escape(user.name), demo=demo, session_end=_session_end(request))
     return web.Response(text=body, content_type="text/html", charset="utf-8")
 
 
@@ -316,6 +329,7 @@ PAGE = """<!doctype html>
     <span>{name}</span>
     <span>État : <span id="state" class="state" aria-live="polite">…</span></span>
     <span id="link" class="muted" aria-live="polite"></span>
+    {session_end}
   </div>
 </header>
 <main>
@@ -391,6 +405,31 @@ PAGE = """<!doctype html>
   </section>
 </main>
 <footer>Liste des communes : Etalab — découpage administratif (Licence Ouverte).</footer>
+</body>
+</html>
+"""
+
+NOT_AN_ADVISOR = """<!doctype html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Poste conseiller — GPS administration</title>
+<link rel="stylesheet" href="/static/desk.css">
+</head>
+<body>
+<header>
+  <h1>GPS administration — poste conseiller {demo}</h1>
+  <div class="row"><span>{name}</span>{session_end}</div>
+</header>
+<main class="single">
+  <section aria-labelledby="h-none">
+    <h2 id="h-none">Pas de poste conseiller pour ce compte</h2>
+    <p>Ce compte n'est rattaché à aucun conseiller : il ne reçoit pas d'appels. Le poste conseiller s'ouvre avec
+    le compte d'un conseiller (un administrateur rattache un compte à un conseiller avec
+    <code>gps-admin users add --advisor</code>).</p>
+  </section>
+</main>
 </body>
 </html>
 """

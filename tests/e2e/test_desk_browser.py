@@ -76,6 +76,19 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
         "--password-stdin",
         stdin=PASSWORD + "\n",
     )
+    await cli(
+        env,
+        "users",
+        "add",
+        "--login",
+        "sam",
+        "--name",
+        "Sam Carpentier",
+        "--role",
+        "supervisor",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     await cli(env, "services", "add", "--name", "Service des routes", "--extension", "2001")
     await cli(env, "services", "add", "--name", "Archives départementales", "--extension", "2002", "--hours", "{}")
     proc = await asyncio.create_subprocess_exec(
@@ -129,11 +142,11 @@ async def call_ended(served: Process, number: str) -> str:
     return linkedid
 
 
-async def log_in(page: Page, url: str, *, started: bool = True) -> None:
+async def log_in(page: Page, url: str, *, started: bool = True, login: str = "agnes") -> None:
     """Log in as agnes on the login form; `started`: then wait until the desk page has started."""
     await page.goto(url + "/desk")
     await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
-    await page.get_by_label("Identifiant").fill("agnes")
+    await page.get_by_label("Identifiant").fill(login)
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
     await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
@@ -375,3 +388,20 @@ async def test_desk_buttons_wait_for_the_page_and_its_state_is_asked_one_request
     await page.evaluate("Promise.all(Array.from({length: 20}, () => refreshState()))")  # a burst of 20 messages
     assert (asked, most) == (2, 1)
     await expect(page.locator("#state")).to_have_text("Déconnecté", timeout=STEP)
+
+
+async def test_a_supervisor_has_no_desk_and_every_account_can_end_its_session(
+    served: Process, browser: Browser
+) -> None:
+    url = served.env["URL"]
+    page = await (await browser.new_context()).new_page()
+    await log_in(page, url, started=False, login="sam")
+    await expect(page.get_by_role("heading", name="Pas de poste conseiller pour ce compte")).to_be_visible()
+    assert await page.locator("script").count() == 0  # no desk to start: no websocket refused in a loop
+    await page.get_by_role("button", name="Fermer la session").click()
+    await expect(page).to_have_url(re.compile(r"/login$"), timeout=STEP)
+    await log_in(page, url)  # the advisor: the desk, and the same button
+    await page.get_by_role("button", name="Fermer la session").click()
+    await expect(page).to_have_url(re.compile(r"/login$"), timeout=STEP)
+    await page.goto(url + "/desk")  # the session is gone
+    await expect(page).to_have_url(re.compile(r"/login\?next=/desk$"), timeout=STEP)
