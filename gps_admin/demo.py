@@ -79,6 +79,9 @@ NOTES = (
 )
 
 
+MINUTES_A_DAY = 24 * 60
+
+
 def demo_hours(start: datetime, timezone: str = "Europe/Paris") -> OpeningHours:
     """Open every day (public holidays of the next 30 days included), closed five minutes in every hour: from the
     minute 55 minutes after `start` (timezone-aware), so that a demo starts with 55 open minutes."""
@@ -102,9 +105,6 @@ def demo_hours(start: datetime, timezone: str = "Europe/Paris") -> OpeningHours:
         week=dict.fromkeys(WEEKDAYS, tuple(spans)),
         open_dates=tuple(today + timedelta(d) for d in range(-1, 30)),
     )
-
-
-MINUTES_A_DAY = 24 * 60
 
 
 def first_closure(hours: OpeningHours, now: datetime) -> datetime | None:

@@ -73,7 +73,7 @@ class _Api:
         pool: asyncpg.Pool,
         desk: DeskSettings,
         departement: str | None,
-        taken_by: Callable[[str], str | None] | None = None,
+        taken_by: Callable[[str], str | None],
     ) -> None:
         self.taken_by = taken_by
         self.pool = pool
@@ -134,9 +134,7 @@ class _Api:
             raise _error(422, "invalid-qualification", _french(exc)) from None
         interface = await self._advisor_interface(user)
         try:
-            saved = await self.qualifications.save(
-                linkedid, qualification, user, interface, self.taken_by(linkedid) if self.taken_by else None
-            )
+            saved = await self.qualifications.save(linkedid, qualification, user, interface, self.taken_by(linkedid))
         except QualificationError as exc:
             raise _error(_STATUS.get(type(exc), 422), exc.error_id, str(exc)) from None
         if isinstance(saved, PendingQualification):  # the call is in progress: joined to its record at its end
@@ -172,7 +170,7 @@ def setup_calls_api(
     pool: asyncpg.Pool,
     desk: DeskSettings,
     departement: str | None = None,
-    taken_by: Callable[[str], str | None] | None = None,
+    taken_by: Callable[[str], str | None] = lambda _: None,
 ) -> None:
     """Register the routes. `departement` (e.g. "62"): its communes come first in the autocomplete.
     `taken_by`: linkedid → the interface of the advisor who answered that call while it is in progress

@@ -150,10 +150,8 @@ async def desk_page(request: web.Request) -> web.Response:
     deps = request.app[DESK]
     user = _user(request)
     demo = '<span class="demo" role="status">DÉMONSTRATION — appels simulés</span>' if deps.demo else ""
-    if user.advisor_id is None:  # a supervisor or admin account without a phone: no desk to show
-        body = NOT_AN_ADVISOR.format(name=html.escape(user.name), demo=demo, session_end=_session_end(request))
-    else:
-        body = PAGE.format(name=html.escape(user.name), demo=demo, session_end=_session_end(request))
+    page = NOT_AN_ADVISOR if user.advisor_id is None else PAGE  # a supervisor or admin without a phone: no desk
+    body = page.format(name=html.escape(user.name), demo=demo, session_end=_session_end(request))
     return web.Response(text=body, content_type="text/html", charset="utf-8")
 
 
@@ -313,19 +311,23 @@ def setup_desk(app: web.Application, deps: DeskDeps) -> None:
     app.router.add_static("/static/", STATIC, show_index=False)
 
 
-PAGE = """<!doctype html>
+# The two pages' common start; `{head}` is what else the <head> holds (the desk's script).
+_TOP = """<!doctype html>
 <html lang="fr">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Poste conseiller — GPS administration</title>
 <link rel="stylesheet" href="/static/desk.css">
-<script src="/static/desk.js" defer></script>
-</head>
+{head}</head>
 <body>
 <header>
   <h1>GPS administration — poste conseiller {demo}</h1>
-  <div class="row">
+"""
+
+PAGE = (
+    _TOP.replace("{head}", '<script src="/static/desk.js" defer></script>\n')
+    + """  <div class="row">
     <span>{name}</span>
     <span>État : <span id="state" class="state" aria-live="polite">…</span></span>
     <span id="link" class="muted" aria-live="polite"></span>
@@ -408,19 +410,11 @@ PAGE = """<!doctype html>
 </body>
 </html>
 """
+)
 
-NOT_AN_ADVISOR = """<!doctype html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Poste conseiller — GPS administration</title>
-<link rel="stylesheet" href="/static/desk.css">
-</head>
-<body>
-<header>
-  <h1>GPS administration — poste conseiller {demo}</h1>
-  <div class="row"><span>{name}</span>{session_end}</div>
+NOT_AN_ADVISOR = (
+    _TOP.replace("{head}", "")
+    + """  <div class="row"><span>{name}</span>{session_end}</div>
 </header>
 <main class="single">
   <section aria-labelledby="h-none">
@@ -433,3 +427,4 @@ NOT_AN_ADVISOR = """<!doctype html>
 </body>
 </html>
 """
+)

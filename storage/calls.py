@@ -3,8 +3,8 @@
 `upsert` writes the PBX facts only. A replay of the same record changes nothing; a later version of the
 same call replaces the facts, except that a reconstructed record (ended while the AMI link was down)
 never overwrites a real one. The qualification columns (topic, outcome, note, …) belong to the advisor
-desk and are never named here: a qualification the advisor saved while the call was still in progress
-(`pending_qualifications`, storage.qualification) joins its record in the transaction that writes it.
+desk and are written by storage.qualification; a qualification saved while the call was still in progress
+waits in `pending_qualifications` and joins its record once both exist (`APPLY_PENDING`).
 """
 
 from __future__ import annotations
@@ -39,12 +39,7 @@ WHERE (NOT EXCLUDED.reconstructed OR cr.reconstructed)
 RETURNING 1
 """  # noqa: S608 - column names come from the CallRecord model, values are parameters
 
-# The qualifications saved while these calls ($1) were in progress join their records, once both exist
-# (migration 0006). Run by the record's writer after it committed the records, and by the saver after it
-# committed the pending qualification: each writes its own row first, then looks for the other's, so whichever
-# comes second finds both (no lock needed); the statement is idempotent. A crash between the two steps leaves
-# the pending row for `apply_all_pending` (the writer's first drain after its start).
-# The qualification's columns (the desk's, storage.qualification), and who saved it when.
+# The qualification's columns (the desk's, storage.qualification).
 QUALIFICATION_COLUMNS = (
     "topic",
     "subtopic",
@@ -57,20 +52,23 @@ QUALIFICATION_COLUMNS = (
     "commune_insee",
     "note",
 )
-_JOINED = (*QUALIFICATION_COLUMNS, "qualified_at", "qualified_by")
-_APPLY_OF = """
+# The qualifications saved while these calls ($1) were in progress join their records, once both exist
+# (migration 0006). Run by the record's writer after it committed the records, and by the saver after it
+# committed the pending qualification: each writes its own row first, then looks for the other's, so whichever
+# comes second finds both (no lock needed); the statement is idempotent. A crash between the two steps leaves
+# the pending row for `apply_all_pending` (the writer's first drain after its start).
+_JOINED = ", ".join(f"{c} = p.{c}" for c in (*QUALIFICATION_COLUMNS, "qualified_at", "qualified_by"))
+_APPLY_OF = f"""
 WITH p AS (
     DELETE FROM pending_qualifications AS pq
-    WHERE {where} AND EXISTS (SELECT 1 FROM call_records AS r WHERE r.linkedid = pq.linkedid)
+    WHERE {{where}} AND EXISTS (SELECT 1 FROM call_records AS r WHERE r.linkedid = pq.linkedid)
     RETURNING pq.*
 )
-UPDATE call_records AS cr SET {columns}, updated_at = now()
+UPDATE call_records AS cr SET {_JOINED}, updated_at = now()
 FROM p WHERE cr.linkedid = p.linkedid
-"""
-APPLY_PENDING = _APPLY_OF.format(
-    where="pq.linkedid = ANY ($1::text[])", columns=", ".join(f"{c} = p.{c}" for c in _JOINED)
-)
-_APPLY_ALL = _APPLY_OF.format(where="true", columns=", ".join(f"{c} = p.{c}" for c in _JOINED))
+"""  # noqa: S608 - fixed column names; `where` is one of the two below
+APPLY_PENDING = _APPLY_OF.format(where="pq.linkedid = ANY ($1::text[])")
+_APPLY_ALL = _APPLY_OF.format(where="true")
 
 _SELECT = f"""
 SELECT {", ".join("rings::text AS rings" if c == "rings" else c for c in _FACTS)}

@@ -184,30 +184,29 @@ class HistoryItem(BaseModel):
 
 # -- SQL ---------------------------------------------------------------------------------------------
 
-_QUALIFICATION = QUALIFICATION_COLUMNS
 _VIEW = (
     "linkedid, caller_number, arrived_at, status, advisor_interface, advisor_name, "
-    + ", ".join(_QUALIFICATION)
+    + ", ".join(QUALIFICATION_COLUMNS)
     + ", qualified_at, qualified_by"
 )
 _LOCK = f"SELECT {_VIEW} FROM call_records WHERE linkedid = $1 FOR UPDATE"  # noqa: S608
 _TYPES = ("text", "text", "text", "bigint", "text", "text", "boolean", "text", "bpchar", "text")
 _SAVE = f"""
 UPDATE call_records AS cr SET
-    {", ".join(f"{c} = ${i}" for i, c in enumerate(_QUALIFICATION, start=2))},
-    qualified_at = now(), qualified_by = ${len(_QUALIFICATION) + 2}, updated_at = now()
+    {", ".join(f"{c} = ${i}" for i, c in enumerate(QUALIFICATION_COLUMNS, start=2))},
+    qualified_at = now(), qualified_by = ${len(QUALIFICATION_COLUMNS) + 2}, updated_at = now()
 WHERE linkedid = $1
-  AND ({", ".join(f"cr.{c}" for c in _QUALIFICATION)})
+  AND ({", ".join(f"cr.{c}" for c in QUALIFICATION_COLUMNS)})
       IS DISTINCT FROM ({", ".join(f"${i}::{t}" for i, t in enumerate(_TYPES, start=2))})
 RETURNING {_VIEW}
 """  # noqa: S608 - fixed column names, values are parameters
 
 _PENDING = f"""
-INSERT INTO pending_qualifications (linkedid, advisor_interface, {", ".join(_QUALIFICATION)}, qualified_by)
-VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, len(_QUALIFICATION) + 3))}, ${len(_QUALIFICATION) + 3})
+INSERT INTO pending_qualifications (linkedid, advisor_interface, {", ".join(QUALIFICATION_COLUMNS)}, qualified_by)
+VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, len(QUALIFICATION_COLUMNS) + 4))})
 ON CONFLICT (linkedid) DO UPDATE SET
     advisor_interface = EXCLUDED.advisor_interface,
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _QUALIFICATION)},
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in QUALIFICATION_COLUMNS)},
     qualified_at = now(), qualified_by = EXCLUDED.qualified_by
 """  # noqa: S608 - fixed column names, values are parameters
 

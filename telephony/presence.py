@@ -382,7 +382,7 @@ class PresenceBoard:
         if isinstance(effect, AdvisorReleased):
             if p is None or p.state is not AdvisorState.ON_CALL:
                 return []
-            if p.qualified is not None and p.qualified == effect.linkedid:  # its wrap-up is done already
+            if p.qualified == effect.linkedid:  # qualified during the call: its wrap-up is done already
                 p.qualified = None
                 return self._resume(p, effect.at)
             changes = self._set(p, AdvisorState.WRAP_UP, effect.at, reason=WRAP_UP_REASON, linkedid=effect.linkedid)

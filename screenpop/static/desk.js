@@ -54,6 +54,8 @@ function refreshState() {
 
 async function showState() {
   const desk = await api("GET", "/api/desk");
+  // no call shown yet (a page opened again, a reload): the advisor's call not yet qualified, as it stands
+  if (!currentCall) for (const message of desk.current_call || []) showMessage(message);
   const reasons_ = Object.assign({ missed_call: "appel manqué" }, desk.pause_reasons);
   const reason = desk.presence.state === "paused" && desk.presence.reason ? reasons_[desk.presence.reason] : "";
   text($("state"), desk.presence.label + (reason ? " (" + reason + ")" : ""));
@@ -317,11 +319,8 @@ async function start() {
   $("q-note").addEventListener("input", () => text($("q-note-count"), $("q-note").value.length + " / 2000"));
   setupCommune();
   for (const button of document.querySelectorAll("button[data-wired]")) button.disabled = false;  // handlers set
-  await refreshState();
   await loadLists();
-  // a page opened again (reload, another browser) shows the advisor's call not yet qualified, as it stands
-  const desk = await api("GET", "/api/desk");
-  if (!currentCall) for (const message of desk.current_call || []) showMessage(message);
+  await refreshState();  // a page opened again also shows the advisor's call not yet qualified (showState)
   connect();
 }
 

@@ -1,7 +1,8 @@
 -- A qualification saved while its call is still in progress (during the conversation, or after a transfer while
 -- the service still talks with the caller): the call's record is written only when the call ends. It waits here
--- and joins the record in the transaction that writes the record (apply_pending_qualifications, called by
--- storage.calls). Columns as call_records' qualification columns, checked by storage.qualification.
+-- and joins the record once both exist (storage.calls.APPLY_PENDING, run by the record's writer after writing
+-- it and by the saver after saving here). Columns as call_records' qualification columns, checked by
+-- storage.qualification.
 CREATE TABLE pending_qualifications (
     linkedid             text PRIMARY KEY CHECK (char_length(linkedid) BETWEEN 1 AND 64),
     advisor_interface    text CHECK (char_length(advisor_interface) <= 200),  -- whose call it is
