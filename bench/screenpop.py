@@ -61,13 +61,14 @@ from bench.routing import Chan, Events, RecordingSender, make_advisors, percenti
 from config.settings import DeskSettings, LineSettings, OpeningHours, RoutingSettings
 from screenpop.desk import LiveCalls
 from screenpop.hub import Hub
-from screenpop.models import USER, Role, User
 from screenpop.pops import PopPublisher, PresencePublisher, context_lookup, no_context
+from screenpop.web.keys import USER
 from storage.advisors import AdvisorRepository
 from storage.migrate import migrate
 from storage.pool import create_pool
 from storage.rounds import Rounds
 from storage.spool import Spool
+from storage.users import Role, User
 from storage.writer import RecordWriter
 from telephony.advisors import Advisor
 from telephony.aio import bounded, settle_heap

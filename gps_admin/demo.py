@@ -36,7 +36,6 @@ from pydantic import SecretStr
 
 from config.settings import WEEKDAYS, OpeningHours, OpeningSpan, Settings
 from gps_admin.app import SERVICE, StartupError, build_app
-from screenpop.models import Role, User
 from screenpop.pops import DeskMessage, acknowledge, desk_pattern
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
@@ -44,7 +43,7 @@ from simulator.traffic import Callers, Mix, generate
 from storage.advisors import AdvisorRepository
 from storage.qualification import Qualification, QualificationError, QualificationRepository
 from storage.services import ServiceRepository
-from storage.users import UserRepository
+from storage.users import Role, User, UserRepository
 from telephony.hours import is_open
 from telephony.router import PresenceError, RouterNotLeader, send_command
 

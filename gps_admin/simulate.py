@@ -21,12 +21,12 @@ import redis.asyncio as aioredis
 
 from config.settings import Settings
 from gps_admin.demo import Demo, _command, _crew
-from screenpop.models import Role, User
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
 from storage.advisors import AdvisorRepository
 from storage.pool import create_pool
+from storage.users import Role, User
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

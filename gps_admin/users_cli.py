@@ -12,10 +12,9 @@ from typing import Any
 from config.settings import Settings
 from gps_admin.advisors_cli import table
 from gps_admin.app import StartupError, prepare_database
-from screenpop.models import Role, User
 from storage.advisors import AdvisorRepository
 from storage.pool import create_pool
-from storage.users import UnknownAdvisor, UnknownUser, UserError, UserRepository
+from storage.users import Role, UnknownAdvisor, UnknownUser, User, UserError, UserRepository
 
 HEADERS = ("id", "login", "name", "role", "advisor")
 

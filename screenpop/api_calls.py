@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from config.settings import DeskSettings
-from screenpop.models import OUTCOME_LABELS, USER, User
+from screenpop.web.keys import USER
 from storage.communes import CREDIT, CommuneRepository
 from storage.qualification import (
     NOTE_DB_MAX,
@@ -37,6 +37,8 @@ from storage.qualification import (
     UnknownTopic,
 )
 from storage.services import ServiceRepository, is_open
+from storage.users import User
+from telephony.records import OUTCOME_LABELS
 
 LINKEDID = re.compile(r"[0-9.]{1,64}")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from yarl import URL
 
 from config.settings import DeskSettings
-from screenpop.models import CSRF, USER
+from screenpop.web.keys import CSRF, USER
 from storage.users import UserRepository
 
 log = logging.getLogger(__name__)

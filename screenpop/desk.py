@@ -21,10 +21,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import Settings
-from screenpop.models import CSRF, USER, User
 from screenpop.pops import call_done, current_call
+from screenpop.web.keys import CSRF, USER
 from storage.advisors import AdvisorRepository
 from storage.services import ServiceRepository, is_open
+from storage.users import User
 from telephony.effects import (
     AnyEffect,
     CallAnswered,

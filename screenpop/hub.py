@@ -20,9 +20,10 @@ import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from screenpop.models import USER, User
 from screenpop.pops import Acknowledger, DeskMessage, age_ms, desk_pattern, pending
+from screenpop.web.keys import USER
 from storage.rounds import Rounds
+from storage.users import User
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.settings import DeskSettings
-from screenpop.models import OUTCOME_LABELS, Outcome, Role, User
 from storage.calls import APPLY_PENDING, QUALIFICATION_COLUMNS
 from storage.services import Service, service_from_row
+from storage.users import Role, User
+from telephony.records import OUTCOME_LABELS, Outcome
 
 NOTE_DB_MAX = 2000  # call_records.note's CHECK (migration 0001): a larger note_max is capped to it
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")

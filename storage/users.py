@@ -12,17 +12,36 @@ import asyncio
 import builtins
 import re
 import secrets
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-
-from screenpop.models import Role, User
+from pydantic import BaseModel, ConfigDict, Field
 
 LOGIN = re.compile(r"[a-z][a-z0-9._-]{1,39}")
 PASSWORD_MIN = 10
 PASSWORD_MAX = 1024  # longer inputs are refused before hashing (no free CPU for the asker)
+
+
+class Role(StrEnum):
+    ADVISOR = "advisor"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class User(BaseModel):
+    """A desk account: who is logged in (set on `request[USER]` by the auth middleware, `screenpop.web.keys`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    login: str = Field(max_length=40)
+    name: str = Field(max_length=80)
+    role: Role
+    advisor_id: int | None = None  # the advisor this user is, for role advisor
+
 
 # -- errors ------------------------------------------------------------------------------------------
 

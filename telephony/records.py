@@ -1,8 +1,9 @@
-"""The call record: what the PBX tells us about one call on the public line.
+"""The call record: what the PBX tells us about one call on the public line, and the outcome an advisor gives it.
 
 Produced by the pure tracker (`telephony.calls`) when a call ends, written by `storage.calls`
 idempotently on `linkedid`. Qualification (topic, outcome, callback, commune, note) is filled
-later by the advisor desk and therefore lives in the database only.
+later by the advisor desk and therefore lives in the database only; its `Outcome` (with the French labels) is
+shared vocabulary, here below the web and storage layers.
 """
 
 from __future__ import annotations
@@ -83,3 +84,24 @@ class CallRecord(BaseModel):
     talk_seconds: float | None = None  # answer → end of the advisor's part (transfer or hang-up)
     status: CallStatus
     reconstructed: bool = False  # ended while the AMI link was down; end time is the resync time
+
+
+class Outcome(StrEnum):
+    """How a call ended for the citizen (qualification), French labels in OUTCOME_LABELS."""
+
+    IMMEDIATE_ANSWER = "immediate_answer"
+    ADVICE = "advice"
+    TRANSFER = "transfer"  # to a service of the département: `transfer_service` says which
+    PARTNER_CONTACT = "partner_contact"  # a partner's contact given: `partner` says which
+    CALLBACK_NEEDED = "callback_needed"
+    OTHER = "other"
+
+
+OUTCOME_LABELS: dict[Outcome, str] = {
+    Outcome.IMMEDIATE_ANSWER: "Réponse immédiate",
+    Outcome.ADVICE: "Conseil, orientation",
+    Outcome.TRANSFER: "Transfert vers un service",
+    Outcome.PARTNER_CONTACT: "Coordonnées d'un partenaire",
+    Outcome.CALLBACK_NEEDED: "Rappel nécessaire",
+    Outcome.OTHER: "Autre",
+}

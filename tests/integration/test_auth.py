@@ -16,9 +16,9 @@ from multidict import CIMultiDictProxy
 
 from config.settings import DeskSettings
 from screenpop.auth import LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, safe_next, setup_auth
-from screenpop.models import USER, Role, User
+from screenpop.web.keys import USER
 from storage.advisors import AdvisorRepository
-from storage.users import InvalidRole, UserRepository, WeakPassword
+from storage.users import InvalidRole, Role, User, UserRepository, WeakPassword
 from tests.fixtures_db import fresh_database, migrated_pool
 from tests.servers import redis_url
 

@@ -12,10 +12,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import DeskSettings
 from screenpop.api_calls import setup_calls_api
-from screenpop.models import USER, Role, User
+from screenpop.web.keys import USER
 from storage.calls import CallRecordRepository
 from storage.communes import ensure_communes
 from storage.services import ServiceRepository
+from storage.users import Role, User
 from tests.fixtures_db import fresh_database, make_record, migrated_pool
 
 __all__ = ["fresh_database", "migrated_pool"]

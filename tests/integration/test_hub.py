@@ -17,7 +17,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from screenpop.hub import Hub
-from screenpop.models import USER, Role, User
 from screenpop.pops import (
     Acknowledger,
     CallerContext,
@@ -30,6 +29,8 @@ from screenpop.pops import (
     no_context,
     pending,
 )
+from screenpop.web.keys import USER
+from storage.users import Role, User
 from telephony.advisors import AdvisorState, StateChange
 from telephony.effects import AdvisorRingEnded, AdvisorRinging, CallAnswered, CallEnded, CallQueued
 from telephony.records import RingResult

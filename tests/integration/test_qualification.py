@@ -11,7 +11,6 @@ import pytest
 from pydantic import ValidationError
 
 from config.settings import DeskSettings
-from screenpop.models import Outcome, Role, User
 from screenpop.pops import CallerContext, context_lookup
 from storage.calls import CallRecordRepository
 from storage.communes import ensure_communes
@@ -42,7 +41,8 @@ from storage.services import (
     UnknownServiceTopic,
     is_open,
 )
-from telephony.records import CallRecord
+from storage.users import Role, User
+from telephony.records import CallRecord, Outcome
 from tests.fixtures_db import T0, fresh_database, make_record, migrated_pool
 
 __all__ = ["fresh_database", "migrated_pool"]
