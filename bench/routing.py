@@ -43,7 +43,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from config.settings import LineSettings, OpeningHours, RoutingSettings
-from storage.rounds import Rounds
+from storage.redis.claims import RedisClaims
+from storage.redis.lease import RedisLease
+from storage.redis.rounds import Rounds
 from telephony import events as ev
 from telephony.advisors import Advisor, StateChange
 from telephony.calls import CallTracker
@@ -105,7 +107,7 @@ class MemoryStore:
 
 class CountingRedis(aioredis.Redis):
     """A real Redis client that counts the commands it sends through `execute_command` (one round trip each); the
-    router's script calls go in `storage.rounds.Rounds`, counted by their rounds."""
+    router's script calls go in `storage.redis.rounds.Rounds`, counted by their rounds."""
 
     commands = 0
 
@@ -257,11 +259,11 @@ class _Rig:
         self.router = Router(
             ami=self.sender,
             store=MemoryStore(self.advisors),
-            redis=redis,
+            lease=RedisLease(redis, QUEUE, self.rounds),
+            claims=RedisClaims(redis, QUEUE, self.rounds),
             routing=RoutingSettings(wrapup_max=3600, claim_ttl=600),
             queue=QUEUE,
             lease_ttl=600.0,  # no lease renewal needed during a run: `run()` (the timer task) is not started
-            rounds=self.rounds,
         )
         self.pipeline.listen(self.router.on_effect)
         self.callers: list[Chan] = []  # in queue order

@@ -13,8 +13,9 @@ clients, like browsers, in another process):
   and the continuity look-up queried in PostgreSQL at every call), the `PopPublisher` (`advisor_of` = the router's
   board, `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
   PostgreSQL, as build_app; `--context none` skips it), the router's presence changes published to the desks
-  (`PresencePublisher`) and `LiveCalls`, listening in build_app's order, and a `Hub` served on loopback by aiohttp;
-  Every Redis script call of instance A goes in one `storage.rounds.Rounds`, as build_app (`--rounds separate`:
+  (`PresencePublisher`), the live view (`telephony.live.LiveView`, fed by the pipeline), in build_app's order,
+  and a `Hub` served on loopback by aiohttp;
+  Every Redis script call of instance A goes in one `storage.redis.rounds.Rounds`, as build_app (`--rounds separate`:
   one per component, for comparison);
 - instance B (with `--instances 2`): a second `Hub` with its own Redis client, subscription and aiohttp server;
   every websocket is connected to it, so each pop crosses Redis from A's publisher to B's subscription.
@@ -59,20 +60,22 @@ from aiohttp import web
 from bench.desk_clients import ADVISOR_HEADER
 from bench.routing import Chan, Events, RecordingSender, make_advisors, percentile
 from config.settings import DeskSettings, LineSettings, OpeningHours, RoutingSettings
-from screenpop.desk import LiveCalls
 from screenpop.hub import Hub
 from screenpop.pops import PopPublisher, PresencePublisher, context_lookup, no_context
 from screenpop.web.keys import USER
 from storage.advisors import AdvisorRepository
 from storage.migrate import migrate
 from storage.pool import create_pool
-from storage.rounds import Rounds
+from storage.redis.claims import RedisClaims
+from storage.redis.lease import RedisLease
+from storage.redis.rounds import Rounds
 from storage.spool import Spool
 from storage.users import Role, User
 from storage.writer import RecordWriter
 from telephony.advisors import Advisor
 from telephony.aio import bounded, settle_heap
 from telephony.calls import CallTracker
+from telephony.live import LiveView
 from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
 from telephony.router import Router
@@ -257,17 +260,18 @@ class Rig:
 
         self.writer = RecordWriter(Spool(spool), pool_factory, submit_timeout=0.0, write_timeout=5.0)
         self.pipeline = CallPipeline(
-            CallTracker(LineSettings(), OpeningHours()), self.writer.accept, MemberTracker(QUEUE)
+            CallTracker(LineSettings(), OpeningHours()), self.writer.accept, MemberTracker(QUEUE), live=LiveView()
         )
         self.router = Router(
             ami=self.sender,
             # as build_app: presence log and continuity in PostgreSQL (`--lookup-delay`: a busy database)
             store=SlowLookUps(pool, lookup_delay) if lookup_delay else AdvisorRepository(pool, {}),
-            redis=self.redis,
+            # the router's script calls in one Rounds (its own with `--rounds separate`), as build_app
+            lease=RedisLease(self.redis, QUEUE, router_rounds := rounds or Rounds(self.redis)),
+            claims=RedisClaims(self.redis, QUEUE, router_rounds),
             routing=RoutingSettings(wrapup_max=3600, claim_ttl=600),
             queue=QUEUE,
             lease_ttl=600.0,  # taken once; `run()` (the timer task) is not started, as in bench.routing
-            rounds=rounds,
         )
         self.sender.router = self.router
         router = self.router
@@ -282,12 +286,12 @@ class Rig:
             is_leader=lambda: router.leader,
             context_of=context_lookup(pool, DeskSettings()) if context == "db" else no_context,
             rounds=rounds,
+            live=self.pipeline.live,
         )
-        # as build_app: publisher, router, presence to the desks, live calls
+        # as build_app: the live view (fed by the pipeline), publisher, router, presence to the desks
         self.pipeline.listen(self.publisher.on_effect)
         self.pipeline.listen(self.router.on_effect)
         self.router.presence_listeners.append(PresencePublisher(self.redis, rounds))
-        self.pipeline.listen(LiveCalls().on_effect)
         self.hubs = [HubServer(self.redis, rounds)] + [
             HubServer(aioredis.from_url(REDIS_URL)) for _ in range(instances - 1)
         ]
@@ -422,7 +426,7 @@ class Row:
     rate: float
     advisors: int
     context: str
-    rounds: str  # "shared": one storage.rounds.Rounds for instance A, as build_app; "separate": one per component
+    rounds: str  # "shared": one storage.redis.rounds.Rounds for instance A, as build_app; "separate": one per component
     lookup_delay: float  # seconds added to each continuity look-up (0: the database as it is)
     calls: tuple[CallRun, ...]  # measured calls
     warmup: int
@@ -672,7 +676,7 @@ def format_report(r: BenchResult) -> str:
     lines.append(
         "(ms; nearest-rank; backlog = largest pipeline queue seen at a call's start; late = scheduler lag;"
         " cpu/call = CPU ms of the service process per call, desk cpu = of the desk clients' process;"
-        " redis = script calls in one storage.rounds.Rounds for instance A (shared, as build_app) or one per"
+        " redis = script calls in one storage.redis.rounds.Rounds for instance A (shared, as build_app) or one per"
         " component (separate))"
     )
     for row in r.rows:

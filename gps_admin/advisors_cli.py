@@ -14,9 +14,10 @@ from config.settings import Settings
 from gps_admin.app import StartupError, prepare_database
 from storage.advisors import AdvisorError, AdvisorRepository, UnknownAdvisor
 from storage.pool import create_pool
+from storage.redis.commands import RedisRouterCommands
 from telephony.advisors import Advisor
+from telephony.ports import RouterUnavailable
 from telephony.presence import PresenceError
-from telephony.router import RouterUnavailable, send_command
 
 HEADERS = ("id", "login", "name", "interface", "skills", "active")
 
@@ -115,7 +116,7 @@ async def _presence(args: argparse.Namespace, settings: Settings, database_url: 
         raise UnknownAdvisor(f"no advisor with login {args.login!r}")
     client = aioredis.from_url(redis_url)
     try:
-        await send_command(client, settings.line.queue, advisor.id, args.state, args.reason)
+        await RedisRouterCommands(client, settings.line.queue).send(advisor.id, args.state, args.reason)
     finally:
         await client.aclose()
     return f"{advisor.login}: {args.state} done"

@@ -20,7 +20,7 @@ from aiohttp import web
 from config.settings import Settings
 from screenpop.api_calls import setup_calls_api
 from screenpop.auth import setup_auth
-from screenpop.desk import DeskDeps, LiveCalls, setup_desk
+from screenpop.desk import DeskDeps, setup_desk
 from screenpop.hub import Hub
 from screenpop.openapi import openapi_json
 from screenpop.pops import PopPublisher, PresencePublisher, context_lookup
@@ -28,14 +28,19 @@ from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
-from storage.rounds import Rounds
+from storage.redis.claims import RedisClaims
+from storage.redis.commands import CommandServer, RedisRouterCommands
+from storage.redis.lease import RedisLease
+from storage.redis.rounds import Rounds
 from storage.spool import Spool
 from storage.users import UserRepository
 from storage.writer import RecordWriter
+from telephony.advisors import StateChange
 from telephony.aio import bounded, settle_heap
 from telephony.ami import AmiClient, AmiConfig
 from telephony.calls import CallTracker
 from telephony.hours import prepare as prepare_hours
+from telephony.live import LiveView
 from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
 from telephony.router import Router
@@ -66,8 +71,9 @@ class Service:
     router: Router
     hub: Hub
     publisher: PopPublisher
-    live: LiveCalls
+    live: LiveView
     rounds: Rounds
+    commands: CommandServer  # the presence commands, applied by the router when it leads
 
 
 SERVICE = web.AppKey("service", Service)
@@ -135,7 +141,9 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(svc.pipeline.run(), name="call-pipeline"),
         asyncio.create_task(svc.ami.run(), name="ami-client"),
         asyncio.create_task(svc.router.run(), name="router"),
-        asyncio.create_task(svc.router.serve_commands(), name="router-commands"),
+        asyncio.create_task(
+            CommandServer(svc.redis, svc.settings.line.queue).serve(svc.router), name="router-commands"
+        ),
         asyncio.create_task(svc.hub.run(), name="desk-hub"),
     ]
     prepare_hours(svc.settings.hours, datetime.now(UTC).date())
@@ -216,16 +224,17 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     writer = RecordWriter(
         Spool(settings.spool_dir), pool_factory, submit_timeout=0.0, write_timeout=settings.db_write_timeout
     )
-    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), writer.accept, MemberTracker(queue))
+    live = LiveView()  # the calls in progress and the advisors' states, fed by the pipeline (and the router)
+    pipeline = CallPipeline(CallTracker(settings.line, settings.hours), writer.accept, MemberTracker(queue), live=live)
     ami = AmiClient(ami_config(settings), pipeline.sink)
     rounds = Rounds(redis)  # every script call of the instance, batched under load
     router = Router(
         ami=ami,
         store=AdvisorRepository(pool, settings.routing.skills),
-        redis=redis,
+        lease=RedisLease(redis, queue, rounds),
+        claims=RedisClaims(redis, queue, rounds),
         routing=settings.routing,
         queue=queue,
-        rounds=rounds,
     )
 
     def advisor_of(interface: str) -> int | None:
@@ -239,25 +248,52 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         is_leader=lambda: router.leader,
         context_of=context_lookup(pool, settings.desk),
         rounds=rounds,
+        live=live,
     )
-    live = LiveCalls()
     # The publisher first: a pop needs nothing from the router's step, and would otherwise wait for its Redis and
     # AMI round trips (claim release, member actions, presence log) before leaving.
     pipeline.listen(publisher.on_effect)
     pipeline.listen(router.on_effect)
 
     router.presence_listeners.append(PresencePublisher(redis, rounds))
-    pipeline.listen(live.on_effect)
+
+    async def presence_to_live(changes: list[StateChange]) -> None:
+        live.on_presence(changes)
+
+    router.presence_listeners.append(presence_to_live)
 
     app = web.Application()
     app[SERVICE] = Service(
-        settings, endpoints, redis, pool, writer, pipeline, ami, router, hub, publisher, live, rounds
+        settings,
+        endpoints,
+        redis,
+        pool,
+        writer,
+        pipeline,
+        ami,
+        router,
+        hub,
+        publisher,
+        live,
+        rounds,
+        CommandServer(redis, queue),
     )
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_telephony_ctx)
     setup_auth(app, users=UserRepository(pool), redis=redis, settings=settings.desk, demo=demo)
     setup_calls_api(app, pool=pool, desk=settings.desk, departement=settings.desk.departement, taken_by=live.taken_by)
-    setup_desk(app, DeskDeps(settings=settings, redis=redis, pool=pool, ami=ami, live=live, demo=demo))
+    setup_desk(
+        app,
+        DeskDeps(
+            settings=settings,
+            redis=redis,
+            pool=pool,
+            ami=ami,
+            commands=RedisRouterCommands(redis, queue),
+            live=live,
+            demo=demo,
+        ),
+    )
     app.router.add_get("/ws", hub.handle)
     app.router.add_get("/healthz", health)
     app.router.add_get("/openapi.json", openapi_json)

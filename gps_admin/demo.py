@@ -36,16 +36,19 @@ from pydantic import SecretStr
 
 from config.settings import WEEKDAYS, OpeningHours, OpeningSpan, Settings
 from gps_admin.app import SERVICE, StartupError, build_app
-from screenpop.pops import DeskMessage, acknowledge, desk_pattern
+from screenpop.pops import DeskMessage, acknowledge
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
 from storage.advisors import AdvisorRepository
 from storage.qualification import Qualification, QualificationError, QualificationRepository
+from storage.redis.commands import RedisRouterCommands
+from storage.redis.names import desk_pattern
 from storage.services import ServiceRepository
 from storage.users import Role, User, UserRepository
 from telephony.hours import is_open
-from telephony.router import PresenceError, RouterNotLeader, send_command
+from telephony.ports import RouterNotLeader
+from telephony.presence import PresenceError
 
 log = logging.getLogger("gps_admin.demo")
 
@@ -241,7 +244,7 @@ async def _sim_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _command(demo: Demo, redis: aioredis.Redis, advisor_id: int, what: str) -> None:
     for _ in range(30):
         try:
-            await send_command(redis, demo.settings.line.queue, advisor_id, what)  # type: ignore[arg-type]
+            await RedisRouterCommands(redis, demo.settings.line.queue).send(advisor_id, what)  # type: ignore[arg-type]
             return
         except (RouterNotLeader, TimeoutError):
             await asyncio.sleep(1)  # the router takes its lease at start

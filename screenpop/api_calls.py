@@ -176,7 +176,7 @@ def setup_calls_api(
 ) -> None:
     """Register the routes. `departement` (e.g. "62"): its communes come first in the autocomplete.
     `taken_by`: linkedid → the interface of the advisor who answered that call while it is in progress
-    (`LiveCalls.taken_by`): a qualification saved then waits for the call's record (HTTP 202)."""
+    (`LiveView.taken_by`): a qualification saved then waits for the call's record (HTTP 202)."""
     api = _Api(pool, desk, departement, taken_by)
     app.router.add_get("/api/communes", api.communes_search)
     app.router.add_get("/api/topics", api.topics)

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import hmac
 import html
-import json
 import logging
-import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -33,6 +30,9 @@ from yarl import URL
 
 from config.settings import DeskSettings
 from screenpop.web.keys import CSRF, USER
+from storage.redis.sessions import TOKEN as _TOKEN
+from storage.redis.sessions import Session, SessionStore
+from storage.redis.throttle import LoginThrottle
 from storage.users import UserRepository
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,8 @@ LOGIN_CSRF_COOKIE = "gps_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 DEFAULT_NEXT = "/desk"
-ADDRESS_FACTOR = 5
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -68,67 +66,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
-class Session:
-    token: str
-    user_id: int
-    csrf: str
-    created: float
-
-    def __repr__(self) -> str:  # the token and the CSRF secret stay out of logs
-        return f"<Session user={self.user_id} created={self.created:.0f}>"
-
-
-class SessionStore:
-    """Sessions in Redis, keyed by their random token."""
-
-    def __init__(self, redis: aioredis.Redis, ttl: float) -> None:
-        self._redis = redis
-        self._ttl_ms = int(ttl * 1000)
-
-    async def create(self, user_id: int) -> Session:
-        session = Session(secrets.token_urlsafe(32), user_id, secrets.token_urlsafe(32), time.time())
-        value = json.dumps({"user_id": user_id, "csrf": session.csrf, "created": session.created})
-        await self._redis.set(_session_key(session.token), value, px=self._ttl_ms)
-        return session
-
-    async def load(self, token: str | None) -> Session | None:
-        if token is None or not _TOKEN.fullmatch(token):
-            return None
-        raw = await self._redis.get(_session_key(token))
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return Session(token, int(data["user_id"]), str(data["csrf"]), float(data["created"]))
-
-    async def delete(self, token: str | None) -> None:
-        if token is not None and _TOKEN.fullmatch(token):
-            await self._redis.delete(_session_key(token))
-
-
-class LoginThrottle:
-    """Failed logins per login and per client address, counted over a sliding-from-first-failure window."""
-
-    def __init__(self, redis: aioredis.Redis, attempts: int, window: float) -> None:
-        self._redis = redis
-        self._attempts = attempts
-        self._window_ms = max(1, int(window * 1000))
-
-    async def refused(self, login: str, address: str) -> bool:
-        by_login, by_address = await self._redis.mget(_fail_key("login", login), _fail_key("addr", address))
-        return int(by_login or 0) >= self._attempts or int(by_address or 0) >= self._attempts * ADDRESS_FACTOR
-
-    async def failed(self, login: str, address: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for key in (_fail_key("login", login), _fail_key("addr", address)):
-                pipe.set(key, 0, px=self._window_ms, nx=True)  # the window starts at the first failure
-                pipe.incr(key)
-            await pipe.execute()
-
-    async def succeeded(self, login: str) -> None:
-        await self._redis.delete(_fail_key("login", login))
-
-
-@dataclass(frozen=True)
 class Auth:
     users: UserRepository
     sessions: SessionStore
@@ -139,14 +76,6 @@ class Auth:
 
 AUTH = web.AppKey("auth", Auth)
 SESSION = web.RequestKey("session", Session)
-
-
-def _session_key(token: str) -> str:
-    return f"gps:session:{token}"
-
-
-def _fail_key(kind: str, value: str) -> str:
-    return f"gps:login-failures:{kind}:{value[:80]}"
 
 
 # -- middlewares -------------------------------------------------------------------------------------

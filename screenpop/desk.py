@@ -10,8 +10,8 @@ import html
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -26,16 +26,9 @@ from screenpop.web.keys import CSRF, USER
 from storage.advisors import AdvisorRepository
 from storage.services import ServiceRepository, is_open
 from storage.users import User
-from telephony.effects import (
-    AnyEffect,
-    CallAnswered,
-    CallEnded,
-    CallTransferred,
-    ConsultationEnded,
-    ConsultationStarted,
-)
+from telephony.live import LiveCall, LiveView
+from telephony.ports import ActionSender, RouterCommands, RouterUnavailable
 from telephony.presence import PresenceError
-from telephony.router import ActionSender, RouterUnavailable, send_command
 
 log = logging.getLogger(__name__)
 
@@ -49,53 +42,6 @@ STATE_LABELS = {
     "wrap_up": "Fin d'appel",
     "paused": "En pause",
 }
-
-
-@dataclass
-class LiveCall:
-    interface: str
-    advisor_channel: str  # the advisor's leg (the transferer of a transfer)
-    consulting: str | None = None  # attended transfer in progress: the target extension being consulted
-
-
-TAKEN_GRACE = timedelta(minutes=2)  # the record of an ended call is written within milliseconds, normally
-
-
-@dataclass
-class LiveCalls:
-    """Answered calls on this instance's view of the PBX: who has them, on which channel, whether the advisor
-    is consulting a service (for transfers). Every instance follows every event, so any instance can answer."""
-
-    calls: dict[str, LiveCall] = field(default_factory=dict)  # linkedid → call
-    # Who took each answered call, until its record is surely written: the calls in progress (transferred ones
-    # too, whose record waits for the service to hang up) and those ended less than TAKEN_GRACE ago. A
-    # qualification saved for one of them before its record exists waits for it (storage.qualification).
-    taken: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)  # linkedid → (interface, ended)
-
-    def taken_by(self, linkedid: str) -> str | None:
-        """The interface of the advisor who answered this call, while it is in progress or just ended."""
-        found = self.taken.get(linkedid)
-        return None if found is None else found[0]
-
-    async def on_effect(self, effect: AnyEffect) -> None:
-        if isinstance(effect, CallAnswered):
-            self.calls[effect.linkedid] = LiveCall(effect.interface, effect.advisor_channel)
-            self.taken[effect.linkedid] = (effect.interface, None)
-        elif isinstance(effect, CallEnded | CallTransferred):
-            self.calls.pop(effect.linkedid, None)
-            if isinstance(effect, CallEnded):
-                self._ended(effect.linkedid, effect.at)
-        elif isinstance(effect, ConsultationStarted | ConsultationEnded) and effect.linkedid in self.calls:
-            target = effect.target if isinstance(effect, ConsultationStarted) else None
-            self.calls[effect.linkedid].consulting = target
-
-    def _ended(self, linkedid: str, at: datetime) -> None:
-        found = self.taken.get(linkedid)
-        if found is not None:
-            self.taken[linkedid] = (found[0], at)
-        horizon = at - TAKEN_GRACE
-        for gone in [k for k, (_, ended) in self.taken.items() if ended is not None and ended < horizon]:
-            del self.taken[gone]
 
 
 class PresenceRequest(BaseModel):
@@ -118,7 +64,8 @@ class DeskDeps:
     redis: aioredis.Redis
     pool: asyncpg.Pool
     ami: ActionSender
-    live: LiveCalls
+    commands: RouterCommands
+    live: LiveView
     demo: bool = False
 
 
@@ -187,7 +134,7 @@ async def set_presence(request: web.Request) -> web.Response:
     except (ValidationError, ValueError):
         raise _error(web.HTTPBadRequest, "invalid", "Demande invalide.") from None
     try:
-        await send_command(deps.redis, deps.settings.line.queue, user.advisor_id, body.state, body.reason)
+        await deps.commands.send(user.advisor_id, body.state, body.reason)
     except PresenceError as exc:
         raise _error(web.HTTPConflict, "presence-refused", str(exc)) from None
     except RouterUnavailable:
@@ -200,13 +147,13 @@ async def _own_live_call(request: web.Request) -> tuple[DeskDeps, User, str, Liv
     deps = request.app[DESK]
     user = _user(request)
     linkedid = request.match_info["linkedid"]
-    live = deps.live.calls.get(linkedid)
+    live = deps.live.call(linkedid)
     advisor = None
     if user.advisor_id is not None:
         advisor = await AdvisorRepository(deps.pool, deps.settings.routing.skills).get(user.advisor_id)
-    if live is None:
+    if live is None or not live.with_advisor or live.advisor_channel is None:
         raise _error(web.HTTPNotFound, "no-live-call", "Cet appel n'est plus en cours.")
-    if advisor is None or live.interface != advisor.interface:
+    if advisor is None or live.advisor != advisor.interface:
         raise _error(web.HTTPForbidden, "not-your-call", "Cet appel n'est pas le vôtre.")
     return deps, user, linkedid, live
 
@@ -240,7 +187,7 @@ async def transfer(request: web.Request) -> web.Response:
         )
     action = {
         "Action": "BlindTransfer" if body.kind == "blind" else "Atxfer",
-        "Channel": live.advisor_channel,
+        "Channel": live.advisor_channel or "",
         "Exten": service.extension,
         "Context": "services",
     }
@@ -257,7 +204,7 @@ async def complete_transfer(request: web.Request) -> web.Response:
         raise _error(web.HTTPConflict, "no-consultation", "Aucune consultation en cours pour cet appel.")
     # Only while the desk sees the advisor in the consultation: hanging up the advisor's leg once back with the
     # caller would end the caller's call instead.
-    await _send(deps, {"Action": "Hangup", "Channel": live.advisor_channel}, linkedid, "Le transfert a échoué.")
+    await _send(deps, {"Action": "Hangup", "Channel": live.advisor_channel or ""}, linkedid, "Le transfert a échoué.")
     log.info("attended transfer completed linkedid=%s to %s by %s", linkedid, live.consulting, user.login)
     return web.json_response({"ok": True})
 
@@ -267,7 +214,7 @@ async def cancel_transfer(request: web.Request) -> web.Response:
     deps, user, linkedid, live = await _own_live_call(request)
     if live.consulting is None:
         raise _error(web.HTTPConflict, "no-consultation", "Aucune consultation en cours pour cet appel.")
-    action = {"Action": "CancelAtxfer", "Channel": live.advisor_channel}
+    action = {"Action": "CancelAtxfer", "Channel": live.advisor_channel or ""}
     await _send(deps, action, linkedid, "L'annulation du transfert a échoué.")
     log.info("attended transfer cancelled linkedid=%s (%s) by %s", linkedid, live.consulting, user.login)
     return web.json_response({"ok": True})
@@ -294,7 +241,7 @@ async def wrapup_after_qualification(
         except (aioredis.RedisError, OSError) as exc:  # the page then shows that call again at a reload
             log.warning("current call of advisor %s not cleared after qualification: %s", advisor_id, exc)
         try:
-            await send_command(deps.redis, deps.settings.line.queue, advisor_id, "wrapup_done")
+            await deps.commands.send(advisor_id, "wrapup_done")
         except (PresenceError, RouterUnavailable) as exc:  # the wrap-up then ends at its maximum
             log.warning("wrap-up not ended after qualification (advisor %s): %s", advisor_id, exc)
     return response

@@ -20,9 +20,10 @@ import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from screenpop.pops import Acknowledger, DeskMessage, age_ms, desk_pattern, pending
+from screenpop.pops import Acknowledger, DeskMessage, age_ms, pending
 from screenpop.web.keys import USER
-from storage.rounds import Rounds
+from storage.redis.desk import DeskMessages
+from storage.redis.rounds import Rounds
 from storage.users import User
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class HubStats:
 class Hub:
     def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
         self._redis = redis
+        self._messages = DeskMessages(redis, rounds)
         self._acknowledge = Acknowledger(redis, rounds)
         self._sockets: dict[int, set[_Socket]] = defaultdict(set)
         self._closing: set[asyncio.Task[None]] = set()
@@ -117,29 +119,20 @@ class Hub:
         me = asyncio.current_task()
         while me is None or not me.cancelling():
             try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.psubscribe(desk_pattern(self._redis))
-                    self.subscriptions += 1
-                    self.ready.set()
-                    self._signal()
-                    # Replies are read from the subscription's connection itself: redis-py's get_message adds a
-                    # retry layer costing ~0.1 ms of CPU a message (9 % of the service at 80 calls/s). A broken
-                    # connection raises here, and the subscription is made again below.
-                    conn = pubsub.connection
-                    assert conn is not None  # set by psubscribe
-                    while me is None or not me.cancelling():
-                        reply = await conn.read_response(timeout=0.5, disconnect_on_error=False, push_request=True)
-                        if isinstance(reply, list) and len(reply) == 4 and reply[0] in (b"pmessage", "pmessage"):
-                            self._dispatch(reply[2], reply[3])
+                await self._messages.relay(self._dispatch, self._subscribed)
             except (aioredis.RedisError, OSError) as exc:
                 self.ready.clear()
                 log.warning("desk hub: Redis unavailable (%s), retrying", exc)
                 await asyncio.sleep(1.0)
 
-    def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
-        advisor = (channel.decode() if isinstance(channel, bytes) else channel).rpartition(":")[2]
-        if not (advisor.isdigit() and self._sockets.get(int(advisor))):
-            return  # no desk of this advisor here (`…:desk:<advisor id>`): the message is not even parsed
+    def _subscribed(self) -> None:
+        self.subscriptions += 1
+        self.ready.set()
+        self._signal()
+
+    def _dispatch(self, advisor_id: int, data: bytes | str) -> None:
+        if not self._sockets.get(advisor_id):
+            return  # no desk of this advisor here: the message is not even parsed
         try:
             message = DeskMessage.model_validate_json(data)
         except ValidationError:

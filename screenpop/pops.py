@@ -20,9 +20,9 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.settings import DeskSettings
-from storage.keys import channel_prefix
 from storage.qualification import QualificationRepository
-from storage.rounds import Rounds
+from storage.redis.desk import DeskMessages
+from storage.redis.rounds import Rounds
 from telephony.advisors import StateChange
 from telephony.aio import bounded
 from telephony.effects import (
@@ -36,47 +36,12 @@ from telephony.effects import (
     ConsultationEnded,
     ConsultationStarted,
 )
-from telephony.identity import french_display
+from telephony.live import LiveView
 from telephony.records import RingResult
 
 log = logging.getLogger(__name__)
 
 MAX_PREFETCHED = 10_000  # caller contexts kept for calls in progress
-PENDING_TTL = 6 * 3600  # an advisor away for a whole shift still gets the pops of their last calls
-
-# Keep pending, then publish: one command (was a MULTI of HSET, EXPIRE, PUBLISH), atomic all the same. The
-# advisor's current call is kept too (its pop and the latest message of each kind), so that a desk page opened
-# again during or after the call shows it (`/api/desk`), acknowledged or not, until it is qualified.
-# KEYS[1] pending hash, KEYS[2] current-call hash; ARGV: message id, payload, TTL (s), channel, type, linkedid.
-_PUBLISH = """
-redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-redis.call('expire', KEYS[1], ARGV[3])
-if ARGV[5] == 'pop' then
-  redis.call('del', KEYS[2])
-  redis.call('hset', KEYS[2], 'linkedid', ARGV[6], 'pop', ARGV[2])
-  redis.call('expire', KEYS[2], ARGV[3])
-elseif redis.call('hget', KEYS[2], 'linkedid') == ARGV[6] then
-  redis.call('hset', KEYS[2], ARGV[5], ARGV[2])
-end
-return redis.call('publish', ARGV[4], ARGV[2])
-"""
-# Forget the advisor's current call once it is qualified. KEYS[1] the current-call hash, ARGV[1] the call.
-_CALL_DONE = """
-if redis.call('hget', KEYS[1], 'linkedid') == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-# Take an acknowledged message out of its pending hash; returns its payload (nil: it was not pending).
-# KEYS[1] the pending hash, ARGV[1] the message id.
-_ACKNOWLEDGE = """
-local payload = redis.call('hget', KEYS[1], ARGV[1])
-if payload then redis.call('hdel', KEYS[1], ARGV[1]) end
-return payload
-"""
-# Publish presence messages: ARGV holds (channel, payload) pairs. One command for a whole step's changes.
-_PRESENCE = """
-for i = 1, #ARGV, 2 do redis.call('publish', ARGV[i], ARGV[i + 1]) end
-return #ARGV / 2
-"""
 
 
 class HistoryItem(BaseModel):
@@ -129,22 +94,6 @@ class DeskMessage(BaseModel):
     detail: str | None = None
 
 
-def pending_key(advisor_id: int) -> str:
-    return f"gps:desk:{advisor_id}:pending"
-
-
-def current_key(advisor_id: int) -> str:
-    return f"gps:desk:{advisor_id}:current"
-
-
-def channel(redis: aioredis.Redis, advisor_id: int) -> str:
-    return f"{channel_prefix(redis)}:desk:{advisor_id}"
-
-
-def desk_pattern(redis: aioredis.Redis) -> str:
-    return f"{channel_prefix(redis)}:desk:*"
-
-
 AdvisorOf = Callable[[str], int | None]  # interface → advisor id
 ContextOf = Callable[[str | None], Awaitable[CallerContext]]  # E.164 → context
 IsLeader = Callable[[], bool]
@@ -155,7 +104,9 @@ async def no_context(_: str | None) -> CallerContext:
 
 
 class PopPublisher:
-    """Effect listener: turns ring/answer/end effects into desk messages (pending + published)."""
+    """Effect listener: turns ring/answer/end effects into desk messages (pending + published). What it needs of a
+    call beyond the effect (which advisor's desk follows it, the caller) it reads in the live view, which the
+    service loop has fed with the effect already."""
 
     def __init__(
         self,
@@ -164,15 +115,16 @@ class PopPublisher:
         is_leader: IsLeader,
         context_of: ContextOf = no_context,
         rounds: Rounds | None = None,
+        live: LiveView | None = None,
     ) -> None:
-        self._redis = redis
+        self._messages = DeskMessages(redis, rounds)
         self._advisor_of = advisor_of
         self._is_leader = is_leader
         self._context_of = context_of
-        # linkedid → advisor, number, its French display (formatted once per call), name
-        self._ringing: dict[str, tuple[int, str | None, str, str | None]] = {}
-        self._publish = (rounds or Rounds(redis)).script(_PUBLISH)
-        self._contexts: dict[str, asyncio.Future[CallerContext]] = {}  # linkedid → its caller's context
+        self.live = live if live is not None else LiveView()
+        # An I/O cache, not call state: linkedid → its caller's context, looked up as the call queued; dropped at
+        # the call's end (and bounded).
+        self._contexts: dict[str, asyncio.Future[CallerContext]] = {}
         self.published = 0
 
     async def on_effect(self, effect: AnyEffect) -> None:
@@ -187,16 +139,17 @@ class PopPublisher:
             prefetched = self._contexts.pop(effect.linkedid, None)
             if prefetched is not None:
                 prefetched.cancel()  # done already, except for a call that ended at once
-        message = await self._message(effect)
-        if message is None or not self._is_leader():
+        if not self._is_leader():
             return
-        keys, args = self._call(message)
-        self._publish.send(keys, args, f"desk message {message.id}")
+        message = await self._message(effect)
+        if message is None:
+            return
+        self._messages.send(*self._publication(message))
         self.published += 1
 
     async def drained(self) -> None:
         """Return once every message published so far is in Redis (or failed: logged)."""
-        await self._publish.rounds.drained()
+        await self._messages.drained()
 
     @property
     def prefetched(self) -> int:
@@ -223,12 +176,13 @@ class PopPublisher:
             raise
 
     async def _message(self, effect: AnyEffect) -> DeskMessage | None:
+        call = self.live.call(effect.linkedid)
+        if call is None:
+            return None
         if isinstance(effect, AdvisorRinging):
             advisor_id = self._advisor_of(effect.interface)
             if advisor_id is None:
                 return None
-            display = french_display(effect.caller_number)
-            self._ringing[effect.linkedid] = (advisor_id, effect.caller_number, display, effect.caller_name)
             wait = (effect.at - effect.queue_entered_at).total_seconds() if effect.queue_entered_at else None
             started = time.perf_counter()
             context = await self._context(effect.linkedid, effect.caller_number)
@@ -240,38 +194,39 @@ class PopPublisher:
                 advisor_id=advisor_id,
                 event_at=effect.at,
                 caller_number=effect.caller_number,
-                caller_display=display,
+                caller_display=call.caller_display,
                 caller_name=effect.caller_name,
                 wait_seconds=wait,
                 menu_topic=effect.menu_topic,
                 context=context,
             )
-        known = self._ringing.get(effect.linkedid)
-        if known is None:
+        if isinstance(effect, AdvisorRingEnded):
+            # the view has the ring's end already: the desk's advisor is the one whose ring this is
+            ring = call.ring
+            desk = ring.interface if ring is not None and ring.result is effect.result else None
+        else:
+            desk = call.desk
+        advisor_id = None if desk is None else self._advisor_of(desk)
+        if desk is None or advisor_id is None:
             return None
-        advisor_id, number, display, name = known
         base = {
             "linkedid": effect.linkedid,
             "advisor_id": advisor_id,
             "event_at": effect.at,
-            "caller_number": number,
-            "caller_display": display,
-            "caller_name": name,
+            "caller_number": call.caller_number,
+            "caller_display": call.caller_display,
+            "caller_name": call.caller_name,
         }
         if isinstance(effect, AdvisorRingEnded) and effect.result is not RingResult.ANSWERED:
-            if self._advisor_of(effect.interface) != advisor_id:
+            if effect.interface != desk:
                 return None
-            del self._ringing[effect.linkedid]
             detail = "missed" if effect.result is RingResult.NO_ANSWER else "caller_gone"
             return DeskMessage(
                 id=f"{effect.linkedid}:{advisor_id}:ring_ended", type="ring_ended", detail=detail, **base
             )
-        if isinstance(effect, CallAnswered) and self._advisor_of(effect.interface) == advisor_id:
+        if isinstance(effect, CallAnswered) and effect.interface == desk:
             return DeskMessage(id=f"{effect.linkedid}:{advisor_id}:answered", type="answered", **base)
-        if (
-            isinstance(effect, ConsultationStarted | ConsultationEnded)
-            and self._advisor_of(effect.interface) == advisor_id
-        ):
+        if isinstance(effect, ConsultationStarted | ConsultationEnded) and effect.interface == desk:
             # a call may see several consultations: the event's time tells them apart (and stays deterministic)
             kind: Literal["consulting", "consultation_ended"] = (
                 "consulting" if isinstance(effect, ConsultationStarted) else "consultation_ended"
@@ -287,7 +242,6 @@ class PopPublisher:
                 id=f"{effect.linkedid}:{advisor_id}:transferred", type="transferred", detail=effect.target, **base
             )
         if isinstance(effect, CallEnded):
-            del self._ringing[effect.linkedid]
             return DeskMessage(
                 id=f"{effect.linkedid}:{advisor_id}:ended", type="ended", detail=effect.record.status.value, **base
             )
@@ -295,59 +249,49 @@ class PopPublisher:
 
     async def publish(self, message: DeskMessage) -> None:
         """One message, waiting until it is in Redis (raises when Redis fails)."""
-        keys, args = self._call(message)
-        await self._publish(keys=keys, args=args)
+        await self._messages.publish(*self._publication(message))
         self.published += 1
 
-    def _call(self, message: DeskMessage) -> tuple[list[str], list[str | int]]:
-        payload = message.model_dump_json()
-        return [pending_key(message.advisor_id), current_key(message.advisor_id)], [
-            message.id,
-            payload,
-            PENDING_TTL,
-            channel(self._redis, message.advisor_id),
-            message.type,
-            message.linkedid,
-        ]
+    @staticmethod
+    def _publication(message: DeskMessage) -> tuple[int, str, str, str, str]:
+        return message.advisor_id, message.id, message.type, message.linkedid, message.model_dump_json()
 
 
 async def current_call(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
     """The advisor's latest call not yet qualified: its pop and the latest message of each kind, oldest first
     (empty when there is none)."""
-    raw = await redis.hgetall(current_key(advisor_id))
-    messages = [DeskMessage.model_validate_json(v) for k, v in raw.items() if k not in (b"linkedid", "linkedid")]
+    messages = [DeskMessage.model_validate_json(v) for v in await DeskMessages(redis).current(advisor_id)]
     return sorted(messages, key=lambda m: (m.event_at, m.id))
 
 
 async def call_done(redis: aioredis.Redis, advisor_id: int, linkedid: str) -> None:
     """The advisor qualified `linkedid`: if it is their current call, the page no longer shows it at a reload."""
-    await redis.eval(_CALL_DONE, 1, current_key(advisor_id), linkedid)
+    await DeskMessages(redis).call_done(advisor_id, linkedid)
 
 
 async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
     """Messages not yet acknowledged by the advisor's browser, oldest first."""
-    raw = await redis.hgetall(pending_key(advisor_id))
-    messages = [DeskMessage.model_validate_json(v) for v in raw.values()]
+    messages = [DeskMessage.model_validate_json(v) for v in await DeskMessages(redis).pending(advisor_id)]
     return sorted(messages, key=lambda m: (m.event_at, m.id))
 
 
 class Acknowledger:
-    """Removes acknowledged messages from the pending hashes, in the instance's rounds (`storage.rounds`): the
+    """Removes acknowledged messages from the pending hashes, in the instance's rounds (`storage.redis.rounds`): the
     acknowledgements that arrive while a round is in flight leave together in the next one, so under load they
     cost one round trip per round rather than one each. If a round fails, every acknowledgement in it fails (the
     socket closes and the browser gets the message again at its reconnection, then acknowledges it)."""
 
     def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
-        self._script = (rounds or Rounds(redis)).script(_ACKNOWLEDGE)
+        self._messages = DeskMessages(redis, rounds)
 
     @property
     def rounds(self) -> int:
         """Round trips of the rounds the acknowledgements go in."""
-        return self._script.rounds.rounds
+        return self._messages.rounds.rounds
 
     async def __call__(self, advisor_id: int, message_id: str) -> DeskMessage | None:
         """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
-        raw: bytes | None = await self._script(keys=[pending_key(advisor_id)], args=[message_id])
+        raw = await self._messages.acknowledge(advisor_id, message_id)
         return None if raw is None else DeskMessage.model_validate_json(raw)
 
 
@@ -367,17 +311,14 @@ class PresencePublisher:
     the router does not wait for it."""
 
     def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
-        self._redis = redis
-        self._script = (rounds or Rounds(redis)).script(_PRESENCE)
+        self._messages = DeskMessages(redis, rounds)
 
     async def __call__(self, changes: list[StateChange]) -> None:
-        args = _presence_args(self._redis, changes)
-        if args:
-            self._script.send([], args, f"presence of {len(changes)} advisor(s)")
+        self._messages.send_presence(_presence_messages(changes))
 
 
-def _presence_args(redis: aioredis.Redis, changes: list[StateChange]) -> list[str]:
-    args: list[str] = []
+def _presence_messages(changes: list[StateChange]) -> list[tuple[int, str]]:
+    messages: list[tuple[int, str]] = []
     for change in changes:
         message = DeskMessage(
             id=f"presence:{change.advisor_id}:{change.at.timestamp()}",
@@ -387,8 +328,8 @@ def _presence_args(redis: aioredis.Redis, changes: list[StateChange]) -> list[st
             event_at=change.at,
             detail=change.state.value,
         )
-        args += [channel(redis, change.advisor_id), message.model_dump_json()]
-    return args
+        messages.append((change.advisor_id, message.model_dump_json()))
+    return messages
 
 
 def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:

@@ -15,6 +15,7 @@ from typing import Protocol
 from telephony.calls import CallTracker
 from telephony.effects import AnyEffect, CallEnded
 from telephony.events import AmiEvent
+from telephony.live import LiveView
 from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,11 @@ class PipelineStats:
 
 
 class CallPipeline:
-    def __init__(self, tracker: CallTracker, write_record: RecordSink, *others: Core) -> None:
+    def __init__(
+        self, tracker: CallTracker, write_record: RecordSink, *others: Core, live: LiveView | None = None
+    ) -> None:
         self._tracker = tracker
+        self.live = live if live is not None else LiveView()  # fed here, before the listeners, with every effect
         self._cores: tuple[Core, ...] = (tracker, *others)
         self._write_record = write_record
         self._queue: asyncio.Queue[AmiEvent] = asyncio.Queue()  # unbounded: an event is never dropped
@@ -63,7 +67,8 @@ class CallPipeline:
         return self._queue.qsize()
 
     def listen(self, listener: EffectListener) -> None:
-        """Later features (screen pops, wallboard) subscribe to effects here."""
+        """Features (screen pops, the router, later the wallboard) subscribe to effects here; what they need of a
+        call beyond the effect they read in `live`, never in a copy of their own."""
         self._listeners.append(listener)
 
     def sink(self, event: AmiEvent) -> None:
@@ -102,6 +107,7 @@ class CallPipeline:
                 log.exception("effect %s failed linkedid=%s", effect.kind, effect.linkedid)
 
     async def _execute(self, effect: AnyEffect) -> None:
+        self.live.apply(effect)  # the listeners read the state after the effect
         if isinstance(effect, CallEnded):
             record = effect.record
             log.info(

@@ -1,15 +1,16 @@
-"""The router: executes what the presence board and the routing plan decide (AMI actions, Redis claims,
-the state-change log). It runs inside the service loop as an effect listener, plus a timer task.
+"""The router: executes what the presence board and the routing plan decide (AMI actions, claims, the
+state-change log). It runs inside the service loop as an effect listener, plus a timer task.
 
-Only the instance holding the Redis lease acts (offers, member changes, the log); the others track and
-take over when the lease expires. Each offer also takes an atomic claim on the call and on the advisor,
-so even two instances that both believe they lead cannot offer one call twice or one advisor twice.
+Only the instance holding the lease acts (offers, member changes, the log); the others track and take over when
+the lease expires. Each offer also takes an atomic claim on the call and on the advisor, so even two instances
+that both believe they lead cannot offer one call twice or one advisor twice. The lease, the claims, the advisors
+and the AMI are reached through the ports of `telephony.ports` (Redis and PostgreSQL in `storage/`); commands
+arrive through `command`, served by `storage.redis.commands.CommandServer`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import logging
 import secrets
@@ -17,14 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
-
-import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import RoutingSettings
-from storage.keys import channel_prefix
-from storage.rounds import Rounds
 from telephony.advisors import Advisor, StateChange
 from telephony.aio import bounded
 from telephony.effects import (
@@ -38,105 +33,25 @@ from telephony.effects import (
     MembersResynced,
     MemberUpdate,
 )
+from telephony.ports import (
+    ActionSender,
+    AdvisorStore,
+    Claims,
+    Command,
+    Lease,
+    RouterNotLeader,
+    RouterUnavailable,
+    Unavailable,
+)
 from telephony.presence import MemberConfig, PresenceBoard, PresenceError, reconcile
 from telephony.routing import Hold, Offer, next_wakeup, plan
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Command = Literal["login", "logout", "pause", "available", "wrapup_done"]
-
-
-class PresenceCommand(BaseModel):
-    """A presence command travelling to the leading router over Redis (any instance or the CLI sends it)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    advisor_id: int
-    what: Command
-    reason: str | None = Field(default=None, max_length=40)
-    reply_to: str = Field(max_length=100)
-
-
-class PresenceReply(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    ok: bool
-    error: str | None = None
-
-
-def commands_channel(redis: aioredis.Redis, queue: str) -> str:
-    return f"{channel_prefix(redis)}:router:{queue}:commands"
-
-
-async def send_command(
-    redis: aioredis.Redis, queue: str, advisor_id: int, what: Command, reason: str | None = None, within: float = 5.0
-) -> None:
-    """Ask the leading router to apply a presence command; raises PresenceError (its French message) or
-    RouterUnavailable when no router answers in time."""
-    reply_to = f"{channel_prefix(redis)}:router:{queue}:reply:{secrets.token_hex(8)}"
-    command = PresenceCommand(advisor_id=advisor_id, what=what, reason=reason, reply_to=reply_to)
-    async with redis.pubsub() as pubsub:
-        await pubsub.subscribe(reply_to)
-        await redis.publish(commands_channel(redis, queue), command.model_dump_json())
-
-        async def answer() -> PresenceReply:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    return PresenceReply.model_validate_json(message["data"])
-            raise RouterUnavailable("the reply channel closed")
-
-        try:
-            reply = await bounded(answer(), within)
-        except TimeoutError:
-            raise RouterUnavailable(f"no router answered within {within} s: is gps-admin serve running?") from None
-    if not reply.ok:
-        raise PresenceError(reply.error or "refused")
-
-
-class ActionSender(Protocol):
-    async def send(self, action: dict[str, str], timeout: float | None = None) -> Any: ...
-
-
-class AdvisorStore(Protocol):
-    async def get(self, advisor_id: int) -> Advisor | None: ...
-    async def list(self, active_only: bool = False) -> builtins.list[Advisor]: ...
-    async def last_states(self) -> dict[int, StateChange]: ...
-    async def record_many(self, changes: builtins.list[StateChange]) -> None: ...
-    async def last_advisor_for(self, caller_number: str, since: datetime) -> int | None: ...
 
 
 LOG_WINDOW = 0.02  # seconds: the presence log is written at most this often (several steps' changes at once)
-
-# Both keys free → take both (atomic). Returns 1 when claimed.
-_CLAIM = """
-if redis.call('exists', KEYS[1]) == 0 and redis.call('exists', KEYS[2]) == 0 then
-  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
-# Delete the keys we hold (others' are left alone).
-_RELEASE = """
-local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('get', key) == ARGV[1] then n = n + redis.call('del', key) end
-end
-return n
-"""
-# Take or extend the lease; returns 1 while we hold it.
-_LEASE = """
-local holder = redis.call('get', KEYS[1])
-if holder == false then
-  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-elseif holder == ARGV[1] then
-  redis.call('pexpire', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
 
 
 @dataclass
@@ -166,18 +81,19 @@ class Router:
         *,
         ami: ActionSender,
         store: AdvisorStore,
-        redis: aioredis.Redis,
+        lease: Lease,
+        claims: Claims,
         routing: RoutingSettings,
         queue: str,
         clock: Clock | None = None,
         lease_ttl: float = 3.0,
         instance: str | None = None,
-        rounds: Rounds | None = None,
     ) -> None:
         self.board = PresenceBoard(routing)
         self._ami = ami
         self._store = store
-        self._redis = redis
+        self._lease = lease
+        self._claims_store = claims
         self._routing = routing
         self._queue = queue
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
@@ -194,14 +110,8 @@ class Router:
         self._hold_until: datetime | None = None
         self.leader = False
         self.stats = RouterStats()
-        self._lease_key = f"gps:router:{queue}:lease"
         self._claims: dict[str, int] = {}  # linkedid → advisor we claimed it with
         self._lookups: dict[str, asyncio.Task[None]] = {}  # linkedid → its continuity look-up, in flight
-        # EVALSHA (the script text is sent once), in the instance's rounds (storage.rounds)
-        rounds = rounds or Rounds(redis)
-        self._claim_script = rounds.script(_CLAIM)
-        self._release_script = rounds.script(_RELEASE)
-        self._lease_script = rounds.script(_LEASE)
         self.changed = asyncio.Event()  # set whenever leadership or presence changes (tests, desk)
         self.presence_listeners: list[Callable[[list[StateChange]], Awaitable[None]]] = []  # e.g. the desk
 
@@ -227,52 +137,16 @@ class Router:
             with contextlib.suppress(TimeoutError):
                 await bounded(self._wake.wait(), timeout)
 
-    async def serve_commands(self) -> None:
-        """Apply the presence commands published on Redis (when leading), until cancelled."""
-        channel = commands_channel(self._redis, self._queue)
-        me = asyncio.current_task()
-        # redis-py's pubsub can swallow a cancellation while it reads (seen with a Unix-socket Redis): poll
-        # with a short timeout and check the task's own cancellation state, so a stop always ends the loop.
-        while me is None or not me.cancelling():
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(channel)
-                    while me is None or not me.cancelling():
-                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                        if message is not None and message.get("type") == "message":
-                            await self._on_command(message["data"])
-            except (aioredis.RedisError, OSError) as exc:
-                log.warning("presence commands: Redis unavailable (%s), retrying", exc)
-                await asyncio.sleep(1.0)
-
-    async def _on_command(self, data: bytes | str) -> None:
-        try:
-            command = PresenceCommand.model_validate_json(data)
-        except ValidationError as exc:
-            log.warning("malformed presence command ignored: %s", exc.errors(include_input=False)[:2])
-            return
-        if not self.leader:
-            return  # the leader answers
-        try:
-            await self.command(command.advisor_id, command.what, command.reason)
-            reply = PresenceReply(ok=True)
-        except (PresenceError, RouterNotLeader) as exc:
-            reply = PresenceReply(ok=False, error=str(exc))
-        with contextlib.suppress(aioredis.RedisError, OSError):
-            await self._redis.publish(command.reply_to, reply.model_dump_json())
-
     async def resign(self) -> None:
         """Give the lease up (clean stop), so another instance takes over at once."""
-        with contextlib.suppress(aioredis.RedisError, OSError):
-            await self._release_script(keys=[self._lease_key], args=[self.instance])
+        with contextlib.suppress(Unavailable):
+            await self._lease.release(self.instance)
         self.leader = False
 
     async def _keep_lease(self) -> None:
         try:
-            held = bool(
-                await self._lease_script(keys=[self._lease_key], args=[self.instance, int(self._lease_ttl * 1000)])
-            )
-        except (aioredis.RedisError, OSError) as exc:
+            held = await self._lease.hold(self.instance, self._lease_ttl)
+        except Unavailable as exc:
             log.warning("router lease unavailable (%s): standing by", exc)
             held = False
         if held and not self.leader:
@@ -496,18 +370,12 @@ class Router:
         """Continuity look-ups in flight."""
         return len(self._lookups)
 
-    # ---- claims (Redis) ----
-
-    def _keys(self, linkedid: str, advisor_id: int) -> tuple[str, str]:
-        return f"gps:claim:{self._queue}:call:{linkedid}", f"gps:claim:{self._queue}:advisor:{advisor_id}"
+    # ---- claims (telephony.ports.Claims) ----
 
     async def _claim(self, linkedid: str, advisor_id: int) -> bool:
-        ttl = int(self._routing.claim_ttl * 1000)
         try:
-            claimed = bool(
-                await self._claim_script(keys=list(self._keys(linkedid, advisor_id)), args=[self.instance, ttl])
-            )
-        except (aioredis.RedisError, OSError) as exc:
+            claimed = await self._claims_store.claim(linkedid, advisor_id, self.instance, self._routing.claim_ttl)
+        except Unavailable as exc:
             log.error("claim failed linkedid=%s: %s (no offer)", linkedid, exc)
             return False
         if claimed:
@@ -518,8 +386,7 @@ class Router:
         """Sent with the next round, not waited for: a claim taken later leaves after it (rounds keep order), and
         a release lost with Redis ends with the claim's TTL."""
         self._claims.pop(linkedid, None)
-        keys = list(self._keys(linkedid, advisor_id))
-        self._release_script.send(keys, [self.instance], f"claim release {linkedid}")
+        self._claims_store.release(linkedid, advisor_id, self.instance)
 
     async def _release_withdrawn(self) -> None:
         """Release the claims of the offers the board cancelled: an advisor offered for one call may ring for
@@ -601,14 +468,6 @@ class Router:
         self._wake.set()
 
 
-class RouterNotLeader(Exception):
-    error_id = "router-not-leader"
-
-
-class RouterUnavailable(Exception):
-    error_id = "router-unavailable"
-
-
 async def wait_for(router: Router, condition: Callable[[], bool], within: float) -> None:
     """Wait until `condition()` holds, re-checked at each change the router signals."""
 
@@ -622,11 +481,9 @@ async def wait_for(router: Router, condition: Callable[[], bool], within: float)
 __all__ = [
     "ActionSender",
     "AdvisorStore",
-    "PresenceCommand",
     "PresenceError",
     "Router",
     "RouterNotLeader",
     "RouterUnavailable",
-    "send_command",
     "wait_for",
 ]

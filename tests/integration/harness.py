@@ -23,6 +23,9 @@ from config.settings import LineSettings, OpeningHours, OpeningSpan, RoutingSett
 from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
+from storage.redis.claims import RedisClaims
+from storage.redis.lease import RedisLease
+from storage.redis.rounds import Rounds
 from storage.spool import Spool
 from storage.writer import RecordWriter
 from telephony import events as ev
@@ -32,8 +35,9 @@ from telephony.effects import AnyEffect, CallEnded
 from telephony.events import AmiEvent
 from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
+from telephony.ports import AdvisorStore
 from telephony.records import CallRecord
-from telephony.router import AdvisorStore, Router
+from telephony.router import Router
 from tests.rig.asterisk import AmiConnection, AmiFrame, AsteriskRig
 from tests.servers import redis_url as test_redis_url
 
@@ -136,7 +140,8 @@ class ServiceUnderTest:
                 store=(self.store or (lambda repository: repository))(
                     AdvisorRepository(self.pool, self.routing.skills)
                 ),
-                redis=self.redis,
+                lease=RedisLease(self.redis, "gps", rounds := Rounds(self.redis)),
+                claims=RedisClaims(self.redis, "gps", rounds),
                 routing=self.routing,
                 queue="gps",
                 lease_ttl=1.5,

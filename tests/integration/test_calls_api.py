@@ -64,7 +64,7 @@ async def client(pool: asyncpg.Pool, session: Session) -> AsyncIterator[TestClie
         yield c
 
 
-IN_PROGRESS = {"500.1": "PJSIP/adv1", "500.2": "PJSIP/adv2"}  # calls in progress (LiveCalls.taken_by): whose
+IN_PROGRESS = {"500.1": "PJSIP/adv1", "500.2": "PJSIP/adv2"}  # calls in progress (LiveView.taken_by): whose
 
 GOOD = {"topic": "disability", "subtopic": "pch", "outcome": "advice", "commune_insee": "62041", "note": "ok"}
 

@@ -32,7 +32,7 @@ from screenpop.pops import (
 from screenpop.web.keys import USER
 from storage.users import Role, User
 from telephony.advisors import AdvisorState, StateChange
-from telephony.effects import AdvisorRingEnded, AdvisorRinging, CallAnswered, CallEnded, CallQueued
+from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded, CallQueued
 from telephony.records import RingResult
 from tests.fixtures_db import make_record
 from tests.servers import redis_url
@@ -120,8 +120,16 @@ def ringing(linkedid: str, interface: str = "PJSIP/adv7") -> AdvisorRinging:
     )
 
 
+class FedPublisher(PopPublisher):
+    """The publisher with its live view fed by each effect first, as the service loop (`CallPipeline`) does."""
+
+    async def on_effect(self, effect: AnyEffect) -> None:
+        self.live.apply(effect)
+        await super().on_effect(effect)
+
+
 def publisher(redis: aioredis.Redis, context_of: ContextOf = no_context) -> PopPublisher:
-    return PopPublisher(
+    return FedPublisher(
         redis, advisor_of=lambda i: int(i.removeprefix("PJSIP/adv")), is_leader=lambda: True, context_of=context_of
     )
 

@@ -1,4 +1,4 @@
-"""storage.rounds against a real Redis: calls made during a round leave together, in order, each with its own
+"""storage.redis.rounds against a real Redis: calls made during a round leave together, in order, each with its own
 answer or error; a script Redis forgot is sent again; a cancelled driver does not strand the others' calls."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from storage.rounds import Rounds
+from storage.redis.rounds import Rounds
 from tests.servers import redis_url
 
 REDIS = redis_url(8)
@@ -90,7 +90,7 @@ async def test_a_failed_send_is_logged_with_what_it_was_and_counted(
 ) -> None:
     rounds = Rounds(redis)
     maybe = rounds.script(MAYBE_FAIL)
-    with caplog.at_level(logging.WARNING, logger="storage.rounds"):
+    with caplog.at_level(logging.WARNING, logger="storage.redis.rounds"):
         rounds.send(maybe, [], ["fail"], "desk message 1.2:7:pop")
         rounds.send(maybe, [], ["fine"], "desk message 1.2:7:answered")
         await asyncio.wait_for(rounds.drained(), WITHIN)

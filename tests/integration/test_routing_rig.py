@@ -29,8 +29,9 @@ from telephony.effects import (
     CallEnded,
     CallQueued,
 )
+from telephony.ports import AdvisorStore
 from telephony.records import CallStatus, RingResult
-from telephony.router import AdvisorStore, Router, wait_for
+from telephony.router import Router, wait_for
 from tests.fixtures_db import fresh_database, make_record, migrated_pool
 from tests.integration.harness import WITHIN, Driver, ServiceUnderTest
 from tests.rig.asterisk import AsteriskRig

@@ -1,0 +1,88 @@
+"""Every Lua script the service runs in Redis (called through `storage.redis.rounds.Rounds`)."""
+
+from __future__ import annotations
+
+# -- desk messages (storage.redis.desk) --------------------------------------------------------------------
+
+# Keep pending, then publish: one command (was a MULTI of HSET, EXPIRE, PUBLISH), atomic all the same. The
+# advisor's current call is kept too (its pop and the latest message of each kind), so that a desk page opened
+# again during or after the call shows it (`/api/desk`), acknowledged or not, until it is qualified.
+# KEYS[1] pending hash, KEYS[2] current-call hash; ARGV: message id, payload, TTL (s), channel, type, linkedid.
+PUBLISH = """
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('expire', KEYS[1], ARGV[3])
+if ARGV[5] == 'pop' then
+  redis.call('del', KEYS[2])
+  redis.call('hset', KEYS[2], 'linkedid', ARGV[6], 'pop', ARGV[2])
+  redis.call('expire', KEYS[2], ARGV[3])
+elseif redis.call('hget', KEYS[2], 'linkedid') == ARGV[6] then
+  redis.call('hset', KEYS[2], ARGV[5], ARGV[2])
+end
+return redis.call('publish', ARGV[4], ARGV[2])
+"""
+
+# Forget the advisor's current call once it is qualified. KEYS[1] the current-call hash, ARGV[1] the call.
+CALL_DONE = """
+if redis.call('hget', KEYS[1], 'linkedid') == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+# Take an acknowledged message out of its pending hash; returns its payload (nil: it was not pending).
+# KEYS[1] the pending hash, ARGV[1] the message id.
+ACKNOWLEDGE = """
+local payload = redis.call('hget', KEYS[1], ARGV[1])
+if payload then redis.call('hdel', KEYS[1], ARGV[1]) end
+return payload
+"""
+
+# Publish presence messages: ARGV holds (channel, payload) pairs. One command for a whole step's changes.
+PRESENCE = """
+for i = 1, #ARGV, 2 do redis.call('publish', ARGV[i], ARGV[i + 1]) end
+return #ARGV / 2
+"""
+
+# -- routing (storage.redis.claims, storage.redis.lease) ---------------------------------------------------
+
+# Both keys free → take both (atomic). Returns 1 when claimed. KEYS: call, advisor; ARGV: holder, TTL (ms).
+CLAIM = """
+if redis.call('exists', KEYS[1]) == 0 and redis.call('exists', KEYS[2]) == 0 then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Delete the keys we hold (others' are left alone). ARGV[1] the holder.
+RELEASE = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then n = n + redis.call('del', key) end
+end
+return n
+"""
+
+# Take or extend the lease; returns 1 while we hold it. KEYS[1] the lease; ARGV: holder, TTL (ms).
+LEASE = """
+local holder = redis.call('get', KEYS[1])
+if holder == false then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+elseif holder == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# -- login throttling (storage.redis.throttle) -------------------------------------------------------------
+
+# Count one failed login for each key (a login, an address): the window starts at the key's first failure.
+# KEYS: the counters; ARGV[1] the window (ms).
+FAILED_LOGIN = """
+for _, key in ipairs(KEYS) do
+  redis.call('set', key, 0, 'PX', ARGV[1], 'NX')
+  redis.call('incr', key)
+end
+return #KEYS
+"""
