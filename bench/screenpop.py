@@ -11,7 +11,7 @@ clients, like browsers, in another process):
   migrated, dropped at the end; records handed over with `accept` as in production), the `Router` (leader: it takes
   the lease once; its store is `AdvisorRepository` on the same database, as build_app: the presence log is written
   and the continuity look-up queried in PostgreSQL at every call), the `PopPublisher` (`advisor_of` = the router's
-  board, `is_leader` = the router; `context_of` = `screenpop.pops.context_lookup`, history + commune from
+  board, `is_leader` = the router; `context_of` = `screenpop.pops.service.context_lookup`, history + commune from
   PostgreSQL, as build_app; `--context none` skips it), the router's presence changes published to the desks
   (`PresencePublisher`), the live view (`telephony.live.LiveView`, fed by the pipeline), in build_app's order,
   and a `Hub` served on loopback by aiohttp;
@@ -60,8 +60,9 @@ from aiohttp import web
 from bench.desk_clients import ADVISOR_HEADER
 from bench.routing import Chan, Events, RecordingSender, make_advisors, percentile
 from config.settings import DeskSettings, LineSettings, OpeningHours, RoutingSettings
-from screenpop.hub import Hub
-from screenpop.pops import PopPublisher, PresencePublisher, context_lookup, no_context
+from screenpop.pops.notifier import PopPublisher, PresencePublisher, no_context
+from screenpop.pops.service import context_lookup
+from screenpop.web.hub import Hub
 from screenpop.web.keys import USER
 from storage.advisors import AdvisorRepository
 from storage.migrate import migrate

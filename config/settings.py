@@ -34,12 +34,18 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class OpeningSpan(BaseModel):
-    """One opening span of a day, [start, end) in local time, exact to the second."""
+    """One opening span of a day, [start, end) in local time, exact to the second. An end of "24:00" is the day's
+    last instant (`time.max`)."""
 
     model_config = ConfigDict(frozen=True)
 
     start: time
     end: time
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def _midnight(cls, value: Any) -> Any:
+        return time.max if value in ("24:00", "24:00:00") else value
 
     @model_validator(mode="after")
     def _ordered(self) -> OpeningSpan:
@@ -62,7 +68,10 @@ def _default_week() -> dict[str, tuple[OpeningSpan, ...]]:
 
 
 class OpeningHours(BaseModel):
-    """Weekly opening hours of the line, closed on public holidays of `holidays_country`/`holidays_subdiv`."""
+    """Opening hours: weekly spans in `timezone`, closed on the public holidays of `holidays_country` /
+    `holidays_subdiv`, with exceptional closures and openings. The line's (`Settings.hours`), and a service's or a
+    partner's: its weekly spans with the line's calendar (`telephony.hours.weekly`). Checked by
+    `telephony.hours.is_open` and `next_opening`."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -18,20 +18,30 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.settings import Settings
-from screenpop.api_calls import setup_calls_api
-from screenpop.auth import setup_auth
-from screenpop.desk import DeskDeps, setup_desk
-from screenpop.hub import Hub
-from screenpop.openapi import openapi_json
-from screenpop.pops import PopPublisher, PresencePublisher, context_lookup
+from screenpop.auth import http as auth_http
+from screenpop.calls import http as calls_http
+from screenpop.calls.service import QualificationService, TransferService
+from screenpop.desk import http as desk_http
+from screenpop.desk.service import DeskService
+from screenpop.directory import http as directory_http
+from screenpop.directory.service import DirectoryService
+from screenpop.pops import http as pops_http
+from screenpop.pops.notifier import PopPublisher, PresencePublisher
+from screenpop.pops.service import DeskMessageStore, context_lookup
+from screenpop.web import http as web_http
+from screenpop.web.hub import Hub
+from screenpop.web.openapi import Operations, declare, operation
 from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
+from storage.qualification import NOTE_DB_MAX
 from storage.redis.claims import RedisClaims
 from storage.redis.commands import CommandServer, RedisRouterCommands
 from storage.redis.lease import RedisLease
 from storage.redis.rounds import Rounds
+from storage.redis.sessions import SessionStore
+from storage.redis.throttle import LoginThrottle
 from storage.spool import Spool
 from storage.users import UserRepository
 from storage.writer import RecordWriter
@@ -280,26 +290,47 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     )
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_telephony_ctx)
-    setup_auth(app, users=UserRepository(pool), redis=redis, settings=settings.desk, demo=demo)
-    setup_calls_api(app, pool=pool, desk=settings.desk, departement=settings.desk.departement, taken_by=live.taken_by)
-    setup_desk(
+    # The web: its shared layer first (pages, security headers, error mapping), then each slice's routes.
+    web_http.setup(app, web_http.WebDeps(demo=demo))
+    auth_http.setup(
         app,
-        DeskDeps(
-            settings=settings,
-            redis=redis,
-            pool=pool,
-            ami=ami,
-            commands=RedisRouterCommands(redis, queue),
-            live=live,
-            demo=demo,
+        auth_http.AuthDeps(
+            users=UserRepository(pool),
+            sessions=SessionStore(redis, settings.desk.session_hours * 3600),
+            throttle=LoginThrottle(redis, settings.desk.login_attempts, settings.desk.login_window),
+            settings=settings.desk,
         ),
     )
-    app.router.add_get("/ws", hub.handle)
+    advisors = AdvisorRepository(pool, settings.routing.skills)
+    desk = DeskService(
+        advisors,
+        DeskMessageStore(redis, rounds),
+        RedisRouterCommands(redis, queue),
+        settings.routing.pause_reasons,
+        demo,
+    )
+    desk_http.setup(app, desk_http.DeskDeps(desk, min(settings.desk.note_max, NOTE_DB_MAX)))
+    pops_http.setup(app, hub)
+    directory = DirectoryService(pool, settings.desk, settings.hours)
+    directory_http.setup(app, directory_http.DirectoryDeps(directory, settings.desk.departement))
+    calls_http.setup(
+        app,
+        calls_http.CallsDeps(
+            qualifications=QualificationService(pool, settings.desk, taken_by=live.taken_by, qualified=desk),
+            transfers=TransferService(live, ami, directory, advisors),
+            directory=directory,
+            desk=settings.desk,
+        ),
+    )
     app.router.add_get("/healthz", health)
-    app.router.add_get("/openapi.json", openapi_json)
-    app.router.add_get("/", _to_desk)
+    declare(app, HEALTH)
     return app
 
 
-async def _to_desk(request: web.Request) -> web.Response:
-    raise web.HTTPSeeOther("/desk")
+HEALTH: Operations = {
+    "/healthz": {
+        "get": operation(
+            "Health and live counters (AMI, calls, records, router, pop latency)", auth=False, errors=(503,)
+        )
+    }
+}

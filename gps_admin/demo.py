@@ -36,12 +36,15 @@ from pydantic import SecretStr
 
 from config.settings import WEEKDAYS, OpeningHours, OpeningSpan, Settings
 from gps_admin.app import SERVICE, StartupError, build_app
-from screenpop.pops import DeskMessage, acknowledge
+from screenpop.calls.errors import QualificationError
+from screenpop.calls.models import Qualification
+from screenpop.calls.service import QualificationService
+from screenpop.pops.models import DeskMessage
+from screenpop.pops.service import acknowledge
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
 from storage.advisors import AdvisorRepository
-from storage.qualification import Qualification, QualificationError, QualificationRepository
 from storage.redis.commands import RedisRouterCommands
 from storage.redis.names import desk_pattern
 from storage.services import ServiceRepository
@@ -258,7 +261,7 @@ async def _crew(demo: Demo, redis: aioredis.Redis, pool: asyncpg.Pool, *, qualif
     for advisor_id in demo.crew_ids:
         await _command(demo, redis, advisor_id, "login")
         await _command(demo, redis, advisor_id, "available")
-    qualification = QualificationRepository(pool, demo.settings.desk)
+    qualification = QualificationService(pool, demo.settings.desk)
     communes = [r["code_insee"] for r in await pool.fetch("SELECT code_insee FROM communes WHERE departement = '62'")]
     me = asyncio.current_task()
     async with redis.pubsub() as pubsub:
@@ -284,7 +287,7 @@ async def _crew(demo: Demo, redis: aioredis.Redis, pool: asyncpg.Pool, *, qualif
 async def _wrap_up(
     demo: Demo,
     redis: aioredis.Redis,
-    qualification: QualificationRepository,
+    qualification: QualificationService,
     communes: list[str],
     message: DeskMessage,
     user: User,

@@ -1,7 +1,9 @@
 """The département's services an advisor transfers calls to (table `services` of migration 0004).
 
 Managed with `gps-admin services`; read by the desk (`GET /api/services`, with `open_now`) and by the
-qualification (a transfer names one). Opening hours are weekly spans in local time, NULL: always open.
+qualification (a transfer names one). Opening hours are weekly spans in the line's time zone, NULL: always open;
+whether a service is open is `screenpop.directory.service.service_open` (its spans with the line's calendar:
+public holidays included, `telephony.hours`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ import builtins
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time
+from datetime import time
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict
@@ -102,20 +103,6 @@ def parse_hours(value: Any) -> Hours | None:
             checked.append((start, end))
         week[day] = tuple(sorted(checked))
     return week
-
-
-def is_open(service: Service, at: datetime, tz: str = "Europe/Paris") -> bool:
-    """Whether the service takes calls at `at` (aware): active, and hours NULL or `at` in a span [start, end)."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"at must be timezone-aware, got {at!r}")
-    if not service.active:
-        return False
-    if service.hours is None:
-        return True
-    local = at.astimezone(ZoneInfo(tz))
-    now = local.time().replace(tzinfo=None)
-    spans = service.hours.get(WEEKDAYS[local.weekday()], ())
-    return any(_clock(start) <= now < _clock(end) or (end == "24:00" and now >= _clock(start)) for start, end in spans)
 
 
 class _Unset:

@@ -15,9 +15,14 @@ from argon2 import PasswordHasher
 from multidict import CIMultiDictProxy
 
 from config.settings import DeskSettings
-from screenpop.auth import LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, safe_next, setup_auth
+from screenpop.auth import http as auth_http
+from screenpop.auth.http import LOGIN_CSRF_COOKIE, SESSION_COOKIE, safe_next
+from screenpop.web import http as web_http
 from screenpop.web.keys import USER
+from screenpop.web.middleware import SECURITY_HEADERS
 from storage.advisors import AdvisorRepository
+from storage.redis.sessions import SessionStore
+from storage.redis.throttle import LoginThrottle
 from storage.users import InvalidRole, Role, User, UserRepository, WeakPassword
 from tests.fixtures_db import fresh_database, migrated_pool
 from tests.servers import redis_url
@@ -65,7 +70,10 @@ async def echo(request: web.Request) -> web.Response:
 async def client(users: UserRepository, redis: aioredis.Redis) -> AsyncIterator[Client]:
     app = web.Application()
     settings = DeskSettings(login_attempts=ATTEMPTS, login_window=60, secure_cookies=True)
-    setup_auth(app, users=users, redis=redis, settings=settings)
+    web_http.setup(app, web_http.WebDeps())
+    sessions = SessionStore(redis, settings.session_hours * 3600)
+    throttle = LoginThrottle(redis, settings.login_attempts, settings.login_window)
+    auth_http.setup(app, auth_http.AuthDeps(users=users, sessions=sessions, throttle=throttle, settings=settings))
     app.router.add_get("/desk", desk)
     app.router.add_post("/api/echo", echo)
     server = TestServer(app, host="127.0.0.1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -10,19 +11,51 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from config.settings import DeskSettings
-from screenpop.api_calls import setup_calls_api
+from config.settings import DeskSettings, OpeningHours
+from screenpop.calls import http as calls_http
+from screenpop.calls.service import QualificationService, TransferService
+from screenpop.directory import http as directory_http
+from screenpop.directory.service import DirectoryService
+from screenpop.web import http as web_http
 from screenpop.web.keys import USER
+from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.communes import ensure_communes
 from storage.services import ServiceRepository
 from storage.users import Role, User
+from telephony.effects import AdvisorRinging, CallAnswered, CallStarted
+from telephony.live import LiveView
 from tests.fixtures_db import fresh_database, make_record, migrated_pool
 
 __all__ = ["fresh_database", "migrated_pool"]
 
 DESK = DeskSettings()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RecordingAmi:
+    """Asterisk stood in by a recorder: the transfers' actions are checked, not carried out (see the browser and rig
+    tests for real transfers)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+
+    async def send(self, action: dict[str, str], timeout: float | None = None) -> Any:
+        self.sent.append(action)
+
+
+class Clock:
+    """The transfer service's clock, set by a test (None: the real time)."""
+
+    at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.at or datetime.now(UTC)
+
+
+LIVE = LiveView()  # the calls in progress as the pipeline would feed them
+AMI = RecordingAmi()
+CLOCK = Clock()
 
 
 class Session:
@@ -58,8 +91,14 @@ async def client(pool: asyncpg.Pool, session: Session) -> AsyncIterator[TestClie
             request[USER] = session.user
         return await handler(request)
 
-    app = web.Application(middlewares=[test_user])
-    setup_calls_api(app, pool=pool, desk=DESK, departement="62", taken_by=IN_PROGRESS.get)
+    app = web.Application()
+    web_http.setup(app, web_http.WebDeps())  # the error mapping, as every app has
+    app.middlewares.append(test_user)
+    directory = DirectoryService(pool, DESK, OpeningHours())
+    directory_http.setup(app, directory_http.DirectoryDeps(directory, "62"))
+    qualifications = QualificationService(pool, DESK, taken_by=IN_PROGRESS.get)
+    transfers = TransferService(LIVE, AMI, directory, AdvisorRepository(pool, {}), clock=CLOCK)
+    calls_http.setup(app, calls_http.CallsDeps(qualifications, transfers, directory, DESK))
     async with TestClient(TestServer(app)) as c:
         yield c
 
@@ -217,3 +256,43 @@ async def test_no_user_is_401(client: TestClient[web.Request, web.Application], 
     for path in ("/api/communes?q=arras", "/api/topics", "/api/services", "/api/callers/+33612345678/history"):
         assert (await client.get(path)).status == 401
     assert (await qualify(client, GOOD)).status == 401
+
+
+async def test_a_transfer_to_a_service_on_a_public_holiday_is_refused(
+    client: TestClient[web.Request, web.Application], pool: asyncpg.Pool
+) -> None:
+    """14 July (Bastille Day, a Tuesday in 2026) at 10:00 in Paris: a service open every day 08:00–20:00 by its
+    weekly hours is closed, as the line is (one opening-hours model, with the line's public holidays)."""
+    week = {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    service = await ServiceRepository(pool).add("Service des routes", "2001", hours=week)
+    linkedid, at = "700.1", datetime(2026, 7, 14, 8, 0, tzinfo=UTC)  # 10:00 in Paris
+    for effect in (
+        CallStarted(linkedid=linkedid, at=at, caller_number="+33321000001", caller_name=None, line_open=True),
+        AdvisorRinging(
+            linkedid=linkedid,
+            at=at,
+            interface="PJSIP/adv1",
+            member_name="Alice",
+            caller_number="+33321000001",
+            caller_name=None,
+            queue_entered_at=at,
+        ),
+        CallAnswered(linkedid=linkedid, at=at, interface="PJSIP/adv1", advisor_channel="PJSIP/adv1-00000001"),
+    ):
+        LIVE.apply(effect)
+    AMI.sent.clear()
+    CLOCK.at = at
+    try:
+        refused = await client.post(f"/api/calls/{linkedid}/transfer", json={"service_id": service.id})
+        assert refused.status == 409
+        body = await refused.json()
+        assert body["error"] == "service-closed" and "fermé" in body["message"]
+        assert AMI.sent == []
+        CLOCK.at = at + timedelta(days=1)  # 15 July, same time: open
+        accepted = await client.post(f"/api/calls/{linkedid}/transfer", json={"service_id": service.id})
+        assert accepted.status == 200, await accepted.text()
+        assert AMI.sent == [
+            {"Action": "BlindTransfer", "Channel": "PJSIP/adv1-00000001", "Exten": "2001", "Context": "services"}
+        ]
+    finally:
+        CLOCK.at = None

@@ -16,20 +16,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from screenpop.hub import Hub
-from screenpop.pops import (
-    Acknowledger,
-    CallerContext,
-    ContextOf,
-    DeskMessage,
-    PopPublisher,
-    PresencePublisher,
-    call_done,
-    current_call,
-    no_context,
-    pending,
-)
+from screenpop.pops.models import CallerContext, DeskMessage
+from screenpop.pops.notifier import ContextOf, PopPublisher, PresencePublisher, no_context
+from screenpop.pops.service import Acknowledger, call_done, current_call, pending
+from screenpop.web.hub import Hub
 from screenpop.web.keys import USER
+from screenpop.web.middleware import errors
 from storage.users import Role, User
 from telephony.advisors import AdvisorState, StateChange
 from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded, CallQueued
@@ -57,7 +49,7 @@ class Instance:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.hub = Hub(redis)
-        app = web.Application(middlewares=[fake_login])
+        app = web.Application(middlewares=[errors, fake_login])  # the error mapping, as every app has
         app.router.add_get("/ws", self.hub.handle)
         self.server = TestServer(app)
         self.task: asyncio.Task[None] | None = None

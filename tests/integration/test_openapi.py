@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import load_settings
 from gps_admin.app import Endpoints, build_app
-from screenpop.openapi import document, undocumented
+from screenpop.web.openapi import document, undocumented
 from tests.fixtures_db import fresh_database
 from tests.servers import redis_url
 
@@ -19,7 +19,7 @@ async def test_every_route_is_documented_and_the_document_is_served(fresh_databa
     settings = load_settings(data_dir=tmp_path)
     app = await build_app(settings, Endpoints(fresh_database, redis_url(15), True))
     assert undocumented(app) == []
-    doc = document()
+    doc = document(app)
     assert doc["openapi"].startswith("3.")
     assert "Qualification" in doc["components"]["schemas"]
     post = doc["paths"]["/api/calls/{linkedid}/qualification"]["post"]

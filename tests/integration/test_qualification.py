@@ -10,20 +10,12 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from config.settings import DeskSettings
-from screenpop.pops import CallerContext, context_lookup
-from storage.calls import CallRecordRepository
-from storage.communes import ensure_communes
-from storage.qualification import (
-    CallerFacts,
-    CallRecordView,
+from config.settings import DeskSettings, OpeningHours
+from screenpop.calls.errors import (
     MissingTransferService,
     NoteTooLong,
     NotYourCall,
-    PendingQualification,
-    Qualification,
     QualificationError,
-    QualificationRepository,
     UnknownCall,
     UnknownCommune,
     UnknownPartner,
@@ -31,6 +23,13 @@ from storage.qualification import (
     UnknownSubtopic,
     UnknownTopic,
 )
+from screenpop.calls.models import CallerFacts, CallRecordView, PendingQualification, Qualification
+from screenpop.calls.service import QualificationService
+from screenpop.directory.service import service_open
+from screenpop.pops.models import CallerContext
+from screenpop.pops.service import context_lookup
+from storage.calls import CallRecordRepository
+from storage.communes import ensure_communes
 from storage.services import (
     DuplicateServiceName,
     InvalidExtension,
@@ -39,7 +38,6 @@ from storage.services import (
     ServiceRepository,
     UnknownServiceId,
     UnknownServiceTopic,
-    is_open,
 )
 from storage.users import Role, User
 from telephony.records import CallRecord, Outcome
@@ -66,9 +64,9 @@ async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
 
 
 @pytest.fixture
-async def repo(pool: asyncpg.Pool) -> QualificationRepository:
+async def repo(pool: asyncpg.Pool) -> QualificationService:
     await CallRecordRepository(pool).upsert(make_record("100.1"))
-    return QualificationRepository(pool, DESK)
+    return QualificationService(pool, DESK)  # the rules, over storage.qualification's SQL
 
 
 def qual(**changes: Any) -> Qualification:
@@ -77,7 +75,7 @@ def qual(**changes: Any) -> Qualification:
     return Qualification.model_validate(base)
 
 
-async def saved(repo: QualificationRepository, *args: Any) -> CallRecordView:
+async def saved(repo: QualificationService, *args: Any) -> CallRecordView:
     """`repo.save` of a call whose record exists."""
     view = await repo.save(*args)
     assert isinstance(view, CallRecordView), view
@@ -90,7 +88,7 @@ async def facts(pool: asyncpg.Pool, linkedid: str = "100.1") -> dict[str, Any]:
     return {k: v for k, v in dict(row).items() if k in CallRecord.model_fields}
 
 
-async def test_save_writes_the_qualification(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+async def test_save_writes_the_qualification(repo: QualificationService, pool: asyncpg.Pool) -> None:
     view = await saved(repo, "100.1", qual(commune_insee="62041", note="Dossier\r\nen cours\x07"), ALICE, ADV1)
     assert view.changed
     assert (view.topic, view.subtopic, view.outcome) == ("disability", "mdph_file", Outcome.ADVICE)
@@ -102,7 +100,7 @@ async def test_save_writes_the_qualification(repo: QualificationRepository, pool
 
 
 async def test_double_submit_is_idempotent_and_a_correction_updates(
-    repo: QualificationRepository, pool: asyncpg.Pool
+    repo: QualificationService, pool: asyncpg.Pool
 ) -> None:
     first = await saved(repo, "100.1", qual(), ALICE, ADV1)
     again = await saved(repo, "100.1", qual(), ALICE, ADV1)
@@ -115,7 +113,7 @@ async def test_double_submit_is_idempotent_and_a_correction_updates(
     assert corrected.qualified_at >= first.qualified_at
 
 
-async def test_pbx_facts_untouched(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+async def test_pbx_facts_untouched(repo: QualificationService, pool: asyncpg.Pool) -> None:
     before = await facts(pool)
     service = await ServiceRepository(pool).add("MDPH accueil", "4501")
     await repo.save(
@@ -154,7 +152,7 @@ ERRORS: list[tuple[str, dict[str, Any], type[QualificationError]]] = [
 
 @pytest.mark.parametrize(("case", "changes", "error"), ERRORS, ids=[e[0] for e in ERRORS])
 async def test_refused(
-    repo: QualificationRepository,
+    repo: QualificationService,
     pool: asyncpg.Pool,
     case: str,
     changes: dict[str, Any],
@@ -168,11 +166,11 @@ async def test_refused(
     assert await pool.fetchrow("SELECT * FROM call_records") == before
 
 
-async def test_note_at_the_limit_is_accepted(repo: QualificationRepository) -> None:
+async def test_note_at_the_limit_is_accepted(repo: QualificationService) -> None:
     assert (await saved(repo, "100.1", qual(note="é" * DESK.note_max), ALICE, ADV1)).note == "é" * DESK.note_max
 
 
-async def test_inactive_service_is_refused(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+async def test_inactive_service_is_refused(repo: QualificationService, pool: asyncpg.Pool) -> None:
     services = ServiceRepository(pool)
     service = await services.add("Routes", "4600")
     await services.update(service.id, active=False)
@@ -180,7 +178,7 @@ async def test_inactive_service_is_refused(repo: QualificationRepository, pool: 
         await repo.save("100.1", qual(outcome="transfer", transfer_service_id=service.id), ALICE, ADV1)
 
 
-async def test_unknown_call(repo: QualificationRepository) -> None:
+async def test_unknown_call(repo: QualificationService) -> None:
     with pytest.raises(UnknownCall):
         await repo.save("999.9", qual(), ALICE, ADV1)
 
@@ -197,7 +195,7 @@ async def qualification_of(pool: asyncpg.Pool, linkedid: str) -> tuple[Any, ...]
 
 @pytest.mark.parametrize("batch", [False, True], ids=["one_record", "a_batch"])
 async def test_a_call_in_progress_is_qualified_when_its_record_is_written(
-    repo: QualificationRepository, pool: asyncpg.Pool, batch: bool
+    repo: QualificationService, pool: asyncpg.Pool, batch: bool
 ) -> None:
     """Saved during the call (or after a transfer, the service still talking): the record does not exist yet;
     the qualification waits, and joins the record in the transaction that writes it, by either path of the
@@ -222,7 +220,7 @@ async def test_a_call_in_progress_is_qualified_when_its_record_is_written(
 
 
 async def test_a_qualification_saved_as_the_record_is_written_is_never_lost(
-    repo: QualificationRepository, pool: asyncpg.Pool
+    repo: QualificationService, pool: asyncpg.Pool
 ) -> None:
     """The save and the record's writing race (the call ends as the advisor clicks): each side commits its row,
     then looks for the other's, so whichever comes second joins them and no qualification is left waiting."""
@@ -242,7 +240,7 @@ async def test_a_qualification_saved_as_the_record_is_written_is_never_lost(
 
 
 async def test_a_call_in_progress_is_refused_to_another_advisor_and_unknown_calls_stay_unknown(
-    repo: QualificationRepository, pool: asyncpg.Pool
+    repo: QualificationService, pool: asyncpg.Pool
 ) -> None:
     with pytest.raises(NotYourCall):
         await repo.save("300.3", qual(), ALICE, ADV1, "PJSIP/adv2")  # bob's call in progress
@@ -254,7 +252,7 @@ async def test_a_call_in_progress_is_refused_to_another_advisor_and_unknown_call
     assert isinstance(await repo.save("300.3", qual(), SUPER, None, "PJSIP/adv2"), PendingQualification)
 
 
-async def test_not_your_call(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+async def test_not_your_call(repo: QualificationService, pool: asyncpg.Pool) -> None:
     before = await pool.fetchrow("SELECT * FROM call_records")
     for interface in ("PJSIP/adv2", None):
         with pytest.raises(NotYourCall):
@@ -296,7 +294,7 @@ def test_model_cleans() -> None:
     assert Qualification.model_validate({"topic": "health", "outcome": "advice", "note": "\t\n"}).note is None
 
 
-async def test_history_latest_first_with_labels(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+async def test_history_latest_first_with_labels(repo: QualificationService, pool: asyncpg.Pool) -> None:
     calls = CallRecordRepository(pool)
     for i, status in enumerate(["answered", "abandoned", "answered"], start=1):
         changes: dict[str, Any] = {"arrived_at": T0 + timedelta(days=i), "ended_at": T0 + timedelta(days=i, minutes=5)}
@@ -338,7 +336,7 @@ async def test_history_latest_first_with_labels(repo: QualificationRepository, p
     assert await repo.last_commune("+33612345678") == "62119"
 
 
-async def test_open_callbacks_until_an_answered_call(repo: QualificationRepository, pool: asyncpg.Pool) -> None:
+async def test_open_callbacks_until_an_answered_call(repo: QualificationService, pool: asyncpg.Pool) -> None:
     calls = CallRecordRepository(pool)
     number = "+33612345678"
     # 100.1 (T0, answered) asks for a callback; 101.1 (T0 + 1 day, answered) asks for another one
@@ -365,17 +363,18 @@ async def test_open_callbacks_until_an_answered_call(repo: QualificationReposito
 
 
 async def test_pop_context_carries_history_commune_and_open_callbacks(
-    repo: QualificationRepository, pool: asyncpg.Pool
+    repo: QualificationService, pool: asyncpg.Pool
 ) -> None:
     await repo.save(
         "100.1", qual(commune_insee="62041", callback_requested=True, callback_slot="après 17 h"), ALICE, ADV1
     )
     context = await context_lookup(pool, DESK)("+33612345678")
     assert context.commune == "Arras (62041)"
-    assert [(h.topic, h.outcome, h.advisor) for h in context.history] == [
-        ("Handicap — Dossier MDPH", "Conseil, orientation", "Alice Martin")
+    # one HistoryItem for the pops and the history API (the pop showed "Handicap — Dossier MDPH" in one field)
+    assert [(h.topic_label, h.subtopic_label, h.outcome_label, h.advisor_name) for h in context.history] == [
+        ("Handicap", "Dossier MDPH", "Conseil, orientation", "Alice Martin")
     ]
-    assert [(c.topic, c.slot) for c in context.open_callbacks] == [("Handicap", "après 17 h")]
+    assert [(c.topic_label, c.slot) for c in context.open_callbacks] == [("Handicap", "après 17 h")]
     assert await context_lookup(pool, DESK)(None) == CallerContext()
 
 
@@ -420,6 +419,11 @@ async def test_services_add_list_get_update(pool: asyncpg.Pool) -> None:
 PARIS_MONDAY = datetime(2025, 3, 17, 8, 0, tzinfo=UTC)  # 09:00 in Paris (UTC+1)
 
 
+def is_open(service: Service, at: datetime) -> bool:
+    """A service's hours with the line's calendar (Europe/Paris, French public holidays)."""
+    return service_open(service, at, OpeningHours())
+
+
 @pytest.mark.parametrize(
     ("hours", "at", "expected"),
     [
@@ -429,7 +433,8 @@ PARIS_MONDAY = datetime(2025, 3, 17, 8, 0, tzinfo=UTC)  # 09:00 in Paris (UTC+1)
         ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY - timedelta(minutes=30), True),  # 08:30 Paris: open
         ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY + timedelta(hours=8), False),  # 17:00 Paris: closed
         ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY + timedelta(days=1), False),  # Tuesday
-        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 14, 6, 45, tzinfo=UTC), True),  # 08:45 summer time
+        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 21, 6, 45, tzinfo=UTC), True),  # 08:45 summer time
+        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 14, 6, 45, tzinfo=UTC), False),  # 14 July: a holiday
         ({"mon": (("20:00", "24:00"),)}, datetime(2025, 3, 17, 22, 59, 59, tzinfo=UTC), True),  # 23:59:59
     ],
 )

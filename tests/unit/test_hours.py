@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.settings import OpeningHours, OpeningSpan
-from telephony.hours import is_open, prepare, public_holidays
+from telephony.hours import is_open, next_opening, prepare, public_holidays, weekly
 
 PARIS = ZoneInfo("Europe/Paris")
 HOURS = OpeningHours()
@@ -88,3 +88,43 @@ def test_prepare_computes_this_year_and_the_next_ahead_of_the_first_call() -> No
     hits = public_holidays.cache_info().hits
     assert not is_open(datetime(2032, 1, 1, 10, tzinfo=UTC), hours)  # New Year's Day: from the cache
     assert public_holidays.cache_info().hits == hits + 1
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (paris(2026, 11, 30, 10), paris(2026, 11, 30, 10)),  # open: now
+        (paris(2026, 11, 30, 7, 30), paris(2026, 11, 30, 8)),  # before opening: today at 8
+        (paris(2026, 11, 30, 21), paris(2026, 12, 1, 8)),  # at closing: tomorrow at 8
+        (paris(2026, 12, 5, 15), paris(2026, 12, 7, 8)),  # Saturday afternoon: Monday (Sunday closed)
+        (paris(2026, 12, 24, 22), paris(2026, 12, 26, 8)),  # Christmas skipped: Saturday 26th
+        (paris(2027, 7, 13, 21, 30), paris(2027, 7, 15, 8)),  # 14 July skipped
+        (datetime(2026, 11, 30, 5, 0, tzinfo=UTC), paris(2026, 11, 30, 8)),  # 06:00 in Paris
+    ],
+)
+def test_next_opening(at: datetime, expected: datetime) -> None:
+    found = next_opening(at, HOURS)
+    assert found == expected
+    assert found is not None and is_open(found, HOURS)
+
+
+def test_next_opening_never_and_naive() -> None:
+    assert next_opening(paris(2026, 11, 30, 10), OpeningHours(week={})) is None
+    with pytest.raises(ValueError, match="timezone-aware"):
+        next_opening(datetime(2026, 11, 30, 10), HOURS)
+
+
+def test_a_services_weekly_spans_follow_the_lines_calendar() -> None:
+    """A service's hours: its own weekly spans, the line's time zone and public holidays, not the line's exceptional
+    dates; "24:00" ends the day."""
+    line = OpeningHours(holidays_subdiv="57", open_dates=(date(2026, 7, 14),), closed_dates=(date(2026, 12, 1),))
+    service = weekly(line, {"mon": [("08:30", "17:00")], "tue": [("20:00", "24:00")], "sat": [("08:00", "12:00")]})
+    assert service.timezone == line.timezone and service.holidays_subdiv == "57"
+    assert (service.open_dates, service.closed_dates) == ((), ())
+    assert is_open(paris(2026, 11, 30, 8, 30), service) and not is_open(paris(2026, 11, 30, 8, 29, 59), service)
+    assert is_open(paris(2026, 12, 1, 23, 59, 59), service)  # until midnight, despite the line's closure that day
+    assert not is_open(paris(2026, 12, 26, 10), service)  # Saint Stephen's day in Moselle, a Saturday
+    assert is_open(paris(2026, 7, 21, 21), service)  # a Tuesday evening…
+    assert not is_open(paris(2026, 7, 14, 21), service)  # …but not 14 July 2026, a Tuesday, opened for the line only
+    assert is_open(paris(2026, 7, 14, 10), line)
+    assert next_opening(paris(2026, 12, 25, 9), service) == paris(2026, 12, 28, 8, 30)  # after Christmas, 26th

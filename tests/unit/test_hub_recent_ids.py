@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screenpop.hub import RecentIds
+from screenpop.web.hub import RecentIds
 
 
 def test_recent_ids_remember_the_last_ones_only() -> None:

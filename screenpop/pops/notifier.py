@@ -1,9 +1,10 @@
-"""Screen pops: the caller's context sent to the advisor whose phone rings, then updated on answer and end.
+"""The only place that builds and sends the desk's live messages: screen pops and their updates (`PopPublisher`,
+an effect listener of the service loop) and presence changes (`PresencePublisher`, a router presence listener).
 
-Every message is kept in Redis (`gps:desk:<advisor>:pending`, a hash msg id → JSON) until the advisor's browser
-acknowledges it, and published on `gps:desk:<advisor>` for whichever instance holds that advisor's websocket.
-Message ids are deterministic (call, advisor, kind), so a message written twice (two instances, a replay) is
-one message. Only the instance that leads the routing lease produces them.
+Every message is kept in Redis until the advisor's browser acknowledges it, and published for whichever instance
+holds that advisor's websocket (`storage.redis.desk`). Message ids are deterministic (call, advisor, kind), so a
+message written twice (two instances, a replay) is one message. Only the instance that leads the routing lease
+produces them.
 """
 
 from __future__ import annotations
@@ -12,19 +13,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Literal
 
-import asyncpg
 import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict, Field
 
-from config.settings import DeskSettings
-from storage.qualification import QualificationRepository
+from screenpop.pops.models import CallerContext, DeskMessage
 from storage.redis.desk import DeskMessages
 from storage.redis.rounds import Rounds
 from telephony.advisors import StateChange
-from telephony.aio import bounded
 from telephony.effects import (
     AdvisorRingEnded,
     AdvisorRinging,
@@ -42,56 +38,6 @@ from telephony.records import RingResult
 log = logging.getLogger(__name__)
 
 MAX_PREFETCHED = 10_000  # caller contexts kept for calls in progress
-
-
-class HistoryItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    date: datetime
-    topic: str | None = None
-    outcome: str | None = None
-    advisor: str | None = None
-    note: str | None = None
-
-
-class CallbackItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    requested_at: datetime
-    topic: str | None = None
-    slot: str | None = None  # the caller's preferred time slot, as the advisor wrote it
-
-
-class CallerContext(BaseModel):
-    """What the desk knows of a caller before answering (no confidential case file exists here)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    commune: str | None = None  # "Arras (62041)"
-    history: tuple[HistoryItem, ...] = ()
-    open_callbacks: tuple[CallbackItem, ...] = ()
-
-
-class DeskMessage(BaseModel):
-    """One message to an advisor's desk. `sent_at` is Asterisk's time of the event that caused it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str = Field(max_length=200)
-    type: Literal[
-        "pop", "answered", "consulting", "consultation_ended", "transferred", "ended", "ring_ended", "presence"
-    ]
-    linkedid: str
-    advisor_id: int
-    event_at: datetime
-    caller_number: str | None = None  # E.164
-    caller_display: str = ""  # French format, "03 21 00 00 01"
-    caller_name: str | None = None
-    wait_seconds: float | None = None
-    menu_topic: str | None = Field(default=None, max_length=40)  # pop: the voice-menu choice (a topic key)
-    context: CallerContext | None = None
-    # ring_ended: "missed" | "caller_gone"; ended: status; consulting, transferred: the target extension
-    detail: str | None = None
 
 
 AdvisorOf = Callable[[str], int | None]  # interface → advisor id
@@ -257,54 +203,6 @@ class PopPublisher:
         return message.advisor_id, message.id, message.type, message.linkedid, message.model_dump_json()
 
 
-async def current_call(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
-    """The advisor's latest call not yet qualified: its pop and the latest message of each kind, oldest first
-    (empty when there is none)."""
-    messages = [DeskMessage.model_validate_json(v) for v in await DeskMessages(redis).current(advisor_id)]
-    return sorted(messages, key=lambda m: (m.event_at, m.id))
-
-
-async def call_done(redis: aioredis.Redis, advisor_id: int, linkedid: str) -> None:
-    """The advisor qualified `linkedid`: if it is their current call, the page no longer shows it at a reload."""
-    await DeskMessages(redis).call_done(advisor_id, linkedid)
-
-
-async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
-    """Messages not yet acknowledged by the advisor's browser, oldest first."""
-    messages = [DeskMessage.model_validate_json(v) for v in await DeskMessages(redis).pending(advisor_id)]
-    return sorted(messages, key=lambda m: (m.event_at, m.id))
-
-
-class Acknowledger:
-    """Removes acknowledged messages from the pending hashes, in the instance's rounds (`storage.redis.rounds`): the
-    acknowledgements that arrive while a round is in flight leave together in the next one, so under load they
-    cost one round trip per round rather than one each. If a round fails, every acknowledgement in it fails (the
-    socket closes and the browser gets the message again at its reconnection, then acknowledges it)."""
-
-    def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
-        self._messages = DeskMessages(redis, rounds)
-
-    @property
-    def rounds(self) -> int:
-        """Round trips of the rounds the acknowledgements go in."""
-        return self._messages.rounds.rounds
-
-    async def __call__(self, advisor_id: int, message_id: str) -> DeskMessage | None:
-        """Remove an acknowledged message; None when it is not one of this advisor's pending messages."""
-        raw = await self._messages.acknowledge(advisor_id, message_id)
-        return None if raw is None else DeskMessage.model_validate_json(raw)
-
-
-async def acknowledge(redis: aioredis.Redis, advisor_id: int, message_id: str) -> DeskMessage | None:
-    """One acknowledgement on its own (the demo's simulated advisors); the hub keeps one `Acknowledger`."""
-    return await Acknowledger(redis)(advisor_id, message_id)
-
-
-def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
-    """Time since the AMI event that caused the message (the pop latency once acknowledged)."""
-    return ((now or datetime.now(UTC)) - message.event_at).total_seconds() * 1000
-
-
 class PresencePublisher:
     """Router presence listener: tells each advisor's desk its new presence (not kept pending: the page reads it
     again anyway). One script call for the whole batch of a router step, sent with the instance's next round:
@@ -330,36 +228,3 @@ def _presence_messages(changes: list[StateChange]) -> list[tuple[int, str]]:
         )
         messages.append((change.advisor_id, message.model_dump_json()))
     return messages
-
-
-def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
-    """The caller's history and commune for a pop, from PostgreSQL; bounded, and never in the way of the pop."""
-    qualification = QualificationRepository(pool, desk)
-
-    async def context_of(number: str | None) -> CallerContext:
-        if number is None:
-            return CallerContext()
-        try:
-            facts = await bounded(qualification.caller_facts(number, desk.history_size), 0.2)
-        except Exception as exc:
-            log.warning("pop without history (%s)", exc)
-            return CallerContext()
-        return CallerContext(
-            commune=f"{facts.commune[1]} ({facts.commune[0]})" if facts.commune is not None else None,
-            history=tuple(
-                HistoryItem(
-                    date=h.date,
-                    topic=" — ".join(x for x in (h.topic_label, h.subtopic_label) if x) or None,
-                    outcome=h.outcome_label,
-                    advisor=h.advisor_name,
-                    note=h.note,
-                )
-                for h in facts.history
-            ),
-            open_callbacks=tuple(
-                CallbackItem(requested_at=c.requested_at, topic=c.topic_label, slot=c.slot)
-                for c in facts.open_callbacks
-            ),
-        )
-
-    return context_of

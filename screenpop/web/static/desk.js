@@ -102,7 +102,7 @@ function showPop(message) {
   if (!owed.length) { const li = document.createElement("li"); li.className = "muted"; text(li, "Aucun rappel en attente."); callbacks.append(li); }
   for (const c of owed) {
     const li = document.createElement("li");
-    text(li, "Demandé le " + new Date(c.requested_at).toLocaleString("fr-FR") + (c.topic ? " — " + c.topic : "")
+    text(li, "Demandé le " + new Date(c.requested_at).toLocaleString("fr-FR") + (c.topic_label ? " — " + c.topic_label : "")
              + (c.slot ? " — créneau souhaité : " + c.slot : ""));
     callbacks.append(li);
   }
@@ -113,7 +113,9 @@ function showPop(message) {
   }
   for (const item of items) {
     const row = body.insertRow();
-    for (const value of [new Date(item.date).toLocaleString("fr-FR"), item.topic, item.outcome, item.advisor, item.note]) {
+    const topic = [item.topic_label, item.subtopic_label].filter(Boolean).join(" — ");
+    for (const value of [new Date(item.date).toLocaleString("fr-FR"), topic, item.outcome_label, item.advisor_name,
+                         item.note]) {
       text(row.insertCell(), value || "—");
     }
   }

@@ -1,6 +1,8 @@
 """The websocket hub: each advisor's browser gets its desk messages, whichever instance holds the socket.
 
-One Redis subscription per instance (`gps:<db>:desk:*`) feeds the local sockets. Each socket has a bounded queue and
+One Redis subscription per instance (`gps:<db>:desk:*`, `storage.redis.desk.DeskMessages.relay`) feeds the local
+sockets. The hub reads only each message's envelope (id, type, advisor, time); the messages themselves are built by
+the slices' notifiers (`screenpop.pops.notifier`). Each socket has a bounded queue and
 its own writer task: a slow browser fills only its own queue, and when it overflows the socket is closed (the
 browser reconnects and gets what it missed from the pending messages). Browsers send only acknowledgements.
 """
@@ -20,7 +22,7 @@ import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from screenpop.pops import Acknowledger, DeskMessage, age_ms, pending
+from screenpop.web.errors import Forbidden
 from screenpop.web.keys import USER
 from storage.redis.desk import DeskMessages
 from storage.redis.rounds import Rounds
@@ -30,6 +32,21 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
 MAX_INCOMING = 4096  # bytes: an ack is tiny
+
+
+class Envelope(BaseModel):
+    """What the hub reads of a desk message (the rest is the browser's)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(max_length=200)
+    type: str = Field(max_length=40)
+    advisor_id: int
+    event_at: datetime
+
+
+def _envelope(payload: bytes | str) -> Envelope:
+    return Envelope.model_validate_json(payload)
 
 
 class Ack(BaseModel):
@@ -91,11 +108,14 @@ class HubStats:
         return out
 
 
+class NotAnAdvisor(Forbidden):
+    error_id = "not-an-advisor"
+    default_message = "Seuls les conseillers ont un poste."
+
+
 class Hub:
     def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
-        self._redis = redis
         self._messages = DeskMessages(redis, rounds)
-        self._acknowledge = Acknowledger(redis, rounds)
         self._sockets: dict[int, set[_Socket]] = defaultdict(set)
         self._closing: set[asyncio.Task[None]] = set()
         self.stats = HubStats()
@@ -134,7 +154,7 @@ class Hub:
         if not self._sockets.get(advisor_id):
             return  # no desk of this advisor here: the message is not even parsed
         try:
-            message = DeskMessage.model_validate_json(data)
+            message = _envelope(data)
         except ValidationError:
             log.warning("desk hub: malformed message ignored")
             return
@@ -164,7 +184,7 @@ class Hub:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         user: User | None = request.get(USER, None)
         if user is None or user.advisor_id is None:
-            raise web.HTTPForbidden(text='{"error":"not-an-advisor"}', content_type="application/json")
+            raise NotAnAdvisor()
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_INCOMING)
         await ws.prepare(request)
         socket = _Socket(user.advisor_id, ws)
@@ -172,8 +192,8 @@ class Hub:
         self.stats.sockets += 1
         writer = asyncio.create_task(self._writer(socket), name=f"desk-writer-{user.advisor_id}")
         try:
-            for message in await pending(self._redis, user.advisor_id):  # replay what was not acknowledged
-                self._offer(socket, message.id, message.model_dump_json())
+            for message, payload in await self._pending(user.advisor_id):  # replay what was not acknowledged
+                self._offer(socket, message.id, payload)
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     await self._incoming(socket, frame.data)
@@ -186,6 +206,14 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         return ws
+
+    async def _pending(self, advisor_id: int) -> list[tuple[Envelope, str]]:
+        """The advisor's messages not yet acknowledged, oldest first."""
+        found = []
+        for raw in await self._messages.pending(advisor_id):
+            payload = raw.decode() if isinstance(raw, bytes) else raw
+            found.append((_envelope(payload), payload))
+        return sorted(found, key=lambda m: (m[0].event_at, m[0].id))
 
     @staticmethod
     async def _close(socket: _Socket, code: int) -> None:
@@ -207,14 +235,15 @@ class Hub:
             with contextlib.suppress(asyncio.QueueFull):
                 socket.queue.put_nowait('{"type":"error","error":"message non reconnu"}')
             return
-        message = await self._acknowledge(socket.advisor_id, ack.id)
-        if message is None:  # not this advisor's, or already acknowledged
+        raw = await self._messages.acknowledge(socket.advisor_id, ack.id)
+        if raw is None:  # not this advisor's, or already acknowledged
             self.stats.rejected += 1
             self._signal()
             return
         self.stats.acked += 1
+        message = _envelope(raw)
         if message.type == "pop":
-            self.stats.latencies_ms.append(age_ms(message, datetime.now(UTC)))
+            self.stats.latencies_ms.append((datetime.now(UTC) - message.event_at).total_seconds() * 1000)
         self._signal()
 
     async def close_all(self) -> None:

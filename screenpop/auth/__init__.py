@@ -1,0 +1,1 @@
+"""Authentication: the login page, sessions, CSRF protection, login throttling (`http.py`, `service.py`)."""

@@ -1,0 +1,215 @@
+"""Desk authentication over HTTP: the login page and form, logout, `/api/me`, and the middleware that requires a
+session (and its CSRF token on state changes) everywhere but the public routes.
+
+- The browser holds the session token in the `gps_session` cookie (HttpOnly, SameSite=Strict, Secure unless
+  `secure_cookies` is off). Every login makes a new token (no fixation); logout deletes it.
+- Every state-changing request (POST/PUT/PATCH/DELETE) past the login carries the session's CSRF token
+  (header `X-CSRF-Token` or form field `csrf`). The login form has its own double-submit token
+  (cookie `gps_login_csrf` + hidden field), so a forged login is refused too.
+- `request[USER]` (a `storage.users.User`), `request[CSRF]` (keys of `screenpop.web.keys`) and `request[SESSION]`
+  are set for every protected handler.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiohttp import hdrs, web
+from yarl import URL
+
+from config.settings import DeskSettings
+from screenpop.auth.errors import CsrfRefused, LoginCsrfRefused
+from screenpop.auth.models import Me
+from screenpop.auth.service import AuthService
+from screenpop.web.errors import Unauthenticated, WebError
+from screenpop.web.keys import CSRF, USER
+from screenpop.web.middleware import Handler
+from screenpop.web.openapi import Operations, declare, operation
+from screenpop.web.pages import render
+from storage.redis.sessions import TOKEN, Session, SessionStore
+from storage.redis.throttle import LoginThrottle
+from storage.users import UserRepository
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "gps_session"
+LOGIN_CSRF_COOKIE = "gps_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf"
+DEFAULT_NEXT = "/desk"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/static/{name}"})
+
+
+@dataclass(frozen=True)
+class AuthDeps:
+    users: UserRepository
+    sessions: SessionStore
+    throttle: LoginThrottle
+    settings: DeskSettings
+
+
+@dataclass(frozen=True)
+class Auth:
+    service: AuthService
+    settings: DeskSettings
+
+
+AUTH = web.AppKey("auth", Auth)
+SESSION = web.RequestKey("session", Session)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let public routes through; elsewhere require a session, and its CSRF token on state changes."""
+    if _is_public(request):
+        return await handler(request)
+    signed_in = await request.app[AUTH].service.signed_in(request.cookies.get(SESSION_COOKIE))
+    if signed_in is None:
+        return _unauthenticated(request)
+    if request.method not in SAFE_METHODS and not await _csrf_ok(request, signed_in.session.csrf):
+        log.warning("CSRF token refused: %s %s (user %s)", request.method, request.path, signed_in.user.login)
+        raise CsrfRefused()
+    request[USER] = signed_in.user
+    request[CSRF] = signed_in.session.csrf
+    request[SESSION] = signed_in.session
+    return await handler(request)
+
+
+def _is_public(request: web.Request) -> bool:
+    """Decided on the route the router matched, not on the raw path (no `/static/../` games)."""
+    resource = request.match_info.route.resource
+    if resource is None:  # no route: 404 or 405 only once logged in (routes are not discoverable)
+        return False
+    if resource.canonical == "/login":
+        return request.method in {"GET", "HEAD", "POST"}
+    return resource.canonical in PUBLIC_PATHS
+
+
+async def _csrf_ok(request: web.Request, expected: str) -> bool:
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        field = (await request.post()).get(CSRF_FIELD)
+        given = field if isinstance(field, str) else None
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _unauthenticated(request: web.Request) -> web.StreamResponse:
+    wants_html = "text/html" in request.headers.get(hdrs.ACCEPT, "")
+    is_websocket = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    is_api = request.path == "/api" or request.path.startswith("/api/")
+    if request.method in {"GET", "HEAD"} and wants_html and not is_websocket and not is_api:
+        location = URL("/login").with_query(next=safe_next(request.rel_url.path_qs))
+        return web.Response(status=303, headers={hdrs.LOCATION: str(location), hdrs.CACHE_CONTROL: "no-store"})
+    raise Unauthenticated()
+
+
+def safe_next(value: str | None) -> str:
+    """`value` if it is a path of this site, else `/desk`: never an absolute or scheme-relative URL."""
+    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
+        return DEFAULT_NEXT
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return DEFAULT_NEXT
+    try:
+        url = URL(value)
+    except ValueError:
+        return DEFAULT_NEXT
+    if url.is_absolute() or url.scheme or url.path == "/login":
+        return DEFAULT_NEXT
+    return value
+
+
+# -- handlers ----------------------------------------------------------------------------------------
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return _login_page(request, safe_next(request.query.get("next")))
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    auth = request.app[AUTH]
+    form = await request.post()
+    next_url = safe_next(_field(form, "next"))
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    form_token = _field(form, CSRF_FIELD)
+    if not (TOKEN.fullmatch(cookie_token) and hmac.compare_digest(cookie_token.encode(), form_token.encode())):
+        log.warning("login refused: missing or wrong login CSRF token (from %s)", request.remote)
+        return _login_page(request, next_url, error=LoginCsrfRefused(), new_token=True)
+    name = _field(form, "login").strip().lower()
+    try:
+        signed_in = await auth.service.log_in(
+            name, _field(form, "password"), request.remote or "unknown", request.cookies.get(SESSION_COOKIE)
+        )
+    except WebError as exc:  # the login page again, with the French reason
+        return _login_page(request, next_url, error=exc, login=name)
+    response = web.Response(status=303, headers={hdrs.LOCATION: next_url, hdrs.CACHE_CONTROL: "no-store"})
+    secure = auth.settings.secure_cookies
+    response.set_cookie(
+        SESSION_COOKIE, signed_in.session.token, path="/", httponly=True, samesite="Strict", secure=secure
+    )
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/login", httponly=True, samesite="Strict", secure=secure)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    auth = request.app[AUTH]
+    await auth.service.log_out(request[SESSION], request[USER])
+    response = web.Response(status=303, headers={hdrs.LOCATION: "/login", hdrs.CACHE_CONTROL: "no-store"})
+    response.del_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict", secure=auth.settings.secure_cookies)
+    return response
+
+
+async def me(request: web.Request) -> web.StreamResponse:
+    body = Me(**request[USER].model_dump(), csrf=request[CSRF])
+    return web.json_response(body.model_dump(mode="json"), headers={hdrs.CACHE_CONTROL: "no-store"})
+
+
+def _field(form: Mapping[str, object], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _login_page(
+    request: web.Request, next_url: str, *, error: WebError | None = None, login: str = "", new_token: bool = False
+) -> web.Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if new_token or not TOKEN.fullmatch(token):
+        token = secrets.token_urlsafe(32)
+    context = {"login_csrf": token, "next_url": next_url, "login": login, "error": error.message if error else ""}
+    response = render(request, "login.html", context, status=error.status if error else 200)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        path="/login",
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[AUTH].settings.secure_cookies,
+    )
+    return response
+
+
+OPERATIONS: Operations = {
+    "/login": {
+        "get": operation("Login page (HTML, French)", auth=False),
+        "post": operation(
+            "Log in (form: login, password, csrf, next); 303 to the desk", auth=False, errors=(401, 403, 429, 503)
+        ),
+    },
+    "/logout": {"post": operation("Log out (form field csrf); 303 to /login", csrf=True, errors=(403,))},
+    "/api/me": {"get": operation("Who is logged in, and the CSRF token for state-changing calls")},
+}
+
+
+def setup(app: web.Application, deps: AuthDeps) -> None:
+    """The auth middleware (after the web layer's) and the login/logout/me routes."""
+    app[AUTH] = Auth(AuthService(deps.users, deps.sessions, deps.throttle), deps.settings)
+    app.middlewares.append(auth_middleware)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/api/me", me)
+    declare(app, OPERATIONS)

@@ -1,0 +1,77 @@
+"""The desk over HTTP: the page (`/desk`), its state (`/api/desk`) and the advisor's presence (`/api/presence`).
+
+The page is a skeleton (French, from `templates/desk.html`); `web/static/desk.js` fills it from the JSON API and
+the websocket, always as text (never HTML), under a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from screenpop.desk.errors import InvalidPresence
+from screenpop.desk.models import PresenceRequest
+from screenpop.desk.service import DeskService
+from screenpop.web.keys import user_of
+from screenpop.web.openapi import Operations, declare, operation
+from screenpop.web.pages import render
+
+
+@dataclass(frozen=True)
+class DeskDeps:
+    service: DeskService
+    note_max: int
+
+
+DESK = web.AppKey("desk", DeskDeps)
+
+
+async def desk_page(request: web.Request) -> web.Response:
+    user = user_of(request)
+    if user.advisor_id is None:  # a supervisor or admin without a phone: no desk
+        return render(request, "no_desk.html")
+    return render(request, "desk.html", {"note_max": request.app[DESK].note_max})
+
+
+async def desk_state(request: web.Request) -> web.Response:
+    state = await request.app[DESK].service.state(user_of(request))
+    return web.json_response(state.model_dump(mode="json"))
+
+
+async def set_presence(request: web.Request) -> web.Response:
+    user = user_of(request)
+    try:
+        body = PresenceRequest.model_validate(await request.json())
+    except (ValidationError, ValueError):
+        raise InvalidPresence() from None
+    await request.app[DESK].service.set_presence(user, body.state, body.reason)
+    return web.json_response({"ok": True})
+
+
+async def to_desk(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/desk")
+
+
+OPERATIONS: Operations = {
+    "/desk": {"get": operation("The advisor desk page (HTML, French)")},
+    "/api/desk": {"get": operation("The advisor's presence, the pause reasons and the call not yet qualified")},
+    "/api/presence": {
+        "post": operation(
+            "Change presence: login, available, pause (reason), logout",
+            body=PresenceRequest,
+            errors=(400, 403, 409, 503),
+        )
+    },
+    "/": {"get": operation("Redirects to the desk", auth=False)},
+}
+
+
+def setup(app: web.Application, deps: DeskDeps) -> None:
+    app[DESK] = deps
+    app.router.add_get("/desk", desk_page)
+    app.router.add_get("/api/desk", desk_state)
+    app.router.add_post("/api/presence", set_presence)
+    app.router.add_get("/", to_desk)
+    declare(app, OPERATIONS)

@@ -1,0 +1,47 @@
+"""The desk slice's wire models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from screenpop.pops.models import DeskMessage
+
+STATE_LABELS = {
+    "logged_out": "Déconnecté",
+    "available": "Disponible",
+    "ringing": "Appel entrant",
+    "on_call": "En communication",
+    "wrap_up": "Fin d'appel",
+    "paused": "En pause",
+}
+
+
+class PresenceRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: Literal["login", "available", "pause", "logout"]
+    reason: str | None = Field(default=None, max_length=40)
+
+
+class DeskUser(BaseModel):
+    name: str
+    role: str
+    advisor_id: int | None
+
+
+class Presence(BaseModel):
+    state: str
+    label: str
+    reason: str | None
+
+
+class DeskState(BaseModel):
+    """`GET /api/desk`: what the page shows at start and after each desk message."""
+
+    user: DeskUser
+    presence: Presence
+    pause_reasons: dict[str, str]
+    demo: bool
+    current_call: list[DeskMessage]  # the latest call not yet qualified (pop first): a page opened again shows it

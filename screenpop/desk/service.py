@@ -1,0 +1,74 @@
+"""The desk's rules: the advisor's state as the page shows it, presence commands, and what qualifying a call
+ends (`qualified`: the page forgets the call, the wrap-up ends). No aiohttp here."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+from screenpop.desk.errors import NotAnAdvisor, PresenceRefused, RouterDown
+from screenpop.desk.models import STATE_LABELS, DeskState, DeskUser, Presence
+from screenpop.pops.service import DeskMessageStore
+from storage.advisors import AdvisorRepository
+from storage.users import User
+from telephony.ports import Command, RouterCommands, RouterUnavailable
+from telephony.presence import PresenceError
+
+log = logging.getLogger(__name__)
+
+
+class DeskService:
+    def __init__(
+        self,
+        advisors: AdvisorRepository,
+        messages: DeskMessageStore,
+        commands: RouterCommands,
+        pause_reasons: dict[str, str],
+        demo: bool = False,
+    ) -> None:
+        self._advisors = advisors
+        self._messages = messages
+        self._commands = commands
+        self._pause_reasons = pause_reasons
+        self._demo = demo
+
+    async def state(self, user: User) -> DeskState:
+        """The advisor's presence as the presence log has it (the router writes the log, then tells the desk), and
+        their call not yet qualified."""
+        state, reason = "logged_out", None
+        if user.advisor_id is not None:
+            last = await self._advisors.last_state(user.advisor_id)
+            if last is not None:
+                state, reason = last.state.value, last.reason
+        current = [] if user.advisor_id is None else await self._messages.current_call(user.advisor_id)
+        return DeskState(
+            user=DeskUser(name=user.name, role=user.role.value, advisor_id=user.advisor_id),
+            presence=Presence(state=state, label=STATE_LABELS[state], reason=reason),
+            pause_reasons=self._pause_reasons,
+            demo=self._demo,
+            current_call=current,
+        )
+
+    async def set_presence(self, user: User, what: Command, reason: str | None = None) -> None:
+        if user.advisor_id is None:
+            raise NotAnAdvisor()
+        try:
+            await self._commands.send(user.advisor_id, what, reason)
+        except PresenceError as exc:
+            raise PresenceRefused(str(exc)) from None
+        except RouterUnavailable:
+            raise RouterDown() from None
+
+    async def qualified(self, advisor_id: int, linkedid: str) -> None:
+        """The advisor qualified `linkedid`: the page no longer shows it at a reload, and their wrap-up ends (a pause
+        asked meanwhile still applies; qualified during the call, the advisor has no wrap-up after it). Best
+        effort: the qualification is saved whatever happens here."""
+        try:
+            await self._messages.call_done(advisor_id, linkedid)
+        except (RedisError, OSError) as exc:  # the page then shows that call again at a reload
+            log.warning("current call of advisor %s not cleared after qualification: %s", advisor_id, exc)
+        try:
+            await self._commands.send(advisor_id, "wrapup_done")
+        except (PresenceError, RouterUnavailable) as exc:  # the wrap-up then ends at its maximum
+            log.warning("wrap-up not ended after qualification (advisor %s): %s", advisor_id, exc)

@@ -1,0 +1,108 @@
+"""The desk messages read back (pending, the advisor's current call, acknowledgements) and the caller's context a
+pop carries (history, commune, open callbacks, from the calls slice). No aiohttp here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from config.settings import DeskSettings
+from screenpop.calls.service import QualificationService
+from screenpop.pops.models import CallerContext, DeskMessage
+from screenpop.pops.notifier import ContextOf
+from storage.redis.desk import DeskMessages
+from storage.redis.rounds import Rounds
+from telephony.aio import bounded
+
+log = logging.getLogger(__name__)
+
+CONTEXT_WITHIN = 0.2  # seconds: a pop goes without history rather than wait longer
+
+
+def _oldest_first(raw: list[bytes | str]) -> list[DeskMessage]:
+    messages = [DeskMessage.model_validate_json(v) for v in raw]
+    return sorted(messages, key=lambda m: (m.event_at, m.id))
+
+
+class DeskMessageStore:
+    """The desk messages kept in Redis, typed."""
+
+    def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
+        self._messages = DeskMessages(redis, rounds)
+
+    @property
+    def rounds(self) -> int:
+        """Round trips of the rounds the acknowledgements go in."""
+        return self._messages.rounds.rounds
+
+    async def pending(self, advisor_id: int) -> list[DeskMessage]:
+        """Messages not yet acknowledged by the advisor's browser, oldest first."""
+        return _oldest_first(await self._messages.pending(advisor_id))
+
+    async def current_call(self, advisor_id: int) -> list[DeskMessage]:
+        """The advisor's latest call not yet qualified: its pop and the latest message of each kind, oldest first
+        (empty when there is none)."""
+        return _oldest_first(await self._messages.current(advisor_id))
+
+    async def call_done(self, advisor_id: int, linkedid: str) -> None:
+        """The advisor qualified `linkedid`: if it is their current call, the page no longer shows it at a reload."""
+        await self._messages.call_done(advisor_id, linkedid)
+
+    async def acknowledge(self, advisor_id: int, message_id: str) -> DeskMessage | None:
+        """Remove an acknowledged message; None when it is not one of this advisor's pending messages. In the
+        instance's rounds: acknowledgements that arrive together cost one round trip."""
+        raw = await self._messages.acknowledge(advisor_id, message_id)
+        return None if raw is None else DeskMessage.model_validate_json(raw)
+
+
+class Acknowledger(DeskMessageStore):
+    """Called with (advisor, message id): `DeskMessageStore.acknowledge` (the demo's simulated advisors, tests)."""
+
+    async def __call__(self, advisor_id: int, message_id: str) -> DeskMessage | None:
+        return await self.acknowledge(advisor_id, message_id)
+
+
+async def pending(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
+    return await DeskMessageStore(redis).pending(advisor_id)
+
+
+async def current_call(redis: aioredis.Redis, advisor_id: int) -> list[DeskMessage]:
+    return await DeskMessageStore(redis).current_call(advisor_id)
+
+
+async def call_done(redis: aioredis.Redis, advisor_id: int, linkedid: str) -> None:
+    await DeskMessageStore(redis).call_done(advisor_id, linkedid)
+
+
+async def acknowledge(redis: aioredis.Redis, advisor_id: int, message_id: str) -> DeskMessage | None:
+    """One acknowledgement on its own (the demo's simulated advisors); the hub keeps its own rounds."""
+    return await DeskMessageStore(redis).acknowledge(advisor_id, message_id)
+
+
+def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
+    """Time since the AMI event that caused the message (the pop latency once acknowledged)."""
+    return ((now or datetime.now(UTC)) - message.event_at).total_seconds() * 1000
+
+
+def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
+    """The caller's history and commune for a pop, from PostgreSQL; bounded, and never in the way of the pop."""
+    calls = QualificationService(pool, desk)
+
+    async def context_of(number: str | None) -> CallerContext:
+        if number is None:
+            return CallerContext()
+        try:
+            facts = await bounded(calls.caller_facts(number, desk.history_size), CONTEXT_WITHIN)
+        except Exception as exc:
+            log.warning("pop without history (%s)", exc)
+            return CallerContext()
+        return CallerContext(
+            commune=f"{facts.commune[1]} ({facts.commune[0]})" if facts.commune is not None else None,
+            history=tuple(facts.history),
+            open_callbacks=tuple(facts.open_callbacks),
+        )
+
+    return context_of

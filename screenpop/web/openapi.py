@@ -1,0 +1,121 @@
+"""The OpenAPI document of the HTTP API, served at /openapi.json, assembled from the operations each slice
+declares when it registers its routes (`declare`). Request bodies come from the same pydantic models the handlers
+validate with; `undocumented(app)` lists the routes no slice declared, and a test keeps it empty so the document
+cannot drift from the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+JSON = "application/json"
+ERROR = {"description": "French message", "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+LINKEDID = {
+    "name": "linkedid",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9.]{1,64}$"},
+}
+
+Operations = Mapping[str, Mapping[str, Mapping[str, Any]]]  # path → method → operation
+
+
+def operation(
+    summary: str,
+    *,
+    body: type[BaseModel] | None = None,
+    auth: bool = True,
+    csrf: bool = False,
+    errors: tuple[int, ...] = (),
+    accepted: str | None = None,
+    path_parameters: tuple[Mapping[str, Any], ...] = (),
+) -> dict[str, Any]:
+    """One operation: 200, `accepted` (the meaning of a 202, if the operation can answer one) and the `errors`
+    it can answer, each with the French error body."""
+    responses: dict[str, Any] = {"200": {"description": "OK"}}
+    if accepted is not None:
+        responses["202"] = {"description": accepted}
+    responses.update({str(code): ERROR for code in errors})
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    parameters: list[Mapping[str, Any]] = list(path_parameters)
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
+        }
+        op["x-model"] = body
+    if body is not None or csrf:
+        parameters.append({"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}})
+    if parameters:
+        op["parameters"] = parameters
+    if auth:
+        op["security"] = [{"session": []}]
+        op["responses"]["401"] = ERROR
+    return op
+
+
+@dataclass
+class Document:
+    paths: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    models: dict[str, type[BaseModel]] = field(default_factory=dict)
+
+
+OPENAPI = web.AppKey("openapi", Document)
+
+
+def declare(app: web.Application, operations: Operations) -> None:
+    """A slice's operations (called by its `setup`)."""
+    doc = app.setdefault(OPENAPI, Document())
+    for path, methods in operations.items():
+        for method, op in methods.items():
+            op = dict(op)
+            model = op.pop("x-model", None)
+            if model is not None:
+                doc.models[model.__name__] = model
+            doc.paths.setdefault(path, {})[method] = op
+
+
+def document(app: web.Application) -> dict[str, Any]:
+    doc = app.get(OPENAPI) or Document()
+    schemas: dict[str, Any] = {
+        "Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+    }
+    for name, model in sorted(doc.models.items()):
+        schemas[name] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "GPS administration — advisor desk API", "version": "0.1.0"},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "gps_session"}},
+        },
+        "paths": doc.paths,
+    }
+
+
+def undocumented(app: web.Application) -> list[str]:
+    """Routes of `app` that the document does not describe ("METHOD path")."""
+    paths = (app.get(OPENAPI) or Document()).paths
+    missing = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter") or info.get("prefix") or ""
+        method = route.method.lower()
+        if method == "head" or path.startswith("/static"):
+            continue
+        if method not in paths.get(path, {}):
+            missing.append(f"{route.method} {path}")
+    return missing
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(document(request.app))
+
+
+OPERATIONS: Operations = {"/openapi.json": {"get": operation("This document", auth=False)}}
