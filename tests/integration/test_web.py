@@ -90,7 +90,7 @@ async def test_pages_escape_what_they_show_and_share_the_chrome(client: Client) 
 
 
 async def test_static_files_are_cached_by_their_content_hash(client: Client) -> None:
-    version = client.app[PAGES].files["gps.css"].version  # type: ignore[union-attr]
+    version = client.app[PAGES].files["gps.css"].version
     current = await client.get(f"/static/gps.css?v={version}")
     assert current.status == 200 and current.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert current.content_type == "text/css" and "GPS administration" in await current.text()
