@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import logging
 import random
 import secrets
 import socket
@@ -30,30 +29,20 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
 from pydantic import SecretStr
 
 from config.settings import WEEKDAYS, OpeningHours, OpeningSpan, Settings
 from gps_admin.app import SERVICE, StartupError, build_app
-from screenpop.calls.errors import QualificationError
-from screenpop.calls.models import Qualification
-from screenpop.calls.service import QualificationService
-from screenpop.pops.models import DeskMessage
-from screenpop.pops.service import acknowledge
+from gps_admin.console import Subparsers, endpoints
+from gps_admin.crew import Crew
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
 from storage.advisors import AdvisorRepository
-from storage.redis.commands import RedisRouterCommands
-from storage.redis.names import desk_pattern
 from storage.services import ServiceRepository
 from storage.users import Role, User, UserRepository
 from telephony.hours import is_open
-from telephony.ports import RouterNotLeader
-from telephony.presence import PresenceError
-
-log = logging.getLogger("gps_admin.demo")
 
 HUMAN = ("agnes", "Agnès Leroy")  # the advisor account of the person trying the demo
 CREW = (  # login, name, the one skill (settings.routing.skills key) of the service they come from
@@ -75,15 +64,6 @@ SERVICES: tuple[tuple[str, str, tuple[str, ...], dict[str, list[list[str]]] | No
     ("Action sociale — RSA", "2004", ("social_aid",), None),
     ("Archives départementales", "2005", (), CLOSED),
 )
-NOTES = (
-    "Explication du courrier reçu.",
-    "Orientation vers le bon service.",
-    "Démarche en ligne expliquée pas à pas.",
-    "Pièces justificatives rappelées.",
-    "L'usager rappellera après réception du dossier.",
-)
-
-
 MINUTES_A_DAY = 24 * 60
 
 
@@ -152,7 +132,7 @@ class Demo:
     rate: float
     pbx: Pbx
     server: AmiServer
-    crew_ids: dict[int, User] = field(default_factory=dict)
+    crew: Crew  # shares `rng`
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -203,7 +183,7 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
     svc = app[SERVICE]
     settings = demo.settings
     ids, accounts, first = await seed(svc.pool, settings)
-    demo.crew_ids = {ids[login]: User(id=0, login=login, name=name, role=Role.ADVISOR) for login, name, _ in CREW}
+    demo.crew.members = {ids[login]: User(id=0, login=login, name=name, role=Role.ADVISOR) for login, name, _ in CREW}
     url = f"http://{settings.http_host}:{settings.http_port}/"
     closes = first_closure(settings.hours, datetime.now(UTC))
     lines = [
@@ -224,7 +204,7 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
     ]
     print("\n".join(lines), flush=True)
     demo.tasks = [
-        asyncio.create_task(_crew(demo, svc.redis, svc.pool), name="demo-crew"),
+        asyncio.create_task(demo.crew.run(svc.redis, svc.pool), name="demo-crew"),
         asyncio.create_task(_traffic(demo), name="demo-traffic"),
         asyncio.create_task(_summary(demo), name="demo-summary"),
     ]
@@ -242,89 +222,6 @@ async def _sim_ctx(app: web.Application) -> AsyncIterator[None]:
     await demo.server.start()
     yield
     await demo.server.close()
-
-
-async def _command(demo: Demo, redis: aioredis.Redis, advisor_id: int, what: str) -> None:
-    for _ in range(30):
-        try:
-            await RedisRouterCommands(redis, demo.settings.line.queue).send(advisor_id, what)  # type: ignore[arg-type]
-            return
-        except (RouterNotLeader, TimeoutError):
-            await asyncio.sleep(1)  # the router takes its lease at start
-        except PresenceError as exc:
-            log.info("demo advisor %d: %s", advisor_id, exc)
-            return
-
-
-async def _crew(demo: Demo, redis: aioredis.Redis, pool: asyncpg.Pool, *, qualify: bool = True) -> None:
-    """The simulated advisors: log in, become available, acknowledge their pops, qualify, end the wrap-up."""
-    for advisor_id in demo.crew_ids:
-        await _command(demo, redis, advisor_id, "login")
-        await _command(demo, redis, advisor_id, "available")
-    qualification = QualificationService(pool, demo.settings.desk)
-    communes = [r["code_insee"] for r in await pool.fetch("SELECT code_insee FROM communes WHERE departement = '62'")]
-    me = asyncio.current_task()
-    async with redis.pubsub() as pubsub:
-        await pubsub.psubscribe(desk_pattern(redis))
-        while me is None or not me.cancelling():  # redis-py's read can swallow a cancellation: poll
-            raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if raw is None or raw.get("type") != "pmessage":
-                continue
-            try:
-                message = DeskMessage.model_validate_json(raw["data"])
-            except ValueError:
-                continue
-            user = demo.crew_ids.get(message.advisor_id)
-            if user is None or message.type == "presence":
-                continue
-            await acknowledge(redis, message.advisor_id, message.id)
-            if message.type == "ended":
-                demo.tasks.append(
-                    asyncio.create_task(_wrap_up(demo, redis, qualification, communes, message, user, qualify))
-                )
-
-
-async def _wrap_up(
-    demo: Demo,
-    redis: aioredis.Redis,
-    qualification: QualificationService,
-    communes: list[str],
-    message: DeskMessage,
-    user: User,
-    qualify: bool = True,
-) -> None:
-    r = demo.rng
-    if not qualify:  # load generation: a short wrap-up, nothing saved
-        await asyncio.sleep(r.uniform(0.2, 1.0))
-        await _command(demo, redis, message.advisor_id, "wrapup_done")
-        return
-    await asyncio.sleep(r.uniform(3, 8))  # the simulated advisor types the qualification
-    topic = r.choice(list(demo.settings.desk.topics))
-    subtopics = list(demo.settings.desk.topics[topic].subtopics)
-    outcome = r.choices(["immediate_answer", "advice", "callback_needed", "other"], [5, 4, 1, 0.5])[0]
-    q = Qualification.model_validate(
-        {
-            "topic": topic,
-            "subtopic": r.choice(subtopics) if subtopics and r.random() < 0.7 else None,
-            "outcome": outcome,
-            "callback_requested": outcome == "callback_needed",
-            "callback_slot": r.choice(["le matin", "après 17 h", "mardi après-midi"])
-            if outcome == "callback_needed"
-            else None,
-            "commune_insee": r.choice(communes) if communes and r.random() < 0.8 else None,
-            "note": r.choice(NOTES),
-        }
-    )
-    for _ in range(10):  # the record is committed within milliseconds of the hang-up, normally
-        try:
-            await qualification.save(message.linkedid, q, user, f"Local/{user.login}@advisors")
-            break
-        except QualificationError as exc:
-            if "inconnu" not in str(exc):
-                log.info("demo qualification refused linkedid=%s: %s", message.linkedid, exc)
-                break
-            await asyncio.sleep(1)
-    await _command(demo, redis, message.advisor_id, "wrapup_done")
 
 
 async def _traffic(demo: Demo) -> None:
@@ -348,7 +245,7 @@ async def _summary(demo: Demo, every: float = 30.0) -> None:
 DEMO = web.AppKey("demo", Demo)
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("demo", help="run the whole product with a PBX simulator and embedded storage")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default: GPS_ADMIN_HTTP_PORT or 8080)")
     p.add_argument("--data-dir", type=Path, default=None, help="data folder (default: <data_dir>/demo)")
@@ -356,8 +253,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from gps_admin.cli import endpoints
-
     if not 0 < args.rate <= 50:
         print("gps-admin demo: --rate must be between 0 and 50 calls per second", file=sys.stderr)
         return 2
@@ -392,7 +287,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         queue=QueueConfig(name=settings.line.queue, ring_timeout=12.0, retry=2.0),
     )
     server = AmiServer(pbx, settings.ami_username, secret, port=ami_port)
-    demo = Demo(settings=settings, rate=args.rate, pbx=pbx, server=server)
+    rng = random.Random()
+    demo = Demo(settings=settings, rate=args.rate, pbx=pbx, server=server, crew=Crew(settings, rng=rng), rng=rng)
     pbx.phone_of = demo.phone
     with endpoints(settings) as ep:
 

@@ -20,7 +20,8 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from config.settings import Settings
-from gps_admin.demo import Demo, _command, _crew
+from gps_admin.console import Subparsers, endpoints
+from gps_admin.crew import Crew
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
@@ -29,7 +30,7 @@ from storage.pool import create_pool
 from storage.users import Role, User
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser("simulate", help="load a running service with simulated calls (PBX simulator on its AMI port)")
     p.add_argument("--rate", type=float, default=1.0, help="calls per second (default 1)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of call arrivals (default 60)")
@@ -77,8 +78,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from gps_admin.cli import endpoints
-
     problem = _check(args)
     if problem:
         print(f"gps-admin simulate: {problem}", file=sys.stderr)
@@ -110,15 +109,15 @@ async def _simulate(args: argparse.Namespace, settings: Settings, database_url: 
     await server.start()
     pool = await create_pool(database_url)
     redis = aioredis.from_url(redis_url)
-    demo = Demo(settings=settings, rate=args.rate, pbx=pbx, server=server, rng=rng)
+    crew = Crew(settings, rng=rng)
     crew_task: asyncio.Task[None] | None = None
     try:
         print(f"simulate: AMI listening on {settings.ami_host}:{server.port}; waiting for the service to connect …",
               flush=True)  # fmt: skip
         await server.logged_in.wait()
-        demo.crew_ids = await _advisors(pool, settings, args.advisors)
+        crew.members = await _advisors(pool, settings, args.advisors)
         print(f"simulate: service connected; {args.advisors} simulated advisors logging in", flush=True)
-        crew_task = asyncio.create_task(_crew(demo, redis, pool, qualify=args.qualify))
+        crew_task = asyncio.create_task(crew.run(redis, pool, qualify=args.qualify))
         while len(pbx.members) < args.advisors and not crew_task.done():
             pbx.members_changed.clear()
             with contextlib.suppress(TimeoutError):
@@ -154,9 +153,9 @@ async def _simulate(args: argparse.Namespace, settings: Settings, database_url: 
             crew_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await crew_task
-        for advisor_id in demo.crew_ids:
+        for advisor_id in crew.members:
             with contextlib.suppress(Exception):
-                await _command(demo, redis, advisor_id, "logout")
+                await crew.command(redis, advisor_id, "logout")
         await pbx.close()
         await server.close()
         await redis.aclose()

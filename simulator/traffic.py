@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from simulator.pbx import CallSpec, Pbx
+from simulator.pbx import Pbx
+from simulator.people import CallSpec
 
 FIRST = [
     "Hélène",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Sequence
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from config.settings import Settings
-from gps_admin.app import StartupError, prepare_database
+from gps_admin.app import Endpoints, StartupError
+from gps_admin.console import Subparsers, database, endpoints, refuse, table
 from storage.advisors import AdvisorError, AdvisorRepository, UnknownAdvisor
 from storage.pool import create_pool
 from storage.redis.commands import RedisRouterCommands
@@ -22,7 +21,7 @@ from telephony.presence import PresenceError
 HEADERS = ("id", "login", "name", "interface", "skills", "active")
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     """Register `advisors` and its actions on the `gps-admin` subparsers."""
     parser = subparsers.add_parser("advisors", help="list, add and change advisors")
     actions = parser.add_subparsers(dest="action", required=True)
@@ -60,28 +59,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(table(("skill", "label"), [(key, skills[key]) for key in sorted(skills)]))
         return 0
 
-    from gps_admin.cli import endpoints  # here: gps_admin.cli imports this module
-
     with endpoints(settings, attach=True) as ep:
         try:
             if args.action == "presence":
                 lines = asyncio.run(_presence(args, settings, ep.database_url, ep.redis_url))
             else:
-                lines = asyncio.run(_run(args, settings, ep.database_url, ep.auto_migrate))
+                lines = asyncio.run(_run(args, settings, ep))
         except (AdvisorError, StartupError, PresenceError, RouterUnavailable) as exc:
-            print(f"gps-admin: {exc}", file=sys.stderr)
-            return 2
+            return refuse(exc)
         except (OSError, TimeoutError) as exc:
-            print(f"gps-admin: cannot reach PostgreSQL: {exc}", file=sys.stderr)
-            return 2
+            return refuse(f"cannot reach PostgreSQL: {exc}")
     print(lines)
     return 0
 
 
-async def _run(args: argparse.Namespace, settings: Settings, database_url: str, auto_migrate: bool) -> str:
-    await prepare_database(database_url, apply=auto_migrate)  # StartupError: the schema is not this version's
-    pool = await create_pool(database_url, max_size=2)
-    try:
+async def _run(args: argparse.Namespace, settings: Settings, ep: Endpoints) -> str:
+    async with database(ep) as pool:  # StartupError: the schema is not this version's
         repo = AdvisorRepository(pool, settings.routing.skills)
         if args.action == "list":
             return advisors_table(await repo.list(active_only=args.active_only))
@@ -101,8 +94,6 @@ async def _run(args: argparse.Namespace, settings: Settings, database_url: str, 
             )
             return advisors_table([advisor])
         raise AssertionError(f"unhandled action {args.action!r}")
-    finally:
-        await pool.close()
 
 
 async def _presence(args: argparse.Namespace, settings: Settings, database_url: str, redis_url: str) -> str:
@@ -130,12 +121,3 @@ def advisors_table(advisors: Sequence[Advisor]) -> str:
         for a in advisors
     ]
     return table(HEADERS, rows)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain text table, columns padded to their widest cell."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in (headers, *rows)
-    )

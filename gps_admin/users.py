@@ -7,13 +7,11 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from config.settings import Settings
-from gps_admin.advisors_cli import table
-from gps_admin.app import StartupError, prepare_database
+from gps_admin.app import Endpoints, StartupError
+from gps_admin.console import Subparsers, database, endpoints, refuse, table
 from storage.advisors import AdvisorRepository
-from storage.pool import create_pool
 from storage.users import Role, UnknownAdvisor, UnknownUser, User, UserError, UserRepository
 
 HEADERS = ("id", "login", "name", "role", "advisor")
@@ -23,7 +21,7 @@ class PasswordInputError(UserError):
     error_id = "password-input"
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     """Register `users` and its actions on the `gps-admin` subparsers."""
     parser = subparsers.add_parser("users", help="list and add desk accounts, change passwords")
     actions = parser.add_subparsers(dest="action", required=True)
@@ -44,22 +42,17 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run `gps-admin users <action>`; exit code 2 with a one-line message on a refused change."""
-    from gps_admin.cli import endpoints  # here: gps_admin.cli imports this module
-
     try:
         password = read_password(args.password_stdin) if args.action in {"add", "passwd"} else ""
     except UserError as exc:
-        print(f"gps-admin: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     with endpoints(settings, attach=True) as ep:
         try:
-            lines = asyncio.run(_run(args, settings, ep.database_url, ep.auto_migrate, password))
+            lines = asyncio.run(_run(args, settings, ep, password))
         except (UserError, StartupError) as exc:
-            print(f"gps-admin: {exc}", file=sys.stderr)
-            return 2
+            return refuse(exc)
         except (OSError, TimeoutError) as exc:
-            print(f"gps-admin: cannot reach PostgreSQL: {exc}", file=sys.stderr)
-            return 2
+            return refuse(f"cannot reach PostgreSQL: {exc}")
     print(lines)
     return 0
 
@@ -76,12 +69,8 @@ def read_password(from_stdin: bool) -> str:
     return first
 
 
-async def _run(
-    args: argparse.Namespace, settings: Settings, database_url: str, auto_migrate: bool, password: str
-) -> str:
-    await prepare_database(database_url, apply=auto_migrate)  # StartupError: the schema is not this version's
-    pool = await create_pool(database_url, max_size=2)
-    try:
+async def _run(args: argparse.Namespace, settings: Settings, ep: Endpoints, password: str) -> str:
+    async with database(ep) as pool:  # StartupError: the schema is not this version's
         users = UserRepository(pool)
         advisors = AdvisorRepository(pool, settings.routing.skills)
         if args.action == "list":
@@ -102,8 +91,6 @@ async def _run(
             await users.set_password(found.id, password)
             return f"{found.login}: password changed"
         raise AssertionError(f"unhandled action {args.action!r}")
-    finally:
-        await pool.close()
 
 
 def users_table(users: Sequence[User], advisor_logins: dict[int, str]) -> str:
