@@ -33,7 +33,7 @@ class Session:
 @pytest.fixture
 async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
     await ensure_communes(migrated_pool)
-    await migrated_pool.execute("TRUNCATE services, advisors RESTART IDENTITY CASCADE")
+    await migrated_pool.execute("TRUNCATE organisations, advisors RESTART IDENTITY CASCADE")
     await migrated_pool.execute(
         "INSERT INTO advisors (login, name, interface) "
         "VALUES ('alice', 'Alice', 'PJSIP/adv1'), ('bob', 'Bob', 'PJSIP/adv2')"
