@@ -13,7 +13,7 @@ from functools import partial
 from aiohttp import web
 
 from config.settings import Settings, SettingsError, load_settings
-from gps_admin import advisors_cli, demo, desk_cli, simulate, users_cli
+from gps_admin import advisors_cli, demo, desk_cli, directory_cli, simulate, users_cli
 from gps_admin.app import Endpoints, StartupError, build_app
 
 log = logging.getLogger("gps_admin")
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_parser(sub)
     advisors_cli.add_parser(sub)
     desk_cli.add_parser(sub)
+    directory_cli.add_parser(sub)
     users_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "advisors": partial(advisors_cli.run, args),
         "communes": partial(desk_cli.run, args),
         "services": partial(desk_cli.run, args),
+        "directory": partial(directory_cli.run, args),
         "users": partial(users_cli.run, args),
     }
     from storage.embedded import EmbeddedServerError

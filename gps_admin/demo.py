@@ -36,6 +36,7 @@ from pydantic import SecretStr
 
 from config.settings import WEEKDAYS, OpeningHours, OpeningSpan, Settings
 from gps_admin.app import SERVICE, StartupError, build_app
+from gps_admin.directory_cli import seed_demo as seed_demo_directory
 from screenpop.models import Role, User
 from screenpop.pops import DeskMessage, acknowledge, desk_pattern
 from simulator.pbx import Pbx, Phone, QueueConfig
@@ -180,6 +181,7 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
     for name, extension, topics, hours in SERVICES:
         if extension not in known:
             await services.add(name, extension, topics, hours)
+    await seed_demo_directory(pool, settings)  # the partners of the Pas-de-Calais (made-up contacts)
     users = UserRepository(pool)
     printed = []
     for login, name, role in ACCOUNTS:

@@ -146,12 +146,12 @@ RETURNING id
 """  # noqa: S608
 _PHONES = """
 INSERT INTO organisation_phones (organisation_id, position, number, label, public)
-SELECT $1, p.position - 1, p.number, p.label, p.public
+SELECT $1::bigint, p.position - 1, p.number, p.label, p.public
 FROM unnest($2::text[], $3::text[], $4::boolean[]) WITH ORDINALITY AS p (number, label, public, position)
 """
 _TERRITORY = """
 INSERT INTO organisation_territory (organisation_id, scope, code)
-SELECT DISTINCT $1, t.scope, t.code FROM unnest($2::text[], $3::text[]) AS t (scope, code)
+SELECT DISTINCT $1::bigint, t.scope, t.code FROM unnest($2::text[], $3::text[]) AS t (scope, code)
 """
 _CHANGE = """
 INSERT INTO organisation_changes (organisation_id, actor, action, changes) VALUES ($1, $2, $3, $4::text::jsonb)
@@ -312,6 +312,15 @@ class DirectoryStore:
     async def by_ref(self, ref: str, conn: asyncpg.Connection | None = None) -> StoredOrganisation | None:
         row = await (conn or self._pool).fetchrow(f"{_SELECT} WHERE o.ref = $1", ref)
         return None if row is None else _organisation(row)
+
+    async def with_phone(self, number: str) -> builtins.list[StoredOrganisation]:
+        """Entries with this phone number (E.164 or short), by kind and name."""
+        rows = await self._pool.fetch(
+            f"{_SELECT} WHERE o.id IN (SELECT organisation_id FROM organisation_phones WHERE number = $1) "  # noqa: S608
+            "ORDER BY o.kind, o.name, o.id",
+            number,
+        )
+        return [_organisation(r) for r in rows]
 
     async def service_named(self, name: str, conn: asyncpg.Connection | None = None) -> StoredOrganisation | None:
         row = await (conn or self._pool).fetchrow(f"{_SELECT} WHERE o.kind = 'service' AND o.name = $1", name)

@@ -121,12 +121,12 @@ FROM organisations WHERE kind = 'service';
 CREATE FUNCTION directory_caller(number text, raw text)
 RETURNS TABLE (caller_kind text, organisation_id bigint)
 LANGUAGE sql STABLE AS $$
-    SELECT CASE o.kind WHEN 'service' THEN 'internal' WHEN 'mairie' THEN 'town_hall' ELSE 'partner' END, o.id
+    SELECT CASE o.kind WHEN 'service' THEN 'internal' WHEN 'town_hall' THEN 'town_hall' ELSE 'partner' END, o.id
     FROM organisations AS o
     WHERE o.active
       AND (o.id IN (SELECT p.organisation_id FROM organisation_phones AS p WHERE p.number = $1)
            OR ($1 IS NULL AND o.kind = 'service' AND o.extension = btrim($2)))
-    ORDER BY o.kind = 'service' DESC, o.kind = 'mairie' DESC, o.id
+    ORDER BY o.kind = 'service' DESC, o.kind = 'town_hall' DESC, o.id
     LIMIT 1
 $$;
 
