@@ -158,8 +158,8 @@ INSERT INTO organisation_changes (organisation_id, actor, action, changes) VALUE
 """
 
 # Partners of a commune ($1): through the commune itself, its EPCI, its département; an organisation with no
-# territory serves the commune where it is. `reach`: 0 commune, 1 EPCI, 2 département; 3 for a France
-# Services of the same EPCI that does not serve the commune (the nearest one, when none does).
+# territory serves the commune where it is. `reach`: 0 commune (served by name, or served and there), 1 EPCI,
+# 2 département; 3 for a France Services of the same EPCI that does not serve the commune (the nearest one).
 _SERVING = f"""
 WITH c AS (SELECT code_insee, epci_siren, departement FROM communes WHERE code_insee = $1),
 reach AS (
@@ -179,8 +179,9 @@ reach AS (
     WHERE o.kind = 'france_services' AND oc.epci_siren = c.epci_siren
 ),
 best AS (SELECT id, min(reach) AS reach FROM reach GROUP BY id)
-SELECT best.reach, sel.* FROM best JOIN ({_SELECT} WHERE o.active) AS sel ON sel.id = best.id
-ORDER BY sel.kind, best.reach, sel.name, sel.id
+SELECT CASE WHEN best.reach < 3 AND sel.commune_insee = $1 THEN 0 ELSE best.reach END AS reach, sel.*
+FROM best JOIN ({_SELECT} WHERE o.active) AS sel ON sel.id = best.id
+ORDER BY sel.kind, reach, sel.name, sel.id
 """  # noqa: S608
 
 # Search. $1 the query's words (only [a-z0-9] once folded: nothing for LIKE to escape), $2 for each word the

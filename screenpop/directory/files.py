@@ -63,7 +63,8 @@ class _Import:
             self.refused.append(ImportLine(line=item.line, ref=ref, name=name, reason=french_reasons(exc)))
             return
         except asyncpg.PostgresError as exc:  # a check of the database the draft did not foresee
-            self.refused.append(ImportLine(line=item.line, ref=ref, name=name, reason=f"refusé par la base : {str(exc).splitlines()[0]}"))
+            reason = f"refusé par la base : {str(exc).splitlines()[0]}"
+            self.refused.append(ImportLine(line=item.line, ref=ref, name=name, reason=reason))
             return
         self.counts[outcome] += 1
 

@@ -92,7 +92,7 @@ def test_a_draft_cleans_what_it_is_given() -> None:
             {"number": "03.53.01.00.01", "label": " accueil "},
             {"number": "32 30"},
             {"number": "+44 20 7946 0000"},
-        ],  # noqa: E501
+        ],
         communes=["62498", "62041", "62498"],
         public_note="Ligne 1\r\nLigne 2\x07",
         website="caf.example.org",
