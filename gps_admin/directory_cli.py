@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from screenpop.directory.service import DirectoryService
 from storage.pool import create_pool
 
 DEMO_FILE = Path(__file__).with_name("data") / "annuaire-demo-62.csv"
+log = logging.getLogger("gps_admin.directory")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -190,4 +192,8 @@ async def seed_demo(pool: asyncpg.Pool, settings: Settings) -> ImportReport | No
         return None
     directory = directory_service(pool, settings)
     actor = Actor(login="demo", role="admin")
-    return await import_file(directory, DEMO_FILE, "csv", actor=actor, owner="admin", source="demo")
+    report = await import_file(directory, DEMO_FILE, "csv", actor=actor, owner="admin", source="demo")
+    log.info("demo directory: %d entries of the Pas-de-Calais (made-up contacts) loaded", report.created)
+    if report.refused or report.warnings:  # the data file and the code disagree: say so, the demo goes on
+        log.warning("demo directory: %s", report_text(report, DEMO_FILE))
+    return report
