@@ -189,8 +189,8 @@ ORDER BY sel.kind, reach, sel.name, sel.id
 # Every word must start a word of the entry's name, city, postal code or extension, or name its kind; when the
 # query names communes, the entry serves one of them or is in one. Entries of those communes come first.
 _SEARCH = f"""
-WITH q AS (SELECT directory_fold(w) AS w, ks FROM unnest($1::text[], $2::text[]) AS u (w, ks)),
-named AS (SELECT code_insee, epci_siren, departement FROM communes WHERE code_insee = ANY ($3::text[])),
+WITH q AS MATERIALIZED (SELECT directory_fold(w) AS w, ks FROM unnest($1::text[], $2::text[]) AS u (w, ks)),
+named AS (SELECT code_insee, epci_siren, departement FROM communes WHERE code_insee = ANY ($3::bpchar[])),
 near AS (
     SELECT t.organisation_id AS id FROM organisation_territory AS t, named AS n
     WHERE (t.scope = 'commune' AND t.code = n.code_insee) OR (t.scope = 'epci' AND t.code = n.epci_siren)
@@ -362,8 +362,11 @@ class DirectoryStore:
     async def communes_named(self, names: Sequence[str], postal_codes: Sequence[str]) -> builtins.list[CommuneKeys]:
         """Communes whose normalised name is one of `names`, or with one of `postal_codes`."""
         rows = await self._pool.fetch(
-            "SELECT code_insee, name, departement, epci_siren, epci_name, postal_codes FROM communes "
-            "WHERE search_name = ANY ($1::text[]) OR postal_codes && $2::text[] ORDER BY population DESC NULLS LAST",
+            "SELECT code_insee, name, departement, epci_siren, epci_name, postal_codes, population FROM communes "
+            "WHERE search_name = ANY ($1::text[]) "
+            "UNION SELECT code_insee, name, departement, epci_siren, epci_name, postal_codes, population FROM communes "
+            "WHERE postal_codes && $2::text[] "  # GIN index of migration 0010
+            "ORDER BY population DESC NULLS LAST",
             list(names),
             list(postal_codes),
         )
@@ -379,7 +382,8 @@ class DirectoryStore:
 
     async def known_communes(self, codes: Sequence[str], conn: asyncpg.Connection | None = None) -> set[str]:
         rows = await (conn or self._pool).fetch(
-            "SELECT code_insee FROM communes WHERE code_insee = ANY ($1::text[])", list(codes)
+            "SELECT code_insee FROM communes WHERE code_insee = ANY ($1::bpchar[])",  # bpchar: the primary key's type
+            list(codes),
         )
         return {r["code_insee"] for r in rows}
 

@@ -63,6 +63,8 @@ CREATE TABLE organisations (
 CREATE UNIQUE INDEX organisations_service_name_key ON organisations (name) WHERE kind = 'service';
 CREATE INDEX organisations_kind_idx ON organisations (kind);
 CREATE INDEX organisations_commune_idx ON organisations (commune_insee);
+-- the directory's search finds the communes a postal code names
+CREATE INDEX communes_postal_codes_idx ON communes USING gin (postal_codes);
 
 -- Phone numbers: E.164 (+33…) or a French short number (3230, 3646…); `public`: may be given to callers.
 -- Indexed for the reverse look-up of a caller's number.
@@ -122,10 +124,13 @@ CREATE FUNCTION directory_caller(number text, raw text)
 RETURNS TABLE (caller_kind text, organisation_id bigint)
 LANGUAGE sql STABLE AS $$
     SELECT CASE o.kind WHEN 'service' THEN 'internal' WHEN 'town_hall' THEN 'town_hall' ELSE 'partner' END, o.id
-    FROM organisations AS o
-    WHERE o.active
-      AND (o.id IN (SELECT p.organisation_id FROM organisation_phones AS p WHERE p.number = $1)
-           OR ($1 IS NULL AND o.kind = 'service' AND o.extension = btrim($2)))
+    FROM (
+        SELECT o.id, o.kind FROM organisation_phones AS p JOIN organisations AS o ON o.id = p.organisation_id
+        WHERE p.number = $1 AND o.active
+        UNION ALL
+        SELECT o.id, o.kind FROM organisations AS o
+        WHERE $1 IS NULL AND o.kind = 'service' AND o.extension = btrim($2) AND o.active
+    ) AS o
     ORDER BY o.kind = 'service' DESC, o.kind = 'town_hall' DESC, o.id
     LIMIT 1
 $$;
