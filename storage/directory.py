@@ -411,6 +411,11 @@ class DirectoryStore:
             for r in rows
         ]
 
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics of the directory's tables (after a bulk import: autovacuum would
+        otherwise leave the callers' look-up planned for an empty directory, a scan per call record)."""
+        await self._pool.execute("ANALYZE organisations, organisation_phones, organisation_territory")
+
     async def reclassify(self, since: datetime) -> int:
         """Classify again the callers of the records that arrived since `since`; how many changed."""
         status = await self._pool.execute(_RECLASSIFY, since)

@@ -154,6 +154,8 @@ async def import_file(
             if dry_run or (strict and run.refused):
                 raise _Rollback
             committed = True
+        if run.counts["created"] + run.counts["updated"]:
+            await directory.store.analyze()  # fresh statistics: the callers' look-up plans on them at once
     except _Rollback:
         committed = False
     except UnicodeDecodeError:
