@@ -88,7 +88,7 @@ def opening_of(stored: StoredOrganisation, calendar: OpeningHours, at: datetime)
     if opening.is_open(at, hours):
         until = opening.open_until(at, hours)
         now = at.astimezone(until.tzinfo) if until else at
-        summary = "Ouvert" if until is None else f"Ouvert jusqu'à {_when(until, now)}"
+        summary = "Ouvert sans interruption" if until is None else f"Ouvert jusqu'à {_when(until, now)}"
         return Opening(known=True, open_now=True, until=until, summary=summary)
     local = opening.next_opening(at, hours)
     if local is None:
@@ -119,7 +119,7 @@ def read_out(entry: Entry) -> str:
         parts.append(f"Site : {entry.website}")
     if entry.public_note:
         parts.append(entry.public_note)
-    return ". ".join(p.rstrip(".") for p in parts) + "."
+    return " ".join(p if p.endswith((".", "!", "?", "…")) else f"{p}." for p in parts)
 
 
 class DirectoryService:

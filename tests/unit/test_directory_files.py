@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from config.settings import OpeningHours
+from config.settings import WEEKDAYS, OpeningHours
 from screenpop.directory import csvfile
 from screenpop.directory.errors import UnreadableFile, french_reasons
 from screenpop.directory.models import Draft, Entry, Kind
@@ -168,6 +168,12 @@ def stored(**changes: Any) -> StoredOrganisation:
         ({"hours": None, "kind": "service", "extension": "2001"}, WEDNESDAY_10, "Ouvert en continu", True),
         ({"active": False}, WEDNESDAY_10, "Désactivé", False),
         ({"hours": {}}, WEDNESDAY_10, "Fermé (pas d'ouverture prévue dans l'année)", False),
+        (
+            {"hours": parse_hours({d: [["00:00", "12:00"], ["12:00", "00:00"]] for d in WEEKDAYS})},
+            WEDNESDAY_10,
+            "Ouvert sans interruption",
+            True,
+        ),  # no end within a week
     ],
 )
 def test_opening_of_an_entry(changes: dict[str, Any], at: datetime, summary: str, open_now: bool | None) -> None:
