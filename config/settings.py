@@ -34,8 +34,12 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class OpeningSpan(BaseModel):
-    """One opening span of a day, [start, end) in local time, exact to the second. An end of "24:00" is the day's
-    last instant (`time.max`)."""
+    """One opening span of a day, [start, end) in local time, exact to the second.
+
+    An `end` before `start` runs past midnight: 22:00–02:00 opens at 22:00 and closes at 02:00 the next day
+    (22:00–00:00 closes at midnight). The span belongs to the day it starts: that day's public holiday or
+    exceptional closure closes all of it, the next day's does not. `end == start` is refused (for a whole
+    day, 00:00–24:00). An end of "24:00" is the day's last instant (`time.max`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -49,9 +53,14 @@ class OpeningSpan(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> OpeningSpan:
-        if self.end <= self.start:
-            raise ValueError(f"end {self.end} must be after start {self.start}")
+        if self.end == self.start:
+            raise ValueError(f"start and end are both {self.start}: an empty span")
         return self
+
+    @property
+    def overnight(self) -> bool:
+        """Whether the span runs past midnight into the next day."""
+        return self.end < self.start
 
 
 def _default_week() -> dict[str, tuple[OpeningSpan, ...]]:

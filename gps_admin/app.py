@@ -311,7 +311,9 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     )
     desk_http.setup(app, desk_http.DeskDeps(desk, min(settings.desk.note_max, NOTE_DB_MAX)))
     pops_http.setup(app, hub)
-    directory = DirectoryService(pool, settings.desk, settings.hours)
+    directory = DirectoryService(
+        pool, settings.hours, topics=settings.desk.topics, departement=settings.desk.departement
+    )
     directory_http.setup(app, directory_http.DirectoryDeps(directory, settings.desk.departement))
     calls_http.setup(
         app,

@@ -13,7 +13,7 @@ import sys
 from typing import Protocol
 
 from config.settings import Settings, SettingsError, load_settings
-from gps_admin import advisors, communes, demo, migrate, serve, services, simulate, users
+from gps_admin import advisors, communes, demo, directory, migrate, serve, services, simulate, users
 from gps_admin.console import Subparsers, refuse
 
 
@@ -33,6 +33,7 @@ COMMANDS: dict[str, Command] = {
     "simulate": simulate,
     "advisors": advisors,
     "communes": communes,
+    "directory": directory,
     "services": services,
     "users": users,
 }

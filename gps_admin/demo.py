@@ -36,6 +36,7 @@ from config.settings import WEEKDAYS, OpeningHours, OpeningSpan, Settings
 from gps_admin.app import SERVICE, StartupError, build_app
 from gps_admin.console import Subparsers, endpoints
 from gps_admin.crew import Crew
+from gps_admin.directory import seed_demo as seed_demo_directory
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
@@ -165,6 +166,7 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
     for name, extension, topics, hours in SERVICES:
         if extension not in known:
             await services.add(name, extension, topics, hours)
+    await seed_demo_directory(pool, settings)  # the partners of the Pas-de-Calais (made-up contacts)
     users = UserRepository(pool)
     printed = []
     for login, name, role in ACCOUNTS:

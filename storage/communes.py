@@ -47,7 +47,8 @@ def normalise(text: str) -> str:
     return " ".join(_NON_ALNUM.sub(" ", bare).split())
 
 
-def _query_words(q: str) -> str:
+def query_words(q: str) -> str:
+    """What a user typed, as the search compares it: `normalise`d, cut to 60 characters, "st" read "saint"."""
     words = normalise(q[:QUERY_MAX]).split()
     return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
 
@@ -152,7 +153,7 @@ class CommuneRepository:
         """Communes whose name (or a word of it) starts with `q`, or whose postal code does when `q` is
         digits. `departement` comes first; then exact names, name prefixes, the most populated.
         `q` is cut to 60 characters; nothing to search for gives []."""
-        words = _query_words(q)
+        words = query_words(q)
         limit = max(1, min(limit, LIMIT_MAX))
         if not words:
             return []

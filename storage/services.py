@@ -1,9 +1,10 @@
-"""The département's services an advisor transfers calls to (table `services` of migration 0004).
+"""The département's services an advisor transfers calls to: the directory's organisations of kind `service`
+(migration 0010; the `services` table of 0004 folded into it, ids kept, and `services` is now a view of them).
 
-Managed with `gps-admin services`; read by the desk (`GET /api/services`, with `open_now`) and by the
-qualification (a transfer names one). Opening hours are weekly spans in the line's time zone, NULL: always open;
-whether a service is open is `screenpop.directory.service.service_open` (its spans with the line's calendar:
-public holidays included, `telephony.hours`).
+Managed with `gps-admin services` (and the directory); read by the desk (`GET /api/services`, with `open_now`)
+and by the qualification (a transfer names one). Opening hours are weekly spans in local time (an end before
+its start runs past midnight) with the service's exceptional dates and the line's public holidays
+(`telephony.hours`); NULL: always open. Every change goes in the directory's history.
 """
 
 from __future__ import annotations
@@ -11,20 +12,24 @@ from __future__ import annotations
 import builtins
 import json
 import re
-from collections.abc import Iterable, Mapping
-from datetime import time
-from typing import Any, Final
+from collections.abc import Awaitable, Iterable, Mapping
+from datetime import date, datetime, time
+from typing import Any, Final, TypeVar
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
-from config.settings import WEEKDAYS
+from config.settings import WEEKDAYS, OpeningHours, OpeningSpan
+from storage.directory import Action, DirectoryStore, OrganisationData, StoredOrganisation
+from storage.directory import Hours as DirectoryHours
+from telephony import hours as opening
 
 EXTENSION = re.compile(r"[0-9]{2,10}")
 TOPIC_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00")
 
-Hours = dict[str, tuple[tuple[str, str], ...]]
+Hours = DirectoryHours  # {"mon": (("08:30", "17:00"),), …}
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -66,6 +71,14 @@ class Service(BaseModel):
     topics: tuple[str, ...]
     hours: Hours | None  # {"mon": (("08:30", "17:00"),), …}; None: always open
     active: bool
+    closed_dates: tuple[date, ...] = ()  # exceptional closures
+    open_dates: tuple[date, ...] = ()  # exceptional openings (of a public holiday)
+
+    def opening_hours(self, calendar: OpeningHours) -> OpeningHours | None:
+        """Its hours in the one opening-hours model, with `calendar`'s time zone and holidays; None: always open."""
+        if self.hours is None:
+            return None
+        return opening.with_calendar(calendar, week_spans(self.hours), self.closed_dates, self.open_dates)
 
 
 def _clock(value: str) -> time:
@@ -76,7 +89,8 @@ def _clock(value: str) -> time:
 
 def parse_hours(value: Any) -> Hours | None:
     """Check weekly hours ({"mon": [["08:30", "17:00"]], …}, days optional); every day present in the
-    result (missing days: closed). None stays None (always open). Raises `InvalidHours`."""
+    result (missing days: closed). An end before its start runs past midnight ("22:00", "02:00"); "24:00"
+    is the end of the day. None stays None (always open). Raises `InvalidHours`."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
@@ -98,11 +112,21 @@ def parse_hours(value: Any) -> Hours | None:
             ):
                 raise InvalidHours(f'hours of {day}: {span!r} is not a ["HH:MM", "HH:MM"] pair')
             start, end = span
-            if _clock(end) <= _clock(start):
-                raise InvalidHours(f"hours of {day}: {end} must be after {start}")
+            if start == "24:00":
+                raise InvalidHours(f"hours of {day}: a span cannot start at 24:00")
+            if _clock(end) == _clock(start):
+                raise InvalidHours(f"hours of {day}: {start}–{end} is empty")
             checked.append((start, end))
         week[day] = tuple(sorted(checked))
     return week
+
+
+def week_spans(hours: Hours) -> dict[str, tuple[OpeningSpan, ...]]:
+    """Checked weekly hours (`parse_hours`) as the opening-hours model's spans."""
+    return {
+        day: tuple(OpeningSpan(start=_clock(start), end=_clock(end)) for start, end in spans)
+        for day, spans in hours.items()
+    }
 
 
 class _Unset:
@@ -111,25 +135,14 @@ class _Unset:
 
 UNSET: Final = _Unset()
 
-_COLUMNS = "id, name, extension, topics, hours::text AS hours, active"
-_INSERT = f"""
-INSERT INTO services (name, extension, topics, hours) VALUES ($1, $2, $3, $4::text::jsonb) RETURNING {_COLUMNS}
-"""  # noqa: S608 - fixed column names
-_UPDATE = f"""
-UPDATE services AS s SET
-    name = COALESCE($2, s.name),
-    extension = COALESCE($3, s.extension),
-    topics = COALESCE($4::text[], s.topics),
-    hours = CASE WHEN $5 THEN $6::text::jsonb ELSE s.hours END,
-    active = COALESCE($7, s.active),
-    updated_at = now()
-WHERE s.id = $1
-RETURNING {_COLUMNS}
-"""  # noqa: S608
+_COLUMNS = "id, name, extension, topics, hours::text AS hours, active, closed_dates, open_dates"
+SERVICE_OWNER = "admin"  # owner of the services created outside the directory's own commands
 
 
 def service_from_row(row: asyncpg.Record) -> Service:
+    """From a row of the `services` view (0004's columns) or of `organisations`."""
     hours = None if row["hours"] is None else json.loads(row["hours"])
+    keys = row.keys()
     return Service(
         id=row["id"],
         name=row["name"],
@@ -137,24 +150,54 @@ def service_from_row(row: asyncpg.Record) -> Service:
         topics=tuple(row["topics"]),
         hours=parse_hours(hours),
         active=row["active"],
+        closed_dates=tuple(row["closed_dates"]) if "closed_dates" in keys else (),
+        open_dates=tuple(row["open_dates"]) if "open_dates" in keys else (),
+    )
+
+
+def service_from_organisation(entry: StoredOrganisation) -> Service:
+    return Service(
+        id=entry.id,
+        name=entry.name,
+        extension=entry.extension or "",
+        topics=entry.topics,
+        hours=entry.hours,
+        active=entry.active,
+        closed_dates=entry.closed_dates,
+        open_dates=entry.open_dates,
     )
 
 
 class ServiceRepository:
-    def __init__(self, pool: asyncpg.Pool, known_topics: Iterable[str] | None = None) -> None:
-        """`known_topics`: the keys of `settings.desk.topics`; when given, a service's topics must be among them."""
+    def __init__(self, pool: asyncpg.Pool, known_topics: Iterable[str] | None = None, actor: str = "cli") -> None:
+        """`known_topics`: the keys of `settings.desk.topics`; when given, a service's topics must be among them.
+        `actor`: who the directory's history names for the changes made here."""
         self._pool = pool
+        self._store = DirectoryStore(pool)
         self._known_topics = None if known_topics is None else frozenset(known_topics)
+        self._actor = actor
 
     async def add(
         self, name: str, extension: str, topics: Iterable[str] = (), hours: Mapping[str, Any] | None = None
     ) -> Service:
         """Create an active service. Raises a `ServiceError` (nothing written) when a value is refused."""
-        row = await self._write(
-            _INSERT, self._name(name), self._extension(extension), self._topics(topics), self._hours(hours)
+        data = OrganisationData(
+            kind="service",
+            name=self._name(name),
+            owner=SERVICE_OWNER,
+            extension=self._extension(extension),
+            topics=tuple(self._topics(topics)),
+            hours=parse_hours(hours),
         )
-        assert row is not None
-        return service_from_row(row)
+        async with self._store.transaction() as conn:
+            if await self._store.service_named(data.name, conn) is not None:
+                raise DuplicateServiceName(f"a service named {data.name!r} exists")
+            organisation_id = await self._write(
+                self._store.create(conn, data, actor=self._actor, action="create", changes=data.changes_from(None))
+            )
+        service = await self.get(organisation_id)
+        assert service is not None
+        return service
 
     async def update(
         self,
@@ -167,28 +210,62 @@ class ServiceRepository:
         active: bool | None = None,
     ) -> Service:
         """Change the given fields (None, or UNSET for `hours`: unchanged; `hours=None`: always open)."""
-        row = await self._write(
-            _UPDATE,
-            service_id,
-            None if name is None else self._name(name),
-            None if extension is None else self._extension(extension),
-            None if topics is None else self._topics(topics),
-            not isinstance(hours, _Unset),
-            None if isinstance(hours, _Unset) else self._hours(hours),
-            active,
-        )
-        if row is None:
-            raise UnknownServiceId(f"no service #{service_id}")
-        return service_from_row(row)
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = self._name(name)
+        if extension is not None:
+            changes["extension"] = self._extension(extension)
+        if topics is not None:
+            changes["topics"] = tuple(self._topics(topics))
+        if not isinstance(hours, _Unset):
+            changes["hours"] = parse_hours(hours)
+        if active is not None:
+            changes["active"] = active
+        async with self._store.transaction() as conn:
+            found = await conn.fetchrow(
+                "SELECT version FROM organisations WHERE id = $1 AND kind = 'service' FOR UPDATE", service_id
+            )
+            before = None if found is None else await self._store.get(service_id, conn)
+            if before is None:
+                raise UnknownServiceId(f"no service #{service_id}")
+            after = before.data().model_copy(update=changes)
+            if "name" in changes and changes["name"] != before.name:
+                other = await self._store.service_named(changes["name"], conn)
+                if other is not None:
+                    raise DuplicateServiceName(f"a service named {changes['name']!r} exists")
+            diff = after.changes_from(before.data())
+            if diff:
+                action: Action = "update"
+                if set(diff) == {"active"}:
+                    action = "reactivate" if after.active else "deactivate"
+                await self._write(
+                    self._store.replace(
+                        conn,
+                        service_id,
+                        after,
+                        expected_version=before.version,
+                        actor=self._actor,
+                        action=action,
+                        changes=diff,
+                    )
+                )
+        service = await self.get(service_id)
+        assert service is not None
+        return service
 
     async def get(self, service_id: int) -> Service | None:
-        row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM services WHERE id = $1", service_id)  # noqa: S608
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM organisations WHERE id = $1 AND kind = 'service'",  # noqa: S608
+            service_id,
+        )
         return None if row is None else service_from_row(row)
 
     async def list(self, active_only: bool = False) -> builtins.list[Service]:
         """Services by name."""
-        where = "WHERE active" if active_only else ""
-        rows = await self._pool.fetch(f"SELECT {_COLUMNS} FROM services {where} ORDER BY name, id")  # noqa: S608
+        where = "AND active" if active_only else ""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM organisations WHERE kind = 'service' {where} ORDER BY name, id"  # noqa: S608
+        )
         return [service_from_row(r) for r in rows]
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -214,14 +291,11 @@ class ServiceRepository:
             raise UnknownServiceTopic(f"unknown topic(s) {', '.join(bad)}; expected: {known}")
         return wanted
 
-    def _hours(self, hours: Mapping[str, Any] | None) -> str | None:
-        week = parse_hours(hours)
-        return None if week is None else json.dumps(week)
-
-    async def _write(self, sql: str, *params: Any) -> asyncpg.Record | None:
+    @staticmethod
+    async def _write(write: Awaitable[T]) -> T:
         try:
-            return await self._pool.fetchrow(sql, *params)
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == "services_name_key":
-                raise DuplicateServiceName(f"a service named {params[0 if sql is _INSERT else 1]!r} exists") from None
+            return await write
+        except asyncpg.UniqueViolationError as exc:  # two writers racing for one name
+            if exc.constraint_name == "organisations_service_name_key":
+                raise DuplicateServiceName("a service with this name exists") from None
             raise

@@ -1,10 +1,20 @@
-"""Opening hours, for the line and for every service or partner: pure, exact to the second, French public holidays
-from `holidays`. One model (`config.settings.OpeningHours`), one `is_open`, one `next_opening`."""
+"""Opening hours, pure and exact to the second: the line's, and every service's or partner's of the directory.
+
+One model, `config.settings.OpeningHours` (weekly spans in local time, time zone, public holidays, exceptional
+closures and openings); a service's or a partner's hours are its own weekly spans and exceptional dates with
+the line's calendar (time zone, holidays), built by `with_calendar`.
+
+Rules, the same for everyone:
+- spans are half-open [start, end): with 08:00–21:00, 20:59:59.999 is open and 21:00:00 is closed;
+- a span whose end is before its start runs past midnight and belongs to the day it starts;
+- a day is closed when it is an exceptional closure, or a public holiday that is not an exceptional opening;
+  an exceptional opening applies that weekday's spans.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -12,7 +22,10 @@ import holidays
 
 from config.settings import WEEKDAYS, OpeningHours, OpeningSpan
 
-LOOK_AHEAD_DAYS = 366  # next_opening looks this far ahead at most
+# How far `next_opening` looks ahead: a place closed for longer has no next opening worth announcing.
+HORIZON_DAYS = 366
+# `open_until` follows back-to-back spans this far; beyond, the place is open without a break in sight.
+CONTINUOUS_DAYS = 7
 
 
 @lru_cache(maxsize=64)
@@ -37,52 +50,94 @@ def is_holiday(day: date, hours: OpeningHours) -> bool:
     return day in public_holidays(hours.holidays_country, hours.holidays_subdiv, day.year)
 
 
-def _closed_all_day(day: date, hours: OpeningHours) -> bool:
-    return day in hours.closed_dates or (is_holiday(day, hours) and day not in hours.open_dates)
+def day_is_open(day: date, hours: OpeningHours) -> bool:
+    """Whether the spans of `day` apply: not an exceptional closure, not a holiday unless opened by exception."""
+    if day in hours.closed_dates:
+        return False
+    return day in hours.open_dates or not is_holiday(day, hours)
+
+
+def with_calendar(
+    calendar: OpeningHours,
+    week: Mapping[str, Iterable[OpeningSpan]],
+    closed_dates: Iterable[date] = (),
+    open_dates: Iterable[date] = (),
+) -> OpeningHours:
+    """Weekly spans and exceptional dates of a service or partner, with `calendar`'s time zone and holidays."""
+    return OpeningHours(
+        timezone=calendar.timezone,
+        holidays_country=calendar.holidays_country,
+        holidays_subdiv=calendar.holidays_subdiv,
+        week={day: tuple(week.get(day, ())) for day in WEEKDAYS},
+        closed_dates=tuple(sorted(set(closed_dates))),
+        open_dates=tuple(sorted(set(open_dates))),
+    )
+
+
+def _local(at: datetime, hours: OpeningHours) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("opening hours need a timezone-aware datetime")
+    return at.astimezone(_zone(hours.timezone))
 
 
 def is_open(at: datetime, hours: OpeningHours) -> bool:
-    """Whether `hours` are open at the instant `at` (timezone-aware).
-
-    Spans are half-open [start, end): with 08:00–21:00, 20:59:59.999 is open and 21:00:00 is closed.
-    """
-    if at.tzinfo is None:
-        raise ValueError("is_open needs a timezone-aware datetime")
-    local = at.astimezone(_zone(hours.timezone))
+    """Whether the place is open at the instant `at` (timezone-aware)."""
+    local = _local(at, hours)
     day = local.date()
-    if _closed_all_day(day, hours):
-        return False
     clock = local.time().replace(tzinfo=None)
-    return any(span.start <= clock < span.end for span in hours.week[WEEKDAYS[local.weekday()]])
+    spans = hours.week[WEEKDAYS[day.weekday()]]
+    if spans and day_is_open(day, hours):
+        for span in spans:
+            if span.start <= clock and (span.overnight or clock < span.end):
+                return True
+    # the tail, after midnight, of yesterday's spans that run past midnight
+    yesterday = day - timedelta(days=1)
+    tails = [span for span in hours.week[WEEKDAYS[yesterday.weekday()]] if span.overnight and clock < span.end]
+    return bool(tails) and day_is_open(yesterday, hours)
 
 
-def next_opening(at: datetime, hours: OpeningHours, within_days: int = LOOK_AHEAD_DAYS) -> datetime | None:
-    """The first instant at or after `at` (timezone-aware) when `hours` are open, in `hours`' time zone; None if
-    they do not open within `within_days`."""
-    if at.tzinfo is None:
-        raise ValueError("next_opening needs a timezone-aware datetime")
+def _intervals(day: date, hours: OpeningHours) -> list[tuple[datetime, datetime]]:
+    """The openings that start on `day`, as UTC instants [start, end), in order."""
+    if not day_is_open(day, hours):
+        return []
     zone = _zone(hours.timezone)
-    local = at.astimezone(zone)
-    for offset in range(within_days + 1):
-        day = local.date() + timedelta(days=offset)
-        if _closed_all_day(day, hours):
-            continue
-        for span in sorted(hours.week[WEEKDAYS[day.weekday()]], key=lambda s: s.start):
-            start = datetime.combine(day, span.start, zone)
-            end = datetime.combine(day, span.end, zone)
-            candidate = max(start, local)
-            if candidate < end:
-                return candidate
+    found = []
+    for span in hours.week[WEEKDAYS[day.weekday()]]:
+        start = datetime.combine(day, span.start, tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1) if span.overnight else day, span.end, tzinfo=zone)
+        found.append((start.astimezone(UTC), end.astimezone(UTC)))
+    return sorted(found)
+
+
+def next_opening(at: datetime, hours: OpeningHours, *, horizon_days: int = HORIZON_DAYS) -> datetime | None:
+    """The first instant at or after `at` when the place is open: `at` itself when open now; None when it
+    does not open within `horizon_days`. The result is in `hours.timezone`."""
+    if is_open(at, hours):
+        return _local(at, hours)
+    if not any(hours.week.values()):
+        return None
+    instant = at.astimezone(UTC)
+    first_day = _local(at, hours).date()
+    for offset in range(horizon_days + 1):
+        starts = [start for start, _ in _intervals(first_day + timedelta(days=offset), hours) if start > instant]
+        if starts:  # an opening starting on a later day starts later than any opening starting on this one
+            return min(starts).astimezone(_zone(hours.timezone))
     return None
 
 
-def weekly(calendar: OpeningHours, week: Mapping[str, Iterable[tuple[time | str, time | str]]]) -> OpeningHours:
-    """A service's or a partner's hours: its weekly spans (`{"mon": [("08:30", "17:00")], …}`, missing days
-    closed; "24:00" ends a day) with `calendar`'s time zone and public holidays (the line's). The line's exceptional
-    closures and openings are its own: they do not apply."""
-    return OpeningHours(
-        timezone=calendar.timezone,
-        week={day: tuple(OpeningSpan(start=s, end=e) for s, e in week.get(day, ())) for day in WEEKDAYS},
-        holidays_country=calendar.holidays_country,
-        holidays_subdiv=calendar.holidays_subdiv,
-    )
+def open_until(at: datetime, hours: OpeningHours) -> datetime | None:
+    """When the opening under way at `at` ends (back-to-back spans followed: 08:00–12:00 then 12:00–17:00 end at
+    17:00), in `hours.timezone`. None when closed at `at`, or when open without a break for `CONTINUOUS_DAYS`."""
+    if not is_open(at, hours):
+        return None
+    instant = at.astimezone(UTC)
+    day = _local(at, hours).date()
+    end = instant
+    for offset in range(-1, CONTINUOUS_DAYS + 1):
+        for start, stop in _intervals(day + timedelta(days=offset), hours):
+            if start <= end < stop:  # the span under way, or one starting when (or before) it ends
+                end = stop
+    # the loop runs in day order and each day's spans in time order, so one pass follows the whole chain
+    if end - instant >= timedelta(days=CONTINUOUS_DAYS):
+        return None
+    return end.astimezone(_zone(hours.timezone))

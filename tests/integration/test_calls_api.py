@@ -67,7 +67,7 @@ class Session:
 @pytest.fixture
 async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
     await ensure_communes(migrated_pool)
-    await migrated_pool.execute("TRUNCATE services, advisors RESTART IDENTITY CASCADE")
+    await migrated_pool.execute("TRUNCATE organisations, advisors RESTART IDENTITY CASCADE")
     await migrated_pool.execute(
         "INSERT INTO advisors (login, name, interface) "
         "VALUES ('alice', 'Alice', 'PJSIP/adv1'), ('bob', 'Bob', 'PJSIP/adv2')"
@@ -94,7 +94,7 @@ async def client(pool: asyncpg.Pool, session: Session) -> AsyncIterator[TestClie
     app = web.Application()
     web_http.setup(app, web_http.WebDeps())  # the error mapping, as every app has
     app.middlewares.append(test_user)
-    directory = DirectoryService(pool, DESK, OpeningHours())
+    directory = DirectoryService(pool, OpeningHours(), topics=DESK.topics)
     directory_http.setup(app, directory_http.DirectoryDeps(directory, "62"))
     qualifications = QualificationService(pool, DESK, taken_by=IN_PROGRESS.get)
     transfers = TransferService(LIVE, AMI, directory, AdvisorRepository(pool, {}), clock=CLOCK)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -54,7 +54,7 @@ ADV1 = "PJSIP/adv1"
 @pytest.fixture
 async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
     await ensure_communes(migrated_pool)
-    await migrated_pool.execute("TRUNCATE services, advisors RESTART IDENTITY CASCADE")
+    await migrated_pool.execute("TRUNCATE organisations, advisors RESTART IDENTITY CASCADE")
     await migrated_pool.execute(
         "INSERT INTO advisors (login, name, interface) "
         "VALUES ('alice', 'Alice Martin', $1), ('bob', 'Bob', 'PJSIP/adv2')",
@@ -409,7 +409,7 @@ async def test_services_add_list_get_update(pool: asyncpg.Pool) -> None:
         await services.add("X", "12", ["astrology"])
     with pytest.raises(UnknownServiceId):
         await services.update(999, active=True)
-    bad_hours: list[Any] = [{"lun": []}, {"mon": [["17:00", "08:00"]]}, {"mon": [["8h", "9h"]]}, {"mon": "08-17"}, [1]]
+    bad_hours: list[Any] = [{"lun": []}, {"mon": [["08:00", "08:00"]]}, {"mon": [["8h", "9h"]]}, {"mon": "08-17"}, [1]]
     for hours in bad_hours:
         with pytest.raises(InvalidHours):
             await services.add("X", "12", (), hours)
@@ -419,9 +419,9 @@ async def test_services_add_list_get_update(pool: asyncpg.Pool) -> None:
 PARIS_MONDAY = datetime(2025, 3, 17, 8, 0, tzinfo=UTC)  # 09:00 in Paris (UTC+1)
 
 
-def is_open(service: Service, at: datetime) -> bool:
-    """A service's hours with the line's calendar (Europe/Paris, French public holidays)."""
-    return service_open(service, at, OpeningHours())
+def is_open(service: Service, at: datetime, calendar: OpeningHours | None = None) -> bool:
+    """A service's hours with the line's calendar (by default Europe/Paris, French public holidays)."""
+    return service_open(service, at, calendar or OpeningHours())
 
 
 @pytest.mark.parametrize(
@@ -433,14 +433,30 @@ def is_open(service: Service, at: datetime) -> bool:
         ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY - timedelta(minutes=30), True),  # 08:30 Paris: open
         ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY + timedelta(hours=8), False),  # 17:00 Paris: closed
         ({"mon": (("08:30", "17:00"),)}, PARIS_MONDAY + timedelta(days=1), False),  # Tuesday
-        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 21, 6, 45, tzinfo=UTC), True),  # 08:45 summer time
-        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 14, 6, 45, tzinfo=UTC), False),  # 14 July: a holiday
+        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 7, 6, 45, tzinfo=UTC), True),  # 08:45 summer time
+        ({"mon": (("08:30", "17:00"),)}, datetime(2025, 7, 14, 6, 45, tzinfo=UTC), False),  # Bastille Day
+        (None, datetime(2025, 7, 14, 6, 45, tzinfo=UTC), True),  # always open: holidays too
         ({"mon": (("20:00", "24:00"),)}, datetime(2025, 3, 17, 22, 59, 59, tzinfo=UTC), True),  # 23:59:59
+        ({"mon": (("22:00", "02:00"),)}, datetime(2025, 3, 18, 0, 30, tzinfo=UTC), True),  # Tuesday 01:30
+        ({"mon": (("22:00", "02:00"),)}, datetime(2025, 3, 18, 1, 0, tzinfo=UTC), False),  # Tuesday 02:00
     ],
 )
 def test_is_open(hours: Any, at: datetime, expected: bool) -> None:
     service = Service(id=1, name="S", extension="12", topics=(), hours=hours, active=True)
     assert is_open(service, at) is expected
+
+
+def test_is_open_with_the_line_s_calendar_and_exceptional_dates() -> None:
+    monday = {"mon": (("08:30", "17:00"),)}
+    closed = Service(id=1, name="S", extension="12", topics=(), hours=monday, active=True,
+                     closed_dates=(date(2025, 3, 17),))  # fmt: skip
+    assert not is_open(closed, PARIS_MONDAY)
+    opened = Service(id=1, name="S", extension="12", topics=(), hours=monday, active=True,
+                     open_dates=(date(2025, 7, 14),))  # fmt: skip
+    assert is_open(opened, datetime(2025, 7, 14, 6, 45, tzinfo=UTC))
+    # a line in another time zone: 08:00 UTC is 09:00 in Paris but 08:00 in London (before 08:30)
+    london = OpeningHours(timezone="Europe/London", holidays_country="GB")
+    assert not is_open(opened, PARIS_MONDAY, calendar=london)
 
 
 def test_is_open_inactive_or_naive() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.settings import OpeningHours, OpeningSpan
-from telephony.hours import is_open, next_opening, prepare, public_holidays, weekly
+from config.settings import WEEKDAYS, OpeningHours, OpeningSpan
+from telephony.hours import is_open, next_opening, open_until, prepare, public_holidays, with_calendar
 
 PARIS = ZoneInfo("Europe/Paris")
 HOURS = OpeningHours()
@@ -90,41 +90,119 @@ def test_prepare_computes_this_year_and_the_next_ahead_of_the_first_call() -> No
     assert public_holidays.cache_info().hits == hits + 1
 
 
+# -- spans past midnight, next opening, end of the opening under way ----------------------------------------
+
+
+def span(start: str, end: str) -> OpeningSpan:
+    return OpeningSpan(start=time.fromisoformat(start), end=time.fromisoformat(end))
+
+
+# A night service: Friday 22:00 to Saturday 02:00, and Saturday 20:00 to midnight.
+NIGHT = OpeningHours(week={"fri": (span("22:00", "02:00"),), "sat": (span("20:00", "00:00"),)})
+# 2026-12-25 (Christmas) is a Friday, 2026-12-26 a Saturday; 2027-01-01 (New Year) a Friday.
+
+
 @pytest.mark.parametrize(
     ("at", "expected"),
     [
-        (paris(2026, 11, 30, 10), paris(2026, 11, 30, 10)),  # open: now
-        (paris(2026, 11, 30, 7, 30), paris(2026, 11, 30, 8)),  # before opening: today at 8
-        (paris(2026, 11, 30, 21), paris(2026, 12, 1, 8)),  # at closing: tomorrow at 8
-        (paris(2026, 12, 5, 15), paris(2026, 12, 7, 8)),  # Saturday afternoon: Monday (Sunday closed)
-        (paris(2026, 12, 24, 22), paris(2026, 12, 26, 8)),  # Christmas skipped: Saturday 26th
-        (paris(2027, 7, 13, 21, 30), paris(2027, 7, 15, 8)),  # 14 July skipped
-        (datetime(2026, 11, 30, 5, 0, tzinfo=UTC), paris(2026, 11, 30, 8)),  # 06:00 in Paris
+        (paris(2026, 12, 4, 21, 59, 59), False),  # Friday, before
+        (paris(2026, 12, 4, 22), True),
+        (paris(2026, 12, 4, 23, 59, 59, 999999), True),
+        (paris(2026, 12, 5, 0), True),  # Saturday, after midnight: Friday's span
+        (paris(2026, 12, 5, 1, 59, 59), True),
+        (paris(2026, 12, 5, 2), False),  # closes at 02:00 sharp
+        (paris(2026, 12, 5, 19, 59), False),
+        (paris(2026, 12, 5, 20), True),
+        (paris(2026, 12, 5, 23, 59, 59), True),
+        (paris(2026, 12, 6, 0), False),  # "20:00–00:00" closes at midnight
+        (paris(2026, 12, 25, 23), False),  # Christmas, a Friday: the whole span is closed...
+        (paris(2026, 12, 26, 1), False),  # ...its part after midnight too
+        (paris(2026, 12, 26, 20), True),  # Saturday 26th (not a holiday in FR)
+        (paris(2027, 1, 1, 23), False),  # New Year's Day, a Friday
+        (paris(2027, 1, 2, 1), False),
     ],
 )
-def test_next_opening(at: datetime, expected: datetime) -> None:
-    found = next_opening(at, HOURS)
-    assert found == expected
-    assert found is not None and is_open(found, HOURS)
+def test_a_span_across_midnight_belongs_to_the_day_it_starts(at: datetime, expected: bool) -> None:
+    assert is_open(at, NIGHT) is expected
 
 
-def test_next_opening_never_and_naive() -> None:
-    assert next_opening(paris(2026, 11, 30, 10), OpeningHours(week={})) is None
-    with pytest.raises(ValueError, match="timezone-aware"):
-        next_opening(datetime(2026, 11, 30, 10), HOURS)
+def test_a_holiday_the_day_after_does_not_close_the_tail_of_the_night_before() -> None:
+    # Thursday 2026-12-31 22:00 → Friday 2027-01-01 02:00: New Year's Day is a holiday, the span started before.
+    hours = OpeningHours(week={"thu": (span("22:00", "02:00"),)})
+    assert is_open(paris(2027, 1, 1, 1, 30), hours)
+    assert not is_open(paris(2027, 1, 1, 2), hours)
+    closed_eve = hours.model_copy(update={"closed_dates": (date(2026, 12, 31),)})
+    assert not is_open(paris(2027, 1, 1, 1, 30), closed_eve)  # an exceptional closure of the start day
 
 
-def test_a_services_weekly_spans_follow_the_lines_calendar() -> None:
-    """A service's hours: its own weekly spans, the line's time zone and public holidays, not the line's exceptional
-    dates; "24:00" ends the day."""
-    line = OpeningHours(holidays_subdiv="57", open_dates=(date(2026, 7, 14),), closed_dates=(date(2026, 12, 1),))
-    service = weekly(line, {"mon": [("08:30", "17:00")], "tue": [("20:00", "24:00")], "sat": [("08:00", "12:00")]})
-    assert service.timezone == line.timezone and service.holidays_subdiv == "57"
-    assert (service.open_dates, service.closed_dates) == ((), ())
-    assert is_open(paris(2026, 11, 30, 8, 30), service) and not is_open(paris(2026, 11, 30, 8, 29, 59), service)
-    assert is_open(paris(2026, 12, 1, 23, 59, 59), service)  # until midnight, despite the line's closure that day
-    assert not is_open(paris(2026, 12, 26, 10), service)  # Saint Stephen's day in Moselle, a Saturday
-    assert is_open(paris(2026, 7, 21, 21), service)  # a Tuesday evening…
-    assert not is_open(paris(2026, 7, 14, 21), service)  # …but not 14 July 2026, a Tuesday, opened for the line only
-    assert is_open(paris(2026, 7, 14, 10), line)
-    assert next_opening(paris(2026, 12, 25, 9), service) == paris(2026, 12, 28, 8, 30)  # after Christmas, 26th
+def test_an_exceptional_opening_on_a_holiday_applies_that_weekday_s_spans() -> None:
+    hours = OpeningHours(open_dates=(date(2026, 12, 25),))
+    assert is_open(paris(2026, 12, 25, 10), hours)
+    assert not is_open(paris(2026, 12, 25, 21), hours)  # Friday hours: 08:00-21:00
+    assert not is_open(paris(2026, 12, 27, 10), hours)  # an open date does not open a Sunday without spans
+
+
+def test_an_empty_span_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty span"):
+        span("08:00", "08:00")
+
+
+LUNCH = OpeningHours(week={d: (span("08:30", "12:00"), span("13:30", "17:00")) for d in ("mon", "tue", "wed")})
+
+
+@pytest.mark.parametrize(
+    ("hours", "at", "expected"),
+    [
+        (HOURS, paris(2026, 11, 30, 10), paris(2026, 11, 30, 10)),  # open now: now
+        (HOURS, paris(2026, 11, 30, 7, 0), paris(2026, 11, 30, 8)),  # before the morning
+        (HOURS, paris(2026, 11, 30, 21, 0), paris(2026, 12, 1, 8)),  # after closing: tomorrow
+        (HOURS, paris(2026, 12, 5, 14), paris(2026, 12, 7, 8)),  # Saturday afternoon: Monday
+        (HOURS, paris(2026, 12, 24, 21, 30), paris(2026, 12, 26, 8)),  # Christmas Friday skipped: Saturday
+        (HOURS, paris(2027, 5, 16, 12), paris(2027, 5, 18, 8)),  # Sunday before Whit Monday: Tuesday
+        (LUNCH, paris(2026, 12, 2, 12), paris(2026, 12, 2, 13, 30)),  # lunch break
+        (LUNCH, paris(2026, 12, 2, 17), paris(2026, 12, 7, 8, 30)),  # Wednesday evening: next Monday
+        (NIGHT, paris(2026, 12, 5, 2), paris(2026, 12, 5, 20)),  # after the night span
+        (NIGHT, paris(2026, 12, 24, 12), paris(2026, 12, 26, 20)),  # Christmas night skipped
+        (OpeningHours(week={}), paris(2026, 12, 2, 12), None),  # never open
+        (OpeningHours(closed_dates=tuple(date(2026, 12, 1) + timedelta(d) for d in range(400))),
+         paris(2026, 12, 1, 12), None),  # closed beyond the horizon
+    ],
+)  # fmt: skip
+def test_next_opening(hours: OpeningHours, at: datetime, expected: datetime | None) -> None:
+    assert next_opening(at, hours) == expected
+
+
+def test_next_opening_across_daylight_saving_and_in_utc() -> None:
+    # Saturday 2026-03-28 20:00 UTC (21:00 in Paris, winter): next opening Monday 30th 08:00 summer time.
+    found = next_opening(datetime(2026, 3, 28, 20, 0, tzinfo=UTC), HOURS)
+    assert found == datetime(2026, 3, 30, 6, 0, tzinfo=UTC)
+    assert found is not None and found.utcoffset() == timedelta(hours=2)  # given in the place's time zone
+
+
+@pytest.mark.parametrize(
+    ("hours", "at", "expected"),
+    [
+        (HOURS, paris(2026, 11, 30, 10), paris(2026, 11, 30, 21)),
+        (HOURS, paris(2026, 11, 30, 22), None),  # closed
+        (LUNCH, paris(2026, 12, 2, 9), paris(2026, 12, 2, 12)),
+        (NIGHT, paris(2026, 12, 4, 23), paris(2026, 12, 5, 2)),  # past midnight
+        (NIGHT, paris(2026, 12, 5, 1), paris(2026, 12, 5, 2)),
+        (OpeningHours(week={"mon": (span("08:00", "12:00"), span("12:00", "17:00"))}),
+         paris(2026, 11, 30, 9), paris(2026, 11, 30, 17)),  # back-to-back spans: one opening
+        (OpeningHours(week={d: (span("00:00", "12:00"), span("12:00", "00:00")) for d in WEEKDAYS},
+                      open_dates=tuple(date(2026, 11, 1) + timedelta(d) for d in range(60))),
+         paris(2026, 11, 30, 9), None),  # open without a break (every day, holidays opened)
+    ],
+)  # fmt: skip
+def test_open_until(hours: OpeningHours, at: datetime, expected: datetime | None) -> None:
+    assert open_until(at, hours) == expected
+
+
+def test_a_place_s_hours_take_the_line_s_calendar() -> None:
+    line = OpeningHours(timezone="Europe/Paris", holidays_subdiv="57")
+    week = {"sat": (span("09:00", "12:00"),)}
+    hours = with_calendar(line, week, closed_dates=[date(2026, 12, 19)], open_dates=[])
+    assert hours.holidays_subdiv == "57" and hours.week["mon"] == ()
+    assert not is_open(paris(2026, 12, 26, 10), hours)  # Saint Stephen's day in Moselle (the line's calendar)
+    assert not is_open(paris(2026, 12, 19, 10), hours)  # its own exceptional closure
+    assert is_open(paris(2026, 12, 12, 10), hours)

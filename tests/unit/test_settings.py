@@ -60,7 +60,7 @@ def test_a_wrong_value_stops_with_the_setting_named(
 
 
 def test_a_wrong_value_in_the_file_is_named(clean_env: Path) -> None:
-    clean_env.write_text('[hours.week]\nmon = [{ start = "21:00:00", end = "08:00:00" }]\n')
+    clean_env.write_text('[hours.week]\nmon = [{ start = "08:00:00", end = "08:00:00" }]\n')
     with pytest.raises(SettingsError, match="GPS_ADMIN_HOURS__WEEK__MON"):
         load_settings()
 
