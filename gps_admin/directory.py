@@ -14,7 +14,6 @@ import logging
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 

@@ -13,7 +13,7 @@ import builtins
 import json
 import re
 from collections.abc import Awaitable, Iterable, Mapping
-from datetime import date, datetime, time
+from datetime import date, time
 from typing import Any, Final, TypeVar
 
 import asyncpg

@@ -180,7 +180,7 @@ def _login_page(
     if new_token or not TOKEN.fullmatch(token):
         token = secrets.token_urlsafe(32)
     context = {"login_csrf": token, "next_url": next_url, "login": login, "error": error.message if error else ""}
-    response = render(request, "login.html", context, status=error.status if error else 200)
+    response = render(request, "auth/login.html", context, status=error.status if error else 200)
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,

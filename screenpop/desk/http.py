@@ -14,9 +14,11 @@ from pydantic import ValidationError
 from screenpop.desk.errors import InvalidPresence
 from screenpop.desk.models import PresenceRequest
 from screenpop.desk.service import DeskService
+from screenpop.web import nav
 from screenpop.web.keys import user_of
 from screenpop.web.openapi import Operations, declare, operation
 from screenpop.web.pages import render
+from storage.users import Role
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,8 @@ DESK = web.AppKey("desk", DeskDeps)
 async def desk_page(request: web.Request) -> web.Response:
     user = user_of(request)
     if user.advisor_id is None:  # a supervisor or admin without a phone: no desk
-        return render(request, "no_desk.html")
-    return render(request, "desk.html", {"note_max": request.app[DESK].note_max})
+        return render(request, "desk/no_desk.html")
+    return render(request, "desk/desk.html", {"note_max": request.app[DESK].note_max})
 
 
 async def desk_state(request: web.Request) -> web.Response:
@@ -75,3 +77,4 @@ def setup(app: web.Application, deps: DeskDeps) -> None:
     app.router.add_post("/api/presence", set_presence)
     app.router.add_get("/", to_desk)
     declare(app, OPERATIONS)
+    nav.register(app, nav.item("Poste conseiller", "/desk", Role, order=10))

@@ -89,7 +89,7 @@ def error_response(request: web.Request, status: int, error_id: str, message: st
     if not wants_json(request):
         try:
             return render(
-                request, "error.html", {"title": TITLES.get(status, "Erreur"), "message": message}, status=status
+                request, "web/error.html", {"title": TITLES.get(status, "Erreur"), "message": message}, status=status
             )
         except (KeyError, RuntimeError, jinja2.TemplateError):  # no page environment (a bare test app): JSON
             log.warning("error page not rendered for %s", request.path)

@@ -1,7 +1,8 @@
 """Pages from Jinja2 templates (autoescaped) and the static files they use, with cache headers and no CDN.
 
-Each slice keeps its templates in `screenpop/<slice>/templates/`; they extend `web/templates/base.html` (the
-shared chrome: header, end of session, demo banner, skip link, footer credits). Static files are served from
+Each slice keeps its templates in `screenpop/<slice>/templates/`, named `<slice>/<file>` (e.g. `desk/desk.html`);
+they extend `web/base.html` (the shared chrome: header, navigation, end of session, demo banner, skip link, footer
+credits). Static files are served from
 `web/static/` at `/static/<name>?v=<content hash>`: a page always names the current version, so the browser
 may keep each file for a year (`immutable`); a URL without the current hash is served `no-cache`.
 """
@@ -19,10 +20,10 @@ import jinja2
 from aiohttp import hdrs, web
 
 from screenpop.web.keys import CSRF, USER
+from screenpop.web.nav import navigation
 
 ROOT = Path(__file__).resolve().parent.parent  # screenpop/
 STATIC = Path(__file__).with_name("static")
-SLICES = ("web", "auth", "desk", "pops", "calls", "directory")  # each may hold templates/
 LONG_CACHE = "public, max-age=31536000, immutable"
 
 
@@ -61,7 +62,10 @@ def setup_pages(app: web.Application, *, demo: bool = False) -> None:
     """The Jinja2 environment (autoescape on for every template) and the `/static/{name}` route."""
     pages = Pages(_static_files(), demo)
     app[PAGES] = pages
-    loader = jinja2.FileSystemLoader([str(ROOT / s / "templates") for s in SLICES if (ROOT / s / "templates").is_dir()])
+    # every slice's templates/, each under its slice's name: "desk/desk.html", "web/base.html"
+    loader = jinja2.PrefixLoader(
+        {d.parent.name: jinja2.FileSystemLoader(str(d)) for d in sorted(ROOT.glob("*/templates")) if d.is_dir()}
+    )
     env = aiohttp_jinja2.setup(
         app,
         loader=loader,
@@ -94,10 +98,12 @@ def render(
     request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
     """A page: `template` with the chrome's context (the user, the session's CSRF token, the demo flag)."""
+    user = request.get(USER)
     chrome = {
-        "user": request.get(USER),
+        "user": user,
         "csrf": request.get(CSRF, ""),
         "demo": request.app[PAGES].demo,
+        "nav": navigation(request.app, user, request.path),
     }
     response = aiohttp_jinja2.render_template(template, request, {**chrome, **(context or {})}, status=status)
     response.headers[hdrs.CACHE_CONTROL] = "no-store"

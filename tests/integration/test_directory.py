@@ -14,15 +14,16 @@ import asyncpg
 import pytest
 
 from config.settings import DeskSettings, OpeningHours
+from screenpop.calls.models import CallRecordView, Qualification
+from screenpop.calls.service import QualificationService
 from screenpop.directory.errors import EditConflict, InvalidEntry, NotAllowed, UnknownOrganisation
 from screenpop.directory.models import Actor, Draft, Kind
 from screenpop.directory.service import DirectoryService
-from screenpop.models import Role, User
 from storage.calls import CallRecordRepository
 from storage.communes import ensure_communes
 from storage.migrate import migrate
-from storage.qualification import CallRecordView, Qualification, QualificationRepository
 from storage.services import ServiceRepository
+from storage.users import Role, User
 from tests.fixtures_db import SERVER, fresh_database, make_record, migrated_pool
 
 __all__ = ["fresh_database", "migrated_pool"]
@@ -367,7 +368,7 @@ async def test_services_stay_transferable(directory: DirectoryService, pool: asy
     qualification = Qualification.model_validate(
         {"topic": "roads", "outcome": "transfer", "transfer_service_id": roads.id}
     )
-    view = await QualificationRepository(pool, DESK).save(
+    view = await QualificationService(pool, DESK).save(
         "2.1", qualification, User(id=1, login="alice", name="Alice", role=Role.ADVISOR), "PJSIP/adv1"
     )
     assert isinstance(view, CallRecordView)

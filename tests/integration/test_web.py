@@ -33,7 +33,7 @@ async def refused(request: web.Request) -> web.Response:
 
 
 async def page(request: web.Request) -> web.Response:
-    return render(request, "error.html", {"title": "Titre", "message": request.query.get("m", "")})
+    return render(request, "web/error.html", {"title": "Titre", "message": request.query.get("m", "")})
 
 
 @pytest.fixture

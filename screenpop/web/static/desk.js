@@ -14,6 +14,24 @@ let retry = 500;
 
 function text(el, value) { el.textContent = value == null ? "" : String(value); }
 
+// The desk's feature modules (each its own script, e.g. directory-desk.js, loaded after this one) read the call
+// through these events and add their fields to the qualification; they never reach into this file's state.
+//   "ready"      once the lists are loaded: detail {topics, outcomes, partners, services}
+//   "new-call"   a pop replaced the call shown (the qualification form was reset): detail = the pop message
+//   "message"    every desk message applied to the call shown (pop, answered, transferred, ended…): detail = it
+//   "topic"      the advisor picked a theme: detail {topic, subtopic}
+//   "qualified"  the qualification was saved: detail {linkedid, body, pending}
+const deskEvents = new EventTarget();
+const qualificationFields = [];  // functions (body) => void adding a feature's fields to the body sent
+function emit(name, detail) { deskEvents.dispatchEvent(new CustomEvent(name, { detail })); }
+window.gpsDesk = Object.freeze({
+  api: (method, path, body) => api(method, path, body),
+  events: deskEvents,
+  currentCall: () => currentCall,
+  addQualificationFields: (fn) => { qualificationFields.push(fn); },
+  text,
+});
+
 async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -144,8 +162,10 @@ function showMessage(message) {
     }
     communeCode = null;
     text($("q-msg"), ""); text($("q-note-count"), "");
+    emit("new-call", message);
+    emit("message", message);
   }
-  else if (message.linkedid === currentCall) onCallUpdate(message);
+  else if (message.linkedid === currentCall) { onCallUpdate(message); emit("message", message); }
 }
 
 function serviceName(extension) {
@@ -209,7 +229,9 @@ async function loadLists() {
     sub.replaceChildren(); option(sub, "", "—");
     const chosen = lists.topics.find((t) => t.key === topic.value);
     for (const s of (chosen ? chosen.subtopics : [])) option(sub, s.key, s.label);
+    emit("topic", { topic: topic.value || null, subtopic: null });
   };
+  sub.onchange = () => emit("topic", { topic: topic.value || null, subtopic: sub.value || null });
   for (const o of lists.outcomes) option(outcome, o.key, o.label);
   option(partner, "", "—");
   for (const p of lists.partners) option(partner, p.key, p.label);
@@ -222,6 +244,7 @@ async function loadLists() {
     option(qService, String(s.id), label);
     option(tService, String(s.id), label);
   }
+  emit("ready", { topics: lists.topics, outcomes: lists.outcomes, partners: lists.partners, services: list.services });
 }
 
 let communeCode = null;
@@ -262,9 +285,11 @@ async function saveQualification(event) {
     partner: $("q-partner").value || null, callback_requested: $("q-callback").checked,
     callback_slot: $("q-slot").value || null, commune_insee: communeCode, note: $("q-note").value || null,
   };
+  for (const add of qualificationFields) add(body);
   try {
     const saved = await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/qualification", body);
     qualifiedCall = currentCall;
+    emit("qualified", { linkedid: currentCall, body, pending: Boolean(saved.pending) });
     // saved while the call is in progress (202): it joins the call's record when the call ends, and the
     // advisor has no wrap-up after it
     text(msg, saved.pending ? "Qualification enregistrée : elle rejoindra la fiche de l'appel dès sa fin."
