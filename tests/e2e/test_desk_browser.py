@@ -15,10 +15,11 @@ import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
+from tests.e2e.axe import assert_accessible
 from tests.fixtures_db import make_record, throwaway_database
 from tests.integration.harness import Driver
 from tests.rig.asterisk import AsteriskRig, free_loopback_port
@@ -27,7 +28,6 @@ from tests.servers import redis_url
 
 pytestmark = pytest.mark.asterisk
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "motdepasse-" + secrets.token_hex(6)
 REDIS = redis_url(14)
 STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
@@ -104,25 +104,6 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
         if proc.returncode is None:
             proc.send_signal(2)
             await asyncio.wait_for(proc.wait(), 30)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-sync",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield b
-        await b.close()
 
 
 async def row(dsn: str, linkedid: str) -> dict[str, Any]:
@@ -395,12 +376,16 @@ async def test_a_supervisor_has_no_desk_and_every_account_can_end_its_session(
 ) -> None:
     url = served.env["URL"]
     page = await (await browser.new_context()).new_page()
+    await page.goto(url + "/login")
+    await assert_accessible(page, "login page")
     await log_in(page, url, started=False, login="sam")
     await expect(page.get_by_role("heading", name="Pas de poste conseiller pour ce compte")).to_be_visible()
     assert await page.locator("script").count() == 0  # no desk to start: no websocket refused in a loop
+    await assert_accessible(page, "no desk for a supervisor")
     await page.get_by_role("button", name="Fermer la session").click()
     await expect(page).to_have_url(re.compile(r"/login$"), timeout=STEP)
     await log_in(page, url)  # the advisor: the desk, and the same button
+    await assert_accessible(page, "desk, no call")
     await page.get_by_role("button", name="Fermer la session").click()
     await expect(page).to_have_url(re.compile(r"/login$"), timeout=STEP)
     await page.goto(url + "/desk")  # the session is gone
