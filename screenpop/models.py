@@ -12,6 +12,7 @@ class Role(StrEnum):
     ADVISOR = "advisor"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    EDITOR = "editor"  # writes the knowledge base for one service (`User.service_id`)
 
 
 class User(BaseModel):
@@ -24,6 +25,7 @@ class User(BaseModel):
     name: str = Field(max_length=80)
     role: Role
     advisor_id: int | None = None  # the advisor this user is, for role advisor
+    service_id: int | None = None  # the service an editor writes for (role editor only)
 
 
 class Outcome(StrEnum):
