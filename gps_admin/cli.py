@@ -13,7 +13,7 @@ from functools import partial
 from aiohttp import web
 
 from config.settings import Settings, SettingsError, load_settings
-from gps_admin import advisors_cli, demo, desk_cli, simulate, users_cli
+from gps_admin import advisors_cli, demo, desk_cli, knowledge_cli, simulate, users_cli
 from gps_admin.app import Endpoints, StartupError, build_app
 
 log = logging.getLogger("gps_admin")
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     advisors_cli.add_parser(sub)
     desk_cli.add_parser(sub)
     users_cli.add_parser(sub)
+    knowledge_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "communes": partial(desk_cli.run, args),
         "services": partial(desk_cli.run, args),
         "users": partial(users_cli.run, args),
+        "knowledge": partial(knowledge_cli.run, args),
     }
     from storage.embedded import EmbeddedServerError
 

@@ -376,6 +376,18 @@ def _fiche(fiche_id: str, root: Node) -> Fiche:
     )
 
 
+# Fiches that explain rank first; forms, online services, simulators and navigation pages after them.
+SECONDARY_TYPES = frozenset(
+    {"Formulaire", "Téléservice", "Téléservice personnalisé sur SP", "Simulateur", "Modèle de document",
+     "Outil de recherche", "Recherche guidée", "Theme", "Fiche avec liens externes"}
+)  # fmt: skip
+
+
+def rank_factor(fiche: Fiche) -> float:
+    """The search rank multiplier of a fiche (1 for the fiches that explain, 0.5 for the others)."""
+    return 0.5 if fiche.type in SECONDARY_TYPES else 1.0
+
+
 # -- topics ----------------------------------------------------------------------------------------------------
 
 # Folded patterns on a fiche's title, description and breadcrumb → the desk's topic keys (default settings); keys

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from config.settings import DeskSettings
 from screenpop.knowledge import render
 from screenpop.knowledge.errors import ImportRefused, InvalidArticle
-from screenpop.knowledge.fiches import FICHE_ID, Fiche, FicheFormatError, fiche_topics, parse_line
+from screenpop.knowledge.fiches import FICHE_ID, Fiche, FicheFormatError, fiche_topics, parse_line, rank_factor
 from screenpop.knowledge.models import ArticleInput, ImportReport
 from screenpop.knowledge.service import check_topics, topic_text
 from screenpop.knowledge.transfer import (
@@ -147,6 +147,7 @@ async def import_fiches(
                 topics=keys,
                 topic_text=topic_text(desk, keys),
                 content_hash=fiche.content_hash,
+                rank_factor=rank_factor(fiche),
             )
         )
     progress(f"read {len(fiches)} fiches; writing")

@@ -112,6 +112,7 @@ class FicheInput(BaseModel):
     topics: tuple[str, ...]
     topic_text: str
     content_hash: str
+    rank_factor: float = 1.0
 
 
 class FicheCounts(BaseModel):
@@ -162,19 +163,19 @@ FROM knowledge_revisions WHERE article_id = $1
 
 _UPSERT_FICHES = """
 INSERT INTO knowledge_articles AS a (kind, fiche_id, fiche_type, title, summary, body, body_text, fiche_date,
-                                     source_url, breadcrumb, topics, topic_text, content_hash, status, source_id,
-                                     updated_by)
+                                     source_url, breadcrumb, topics, topic_text, content_hash, rank_factor, status,
+                                     source_id, updated_by)
 SELECT 'national', f.fiche_id, f.fiche_type, f.title, f.summary, f.body, f.body_text, f.fiche_date, f.source_url,
        ARRAY(SELECT jsonb_array_elements_text(f.breadcrumb)), ARRAY(SELECT jsonb_array_elements_text(f.topics)),
-       f.topic_text, f.content_hash, 'published', $2, $3
+       f.topic_text, f.content_hash, f.rank_factor, 'published', $2, $3
 FROM jsonb_to_recordset($1::jsonb) AS f (fiche_id text, fiche_type text, title text, summary text, body text,
                                          body_text text, fiche_date date, source_url text, breadcrumb jsonb,
-                                         topics jsonb, topic_text text, content_hash text)
+                                         topics jsonb, topic_text text, content_hash text, rank_factor real)
 ON CONFLICT (fiche_id) DO UPDATE SET
     fiche_type = EXCLUDED.fiche_type, title = EXCLUDED.title, summary = EXCLUDED.summary, body = EXCLUDED.body,
     body_text = EXCLUDED.body_text, fiche_date = EXCLUDED.fiche_date, source_url = EXCLUDED.source_url,
     breadcrumb = EXCLUDED.breadcrumb, topics = EXCLUDED.topics, topic_text = EXCLUDED.topic_text,
-    content_hash = EXCLUDED.content_hash, source_id = EXCLUDED.source_id, status = 'published',
+    content_hash = EXCLUDED.content_hash, rank_factor = EXCLUDED.rank_factor, source_id = EXCLUDED.source_id, status = 'published',
     updated_by = EXCLUDED.updated_by, updated_at = now(), revision = a.revision + 1
 WHERE a.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR a.status <> 'published'
 RETURNING (xmax = 0) AS created
@@ -301,8 +302,6 @@ class ArticleRepository:
     ) -> FicheCounts:
         """Create or update the fiches in one transaction (all or nothing), keyed by fiche id: an unchanged fiche
         (same content hash) is not rewritten. `progress(n)`: fiches written so far."""
-        import json
-
         created = updated = 0
         async with self._pool.acquire() as conn, conn.transaction():
             source_id = await conn.fetchval(
@@ -316,7 +315,7 @@ class ArticleRepository:
             )
             for start in range(0, len(fiches), batch):
                 chunk = fiches[start : start + batch]
-                payload = json.dumps([f.model_dump(mode="json") for f in chunk], ensure_ascii=False)
+                payload = [f.model_dump(mode="json") for f in chunk]  # the pool's codec encodes jsonb
                 rows = await conn.fetch(_UPSERT_FICHES, payload, source_id, imported_by)
                 created += sum(1 for r in rows if r["created"])
                 updated += sum(1 for r in rows if not r["created"])

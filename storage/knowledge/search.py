@@ -54,7 +54,7 @@ _SEARCH = """
 WITH q AS (SELECT to_tsquery('french', $1) AS q),
 hits AS (
     SELECT a.id, (a.kind = 'local') AS local,
-           ts_rank('{0.1, 0.2, 0.4, 1.0}', a.search_vector, q.q, 1)
+           ts_rank('{0.1, 0.2, 0.4, 1.0}', a.search_vector, q.q, 1) * a.rank_factor
                * (1 + ln(1 + coalesce(u.uses, 0)) / 4) AS score
     FROM knowledge_articles AS a
     CROSS JOIN q

@@ -72,6 +72,9 @@ CREATE TABLE knowledge_articles (
     breadcrumb       text[] NOT NULL DEFAULT '{}',
     source_id        bigint REFERENCES knowledge_sources (id) ON DELETE RESTRICT,
     content_hash     text,  -- national: sha256 of what was imported (unchanged fiches are not rewritten)
+    -- search rank multiplier: national forms, online services and navigation pages rank below the fiches that
+    -- explain (screenpop.knowledge.fiches.rank_factor)
+    rank_factor      real NOT NULL DEFAULT 1 CHECK (rank_factor > 0 AND rank_factor <= 1),
     revision         integer NOT NULL DEFAULT 1 CHECK (revision >= 1),
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
