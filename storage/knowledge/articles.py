@@ -175,7 +175,8 @@ ON CONFLICT (fiche_id) DO UPDATE SET
     fiche_type = EXCLUDED.fiche_type, title = EXCLUDED.title, summary = EXCLUDED.summary, body = EXCLUDED.body,
     body_text = EXCLUDED.body_text, fiche_date = EXCLUDED.fiche_date, source_url = EXCLUDED.source_url,
     breadcrumb = EXCLUDED.breadcrumb, topics = EXCLUDED.topics, topic_text = EXCLUDED.topic_text,
-    content_hash = EXCLUDED.content_hash, rank_factor = EXCLUDED.rank_factor, source_id = EXCLUDED.source_id, status = 'published',
+    content_hash = EXCLUDED.content_hash, rank_factor = EXCLUDED.rank_factor, source_id = EXCLUDED.source_id,
+    status = 'published',
     updated_by = EXCLUDED.updated_by, updated_at = now(), revision = a.revision + 1
 WHERE a.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR a.status <> 'published'
 RETURNING (xmax = 0) AS created
