@@ -74,6 +74,7 @@ async def load_corpus(pool: asyncpg.Pool, fiches: Path, local: int, seed: int) -
         print(f"  imported {report.fiches} fiches in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     have_local = await pool.fetchval("SELECT count(*) FROM knowledge_articles WHERE kind = 'local'")
     if have_local >= local:
+        await _usage(pool)
         return
     rng = random.Random(seed)
     texts = await pool.fetch("SELECT title, body_text FROM knowledge_articles WHERE kind = 'national'")
@@ -104,29 +105,34 @@ async def load_corpus(pool: asyncpg.Pool, fiches: Path, local: int, seed: int) -
                     "summary": rng.choice(sentences)[:300],
                     "body": body,
                     "topics": [TOPICS[owner]],
+                    "topic_text": DeskSettings().topics[TOPICS[owner]].label,
                 }
             )
         await pool.execute(
             """
-            WITH rows AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-                          AS r (service_id bigint, title text, summary text, body text, topics jsonb)),
-            ins AS (
-                INSERT INTO knowledge_articles (kind, service_id, title, summary, body, body_text, status, review_by,
-                                                topics, updated_by)
-                SELECT 'local', service_id, title, summary, body, body, 'published', current_date + 365,
-                       ARRAY(SELECT jsonb_array_elements_text(topics)), 'bench'
-                FROM rows
-                RETURNING id
-            )
-            INSERT INTO knowledge_usage (article_id, uses) SELECT id, 0 FROM ins
+            INSERT INTO knowledge_articles (kind, service_id, title, summary, body, body_text, status, review_by,
+                                            topics, topic_text, updated_by)
+            SELECT 'local', service_id, title, summary, body, body, 'published', current_date + 365,
+                   ARRAY(SELECT jsonb_array_elements_text(topics)), topic_text, 'bench'
+            FROM jsonb_to_recordset($1::jsonb)
+                 AS r (service_id bigint, title text, summary text, body text, topics jsonb, topic_text text)
             """,
             rows,
         )
         print(f"  local articles: {min(local, start + batch)}/{local}", file=sys.stderr, flush=True)
-    await pool.execute("SELECT setseed(0.14)")
-    await pool.execute("UPDATE knowledge_usage SET uses = floor(random() * random() * 200)")  # few used a lot
-    await pool.execute("ANALYZE")
     print(f"  {local - have_local} local articles in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    await _usage(pool)
+
+
+async def _usage(pool: asyncpg.Pool) -> None:
+    """Usage counts for the local articles (a few used a lot), once; then fresh statistics."""
+    if await pool.fetchval("SELECT max(uses) FROM knowledge_articles WHERE kind = 'local'"):
+        return
+    await pool.execute("SELECT setseed(0.14)")
+    await pool.execute(
+        "UPDATE knowledge_articles SET uses = floor(random() * random() * 200) WHERE kind = 'local'", timeout=600
+    )
+    await pool.execute("VACUUM ANALYZE knowledge_articles", timeout=600)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -134,9 +140,15 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
+def _cpu_ms(pid: int) -> float:
+    """CPU time (user + system) used so far by process `pid` (the PostgreSQL backend), in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(
     pool: asyncpg.Pool, rounds: int, baseline_rounds: int, seed: int
-) -> list[tuple[str, list[float], float]]:
+) -> list[tuple[str, list[float], list[float], list[float], float]]:
     search = KnowledgeSearch(pool, DeskSettings())
     repo = SearchRepository(pool)
     actor = Actor(Role.ADVISOR)
@@ -152,24 +164,30 @@ async def measure(
         ("French full text (folded, typo-tolerant, ranked, highlighted)", full_text, rounds),
         ("ILIKE scan on title and body (baseline)", ilike, baseline_rounds),
     ):
-        for query in QUERIES:  # warm up
-            await run(query)
+        if run is full_text:  # warm up (one ILIKE scan costs seconds: its pages are as warm after its first round)
+            for query in QUERIES:
+                await run(query)
         order = [q for _ in range(times) for q in QUERIES]
         random.Random(seed).shuffle(order)
-        timings, found = [], 0
+        timings, cpu, server, found = [], [], [], 0
+        backend = await pool.fetchval("SELECT pg_backend_pid()")  # the pool's only connection
         for query in order:
-            t0 = time.perf_counter()
+            c0, s0, t0 = time.process_time(), _cpu_ms(backend), time.perf_counter()
             found += await run(query)
             timings.append((time.perf_counter() - t0) * 1000)
-        out.append((label, timings, found / len(order)))
+            server.append(_cpu_ms(backend) - s0)
+            cpu.append((time.process_time() - c0) * 1000 + server[-1])
+        out.append((label, timings, cpu, server, found / len(order)))
     return out
 
 
 async def main_async(args: argparse.Namespace, dsn: str) -> None:
-    pool = await create_pool(dsn, max_size=2)
+    pool = await create_pool(dsn, min_size=1, max_size=1)  # one connection: its backend's CPU is measured
     try:
         await migrate(pool)
         await load_corpus(pool, args.fiches, args.local, args.seed)
+        if args.load_only:
+            return
         counts = await pool.fetchrow(
             "SELECT count(*) FILTER (WHERE kind = 'national') AS national, count(*) FILTER (WHERE kind = 'local')"
             " AS local, (SELECT count(*) FROM knowledge_words) AS words, version() AS version FROM knowledge_articles"
@@ -184,14 +202,17 @@ async def main_async(args: argparse.Namespace, dsn: str) -> None:
             f"(of {os.cpu_count()} CPUs); load average before {load_before[0]:.2f}, after {load_after[0]:.2f}"
         )
         print(f"{len(QUERIES)} queries × {args.rounds} rounds (baseline: × {args.baseline_rounds}), shuffled\n")
-        print("| search | searches | p50 ms | p95 ms | p99 ms | max ms | results per search |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for label, timings, found in results:
+        print("| search | searches | p50 ms | p95 ms | p99 ms | max ms | CPU ms per search (PostgreSQL) | results |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for label, timings, cpu, server, found in results:
             print(
                 f"| {label} | {len(timings)} | {statistics.median(timings):.2f} | {percentile(timings, 95):.2f} | "
-                f"{percentile(timings, 99):.2f} | {max(timings):.2f} | {found:.1f} |"
+                f"{percentile(timings, 99):.2f} | {max(timings):.2f} | "
+                f"{statistics.mean(cpu):.2f} ({statistics.mean(server):.2f}) | {found:.1f} |"
             )
-        slow = sorted(((t, q) for q, t in _per_query(results[0][1], args)), reverse=True)[:5]
+        print("(p50…max: wall time of one search; CPU: the mean CPU time of one search, the bench's own plus its")
+        print(" PostgreSQL backend's: the wall time minus the waits for the core, shared with the rest of the machine)")
+        slow = sorted(((t, q) for q, t in _per_query(results[0][1], args)), reverse=True)[:6]
         print("\nslowest queries (full text, median ms): " + ", ".join(f"« {q} » {t:.1f}" for t, q in slow))
     finally:
         await pool.close()
@@ -215,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--keep", type=Path, help="embedded server folder kept between runs (corpus loaded once)")
     parser.add_argument("--dsn", help="run against this PostgreSQL instead of an embedded one")
+    parser.add_argument("--load-only", action="store_true", help="load the corpus (into --keep DIR) and stop")
     args = parser.parse_args(argv)
     print(f"$ {' '.join(['taskset -c 0'] if len(os.sched_getaffinity(0)) == 1 else [])} python -m bench.knowledge "
           + " ".join(sys.argv[1:] if argv is None else argv))  # fmt: skip

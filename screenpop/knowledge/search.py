@@ -10,7 +10,16 @@ import asyncpg
 from config.settings import DeskSettings
 from screenpop.knowledge.fiches import CREDIT
 from screenpop.knowledge.models import Correction, Label, SearchHit, SearchResults
-from screenpop.knowledge.text import TermMatch, fragments_html, highlight, query_terms, snippet, tsquery_text
+from screenpop.knowledge.text import (
+    TermMatch,
+    fragments_html,
+    highlight,
+    nearest,
+    query_terms,
+    snippet,
+    tsquery_text,
+    window,
+)
 from screenpop.knowledge.workflow import Actor, Status, manages
 from screenpop.models import Role
 from storage.knowledge.search import SearchRepository, SearchRow, Visibility
@@ -77,17 +86,16 @@ class KnowledgeSearch:
         `typing`: the query is being typed, its last term also matches as a prefix."""
         terms = query_terms(query)
         infos = await self._repo.analyze(terms)
-        matches = [TermMatch(i.term, i.stem, i.alternatives) for i in infos]
+        matches = [TermMatch(i.term, i.stem, nearest(i.alternatives, i.similarities)) for i in infos]
         tsquery = tsquery_text(matches, prefix_last=typing and not query.endswith(" "))
-        corrections = tuple(Correction(term=i.term, alternatives=i.alternatives) for i in infos if i.alternatives)
-        ignored = tuple(i.term for i in infos if not i.stem and not i.alternatives)
+        corrections = tuple(Correction(term=m.term, alternatives=m.alternatives) for m in matches if m.alternatives)
+        ignored = tuple(m.term for m in matches if not m.stem and not m.alternatives)
         if tsquery is None:
             return SearchResults(query=query, total=0, hits=(), corrections=corrections, ignored=ignored)
-        stems = frozenset(i.stem for i in infos if i.stem)
-        words = frozenset(terms) | {a for i in infos for a in i.alternatives}
+        stems = frozenset(m.stem for m in matches if m.stem)
+        words = frozenset(terms) | {a for m in matches for a in m.alternatives}
         rows = await self._repo.search(
             tsquery,
-            sorted(stems | words, key=len, reverse=True),
             visibility(actor),
             kind=kind,
             topic=topic,
@@ -99,7 +107,7 @@ class KnowledgeSearch:
         return SearchResults(query=query, total=total, hits=hits, corrections=corrections, ignored=ignored)
 
     def _hit(self, row: SearchRow, stems: frozenset[str], words: frozenset[str]) -> SearchHit:
-        text = snippet(row.window, row.window_at_start, row.window_at_end) if row.window else row.summary
+        text = snippet(*window(row.head, stems | words)) if row.head else row.summary
         return SearchHit(
             id=row.id,
             kind=row.kind,

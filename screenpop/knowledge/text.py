@@ -112,6 +112,28 @@ def highlight(text: str, stems: frozenset[str], terms: frozenset[str]) -> list[F
     return fragments
 
 
+def nearest(
+    words: Sequence[str], similarities: Sequence[float], *, spread: float = 0.1, at_most: int = 3
+) -> tuple[str, ...]:
+    """Of a term's closest words (closest first), those nearly as close as the closest: « logemnt » is widened to
+    « logement » (0.55), not also to « loger » (0.40), whose stem would match every « log… »."""
+    if not words:
+        return ()
+    best = similarities[0]
+    return tuple(w for w, s in zip(words, similarities, strict=True) if s >= best - spread)[:at_most]
+
+
+def window(head: str, words: frozenset[str], before: int = 80, size: int = 360) -> tuple[str, bool, bool]:
+    """The part of a body around its first word starting like one of `words` (folded), as (text, at the start of
+    the body, at its end); the start of the body when none is found."""
+    found = None
+    if words:
+        pattern = r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")"
+        found = re.search(pattern, fold_chars(head))
+    start = max(0, (found.start() if found else 0) - before)
+    return head[start : start + size], start == 0, start + size >= len(head)
+
+
 def snippet(window: str, at_start: bool, at_end: bool, width: int = 240) -> str:
     """A window of a body cut to whole words, about `width` characters, with « … » where it was cut."""
     text = " ".join(window.split())

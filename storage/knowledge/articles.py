@@ -127,11 +127,10 @@ _SELECT = """
 SELECT a.id, a.uid, a.kind, a.service_id, s.name AS service_name, a.fiche_id, a.title, a.summary, a.body, a.status,
        a.review_by, a.topics, a.linked_services, a.linked_partners, a.linked_fiches, a.example, a.fiche_type,
        a.fiche_date, a.source_url, a.breadcrumb, src.file_date AS source_file_date, a.revision, a.created_at,
-       a.updated_at, a.updated_by, coalesce(u.uses, 0) AS uses
+       a.updated_at, a.updated_by, a.uses
 FROM knowledge_articles AS a
 LEFT JOIN services AS s ON s.id = a.service_id
 LEFT JOIN knowledge_sources AS src ON src.id = a.source_id
-LEFT JOIN knowledge_usage AS u ON u.article_id = a.id
 """
 
 _INSERT = """

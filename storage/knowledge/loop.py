@@ -65,7 +65,7 @@ class Todo(BaseModel):
     most_used: tuple[ArticleBrief, ...]
 
 
-_BRIEF = """a.id, a.title, a.kind, a.status, a.service_id, a.review_by, coalesce(u.uses, 0) AS uses, a.fiche_id,
+_BRIEF = """a.id, a.title, a.kind, a.status, a.service_id, a.review_by, a.uses, a.fiche_id,
        a.source_url"""
 
 _SUGGEST = f"""
@@ -88,14 +88,13 @@ SELECT {_BRIEF},
 FROM knowledge_articles AS a
 CROSS JOIN past
 LEFT JOIN history AS h ON h.article_id = a.id
-LEFT JOIN knowledge_usage AS u ON u.article_id = a.id
 WHERE a.status = 'published'
   AND (h.article_id IS NOT NULL OR a.topics && array_remove(ARRAY[$2::text, $3::text], NULL)
        OR a.topics && coalesce(past.topics, '{{}}'))
 ORDER BY (h.article_id IS NOT NULL) DESC, h.at DESC NULLS LAST,
          ($3::text IS NOT NULL AND a.topics @> ARRAY[$3::text]) DESC,
          ($2::text IS NOT NULL AND a.topics @> ARRAY[$2::text]) DESC,
-         (a.kind = 'local') DESC, coalesce(u.uses, 0) DESC, a.id
+         (a.kind = 'local') DESC, a.uses DESC, a.id
 LIMIT $4
 """  # noqa: S608 (constants only)
 
@@ -184,7 +183,7 @@ class LoopRepository:
             size,
         )
         to_review = await self._pool.fetch(
-            f"SELECT {_BRIEF} FROM knowledge_articles AS a LEFT JOIN knowledge_usage AS u ON u.article_id = a.id"  # noqa: S608
+            f"SELECT {_BRIEF} FROM knowledge_articles AS a"  # noqa: S608
             " WHERE a.service_id = $1 AND a.status <> 'archived' AND a.review_by < $2"
             " ORDER BY a.review_by, a.id LIMIT $3",
             service_id,
@@ -192,9 +191,9 @@ class LoopRepository:
             size,
         )
         most_used = await self._pool.fetch(
-            f"SELECT {_BRIEF} FROM knowledge_articles AS a JOIN knowledge_usage AS u ON u.article_id = a.id"  # noqa: S608
-            " WHERE a.service_id = $1 AND a.status = 'published' AND u.uses > 0"
-            " ORDER BY u.uses DESC, a.id LIMIT $2",
+            f"SELECT {_BRIEF} FROM knowledge_articles AS a"  # noqa: S608
+            " WHERE a.service_id = $1 AND a.status = 'published' AND a.uses > 0"
+            " ORDER BY a.uses DESC, a.id LIMIT $2",
             service_id,
             size,
         )

@@ -282,7 +282,7 @@ async def test_the_qualification_records_articles_used_or_the_question(pool: asy
     await quals.save("10.1", Qualification.model_validate({**base, "articles_used": [rsa, fiche]}), adv, "PJSIP/adv1")
     await quals.save("10.1", Qualification.model_validate({**base, "articles_used": [rsa, fiche]}), adv, "PJSIP/adv1")
     await quals.save("10.2", Qualification.model_validate({**base, "articles_used": [rsa]}), adv, "PJSIP/adv1")
-    uses = "SELECT uses FROM knowledge_usage WHERE article_id = $1"
+    uses = "SELECT uses FROM knowledge_articles WHERE id = $1"
     assert (await pool.fetchval(uses, rsa), await pool.fetchval(uses, fiche)) == (2, 1)  # a resave counts once
     await quals.save("10.2", Qualification.model_validate({**base, "articles_used": [fiche]}), adv, "PJSIP/adv1")
     assert (await pool.fetchval(uses, rsa), await pool.fetchval(uses, fiche)) == (1, 2)  # a correction moves it

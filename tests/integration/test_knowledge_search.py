@@ -53,7 +53,7 @@ def fiche(fiche_id: str, title: str, body: str, kind: str = "Fiche d'information
 LOCAL = {
     "rsa": ("Le RSA dans le Pas-de-Calais", "Où déposer la demande : la Maison du Département Solidarité."),
     "agees": ("Aide aux personnes âgées à domicile", "L'aide ménagère et le portage de repas."),
-    "handicap": ("Transport adapté", "Pour les élèves handicapés qui ne peuvent pas prendre le car."),
+    "handicap": ("Transport adapté", "Pour les élèves en situation de handicap qui ne peuvent pas prendre le car."),
     "alloc_title": ("Allocation de rentrée", "Une aide versée en août."),
     "alloc_body": ("Aides de rentrée scolaire", "Une allocation versée en août aux familles."),
     "used": ("Assistante maternelle : trouver une place", "La liste des assistantes maternelles agréées."),

@@ -16,9 +16,11 @@ from screenpop.knowledge.text import (
     fold_chars,
     fragments_html,
     highlight,
+    nearest,
     query_terms,
     snippet,
     tsquery_text,
+    window,
 )
 
 MIGRATION = Path(__file__).resolve().parents[2] / "storage/migrations/0011_knowledge.sql"
@@ -27,7 +29,7 @@ MIGRATION = Path(__file__).resolve().parents[2] / "storage/migrations/0011_knowl
 def test_the_sql_folding_is_this_one() -> None:
     sql = MIGRATION.read_text("utf-8")
     pairs = re.findall(r"translate\(lower\(\$1\),\s*'([^']*)',\s*'((?:[^']|'')*)'\)", sql)
-    assert len(pairs) == 2  # gps_fold and gps_fold_chars
+    assert len(pairs) == 1  # gps_fold
     for source, target in pairs:
         assert source == FOLD_FROM
         assert target.replace("''", "'") == FOLD_TO
@@ -110,6 +112,21 @@ def test_highlight_html_is_escaped() -> None:
     assert "<script>" not in html
     assert html.count("<mark>RSA</mark>") == 1 and "<mark>rsa</mark>" in html
     assert fragments_html([Fragment('" onmouseover="x', True)]) == "<mark>&quot; onmouseover=&quot;x</mark>"
+
+
+def test_nearest_keeps_the_near_misses_only() -> None:
+    assert nearest(("logement", "loger", "loges"), (0.55, 0.4, 0.4)) == ("logement",)
+    assert nearest(("assistante", "assistantes", "assistant"), (0.6, 0.55, 0.5)) == (
+        "assistante", "assistantes", "assistant")  # fmt: skip
+    assert nearest((), ()) == ()
+
+
+def test_window_centres_the_first_match() -> None:
+    head = "Introduction. " * 20 + "Les personnes âgées peuvent demander l'aide. " + "Suite. " * 100
+    text, at_start, at_end = window(head, frozenset({"ag"}))
+    assert "personnes âgées" in text and not at_start and not at_end
+    assert text.index("âgées") == 80  # 80 characters before the match
+    assert window("Court.", frozenset({"rien"})) == ("Court.", True, True)
 
 
 def test_snippet_cuts_at_words() -> None:
