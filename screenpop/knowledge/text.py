@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Lowercase letters folded one for one (Latin-1 Supplement and Latin Extended-A), as gps_fold() in SQL.
 FOLD_FROM = "àáâãäåçèéêëìíîïñòóôõöùúûüýÿāăąćĉċčďēĕėęěĝğġģĥĩīĭįĵķĺļľńņňōŏőŕŗřśŝşšţťũūŭůűųŵŷźżžđłøıħ’ŀ"
@@ -24,7 +25,6 @@ MAX_TERMS = 8  # terms of a query kept
 MIN_TERM = 2
 MAX_TERM = 40
 _TERM = re.compile(r"[a-z0-9]+")
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def fold(text: str) -> str:
@@ -36,8 +36,11 @@ def fold(text: str) -> str:
 
 
 def fold_chars(text: str) -> str:
-    """`fold` character for character (no expansion): the same length as `text`, as `gps_fold_chars()`."""
-    return text.lower().translate(_TABLE)
+    """`fold` character for character (no expansion): the same length as `text`, so positions carry over."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # « İ » and a few others lowercase to two characters: keep those as they are
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return lowered.translate(_TABLE)
 
 
 def query_terms(query: str) -> list[str]:
@@ -91,22 +94,27 @@ class Fragment:
 def is_hit(word: str, stems: frozenset[str], terms: frozenset[str]) -> bool:
     """Whether a word of a result matches the query: its folded form is a term (or an alternative), or starts with
     a term's stem and adds a short ending (the French stemmer cuts endings: « allocations » → « alloc »)."""
-    folded = fold(word)
-    if folded in terms:
-        return True
-    return any(folded.startswith(stem) and len(folded) - len(stem) <= 7 for stem in stems if len(stem) >= 2)
+    return _hits(stems, terms).fullmatch(fold_chars(word)) is not None
+
+
+@lru_cache(maxsize=256)
+def _hits(stems: frozenset[str], terms: frozenset[str]) -> re.Pattern[str]:
+    """One pattern for the words `is_hit` accepts, run over a folded text (the same length as the original)."""
+    words = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    prefixes = "|".join(re.escape(s) for s in sorted((s for s in stems if len(s) >= 2), key=len, reverse=True))
+    parts = ([rf"(?:{words})"] if words else []) + ([rf"(?:{prefixes})\w{{0,7}}"] if prefixes else [])
+    return re.compile(rf"\b(?:{'|'.join(parts)})\b" if parts else r"(?!)")
 
 
 def highlight(text: str, stems: frozenset[str], terms: frozenset[str]) -> list[Fragment]:
     """`text` cut into fragments, the words matching the query marked; joined, the fragments give `text` back."""
     fragments: list[Fragment] = []
     plain_start = 0
-    for word in _WORD.finditer(text):
-        if is_hit(word.group(), stems, terms):
-            if word.start() > plain_start:
-                fragments.append(Fragment(text[plain_start : word.start()]))
-            fragments.append(Fragment(word.group(), True))
-            plain_start = word.end()
+    for hit in _hits(stems, terms).finditer(fold_chars(text)):
+        if hit.start() > plain_start:
+            fragments.append(Fragment(text[plain_start : hit.start()]))
+        fragments.append(Fragment(text[hit.start() : hit.end()], True))
+        plain_start = hit.end()
     if plain_start < len(text):
         fragments.append(Fragment(text[plain_start:]))
     return fragments

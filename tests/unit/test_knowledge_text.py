@@ -55,6 +55,8 @@ def test_fold(text: str, folded: str) -> None:
 def test_fold_chars_keeps_positions() -> None:
     text = "Œuvre sociale à l’Hôtel"
     assert len(fold_chars(text)) == len(text)
+    assert len(fold_chars("İstanbul Hôtel")) == len("İstanbul Hôtel")
+    assert highlight("İstanbul : l'Hôtel", frozenset({"hotel"}), frozenset())[-1] == Fragment("Hôtel", True)
     assert fold_chars(text).index("hotel") == text.index("Hôtel")
 
 
