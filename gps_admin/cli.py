@@ -13,7 +13,7 @@ import sys
 from typing import Protocol
 
 from config.settings import Settings, SettingsError, load_settings
-from gps_admin import advisors, communes, demo, directory, migrate, serve, services, simulate, users
+from gps_admin import advisors, communes, demo, directory, knowledge, migrate, serve, services, simulate, users
 from gps_admin.console import Subparsers, refuse
 
 
@@ -34,6 +34,7 @@ COMMANDS: dict[str, Command] = {
     "advisors": advisors,
     "communes": communes,
     "directory": directory,
+    "knowledge": knowledge,
     "services": services,
     "users": users,
 }

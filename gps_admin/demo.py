@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import logging
 import random
 import secrets
 import socket
@@ -44,6 +45,8 @@ from storage.advisors import AdvisorRepository
 from storage.services import ServiceRepository
 from storage.users import Role, User, UserRepository
 from telephony.hours import is_open
+
+log = logging.getLogger("gps_admin.demo")
 
 HUMAN = ("agnes", "Agnès Leroy")  # the advisor account of the person trying the demo
 CREW = (  # login, name, the one skill (settings.routing.skills key) of the service they come from
@@ -167,6 +170,7 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
         if extension not in known:
             await services.add(name, extension, topics, hours)
     await seed_demo_directory(pool, settings)  # the partners of the Pas-de-Calais (made-up contacts)
+    await _knowledge(pool, settings)
     users = UserRepository(pool)
     printed = []
     for login, name, role in ACCOUNTS:
@@ -178,6 +182,19 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
             await users.set_password(user.id, password)
         printed.append((login, role.value, password))
     return ids, printed, first
+
+
+async def _knowledge(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The knowledge base's demo content (national subset, example articles): loaded once, unchanged after."""
+    from screenpop.knowledge.errors import ImportRefused
+    from screenpop.knowledge.imports import load_demo
+
+    try:
+        fiches, articles = await load_demo(pool, settings.desk)
+    except ImportRefused as exc:  # e.g. a data folder whose services were renamed: the demo runs without it
+        log.warning("demo knowledge base not loaded: %s %s", exc.message, exc.problems[:3])
+        return
+    log.info("demo knowledge base: %d national fiches, %d example articles added", fiches.created, articles.created)
 
 
 async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:

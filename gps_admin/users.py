@@ -12,7 +12,8 @@ from config.settings import Settings
 from gps_admin.app import Endpoints, StartupError
 from gps_admin.console import Subparsers, database, endpoints, refuse, table
 from storage.advisors import AdvisorRepository
-from storage.users import Role, UnknownAdvisor, UnknownUser, User, UserError, UserRepository
+from storage.services import ServiceRepository
+from storage.users import Role, UnknownAdvisor, UnknownService, UnknownUser, User, UserError, UserRepository
 
 HEADERS = ("id", "login", "name", "role", "advisor")
 
@@ -33,6 +34,7 @@ def add_parser(subparsers: Subparsers) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--advisor", metavar="ADVISOR_LOGIN", help="the advisor this account is (required for advisor)")
+    add.add_argument("--service", metavar="SERVICE_NAME", help="the service an editor writes for (required for editor)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
 
     passwd = actions.add_parser("passwd", help="change an account's password")
@@ -82,7 +84,14 @@ async def _run(args: argparse.Namespace, settings: Settings, ep: Endpoints, pass
                 if advisor is None:
                     raise UnknownAdvisor(f"no advisor with login {args.advisor!r} (see `gps-admin advisors list`)")
                 logins[advisor.id] = advisor.login
-            user = await users.add(args.login, args.name, args.role, password, next(iter(logins), None))
+            service_id = None
+            if args.service is not None:
+                known = await ServiceRepository(pool, settings.desk.topics).list()
+                service = next((s for s in known if s.name == args.service), None)
+                if service is None:
+                    raise UnknownService(f"no service named {args.service!r} (see `gps-admin services list`)")
+                service_id = service.id
+            user = await users.add(args.login, args.name, args.role, password, next(iter(logins), None), service_id)
             return users_table([user], logins)
         if args.action == "passwd":
             found = await users.by_login(args.login)

@@ -6,7 +6,7 @@ the French messages) are `screenpop.calls.service`'s; the PBX facts of a record 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from storage.calls import APPLY_PENDING, QUALIFICATION_COLUMNS
+from storage.knowledge.loop import LoopRepository
 from storage.services import Service, service_from_row
 
 NOTE_DB_MAX = 2000  # call_records.note's CHECK (migration 0001): a larger note_max is capped to it
@@ -135,6 +136,13 @@ class SavingQualification:
             "SELECT id, name, extension, topics, hours::text AS hours, active FROM services WHERE id = $1", service_id
         )
         return None if row is None else service_from_row(row)
+
+    async def record_knowledge(
+        self, article_ids: Sequence[int], question: str | None, topic: str, subtopic: str | None, by: str
+    ) -> None:
+        """The knowledge base articles used on the call, or its question left without an answer, in this
+        transaction (`storage.knowledge.loop`). Raises `UnusableArticle` for an article unknown or not published."""
+        await LoopRepository.record_call(self._conn, self.linkedid, article_ids, question, topic, subtopic, by)
 
     async def keep_pending(self, advisor_interface: str | None, values: QualificationValues, by: str) -> None:
         """The call is in progress: the qualification waits for its record."""

@@ -29,6 +29,7 @@ class Role(StrEnum):
     ADVISOR = "advisor"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    EDITOR = "editor"  # writes the knowledge base for one service (`User.service_id`)
 
 
 class User(BaseModel):
@@ -41,6 +42,7 @@ class User(BaseModel):
     name: str = Field(max_length=80)
     role: Role
     advisor_id: int | None = None  # the advisor this user is, for role advisor
+    service_id: int | None = None  # the service an editor writes for (role editor only)
 
 
 # -- errors ------------------------------------------------------------------------------------------
@@ -72,6 +74,10 @@ class UnknownAdvisor(UserError):
     error_id = "unknown-advisor"
 
 
+class UnknownService(UserError):
+    error_id = "unknown-service"
+
+
 class UnknownUser(UserError):
     error_id = "unknown-user"
 
@@ -86,9 +92,10 @@ class DuplicateAdvisor(UserError):
 
 # -- SQL ---------------------------------------------------------------------------------------------
 
-_COLUMNS = "id, login, name, role, advisor_id"
+_COLUMNS = "id, login, name, role, advisor_id, service_id"
 _INSERT = f"""
-INSERT INTO users (login, name, role, advisor_id, password_hash) VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}
+INSERT INTO users (login, name, role, advisor_id, password_hash, service_id) VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING {_COLUMNS}
 """  # noqa: S608
 _SET_PASSWORD = "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1"  # noqa: S105
 # an upgrade of the hash's parameters, unless the password was changed meanwhile
@@ -97,7 +104,12 @@ _REHASH = "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash =
 
 def _user(row: asyncpg.Record) -> User:
     return User(
-        id=row["id"], login=row["login"], name=row["name"], role=Role(row["role"]), advisor_id=row["advisor_id"]
+        id=row["id"],
+        login=row["login"],
+        name=row["name"],
+        role=Role(row["role"]),
+        advisor_id=row["advisor_id"],
+        service_id=row["service_id"],
     )
 
 
@@ -117,7 +129,15 @@ class UserRepository:
 
     # -- accounts --------------------------------------------------------------------------------
 
-    async def add(self, login: str, name: str, role: Role | str, password: str, advisor_id: int | None = None) -> User:
+    async def add(
+        self,
+        login: str,
+        name: str,
+        role: Role | str,
+        password: str,
+        advisor_id: int | None = None,
+        service_id: int | None = None,
+    ) -> User:
         """Create an active account. Raises a `UserError` (nothing written) when a value is refused."""
         if not LOGIN.fullmatch(login):
             raise InvalidLogin(
@@ -128,9 +148,13 @@ class UserRepository:
         checked_role = _role(role)
         if checked_role is Role.ADVISOR and advisor_id is None:
             raise InvalidRole("role advisor needs the advisor this account is (--advisor)")
+        if (checked_role is Role.EDITOR) != (service_id is not None):
+            raise InvalidRole("role editor needs the service it writes for (--service), and only that role has one")
         password_hash = await self._hash(password)
         try:
-            row = await self._pool.fetchrow(_INSERT, login, cleaned, checked_role.value, advisor_id, password_hash)
+            row = await self._pool.fetchrow(
+                _INSERT, login, cleaned, checked_role.value, advisor_id, password_hash, service_id
+            )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "users_login_key":
                 raise DuplicateLogin(f"login {login!r} is already taken") from None
@@ -138,7 +162,9 @@ class UserRepository:
                 other = await self._pool.fetchval("SELECT login FROM users WHERE advisor_id = $1", advisor_id)
                 raise DuplicateAdvisor(f"advisor #{advisor_id} already has an account ({other!r})") from None
             raise
-        except asyncpg.ForeignKeyViolationError:
+        except asyncpg.ForeignKeyViolationError as exc:
+            if exc.constraint_name == "users_service_id_fkey":
+                raise UnknownService(f"no service #{service_id}") from None
             raise UnknownAdvisor(f"no advisor #{advisor_id}") from None
         assert row is not None
         return _user(row)

@@ -51,6 +51,10 @@ class NoteTooLong(QualificationError):
     error_id = "note-too-long"
 
 
+class UnknownArticle(QualificationError):
+    error_id = "unknown-article"
+
+
 class InvalidQualification(QualificationError):
     """The form itself is refused (a missing or malformed field): its French message names each field."""
 

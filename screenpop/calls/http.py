@@ -35,6 +35,8 @@ FIELDS = {  # the qualification's fields in French, for the refusals
     "callback_slot": "créneau de rappel",
     "commune_insee": "commune",
     "note": "note",
+    "articles_used": "articles utilisés",
+    "no_answer_question": "question sans réponse",
 }
 
 

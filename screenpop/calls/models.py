@@ -34,13 +34,17 @@ class Qualification(BaseModel):
     callback_slot: str | None = Field(default=None, max_length=80)
     commune_insee: str | None = Field(default=None, pattern=r"^[0-9][0-9AB][0-9]{3}$")
     note: str | None = None  # at most DeskSettings.note_max (and 2000) characters: checked by the service
+    # the knowledge base (storage.knowledge.loop): the published articles used to answer, or « pas de réponse
+    # trouvée » with the question in a few words
+    articles_used: tuple[int, ...] = Field(default=(), max_length=10)
+    no_answer_question: str | None = Field(default=None, min_length=3, max_length=200)
 
-    @field_validator("subtopic", "partner", "callback_slot", "commune_insee", mode="before")
+    @field_validator("subtopic", "partner", "callback_slot", "commune_insee", "no_answer_question", mode="before")
     @classmethod
     def _blank(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
-    @field_validator("callback_slot")
+    @field_validator("callback_slot", "no_answer_question")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return None if value is None else " ".join(_CONTROL.sub(" ", value).split()) or None
@@ -57,6 +61,10 @@ class Qualification(BaseModel):
     def _slot_needs_callback(self) -> Qualification:
         if self.callback_slot is not None and not self.callback_requested:
             raise ValueError("un créneau de rappel est donné sans demande de rappel")
+        if self.no_answer_question is not None and self.articles_used:
+            raise ValueError("« pas de réponse trouvée » et des articles utilisés : choisissez l'un ou l'autre")
+        if any(a < 1 for a in self.articles_used):
+            raise ValueError("numéro d'article invalide")
         return self
 
 

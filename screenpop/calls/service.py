@@ -26,6 +26,7 @@ from screenpop.calls.errors import (
     NotYourCall,
     ServiceClosed,
     TransferFailed,
+    UnknownArticle,
     UnknownCall,
     UnknownCommune,
     UnknownPartner,
@@ -43,6 +44,7 @@ from screenpop.calls.models import (
 )
 from screenpop.directory.service import DirectoryService
 from storage.advisors import AdvisorRepository
+from storage.knowledge.loop import UnusableArticle
 from storage.qualification import NOTE_DB_MAX, QualificationRepository, QualificationValues, Row
 from storage.users import Role, User
 from telephony.live import LiveCall, LiveView
@@ -136,6 +138,10 @@ class QualificationService:
                 commune_insee=q.commune_insee,
                 note=q.note,
             )
+            try:
+                await saving.record_knowledge(q.articles_used, q.no_answer_question, q.topic, q.subtopic, user.login)
+            except UnusableArticle as exc:
+                raise UnknownArticle(f"article(s) inconnu(s) ou non publié(s) : {exc}") from None
             if call is None:
                 await saving.keep_pending(owner, values, user.login)
                 saved: CallRecordView | PendingQualification = PendingQualification(

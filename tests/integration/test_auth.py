@@ -138,6 +138,7 @@ async def test_login_sets_a_strict_session_cookie_and_redirects(client: Client, 
         "name": "Alice Martin",
         "role": "advisor",
         "advisor_id": alice.advisor_id,
+        "service_id": None,
     }
 
 

@@ -183,12 +183,20 @@ async def test_a_folder_of_an_older_version_is_migrated_and_keeps_its_records(de
     os.killpg(demo.proc.pid, signal.SIGINT)
     await asyncio.wait_for(demo.proc.wait(), 60)
 
-    # the folder as an older gps-admin left it: records, but no `users` table (migration 0005 not applied yet)
+    # the folder as an older gps-admin left it: records, but no `users` table (migration 0005 not applied yet, nor
+    # 0011, the knowledge base, which refers to users)
     def make_older() -> int:
         async def edit(url: str) -> int:
             conn = await asyncpg.connect(url)
             try:
-                await conn.execute("DROP TABLE users; DELETE FROM schema_migrations WHERE version = 5")
+                await conn.execute(
+                    "DROP TABLE knowledge_call_articles, knowledge_unanswered, knowledge_revisions, knowledge_trigrams,"
+                    " knowledge_words, knowledge_articles, knowledge_sources;"
+                    " DROP FUNCTION gps_fold, gps_trigrams, knowledge_words_of, knowledge_vocabulary_apply,"
+                    " knowledge_vocabulary_inserted, knowledge_vocabulary_deleted, knowledge_vocabulary_updated,"
+                    " knowledge_usage_count;"
+                    " DROP TABLE users; DELETE FROM schema_migrations WHERE version IN (5, 11)"
+                )
                 return int(await conn.fetchval("SELECT count(*) FROM call_records"))
             finally:
                 await conn.close()
