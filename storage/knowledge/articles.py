@@ -297,7 +297,7 @@ class ArticleRepository:
         sha256: str,
         file_date: date,
         imported_by: str,
-        batch: int = 200,
+        batch: int = 50,  # a statement each: bounded well within a pool command timeout, even on a loaded machine
         progress: Callable[[int], None] | None = None,
     ) -> FicheCounts:
         """Create or update the fiches in one transaction (all or nothing), keyed by fiche id: an unchanged fiche
