@@ -28,11 +28,12 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from telephony import events as ev
 from telephony.aio import bounded
-from telephony.frames import BufferOverflow, EventFrame, FrameReader, FrameStats, extract_headers
+from telephony.frames import BufferOverflow, DuplicateHeader, EventFrame, FrameReader, FrameStats, extract_headers
+from telephony.throttle import LogThrottle
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,20 @@ class AmiTimeout(AmiError):
     error_id = "ami-timeout"
 
 
+class AmiUnsafeAction(AmiError):
+    """An action whose header or value holds a line break: AMI would read it as more headers (Asterisk ends a
+    line at a lone LF too). Never sent."""
+
+    error_id = "ami-unsafe-action"
+
+
+def check_action(action: Mapping[str, str]) -> None:
+    """Refuse an action that could carry more headers than it shows (see AmiUnsafeAction)."""
+    for key, value in action.items():
+        if "\r" in key or "\n" in key or "\r" in value or "\n" in value:
+            raise AmiUnsafeAction(f"line break in the {key[:40]!r} header of {action.get('Action', '?')[:40]!r}")
+
+
 @dataclass(frozen=True)
 class AmiConfig:
     host: str
@@ -98,7 +113,8 @@ class AmiConfig:
 @dataclass
 class EdgeStats:
     frames: FrameStats = field(default_factory=FrameStats)
-    invalid_events: int = 0  # wanted events whose headers failed validation
+    invalid_events: int = 0  # wanted events whose headers failed validation (or were repeated)
+    duplicate_headers: int = 0  # of which: a header the model reads appeared twice (refused, never first-wins)
     callback_errors: int = 0
     connects: int = 0
     disconnects: int = 0
@@ -122,14 +138,16 @@ def parse_timestamp(value: str | None) -> datetime | None:
 
 
 class EventDecoder:
-    """EventFrame → typed model; counts and logs what does not validate. No I/O."""
+    """EventFrame → typed model; counts what does not validate and logs it, one line per event name per interval
+    (`LogThrottle`: a storm of bad events must not become a storm of log lines). No I/O but the log."""
 
-    def __init__(self, stats: EdgeStats, clock: Clock) -> None:
+    def __init__(self, stats: EdgeStats, clock: Clock, throttle: LogThrottle | None = None) -> None:
         self._stats = stats
         self._clock = clock
-        # per event name: the model and the headers it reads (plus Asterisk's Timestamp)
-        self._plans: dict[str, tuple[type[ev.AmiEvent], tuple[tuple[str, str], ...]]] = {
-            name: (model, tuple((key, f"\r\n{key}: ") for key in (*_aliases(model), "Timestamp")))
+        self._throttle = throttle or LogThrottle(log)
+        # per event name: the model, the headers it reads (plus Asterisk's Timestamp), those that are ids
+        self._plans: dict[str, tuple[type[ev.AmiEvent], frozenset[str], frozenset[str]]] = {
+            name: (model, frozenset((*_aliases(model), "Timestamp")), _id_aliases(model))
             for name, model in ev.MODELS.items()
         }
 
@@ -137,14 +155,22 @@ class EventDecoder:
         plan = self._plans.get(frame.name)
         if plan is None:
             return None
-        model, needles = plan
-        headers: dict[str, Any] = extract_headers(frame.text, needles)
+        model, keys, ids = plan
+        try:
+            # values cut at the models' bound, but ids whole: they are bounded by a digest of the whole value
+            headers: dict[str, Any] = extract_headers(frame.text, keys, ev.TEXT_MAX, ids)
+        except DuplicateHeader as exc:
+            self._stats.invalid_events += 1
+            self._stats.duplicate_headers += 1
+            self._throttle.warning(f"duplicate {frame.name}", "AMI event %s refused: %s", frame.name, exc)
+            return None
         headers["at"] = parse_timestamp(headers.pop("Timestamp", None)) or self._clock()
         try:
             return model.model_validate(headers)
         except ValidationError as exc:
             self._stats.invalid_events += 1
-            log.warning(
+            self._throttle.warning(
+                f"invalid {frame.name}",
                 "invalid AMI event %s linkedid=%s: %s",
                 frame.name,
                 str(headers.get("Linkedid", ""))[:64],
@@ -153,8 +179,20 @@ class EventDecoder:
             return None
 
 
-def _aliases(model: type[ev.AmiEvent]) -> list[str]:
+def _aliases(model: type[BaseModel]) -> list[str]:
     return [f.alias for f in model.model_fields.values() if f.alias is not None]
+
+
+def _id_aliases(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(f.alias for f in model.model_fields.values() if f.alias is not None and ev.is_id(f))
+
+
+def _bounded(message: Mapping[str, Any], ids: frozenset[str]) -> dict[str, Any]:
+    """A list reply's headers cut as the edge cuts an event's (panoramisk parsed them whole)."""
+    return {k: v[: ev.TEXT_MAX] if isinstance(v, str) and k not in ids else v for k, v in message.items()}
+
+
+_SNAPSHOT_IDS = {m: _id_aliases(m) for m in (ev.SnapshotChannel, ev.SnapshotQueueEntry, ev.SnapshotQueueMember)}
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
@@ -378,16 +416,22 @@ class AmiClient:
         for message in channels:
             if message.get("Event") == "CoreShowChannel":
                 try:
-                    snap_channels.append(ev.SnapshotChannel.model_validate(dict(message)))
+                    snap_channels.append(
+                        ev.SnapshotChannel.model_validate(_bounded(message, _SNAPSHOT_IDS[ev.SnapshotChannel]))
+                    )
                 except ValidationError:
                     self.stats.invalid_events += 1
         for message in queues:
             kind = message.get("Event")
             try:
                 if kind == "QueueEntry":
-                    entries.append(ev.SnapshotQueueEntry.model_validate(dict(message)))
+                    entries.append(
+                        ev.SnapshotQueueEntry.model_validate(_bounded(message, _SNAPSHOT_IDS[ev.SnapshotQueueEntry]))
+                    )
                 elif kind == "QueueMember":
-                    members.append(ev.SnapshotQueueMember.model_validate(dict(message)))
+                    members.append(
+                        ev.SnapshotQueueMember.model_validate(_bounded(message, _SNAPSHOT_IDS[ev.SnapshotQueueMember]))
+                    )
             except ValidationError:
                 self.stats.invalid_events += 1
         log.info(
@@ -430,6 +474,7 @@ class AmiClient:
         manager = self._manager
         if manager is None or manager.protocol is None or manager.protocol.closed:
             raise AmiNotConnected("AMI link is down")
+        check_action(action)
         name = action.get("Action", "")
         if name.lower() == "originate" and not any(k.lower() == "async" for k in action):
             action = {**action, "Async": "true"}  # D2

@@ -351,6 +351,7 @@ class CallTracker:
         if call is not None and call.answered_at is None:
             call.abandoned_at = e.at
             call.caller_gone_at = call.caller_gone_at or e.at
+            call.queue_left_at = call.queue_left_at or call.caller_gone_at
         return []
 
     def _on_QueueCallerLeave(self, e: ev.QueueCallerLeave) -> list[AnyEffect]:
@@ -427,8 +428,7 @@ class CallTracker:
         call.advisor_interface = e.interface[:200]
         call.advisor_name = clean_text(e.member_name, 200) or None
         call.advisor_base = channel_base(e.dest_channel)
-        if call.queue_left_at is None:
-            call.queue_left_at = e.at
+        call.queue_left_at = e.at  # answered: it left the queue then (QueueCallerLeave came a few ms before)
         ring = call.open_ring(e.interface)
         if ring is not None:
             out.append(self._end_ring(call, ring, e.at, RingResult.ANSWERED))
@@ -463,6 +463,7 @@ class CallTracker:
         call.transferred_at = at
         call.consulting = False
         released = self._end_talk(call, at)
+        call.talk_ended_at = at  # the advisor's part ends at the transfer (its BridgeLeave may come a moment before)
         return [
             CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or ""),
             *released,
@@ -536,6 +537,7 @@ class CallTracker:
                 call.caller_gone_at = e.at
                 if call.queue_entered_at is not None and call.answered_at is None and call.queue_left_at is None:
                     # the caller hung up while waiting: Asterisk says so (QueueCallerAbandon) only later
+                    call.queue_left_at = e.at
                     out.append(CallLeftQueue(linkedid=call.key, at=e.at))
         if leg.uniqueid in call.inbound and call.hangup_cause is None:
             call.hangup_cause = e.cause if e.cause is not None and 0 <= e.cause <= 65535 else None
@@ -626,16 +628,9 @@ class CallTracker:
         return out
 
     def record(self, call: _Call, ended_at: datetime) -> CallRecord:
+        """The call's record (durations are derived by the record from the times it holds)."""
         status, hangup_by = self._classify(call)
-        for ring in call.rings:
-            if ring.result is None:
-                ring.ended_at = ended_at
-                ring.result = RingResult.CALLER_GONE if status is CallStatus.ABANDONED_RINGING else RingResult.OTHER
-        wait_from = call.queue_entered_at
-        wait_to = call.answered_at or call.queue_left_at or call.caller_gone_at or ended_at
-        talk: float | None = None
-        if call.answered_at is not None:
-            talk = max(0.0, ((call.talk_ended_at or ended_at) - call.answered_at).total_seconds())
+        unfinished = RingResult.CALLER_GONE if status is CallStatus.ABANDONED_RINGING else RingResult.OTHER
         return CallRecord(
             linkedid=call.key,
             caller_number=e164(call.caller_num_raw, self._line.default_region),
@@ -653,8 +648,8 @@ class CallTracker:
                     interface=r.interface,
                     member_name=clean_text(r.member_name, 200),
                     started_at=r.started_at,
-                    ended_at=r.ended_at,
-                    result=r.result,
+                    ended_at=r.ended_at or ended_at,
+                    result=r.result or unfinished,
                 )
                 for r in call.rings
             ),
@@ -664,12 +659,11 @@ class CallTracker:
             transfer_kind=call.transfer_kind,
             transfer_target=call.transfer_target,
             transferred_at=call.transferred_at,
+            talk_ended_at=(call.talk_ended_at or ended_at) if call.answered_at is not None else None,
             ended_at=ended_at,
             hangup_by=hangup_by,
             hangup_cause=call.hangup_cause,
             hangup_cause_text=call.hangup_cause_text,
-            wait_seconds=max(0.0, (wait_to - wait_from).total_seconds()) if wait_from is not None else None,
-            talk_seconds=talk,
             status=status,
             reconstructed=call.reconstructed,
         )
