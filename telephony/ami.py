@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
@@ -36,6 +36,7 @@ from telephony.frames import BufferOverflow, DuplicateHeader, EventFrame, FrameR
 from telephony.throttle import LogThrottle
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Sink = Callable[[ev.AmiEvent], None]
 Clock = Callable[[], datetime]
@@ -281,6 +282,8 @@ class AmiClient:
         self._change = asyncio.Event()
         self._gate = asyncio.Event()  # cleared by hold_reconnect()
         self._gate.set()
+        self._lived = False  # the current session's watchdog got a Pong
+        self.backoff = 0.0  # the wait before the latest reconnection attempt (seconds, jitter included)
 
     # -- observation and operation --
 
@@ -322,21 +325,26 @@ class AmiClient:
     # -- lifecycle --
 
     async def run(self) -> None:
-        """Keep the session up until cancelled."""
+        """Keep the session up until cancelled. The wait before each new attempt doubles up to `reconnect_max`, and
+        starts over from `reconnect_min` after a session that lived (its watchdog got a Pong): a link cut after a
+        healthy spell comes back at once, a PBX that keeps failing is not hammered. (`_session` always ends by
+        raising: the reset used to sit after it and never ran, so after one bad morning every cut cost 30 s.)"""
         delay = self._config.reconnect_min
         while True:
+            self._lived = False
             try:
                 await self._session()
-                delay = self._config.reconnect_min  # the session had been up: start over fast
             except (OSError, AmiError, TimeoutError) as exc:
                 log.warning("AMI %s:%s unavailable: %s", self._config.host, self._config.port, exc)
             finally:
                 self.ready.clear()
                 self._close()
+                if self._lived:
+                    delay = self._config.reconnect_min
+                self.backoff = delay * (0.8 + 0.4 * random.random())
                 self._notify()
-            wait = delay * (0.8 + 0.4 * random.random())
-            log.info("AMI reconnect in %.1f s", wait)
-            await asyncio.sleep(wait)
+            log.info("AMI reconnect in %.1f s", self.backoff)
+            await asyncio.sleep(self.backoff)
             await self._gate.wait()
             delay = min(delay * 2, self._config.reconnect_max)
 
@@ -378,7 +386,7 @@ class AmiClient:
         auth = manager.authenticated_future
         if auth is None:
             raise AmiNotConnected("no login sent")
-        response = await bounded(auth, cfg.action_timeout)
+        response = await self._unless_lost(auth, cfg.action_timeout)
         if not manager.authenticated:
             self.stats.login_failures += 1
             raise AmiActionFailed("Login", str(getattr(response, "message", "authentication failed")))
@@ -386,7 +394,7 @@ class AmiClient:
         self.version = self._reader.version
         log.info("AMI connected to %s:%s (Asterisk Call Manager/%s)", cfg.host, cfg.port, self.version)
         try:
-            snapshot = await self._snapshot()
+            snapshot = await self._unless_lost(asyncio.ensure_future(self._snapshot()), None)
         except BaseException:
             self._held = None
             raise
@@ -406,6 +414,23 @@ class AmiClient:
         self.stats.disconnects += 1
         self._sink(ev.LinkDown(at=self._clock(), reason=str(exc or "closed")))
         raise AmiNotConnected(f"link lost ({exc or 'closed by peer'})")
+
+    async def _unless_lost(self, future: asyncio.Future[T], timeout: float | None) -> T:
+        """Wait for `future`, but give up as soon as the link is lost (a peer that closes during the login or the
+        snapshot is retried at the backoff, not after the action timeout). A task given up is cancelled."""
+        lost = self._lost
+        assert lost is not None
+        waited: set[asyncio.Future[Any]] = {future, lost}
+        try:
+            done, _ = await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if isinstance(future, asyncio.Task) and not future.done():
+                future.cancel()
+        if future in done:
+            return future.result()
+        if lost in done:
+            raise AmiNotConnected(f"link lost before the session was up ({lost.result() or 'closed by peer'})")
+        raise TimeoutError(f"no answer within {timeout} s")
 
     async def _snapshot(self) -> ev.Snapshot:
         channels = await self.send({"Action": "CoreShowChannels"})
@@ -454,6 +479,7 @@ class AmiClient:
                 return
             try:
                 await bounded(manager.send_action({"Action": "Ping"}, as_list=False), cfg.ping_timeout)
+                self._lived = True  # a healthy session: the next reconnection starts over from the shortest wait
             except TimeoutError:
                 self.stats.watchdog_aborts += 1
                 self._notify()
