@@ -220,6 +220,15 @@ class FullyBooted(AmiEvent):
     kind: Literal["FullyBooted"] = "FullyBooted"
 
 
+class Shutdown(AmiEvent):
+    """Asterisk stops or restarts (`core stop|restart now|gracefully…`). With "now" it has hung up every channel
+    before it says so (seen on the rig: the hang-ups, Cause 0 on the channels it cut, then Shutdown 1 s later)."""
+
+    kind: Literal["Shutdown"] = "Shutdown"
+    shutdown: Text = Field("", alias="Shutdown")  # Cleanly / Uncleanly
+    restart: Text = Field("", alias="Restart")  # True / False
+
+
 # ---- the resync snapshot (built by the edge from CoreShowChannels / QueueStatus list responses) ----
 
 
@@ -307,6 +316,7 @@ Event = Annotated[
     | QueueMemberStatus
     | UserEvent
     | FullyBooted
+    | Shutdown
     | Snapshot
     | LinkDown,
     Field(discriminator="kind"),

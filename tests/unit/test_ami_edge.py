@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,10 @@ def test_an_action_carrying_a_line_break_is_never_sent() -> None:
     with pytest.raises(AmiUnsafeAction):
         check_action({"Action": "Hangup", "Channel": "PJSIP/adv1-01\nX: y"})
     check_action({"Action": "BlindTransfer", "Channel": "PJSIP/adv1-01", "Exten": "2001", "Context": "services"})
+
+
+@pytest.mark.parametrize("conf", ["config/asterisk/manager.conf", "tests/asterisk/manager.conf"])
+def test_the_manager_eventfilter_lets_through_every_event_the_service_reads(conf: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / conf).read_text()
+    allowed = set(re.findall(r"^eventfilter\(action\(include\),name\((\w+)\)\) =", text, re.MULTILINE))
+    assert set(ev.MODELS) <= allowed, sorted(set(ev.MODELS) - allowed)
