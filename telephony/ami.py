@@ -152,6 +152,11 @@ class EventDecoder:
             for name, model in ev.MODELS.items()
         }
 
+    def handler_failed(self, exc: Exception) -> None:
+        """A handler raised while a frame was handled: counted, logged once per error type per interval."""
+        self._stats.callback_errors += 1
+        self._throttle.error(f"handler {type(exc).__name__}", "error while handling an AMI frame", exc_info=True)
+
     def decode(self, frame: EventFrame) -> ev.AmiEvent | None:
         plan = self._plans.get(frame.name)
         if plan is None:
@@ -224,9 +229,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
                     message = Message.from_line(frame.text)
                     if message is not None:
                         self.handle_message(message)
-            except Exception:  # a defect in a handler must not cut the link (D2/D3)
-                self.decoder._stats.callback_errors += 1
-                log.exception("error while handling an AMI frame")
+            except Exception as exc:  # a defect in a handler must not cut the link (D2/D3)
+                self.decoder.handler_failed(exc)
 
 
 class _Manager(Manager):  # type: ignore[misc]
