@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from telephony.effects import AdvisorRinging, CallAnswered, CallEnded, CallQueued
+from telephony.effects import AdvisorRinging, AnyEffect, CallAnswered, CallEnded, CallQueued, Effect
 from tests.fixtures_db import fresh_database, migrated_pool
 from tests.integration.harness import Driver
 from tests.integration.test_routing_rig import advisors, clean, driver, lead, log_in, offers_made, start
@@ -26,6 +26,17 @@ __all__ = ["clean", "driver", "fresh_database", "migrated_pool"]
 pytestmark = pytest.mark.asterisk
 
 CALLS = 10
+
+
+def of_kind(
+    kind: type[Effect], *, number: str | None = None, linkedid: str | None = None
+) -> Callable[[AnyEffect], bool]:
+    def match(effect: AnyEffect) -> bool:
+        if not isinstance(effect, kind) or (linkedid is not None and effect.linkedid != linkedid):
+            return False
+        return number is None or getattr(effect, "caller_number", None) == number
+
+    return match
 
 
 def queue_retry(rig: AsteriskRig) -> int:
@@ -54,11 +65,9 @@ async def test_queue_entry_to_ring(
         honoured = 0
         for n in range(CALLS):
             await driver.call(f"03210004{n:02d}", f"Appelant {n}", __ADVISOR_TALK="1")
-            queued = await svc.effect(
-                lambda e, n=n: isinstance(e, CallQueued) and e.caller_number == f"+333210004{n:02d}"
-            )
-            ring = await svc.effect(lambda e, q=queued: isinstance(e, AdvisorRinging) and e.linkedid == q.linkedid)
-            await svc.effect(lambda e, q=queued: isinstance(e, CallAnswered) and e.linkedid == q.linkedid)
+            queued = await svc.effect(of_kind(CallQueued, number=f"+333210004{n:02d}"))
+            ring = await svc.effect(of_kind(AdvisorRinging, linkedid=queued.linkedid))
+            await svc.effect(of_kind(CallAnswered, linkedid=queued.linkedid))
             assert isinstance(ring, AdvisorRinging)
             waits.append((ring.at - queued.at).total_seconds())  # Asterisk's own timestamps
             offered = [advisor for linkedid, advisor in offers_made(caplog) if linkedid == queued.linkedid]
