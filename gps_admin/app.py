@@ -35,6 +35,7 @@ from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
+from storage.probe import DatabaseProbe
 from storage.qualification import NOTE_DB_MAX
 from storage.redis.claims import RedisClaims
 from storage.redis.commands import CommandServer, RedisRouterCommands
@@ -213,6 +214,7 @@ async def health(request: web.Request) -> web.Response:
             **pipeline.stats.as_dict(),
         },
         "records": stats.model_dump(),
+        "database": database.model_dump(mode="json") if (database := writer.database_status()) else None,
         "router": {"leader": svc.router.leader, **svc.router.stats.as_dict()},
         "desk": svc.hub.stats.as_dict(),
         "redis": {"calls": svc.rounds.calls, "rounds": svc.rounds.rounds, "failed": svc.rounds.failed},
@@ -230,9 +232,16 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     async def pool_factory() -> asyncpg.Pool:
         return await create_pool(endpoints.database_url, command_timeout=settings.db_write_timeout)
 
+    async def probe_connect() -> asyncpg.Connection:
+        return await asyncpg.connect(endpoints.database_url, timeout=settings.db_write_timeout)
+
     # The service loop hands each record over (`accept`): a spooler task fsyncs it, the drain commits it.
     writer = RecordWriter(
-        Spool(settings.spool_dir), pool_factory, submit_timeout=0.0, write_timeout=settings.db_write_timeout
+        Spool(settings.spool_dir),
+        pool_factory,
+        submit_timeout=0.0,
+        write_timeout=settings.db_write_timeout,
+        probe=DatabaseProbe(probe_connect, timeout=settings.db_write_timeout),  # /healthz "database"
     )
     live = LiveView()  # the calls in progress and the advisors' states, fed by the pipeline (and the router)
     pipeline = CallPipeline(CallTracker(settings.line, settings.hours), writer.accept, MemberTracker(queue), live=live)

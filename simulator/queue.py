@@ -22,7 +22,7 @@ from simulator.frames import Chan, Fields, event, response
 class QueueConfig:
     name: str = "gps"
     ring_timeout: float = 15.0
-    retry: float = 2.0
+    retry: float = 1.0  # as config/asterisk/queues.conf (app_queue's smallest: whole seconds, ≥ 1)
     failsafe_after: float = 30.0
     failsafe_penalty: int = 2
     start_penalty: int = 1

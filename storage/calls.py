@@ -17,9 +17,9 @@ import asyncpg
 
 from telephony.records import CallRecord
 
-# Column order = CallRecord field order; `rings` travels as JSON text, cast in SQL, so this works on
-# any connection, whatever codecs it has.
-_FACTS: tuple[str, ...] = tuple(CallRecord.model_fields)
+# Column order = CallRecord field order, then its derived durations (stored for reports); `rings` travels as JSON
+# text, cast in SQL, so this works on any connection, whatever codecs it has.
+_FACTS: tuple[str, ...] = (*CallRecord.model_fields, *CallRecord.model_computed_fields)
 _UPDATABLE = tuple(c for c in _FACTS if c != "linkedid")
 
 

@@ -13,8 +13,13 @@ tried again with backoff; `stop()` spools what is left.
 
 PostgreSQL down (refused, closed pool, restart, timeout): the pool is dropped, the drain sleeps with
 capped exponential backoff and asks the pool factory for a new pool on the next try; a submit wakes it
-at once. A record PostgreSQL refuses for good (data or constraint error) goes to `rejected/` so that
-one bad record never blocks the others.
+at once, and so does the database's probe (`storage.probe.DatabaseProbe`, a `SELECT 1` every second while
+PostgreSQL is away) when it sees PostgreSQL back: records are written within about a second of its return
+(they came back 23–27 s after it with the 30 s backoff alone). A record PostgreSQL refuses for good (data or
+constraint error) goes to `rejected/` so that one bad record never blocks the others.
+
+`stats()` and `database_status()` are cheap (read by `/healthz`): the spool's files are counted as they come and
+go, the directory listed only when the drain lists it anyway.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from storage.calls import CallRecordRepository
+from storage.probe import DatabaseProbe, DatabaseStatus
 from storage.spool import CorruptSpoolFileError, Spool
 from telephony.aio import bounded
 from telephony.records import CallRecord
@@ -67,8 +73,12 @@ class RecordWriter:
         write_timeout: float = 5.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
+        probe: DatabaseProbe | None = None,
     ) -> None:
         self._spool = spool
+        self._probe = probe
+        self._probe_task: asyncio.Task[None] | None = None
+        self._files: int | None = None  # spool files: listed at start, then counted as they come and go
         self._pool_factory = pool_factory
         self._submit_timeout = submit_timeout
         self._write_timeout = write_timeout
@@ -99,8 +109,12 @@ class RecordWriter:
     async def start(self) -> None:
         if self._task is not None:
             raise RuntimeError("RecordWriter already started")
+        await asyncio.to_thread(self._spool.recover)
+        self._files = len(await asyncio.to_thread(self._spool.pending))  # before anything is spooled: exact
         self._task = asyncio.create_task(self.run(), name="record-writer-drain")
         self._spooler = asyncio.create_task(self._spool_accepted(), name="record-writer-spooler")
+        if self._probe is not None:
+            self._probe_task = asyncio.create_task(self._probe.run(), name="database-probe")
 
     async def stop(self) -> None:
         """Spool what was accepted, cancel the drain and close the pool; what is spooled stays for the next start."""
@@ -116,11 +130,12 @@ class RecordWriter:
                 await self._put_accepted()
             except OSError as exc:
                 _log.error("record writer: %d accepted record(s) lost at stop: %s", len(self._accepted), exc)
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._probe_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._probe_task = None
         await self._drop_pool()
 
     async def __aenter__(self) -> RecordWriter:
@@ -145,6 +160,7 @@ class RecordWriter:
         self._submitting += 1
         try:
             path = await asyncio.to_thread(self._spool.put, record)
+            self._count_files(1)
             if len(self._spooled) < _MEMORY_MAX:
                 self._spooled[path] = record
             else:
@@ -202,6 +218,7 @@ class RecordWriter:
         try:
             await asyncio.to_thread(put_all)
         finally:  # what reached the disk, even if a later one failed
+            self._count_files(len(spooled))
             for path in spooled:
                 record = self._accepted.popleft()
                 if len(self._spooled) < _MEMORY_MAX:
@@ -215,10 +232,26 @@ class RecordWriter:
         """Return once the drain has found the spool empty (after the last submit)."""
         await self._drained.wait()
 
+    def _count_files(self, delta: int) -> None:
+        # may dip below zero for a moment: the drain can write a file before its submit has counted it
+        if self._files is not None:
+            self._files += delta
+
+    @property
+    def waiting(self) -> int:
+        """Records accepted and not yet committed (spooled or about to be)."""
+        if self._files is None:  # not started with start(): listed here, once
+            self._files = len(self._spool.pending())
+        return max(0, self._files) + len(self._accepted)
+
+    def database_status(self) -> DatabaseStatus | None:
+        """PostgreSQL's status as the probe sees it, with the records waiting for it (None: no probe)."""
+        return self._probe.status(self.waiting) if self._probe is not None else None
+
     def stats(self) -> WriterStats:
         return WriterStats(
             written=self.written,
-            pending=len(self._spool.pending()) + len(self._accepted),
+            pending=self.waiting,
             failures=self.failures,
             rejected=self.rejected,
             corrupt=self.corrupt,
@@ -233,6 +266,7 @@ class RecordWriter:
         backoff = self._backoff_initial
         while True:
             self._wake.clear()
+            recovery = self._probe.recovery() if self._probe is not None else None
             try:
                 await self._drain_once()
             except asyncio.CancelledError:
@@ -241,15 +275,17 @@ class RecordWriter:
                 self.failures += 1
                 self._scan = True  # what failed may be known from its file only
                 _log.warning(
-                    "record writer: PostgreSQL write failed (%s: %s); %d pending, retry in %.1fs",
+                    "record writer: PostgreSQL write failed (%s: %s); %d pending, retry in %.1fs%s",
                     type(exc).__name__,
                     exc,
-                    len(self._spool.pending()),
+                    self.waiting,
                     backoff,
+                    " or as soon as the probe sees PostgreSQL back" if recovery is not None else "",
                 )
+                if self._probe is not None:
+                    self._probe.failed(exc)
                 await self._drop_pool()
-                with contextlib.suppress(TimeoutError):
-                    await bounded(self._wake.wait(), backoff)
+                await _first(backoff, self._wake, *(() if recovery is None else (recovery,)))
                 backoff = min(backoff * 2, self._backoff_max)
                 continue
             backoff = self._backoff_initial
@@ -301,6 +337,7 @@ class RecordWriter:
             return False
         paths = [path for path, _ in batch]
         await asyncio.to_thread(self._spool.remove_many, paths)
+        self._count_files(-len(paths))
         for path, record in batch:
             self._spooled.pop(path, None)
             self._written(path, record)
@@ -312,24 +349,30 @@ class RecordWriter:
             record = kept if kept is not None else await asyncio.to_thread(self._spool.load, path)
         except CorruptSpoolFileError as exc:
             self.corrupt += 1
+            self._count_files(-1)
             _log.error("record writer: %s", exc)
             self._settle(path, False)
             return
         except FileNotFoundError:
+            self._count_files(-1)
             return
         try:
             await bounded(repository.upsert(record), self._write_timeout)
         except _PERMANENT as exc:
             self.rejected += 1
             await asyncio.to_thread(self._spool.reject, path, f"{type(exc).__name__}: {exc}")
+            self._count_files(-1)
             self._settle(path, False)
             return
         await asyncio.to_thread(self._spool.remove, path)
+        self._count_files(-1)
         self._written(path, record)
 
     def _written(self, path: Path, record: CallRecord) -> None:
         """Committed and its file removed: counted, logged (the line bench.screenpop times), its submit told."""
         self.written += 1
+        if self._probe is not None:
+            self._probe.up()  # a commit says PostgreSQL is there
         _log.info("record written linkedid=%s status=%s", record.linkedid, record.status.value)
         self._settle(path, True)
 
@@ -350,3 +393,13 @@ class RecordWriter:
                 await bounded(pool.close(), 2.0)
             except Exception:  # a broken pool may not close cleanly; make sure it is gone
                 pool.terminate()
+
+
+async def _first(timeout: float, *events: asyncio.Event) -> None:
+    """Return when one of `events` is set, or after `timeout` seconds."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -23,18 +23,20 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from telephony import events as ev
 from telephony.aio import bounded
-from telephony.frames import BufferOverflow, EventFrame, FrameReader, FrameStats, extract_headers
+from telephony.frames import BufferOverflow, DuplicateHeader, EventFrame, FrameReader, FrameStats, extract_headers
+from telephony.throttle import LogThrottle
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Sink = Callable[[ev.AmiEvent], None]
 Clock = Callable[[], datetime]
@@ -82,6 +84,20 @@ class AmiTimeout(AmiError):
     error_id = "ami-timeout"
 
 
+class AmiUnsafeAction(AmiError):
+    """An action whose header or value holds a line break: AMI would read it as more headers (Asterisk ends a
+    line at a lone LF too). Never sent."""
+
+    error_id = "ami-unsafe-action"
+
+
+def check_action(action: Mapping[str, str]) -> None:
+    """Refuse an action that could carry more headers than it shows (see AmiUnsafeAction)."""
+    for key, value in action.items():
+        if "\r" in key or "\n" in key or "\r" in value or "\n" in value:
+            raise AmiUnsafeAction(f"line break in the {key[:40]!r} header of {action.get('Action', '?')[:40]!r}")
+
+
 @dataclass(frozen=True)
 class AmiConfig:
     host: str
@@ -98,7 +114,8 @@ class AmiConfig:
 @dataclass
 class EdgeStats:
     frames: FrameStats = field(default_factory=FrameStats)
-    invalid_events: int = 0  # wanted events whose headers failed validation
+    invalid_events: int = 0  # wanted events whose headers failed validation (or were repeated)
+    duplicate_headers: int = 0  # of which: a header the model reads appeared twice (refused, never first-wins)
     callback_errors: int = 0
     connects: int = 0
     disconnects: int = 0
@@ -122,29 +139,44 @@ def parse_timestamp(value: str | None) -> datetime | None:
 
 
 class EventDecoder:
-    """EventFrame → typed model; counts and logs what does not validate. No I/O."""
+    """EventFrame → typed model; counts what does not validate and logs it, one line per event name per interval
+    (`LogThrottle`: a storm of bad events must not become a storm of log lines). No I/O but the log."""
 
-    def __init__(self, stats: EdgeStats, clock: Clock) -> None:
+    def __init__(self, stats: EdgeStats, clock: Clock, throttle: LogThrottle | None = None) -> None:
         self._stats = stats
         self._clock = clock
-        # per event name: the model and the headers it reads (plus Asterisk's Timestamp)
-        self._plans: dict[str, tuple[type[ev.AmiEvent], tuple[tuple[str, str], ...]]] = {
-            name: (model, tuple((key, f"\r\n{key}: ") for key in (*_aliases(model), "Timestamp")))
+        self._throttle = throttle or LogThrottle(log)
+        # per event name: the model, the headers it reads (plus Asterisk's Timestamp), those that are ids
+        self._plans: dict[str, tuple[type[ev.AmiEvent], frozenset[str], frozenset[str]]] = {
+            name: (model, frozenset((*_aliases(model), "Timestamp")), _id_aliases(model))
             for name, model in ev.MODELS.items()
         }
+
+    def handler_failed(self, exc: Exception) -> None:
+        """A handler raised while a frame was handled: counted, logged once per error type per interval."""
+        self._stats.callback_errors += 1
+        self._throttle.error(f"handler {type(exc).__name__}", "error while handling an AMI frame", exc_info=True)
 
     def decode(self, frame: EventFrame) -> ev.AmiEvent | None:
         plan = self._plans.get(frame.name)
         if plan is None:
             return None
-        model, needles = plan
-        headers: dict[str, Any] = extract_headers(frame.text, needles)
+        model, keys, ids = plan
+        try:
+            # values cut at the models' bound, but ids whole: they are bounded by a digest of the whole value
+            headers: dict[str, Any] = extract_headers(frame.text, keys, ev.TEXT_MAX, ids)
+        except DuplicateHeader as exc:
+            self._stats.invalid_events += 1
+            self._stats.duplicate_headers += 1
+            self._throttle.warning(f"duplicate {frame.name}", "AMI event %s refused: %s", frame.name, exc)
+            return None
         headers["at"] = parse_timestamp(headers.pop("Timestamp", None)) or self._clock()
         try:
             return model.model_validate(headers)
         except ValidationError as exc:
             self._stats.invalid_events += 1
-            log.warning(
+            self._throttle.warning(
+                f"invalid {frame.name}",
                 "invalid AMI event %s linkedid=%s: %s",
                 frame.name,
                 str(headers.get("Linkedid", ""))[:64],
@@ -153,8 +185,20 @@ class EventDecoder:
             return None
 
 
-def _aliases(model: type[ev.AmiEvent]) -> list[str]:
+def _aliases(model: type[BaseModel]) -> list[str]:
     return [f.alias for f in model.model_fields.values() if f.alias is not None]
+
+
+def _id_aliases(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(f.alias for f in model.model_fields.values() if f.alias is not None and ev.is_id(f))
+
+
+def _bounded(message: Mapping[str, Any], ids: frozenset[str]) -> dict[str, Any]:
+    """A list reply's headers cut as the edge cuts an event's (panoramisk parsed them whole)."""
+    return {k: v[: ev.TEXT_MAX] if isinstance(v, str) and k not in ids else v for k, v in message.items()}
+
+
+_SNAPSHOT_IDS = {m: _id_aliases(m) for m in (ev.SnapshotChannel, ev.SnapshotQueueEntry, ev.SnapshotQueueMember)}
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
@@ -185,9 +229,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
                     message = Message.from_line(frame.text)
                     if message is not None:
                         self.handle_message(message)
-            except Exception:  # a defect in a handler must not cut the link (D2/D3)
-                self.decoder._stats.callback_errors += 1
-                log.exception("error while handling an AMI frame")
+            except Exception as exc:  # a defect in a handler must not cut the link (D2/D3)
+                self.decoder.handler_failed(exc)
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -243,6 +286,8 @@ class AmiClient:
         self._change = asyncio.Event()
         self._gate = asyncio.Event()  # cleared by hold_reconnect()
         self._gate.set()
+        self._lived = False  # the current session's watchdog got a Pong
+        self.backoff = 0.0  # the wait before the latest reconnection attempt (seconds, jitter included)
 
     # -- observation and operation --
 
@@ -284,21 +329,26 @@ class AmiClient:
     # -- lifecycle --
 
     async def run(self) -> None:
-        """Keep the session up until cancelled."""
+        """Keep the session up until cancelled. The wait before each new attempt doubles up to `reconnect_max`, and
+        starts over from `reconnect_min` after a session that lived (its watchdog got a Pong): a link cut after a
+        healthy spell comes back at once, a PBX that keeps failing is not hammered. (`_session` always ends by
+        raising: the reset used to sit after it and never ran, so after one bad morning every cut cost 30 s.)"""
         delay = self._config.reconnect_min
         while True:
+            self._lived = False
             try:
                 await self._session()
-                delay = self._config.reconnect_min  # the session had been up: start over fast
             except (OSError, AmiError, TimeoutError) as exc:
                 log.warning("AMI %s:%s unavailable: %s", self._config.host, self._config.port, exc)
             finally:
                 self.ready.clear()
                 self._close()
+                if self._lived:
+                    delay = self._config.reconnect_min
+                self.backoff = delay * (0.8 + 0.4 * random.random())
                 self._notify()
-            wait = delay * (0.8 + 0.4 * random.random())
-            log.info("AMI reconnect in %.1f s", wait)
-            await asyncio.sleep(wait)
+            log.info("AMI reconnect in %.1f s", self.backoff)
+            await asyncio.sleep(self.backoff)
             await self._gate.wait()
             delay = min(delay * 2, self._config.reconnect_max)
 
@@ -340,7 +390,7 @@ class AmiClient:
         auth = manager.authenticated_future
         if auth is None:
             raise AmiNotConnected("no login sent")
-        response = await bounded(auth, cfg.action_timeout)
+        response = await self._unless_lost(auth, cfg.action_timeout)
         if not manager.authenticated:
             self.stats.login_failures += 1
             raise AmiActionFailed("Login", str(getattr(response, "message", "authentication failed")))
@@ -348,7 +398,7 @@ class AmiClient:
         self.version = self._reader.version
         log.info("AMI connected to %s:%s (Asterisk Call Manager/%s)", cfg.host, cfg.port, self.version)
         try:
-            snapshot = await self._snapshot()
+            snapshot = await self._unless_lost(asyncio.ensure_future(self._snapshot()), None)
         except BaseException:
             self._held = None
             raise
@@ -369,6 +419,23 @@ class AmiClient:
         self._sink(ev.LinkDown(at=self._clock(), reason=str(exc or "closed")))
         raise AmiNotConnected(f"link lost ({exc or 'closed by peer'})")
 
+    async def _unless_lost(self, future: asyncio.Future[T], timeout: float | None) -> T:
+        """Wait for `future`, but give up as soon as the link is lost (a peer that closes during the login or the
+        snapshot is retried at the backoff, not after the action timeout). A task given up is cancelled."""
+        lost = self._lost
+        assert lost is not None
+        waited: set[asyncio.Future[Any]] = {future, lost}
+        try:
+            done, _ = await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if isinstance(future, asyncio.Task) and not future.done():
+                future.cancel()
+        if future in done:
+            return future.result()
+        if lost in done:
+            raise AmiNotConnected(f"link lost before the session was up ({lost.result() or 'closed by peer'})")
+        raise TimeoutError(f"no answer within {timeout} s")
+
     async def _snapshot(self) -> ev.Snapshot:
         channels = await self.send({"Action": "CoreShowChannels"})
         queues = await self.send({"Action": "QueueStatus"})
@@ -378,16 +445,22 @@ class AmiClient:
         for message in channels:
             if message.get("Event") == "CoreShowChannel":
                 try:
-                    snap_channels.append(ev.SnapshotChannel.model_validate(dict(message)))
+                    snap_channels.append(
+                        ev.SnapshotChannel.model_validate(_bounded(message, _SNAPSHOT_IDS[ev.SnapshotChannel]))
+                    )
                 except ValidationError:
                     self.stats.invalid_events += 1
         for message in queues:
             kind = message.get("Event")
             try:
                 if kind == "QueueEntry":
-                    entries.append(ev.SnapshotQueueEntry.model_validate(dict(message)))
+                    entries.append(
+                        ev.SnapshotQueueEntry.model_validate(_bounded(message, _SNAPSHOT_IDS[ev.SnapshotQueueEntry]))
+                    )
                 elif kind == "QueueMember":
-                    members.append(ev.SnapshotQueueMember.model_validate(dict(message)))
+                    members.append(
+                        ev.SnapshotQueueMember.model_validate(_bounded(message, _SNAPSHOT_IDS[ev.SnapshotQueueMember]))
+                    )
             except ValidationError:
                 self.stats.invalid_events += 1
         log.info(
@@ -410,6 +483,7 @@ class AmiClient:
                 return
             try:
                 await bounded(manager.send_action({"Action": "Ping"}, as_list=False), cfg.ping_timeout)
+                self._lived = True  # a healthy session: the next reconnection starts over from the shortest wait
             except TimeoutError:
                 self.stats.watchdog_aborts += 1
                 self._notify()
@@ -430,6 +504,7 @@ class AmiClient:
         manager = self._manager
         if manager is None or manager.protocol is None or manager.protocol.closed:
             raise AmiNotConnected("AMI link is down")
+        check_action(action)
         name = action.get("Action", "")
         if name.lower() == "originate" and not any(k.lower() == "async" for k in action):
             action = {**action, "Async": "true"}  # D2

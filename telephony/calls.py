@@ -27,6 +27,7 @@ from telephony.effects import (
     CallEnded,
     CallLeftQueue,
     CallQueued,
+    CallRecordAmended,
     CallStarted,
     CallTransferred,
     ConsultationEnded,
@@ -39,6 +40,8 @@ from telephony.records import CallRecord, CallStatus, HangupBy, RingAttempt, Rin
 log = logging.getLogger(__name__)
 
 TOMBSTONES = 20_000  # recently hung-up channels remembered, so a late snapshot cannot revive them
+RECENT = 5_000  # recently ended calls remembered, so Asterisk's Shutdown can amend their records
+SHUTDOWN_WINDOW = timedelta(seconds=15)  # calls ended this long before a Shutdown may have been cut by it
 
 
 def channel_base(channel: str) -> str:
@@ -86,6 +89,7 @@ class _Call:
     caller_name_raw: str = ""
     inbound: set[str] = field(default_factory=set)  # uniqueids of the public line's legs
     live: set[str] = field(default_factory=set)
+    linkedids: set[str] = field(default_factory=set)  # the group's linkedids (forgotten with the call)
     queue: str | None = None
     queue_entered_at: datetime | None = None
     queue_left_at: datetime | None = None
@@ -110,6 +114,8 @@ class _Call:
     reconstructed: bool = False
     topic: str | None = None  # voice-menu choice (UserEvent GpsTopic)
     released: bool = False  # AdvisorReleased emitted
+    cause_zero: bool = False  # a leg hung up with Cause 0 (no cause: Asterisk cut it, e.g. while shutting down)
+    system_ended: bool = False  # Asterisk ended it (its Shutdown), whoever's hang-up came first
 
     def open_ring(self, interface: str) -> _Ring | None:
         for ring in reversed(self.rings):
@@ -127,10 +133,13 @@ class CallTracker:
         self._inbound_contexts = frozenset(line.inbound_contexts)
         self._public_numbers = frozenset(line.public_numbers)
         self._legs: dict[str, _Leg] = {}
+        self._by_linkedid: dict[str, set[str]] = {}  # linkedid → uniqueids of the live legs carrying it
         self._groups: dict[str, str] = {}  # linkedid → call key
         self._calls: dict[str, _Call] = {}
         self._gone: OrderedDict[str, None] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[_Call, datetime]] = OrderedDict()  # ended calls, oldest first
         self.link_down_since: datetime | None = None
+        self.shutdown_at: datetime | None = None  # Asterisk said it stops; cleared by the next snapshot
 
     # ---- read side (for tests, resync and the desk) ----
 
@@ -159,8 +168,7 @@ class CallTracker:
         if leg is None:
             if e.uniqueid in self._gone:
                 return None
-            leg = _Leg(e.uniqueid, e.linkedid, e.channel, e.at, exten=e.exten[:80])
-            self._legs[e.uniqueid] = leg
+            leg = self._add_leg(_Leg(e.uniqueid, e.linkedid, e.channel, e.at, exten=e.exten[:80]))
             key = self._groups.get(e.linkedid)
             if key is not None:
                 self._attach(leg, self._calls[key])
@@ -171,6 +179,36 @@ class CallTracker:
             self._merge(leg, e.linkedid)
         return leg
 
+    # Legs are indexed by linkedid, so that starting, merging and ending a call cost what the call holds, not what
+    # the tracker holds: a storm of 20,000 calls (issue 11, item 12) scanned every leg at each new call and every
+    # group at each end, O(n²).
+    def _add_leg(self, leg: _Leg) -> _Leg:
+        self._legs[leg.uniqueid] = leg
+        self._by_linkedid.setdefault(leg.linkedid, set()).add(leg.uniqueid)
+        return leg
+
+    def _pop_leg(self, uniqueid: str) -> _Leg | None:
+        leg = self._legs.pop(uniqueid, None)
+        if leg is not None:
+            self._unindex(leg)
+        return leg
+
+    def _unindex(self, leg: _Leg) -> None:
+        uids = self._by_linkedid.get(leg.linkedid)
+        if uids is not None:
+            uids.discard(leg.uniqueid)
+            if not uids:
+                del self._by_linkedid[leg.linkedid]
+
+    def _unattached(self, *linkedids: str) -> list[_Leg]:
+        """Live legs carrying one of these linkedids and not yet part of a call."""
+        legs = (self._legs[uid] for lid in linkedids for uid in self._by_linkedid.get(lid, ()))
+        return [leg for leg in legs if leg.call is None]
+
+    def _group(self, linkedid: str, call: _Call) -> None:
+        self._groups[linkedid] = call.key
+        call.linkedids.add(linkedid)
+
     def _attach(self, leg: _Leg, call: _Call) -> None:
         leg.call = call.key
         call.live.add(leg.uniqueid)
@@ -178,19 +216,19 @@ class CallTracker:
     def _merge(self, leg: _Leg, new_linkedid: str) -> None:
         """A known channel shows a new Linkedid: its group and the new one are now one call."""
         old = leg.linkedid
+        self._unindex(leg)
         leg.linkedid = new_linkedid
+        self._by_linkedid.setdefault(new_linkedid, set()).add(leg.uniqueid)
         key_old = self._groups.get(old)
         key_new = self._groups.get(new_linkedid)
         if key_new is None and key_old is not None:
-            self._groups[new_linkedid] = key_old
-            for other in self._legs.values():
-                if other.linkedid == new_linkedid and other.call is None:
-                    self._attach(other, self._calls[key_old])
+            self._group(new_linkedid, self._calls[key_old])
+            for other in self._unattached(new_linkedid):
+                self._attach(other, self._calls[key_old])
         elif key_new is not None and key_old is None:
-            self._groups[old] = key_new
-            for other in self._legs.values():
-                if other.linkedid in (old, new_linkedid) and other.call is None:
-                    self._attach(other, self._calls[key_new])
+            self._group(old, self._calls[key_new])
+            for other in self._unattached(old, new_linkedid):
+                self._attach(other, self._calls[key_new])
         elif key_new is not None and key_old is not None and key_new != key_old:
             # Two calls of the line bridged together (rare): each keeps its own record.
             log.info("linkedid=%s merges with linkedid=%s; records kept apart", key_old, key_new)
@@ -201,10 +239,9 @@ class CallTracker:
     def _start_call(self, key: str, at: datetime, called: str) -> tuple[_Call, list[AnyEffect]]:
         call = _Call(key=key, arrived_at=at, line_open=is_open(at, self._hours), called_number=called[:32])
         self._calls[key] = call
-        self._groups[key] = key
-        for leg in self._legs.values():
-            if leg.linkedid == key and leg.call is None:
-                self._attach(leg, call)
+        self._group(key, call)
+        for leg in self._unattached(key):
+            self._attach(leg, call)
         return call, [self._started(call, at)]
 
     def _started(self, call: _Call, at: datetime) -> CallStarted:
@@ -287,9 +324,8 @@ class CallTracker:
             return []
         return [
             leg
-            for leg in self._legs.values()
-            if leg.call == call.key
-            and leg.created_at >= start
+            for leg in (self._legs[uid] for uid in call.live)
+            if leg.created_at >= start
             and leg.uniqueid not in call.inbound
             and leg.base != call.advisor_base
             and leg.exten
@@ -351,6 +387,7 @@ class CallTracker:
         if call is not None and call.answered_at is None:
             call.abandoned_at = e.at
             call.caller_gone_at = call.caller_gone_at or e.at
+            call.queue_left_at = call.queue_left_at or call.caller_gone_at
         return []
 
     def _on_QueueCallerLeave(self, e: ev.QueueCallerLeave) -> list[AnyEffect]:
@@ -427,8 +464,7 @@ class CallTracker:
         call.advisor_interface = e.interface[:200]
         call.advisor_name = clean_text(e.member_name, 200) or None
         call.advisor_base = channel_base(e.dest_channel)
-        if call.queue_left_at is None:
-            call.queue_left_at = e.at
+        call.queue_left_at = e.at  # answered: it left the queue then (QueueCallerLeave came a few ms before)
         ring = call.open_ring(e.interface)
         if ring is not None:
             out.append(self._end_ring(call, ring, e.at, RingResult.ANSWERED))
@@ -463,6 +499,7 @@ class CallTracker:
         call.transferred_at = at
         call.consulting = False
         released = self._end_talk(call, at)
+        call.talk_ended_at = at  # the advisor's part ends at the transfer (its BridgeLeave may come a moment before)
         return [
             CallTransferred(linkedid=call.key, at=at, transfer_kind=kind, target=call.transfer_target or ""),
             *released,
@@ -518,7 +555,7 @@ class CallTracker:
         return HangupBy.CALLER
 
     def _on_Hangup(self, e: ev.Hangup) -> list[AnyEffect]:
-        leg = self._legs.pop(e.uniqueid, None)
+        leg = self._pop_leg(e.uniqueid)
         self._gone[e.uniqueid] = None
         if len(self._gone) > TOMBSTONES:
             self._gone.popitem(last=False)
@@ -528,6 +565,8 @@ class CallTracker:
         if call is None:
             return []
         call.live.discard(leg.uniqueid)
+        if e.cause == 0:
+            call.cause_zero = True
         side = self._side(call, leg)
         out: list[AnyEffect] = self._end_talk(call, e.at) if side is HangupBy.ADVISOR else []
         if side is not None and call.hangup_by is None:
@@ -536,12 +575,30 @@ class CallTracker:
                 call.caller_gone_at = e.at
                 if call.queue_entered_at is not None and call.answered_at is None and call.queue_left_at is None:
                     # the caller hung up while waiting: Asterisk says so (QueueCallerAbandon) only later
+                    call.queue_left_at = e.at
                     out.append(CallLeftQueue(linkedid=call.key, at=e.at))
         if leg.uniqueid in call.inbound and call.hangup_cause is None:
             call.hangup_cause = e.cause if e.cause is not None and 0 <= e.cause <= 65535 else None
             call.hangup_cause_text = clean_text(e.cause_txt, 80) or None
         if not call.live:
             out.extend(self._finish(call, e.at))
+        return out
+
+    def _on_Shutdown(self, e: ev.Shutdown) -> list[AnyEffect]:
+        """Asterisk stops: calls it cut say so. With `core stop|restart now` it hangs up every channel first (Cause 0
+        on the channels it cut; the others follow their peer with 16), then publishes Shutdown: the calls that ended
+        just before with a Cause-0 hang-up get their records amended (`hangup_by = system`). Calls still up end
+        with the same verdict (their hang-ups, or the snapshot after the restart)."""
+        self.shutdown_at = e.at
+        out: list[AnyEffect] = []
+        for call, ended_at in reversed(self._recent.values()):
+            if ended_at < e.at - SHUTDOWN_WINDOW:
+                break
+            if call.cause_zero and not call.system_ended:
+                call.system_ended = True
+                out.append(CallRecordAmended(linkedid=call.key, at=e.at, record=self.record(call, ended_at)))
+        for call in self._calls.values():
+            call.system_ended = True
         return out
 
     def _on_LinkDown(self, e: ev.LinkDown) -> list[AnyEffect]:
@@ -556,12 +613,14 @@ class CallTracker:
         out: list[AnyEffect] = []
         # 1. channels we hold that Asterisk no longer has: they hung up while we could not see.
         for uid in [uid for uid in self._legs if uid not in present]:
-            leg = self._legs.pop(uid)
+            leg = self._pop_leg(uid)
+            assert leg is not None
             self._gone[uid] = None
             call = self._calls.get(leg.call) if leg.call is not None else None
             if call is not None:
                 call.live.discard(uid)
                 call.reconstructed = True
+                call.system_ended = call.system_ended or self.shutdown_at is not None
         for call in [c for c in self._calls.values() if not c.live]:
             out.extend(self._finish(call, e.at))
         # 2. channels Asterisk has that we do not know: calls already up when we (re)started.
@@ -570,8 +629,7 @@ class CallTracker:
             if snap.uniqueid in self._legs or snap.uniqueid in self._gone:
                 continue
             started = e.at - timedelta(seconds=snap.duration_seconds)
-            leg = _Leg(snap.uniqueid, snap.linkedid, snap.channel, started)
-            self._legs[snap.uniqueid] = leg
+            leg = self._add_leg(_Leg(snap.uniqueid, snap.linkedid, snap.channel, started))
             call = self._call_for(snap.linkedid)
             entry = waits.get(snap.uniqueid)
             if call is None and (self._is_inbound(snap.context, snap.exten) or entry is not None):
@@ -590,6 +648,7 @@ class CallTracker:
                 call.queue_entered_at = e.at - timedelta(seconds=entry.wait or 0)
         self._adopt_connected(e)
         self.link_down_since = None
+        self.shutdown_at = None
         return out
 
     def _adopt_connected(self, e: ev.Snapshot) -> None:
@@ -619,23 +678,20 @@ class CallTracker:
 
     def _finish(self, call: _Call, at: datetime) -> list[AnyEffect]:
         self._calls.pop(call.key, None)
-        for linkedid in [k for k, v in self._groups.items() if v == call.key]:
-            del self._groups[linkedid]
+        for linkedid in call.linkedids:
+            if self._groups.get(linkedid) == call.key:
+                del self._groups[linkedid]
         out = self._end_talk(call, at) if call.answered_at is not None else []
         out.append(CallEnded(linkedid=call.key, at=at, record=self.record(call, at)))
+        self._recent[call.key] = (call, at)
+        if len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
         return out
 
     def record(self, call: _Call, ended_at: datetime) -> CallRecord:
+        """The call's record (durations are derived by the record from the times it holds)."""
         status, hangup_by = self._classify(call)
-        for ring in call.rings:
-            if ring.result is None:
-                ring.ended_at = ended_at
-                ring.result = RingResult.CALLER_GONE if status is CallStatus.ABANDONED_RINGING else RingResult.OTHER
-        wait_from = call.queue_entered_at
-        wait_to = call.answered_at or call.queue_left_at or call.caller_gone_at or ended_at
-        talk: float | None = None
-        if call.answered_at is not None:
-            talk = max(0.0, ((call.talk_ended_at or ended_at) - call.answered_at).total_seconds())
+        unfinished = RingResult.CALLER_GONE if status is CallStatus.ABANDONED_RINGING else RingResult.OTHER
         return CallRecord(
             linkedid=call.key,
             caller_number=e164(call.caller_num_raw, self._line.default_region),
@@ -653,8 +709,8 @@ class CallTracker:
                     interface=r.interface,
                     member_name=clean_text(r.member_name, 200),
                     started_at=r.started_at,
-                    ended_at=r.ended_at,
-                    result=r.result,
+                    ended_at=r.ended_at or ended_at,
+                    result=r.result or unfinished,
                 )
                 for r in call.rings
             ),
@@ -664,12 +720,11 @@ class CallTracker:
             transfer_kind=call.transfer_kind,
             transfer_target=call.transfer_target,
             transferred_at=call.transferred_at,
+            talk_ended_at=(call.talk_ended_at or ended_at) if call.answered_at is not None else None,
             ended_at=ended_at,
             hangup_by=hangup_by,
             hangup_cause=call.hangup_cause,
             hangup_cause_text=call.hangup_cause_text,
-            wait_seconds=max(0.0, (wait_to - wait_from).total_seconds()) if wait_from is not None else None,
-            talk_seconds=talk,
             status=status,
             reconstructed=call.reconstructed,
         )
@@ -677,6 +732,12 @@ class CallTracker:
     @staticmethod
     def _classify(call: _Call) -> tuple[CallStatus, HangupBy]:
         unknown = HangupBy.UNKNOWN if call.reconstructed else HangupBy.SYSTEM
+        if call.system_ended:  # Asterisk cut it: nobody hung up, and a waiting caller did not abandon
+            if call.answered_at is not None:
+                return CallStatus.ANSWERED, HangupBy.SYSTEM
+            if call.queue_entered_at is None and not call.line_open:
+                return CallStatus.CLOSED, HangupBy.SYSTEM
+            return CallStatus.FAILED, HangupBy.SYSTEM
         if call.answered_at is not None:
             if call.transferred_at is None and call.first_leave is not None:
                 return CallStatus.ANSWERED, call.first_leave

@@ -117,6 +117,14 @@ class CallEnded(Effect):
     record: CallRecord
 
 
+class CallRecordAmended(Effect):
+    """Write this call's record again, with what was learnt after its end (Asterisk's Shutdown said the hang-ups were
+    its own). Idempotent on linkedid, as any record; nothing else happens for it (the call ended already)."""
+
+    kind: Literal["call_record_amended"] = "call_record_amended"
+    record: CallRecord
+
+
 AnyEffect = (
     CallStarted
     | CallQueued
@@ -131,4 +139,5 @@ AnyEffect = (
     | MemberUpdate
     | MembersResynced
     | CallEnded
+    | CallRecordAmended
 )

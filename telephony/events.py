@@ -11,11 +11,25 @@ from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.fields import FieldInfo
 
-# Identifiers are bounded and must be present; free text is bounded and cleaned later (telephony.identity).
-Ident = Annotated[str, Field(min_length=1, max_length=128)]
-# Text: the edge cuts header values at 512 characters before validation (telephony.frames.extract_headers).
-Text = Annotated[str, StringConstraints(max_length=512)]
+from telephony.bounds import Id, OptId, bound_id, safe_name
+
+# Identifiers (telephony.bounds): the channel's own must be present; any id beyond the record's bound is replaced by
+# the same bounded form wherever it appears, so correlation holds and the record keeps its key.
+Ident = Id
+# Text: bounded; the edge cuts header values at TEXT_MAX before validation (ids excepted: they are bounded whole).
+# Free text is cleaned later (telephony.identity).
+TEXT_MAX = 512
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
+# Names that go back to Asterisk in actions (channels, interfaces, queues, contexts, extensions): also cleared of
+# control characters, so a raw line break can never add a header to an action built from them.
+Name = Annotated[str, StringConstraints(max_length=TEXT_MAX), BeforeValidator(safe_name)]
+
+
+def is_id(info: FieldInfo) -> bool:
+    """Whether a model field is an identifier (bounded whole, by a digest, never cut by the edge)."""
+    return any(getattr(m, "func", None) is bound_id for m in info.metadata)
 
 
 def _int_or_none(value: object) -> object:
@@ -38,13 +52,13 @@ class AmiEvent(BaseModel):
 class ChannelEvent(AmiEvent):
     """An event about one channel (Asterisk's standard channel snapshot)."""
 
-    channel: Text = Field("", alias="Channel")
+    channel: Name = Field("", alias="Channel")
     uniqueid: Ident = Field(alias="Uniqueid")
     linkedid: Ident = Field(alias="Linkedid")
     caller_num: Text = Field("", alias="CallerIDNum")
     caller_name: Text = Field("", alias="CallerIDName")
-    context: Text = Field("", alias="Context")
-    exten: Text = Field("", alias="Exten")
+    context: Name = Field("", alias="Context")
+    exten: Name = Field("", alias="Exten")
 
 
 class Newchannel(ChannelEvent):
@@ -63,47 +77,47 @@ class Hangup(ChannelEvent):
 
 class BridgeEnter(ChannelEvent):
     kind: Literal["BridgeEnter"] = "BridgeEnter"
-    bridge: Text = Field("", alias="BridgeUniqueid")
+    bridge: Name = Field("", alias="BridgeUniqueid")
 
 
 class BridgeLeave(ChannelEvent):
     kind: Literal["BridgeLeave"] = "BridgeLeave"
-    bridge: Text = Field("", alias="BridgeUniqueid")
+    bridge: Name = Field("", alias="BridgeUniqueid")
 
 
 class DialEnd(ChannelEvent):
     """The calling side may be absent (a dial started by Originate): its snapshot is then empty."""
 
     kind: Literal["DialEnd"] = "DialEnd"
-    uniqueid: Text = Field("", alias="Uniqueid")
-    linkedid: Text = Field("", alias="Linkedid")
-    dest_uniqueid: Text = Field("", alias="DestUniqueid")
+    uniqueid: OptId = Field("", alias="Uniqueid")
+    linkedid: OptId = Field("", alias="Linkedid")
+    dest_uniqueid: OptId = Field("", alias="DestUniqueid")
     dial_status: Text = Field("", alias="DialStatus")
 
 
 class QueueCallerJoin(ChannelEvent):
     kind: Literal["QueueCallerJoin"] = "QueueCallerJoin"
-    queue: Text = Field(alias="Queue")
+    queue: Name = Field(alias="Queue")
     position: OptInt = Field(None, alias="Position")
 
 
 class QueueCallerLeave(ChannelEvent):
     kind: Literal["QueueCallerLeave"] = "QueueCallerLeave"
-    queue: Text = Field(alias="Queue")
+    queue: Name = Field(alias="Queue")
 
 
 class QueueCallerAbandon(ChannelEvent):
     kind: Literal["QueueCallerAbandon"] = "QueueCallerAbandon"
-    queue: Text = Field(alias="Queue")
+    queue: Name = Field(alias="Queue")
     hold_time: OptInt = Field(None, alias="HoldTime")
 
 
 class AgentEvent(ChannelEvent):
-    queue: Text = Field(alias="Queue")
-    interface: Text = Field(alias="Interface")
+    queue: Name = Field(alias="Queue")
+    interface: Name = Field(alias="Interface")
     member_name: Text = Field("", alias="MemberName")
-    dest_channel: Text = Field("", alias="DestChannel")
-    dest_uniqueid: Text = Field("", alias="DestUniqueid")
+    dest_channel: Name = Field("", alias="DestChannel")
+    dest_uniqueid: OptId = Field("", alias="DestUniqueid")
 
 
 class AgentCalled(AgentEvent):
@@ -124,10 +138,10 @@ class AgentComplete(AmiEvent):
     """May arrive with no channel snapshot at all (see the AMI notes §4): correlate by Queue/Interface."""
 
     kind: Literal["AgentComplete"] = "AgentComplete"
-    uniqueid: Text = Field("", alias="Uniqueid")
-    linkedid: Text = Field("", alias="Linkedid")
-    queue: Text = Field("", alias="Queue")
-    interface: Text = Field(alias="Interface")
+    uniqueid: OptId = Field("", alias="Uniqueid")
+    linkedid: OptId = Field("", alias="Linkedid")
+    queue: Name = Field("", alias="Queue")
+    interface: Name = Field(alias="Interface")
     reason: Text = Field("", alias="Reason")
     talk_time: OptInt = Field(None, alias="TalkTime")
 
@@ -135,35 +149,35 @@ class AgentComplete(AmiEvent):
 class BlindTransfer(AmiEvent):
     kind: Literal["BlindTransfer"] = "BlindTransfer"
     result: Text = Field("", alias="Result")
-    transferer_uniqueid: Text = Field("", alias="TransfererUniqueid")
-    transferee_uniqueid: Text = Field("", alias="TransfereeUniqueid")
-    transferee_linkedid: Text = Field("", alias="TransfereeLinkedid")
-    extension: Text = Field("", alias="Extension")
-    context: Text = Field("", alias="Context")
+    transferer_uniqueid: OptId = Field("", alias="TransfererUniqueid")
+    transferee_uniqueid: OptId = Field("", alias="TransfereeUniqueid")
+    transferee_linkedid: OptId = Field("", alias="TransfereeLinkedid")
+    extension: Name = Field("", alias="Extension")
+    context: Name = Field("", alias="Context")
 
 
 class AttendedTransfer(AmiEvent):
     kind: Literal["AttendedTransfer"] = "AttendedTransfer"
     result: Text = Field("", alias="Result")
-    orig_transferer_uniqueid: Text = Field("", alias="OrigTransfererUniqueid")
-    orig_transferer_linkedid: Text = Field("", alias="OrigTransfererLinkedid")
-    second_transferer_uniqueid: Text = Field("", alias="SecondTransfererUniqueid")
-    second_transferer_exten: Text = Field("", alias="SecondTransfererExten")
-    second_transferer_context: Text = Field("", alias="SecondTransfererContext")
-    second_transferer_channel: Text = Field("", alias="SecondTransfererChannel")
-    transferee_uniqueid: Text = Field("", alias="TransfereeUniqueid")
-    transferee_linkedid: Text = Field("", alias="TransfereeLinkedid")
-    transfer_target_uniqueid: Text = Field("", alias="TransferTargetUniqueid")
-    transfer_target_channel: Text = Field("", alias="TransferTargetChannel")
-    transfer_target_exten: Text = Field("", alias="TransferTargetExten")
+    orig_transferer_uniqueid: OptId = Field("", alias="OrigTransfererUniqueid")
+    orig_transferer_linkedid: OptId = Field("", alias="OrigTransfererLinkedid")
+    second_transferer_uniqueid: OptId = Field("", alias="SecondTransfererUniqueid")
+    second_transferer_exten: Name = Field("", alias="SecondTransfererExten")
+    second_transferer_context: Name = Field("", alias="SecondTransfererContext")
+    second_transferer_channel: Name = Field("", alias="SecondTransfererChannel")
+    transferee_uniqueid: OptId = Field("", alias="TransfereeUniqueid")
+    transferee_linkedid: OptId = Field("", alias="TransfereeLinkedid")
+    transfer_target_uniqueid: OptId = Field("", alias="TransferTargetUniqueid")
+    transfer_target_channel: Name = Field("", alias="TransferTargetChannel")
+    transfer_target_exten: Name = Field("", alias="TransferTargetExten")
     dest_type: Text = Field("", alias="DestType")
 
 
 class MemberEvent(AmiEvent):
     """A queue member's snapshot, carried by every QueueMember* event."""
 
-    queue: Text = Field(alias="Queue")
-    interface: Text = Field(alias="Interface")
+    queue: Name = Field(alias="Queue")
+    interface: Name = Field(alias="Interface")
     member_name: Text = Field("", alias="MemberName")
     penalty: OptInt = Field(None, alias="Penalty")
     paused: OptInt = Field(None, alias="Paused")
@@ -197,13 +211,22 @@ class UserEvent(AmiEvent):
 
     kind: Literal["UserEvent"] = "UserEvent"
     name: Text = Field("", alias="UserEvent")
-    uniqueid: Text = Field("", alias="Uniqueid")
-    linkedid: Text = Field("", alias="Linkedid")
+    uniqueid: OptId = Field("", alias="Uniqueid")
+    linkedid: OptId = Field("", alias="Linkedid")
     topic: Text = Field("", alias="Topic")
 
 
 class FullyBooted(AmiEvent):
     kind: Literal["FullyBooted"] = "FullyBooted"
+
+
+class Shutdown(AmiEvent):
+    """Asterisk stops or restarts (`core stop|restart now|gracefully…`). With "now" it has hung up every channel
+    before it says so (seen on the rig: the hang-ups, Cause 0 on the channels it cut, then Shutdown 1 s later)."""
+
+    kind: Literal["Shutdown"] = "Shutdown"
+    shutdown: Text = Field("", alias="Shutdown")  # Cleanly / Uncleanly
+    restart: Text = Field("", alias="Restart")  # True / False
 
 
 # ---- the resync snapshot (built by the edge from CoreShowChannels / QueueStatus list responses) ----
@@ -212,15 +235,15 @@ class FullyBooted(AmiEvent):
 class SnapshotChannel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    channel: Text = Field("", alias="Channel")
+    channel: Name = Field("", alias="Channel")
     uniqueid: Ident = Field(alias="Uniqueid")
     linkedid: Ident = Field(alias="Linkedid")
     caller_num: Text = Field("", alias="CallerIDNum")
     caller_name: Text = Field("", alias="CallerIDName")
-    context: Text = Field("", alias="Context")
-    exten: Text = Field("", alias="Exten")
+    context: Name = Field("", alias="Context")
+    exten: Name = Field("", alias="Exten")
     application: Text = Field("", alias="Application")
-    bridge: Text = Field("", validation_alias=AliasChoices("BridgeId", "BridgeID"))
+    bridge: Name = Field("", validation_alias=AliasChoices("BridgeId", "BridgeID"))
     duration: Text = Field("", alias="Duration")  # "HH:MM:SS"
 
     @property
@@ -235,18 +258,18 @@ class SnapshotChannel(BaseModel):
 class SnapshotQueueEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    queue: Text = Field(alias="Queue")
-    channel: Text = Field("", alias="Channel")
-    uniqueid: Text = Field("", alias="Uniqueid")
+    queue: Name = Field(alias="Queue")
+    channel: Name = Field("", alias="Channel")
+    uniqueid: OptId = Field("", alias="Uniqueid")
     wait: OptInt = Field(None, alias="Wait")
 
 
 class SnapshotQueueMember(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    queue: Text = Field(alias="Queue")
+    queue: Name = Field(alias="Queue")
     name: Text = Field("", alias="Name")
-    location: Text = Field(alias="Location")
+    location: Name = Field(alias="Location")
     in_call: OptInt = Field(None, alias="InCall")
     paused: OptInt = Field(None, alias="Paused")
     paused_reason: Text = Field("", alias="PausedReason")
@@ -293,6 +316,7 @@ Event = Annotated[
     | QueueMemberStatus
     | UserEvent
     | FullyBooted
+    | Shutdown
     | Snapshot
     | LinkDown,
     Field(discriminator="kind"),

@@ -48,18 +48,29 @@ class BufferOverflow(Exception):
     """The peer sent more than the limit without ending a frame."""
 
 
-def extract_headers(text: str, needles: tuple[tuple[str, str], ...], limit: int = 512) -> dict[str, str]:
-    """Only the headers a model reads: `needles` are (key, "\\r\\nKey: ") pairs; first occurrence wins,
-    values are cut at `limit` characters. Faster than parsing every header of the frame."""
+class DuplicateHeader(ValueError):
+    """A header a model reads appears twice in one frame. Asterisk never repeats these; a raw line break inside a
+    value (a hostile or buggy peer: Asterisk 22 escapes them) can plant one, before or after the real one, and
+    neither can be trusted: the frame is refused, never first-wins."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"header {key} appears more than once")
+        self.key = key
+
+
+def extract_headers(
+    text: str, keys: frozenset[str], limit: int | None = 512, whole: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Only the headers a model reads (`keys`), each value cut at `limit` characters unless its key is in `whole`
+    (ids: bounded whole by their model). A key found twice raises DuplicateHeader: one pass over the lines, as fast
+    as looking each key up, and a planted header cannot hide behind the real one."""
     headers: dict[str, str] = {}
-    find = text.find
-    for key, needle in needles:
-        i = find(needle)
-        if i >= 0:
-            i += len(needle)
-            j = find("\r\n", i)
-            value = text[i:j] if j >= 0 else text[i:]
-            headers[key] = value[:limit]
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if sep and key in keys:
+            if key in headers:
+                raise DuplicateHeader(key)
+            headers[key] = value if limit is None or key in whole else value[:limit]
     return headers
 
 

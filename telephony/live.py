@@ -27,6 +27,7 @@ from telephony.effects import (
     CallEnded,
     CallLeftQueue,
     CallQueued,
+    CallRecordAmended,
     CallStarted,
     CallTransferred,
     ConsultationEnded,
@@ -151,7 +152,7 @@ class LiveView:
             return
         call = self._calls.get(effect.linkedid)
         if call is None:
-            if isinstance(effect, CallEnded):
+            if isinstance(effect, CallEnded | CallRecordAmended):
                 return  # ended before the view saw it (or evicted already): nothing to keep
             call = self._calls[effect.linkedid] = LiveCall(effect.linkedid, effect.at)
             self._bound()

@@ -8,9 +8,13 @@ shared vocabulary, here below the web and storage layers.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, computed_field, model_validator
+
+from telephony.bounds import Cut32, Cut40, Cut80, Cut200, Id
 
 
 class CallStatus(StrEnum):
@@ -46,44 +50,87 @@ class RingAttempt(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    interface: str = Field(max_length=200)
-    member_name: str = Field(max_length=200)
+    interface: Cut200
+    member_name: Cut200
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
     result: RingResult | None = None
 
 
+def _cause(value: object) -> object:
+    """A Q.850 cause out of range is no cause (never a lost record)."""
+    return None if isinstance(value, int) and not 0 <= value <= 65535 else value
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else max(0.0, (end - start).total_seconds())
+
+
 class CallRecord(BaseModel):
-    """Facts about one call, from arrival to hang-up. Times are timezone-aware (UTC)."""
+    """Facts about one call, from arrival to hang-up. Times are timezone-aware (UTC).
+
+    Every string is bounded here as in `call_records` (cut, never refused: a call never loses its record over a
+    field's length; the linkedid is bounded by the same rule as the events it comes from, `telephony.bounds`).
+    Durations are derived from the record's own times, in one place (`wait_seconds`, `talk_seconds`), so a
+    duration always equals the difference of the times stored beside it.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    linkedid: str = Field(max_length=64)
-    caller_number: str | None = Field(default=None, max_length=32)  # E.164, None when anonymous
-    caller_number_raw: str = Field(default="", max_length=80)  # as Asterisk gave it, sanitised
-    caller_name: str | None = Field(default=None, max_length=80)
-    called_number: str = Field(default="", max_length=32)
+    linkedid: Id
+    caller_number: Cut32 | None = None  # E.164, None when anonymous
+    caller_number_raw: Cut80 = ""  # as Asterisk gave it, sanitised
+    caller_name: Cut80 | None = None
+    called_number: Cut32 = ""
     arrived_at: AwareDatetime
     line_open: bool
-    queue: str | None = Field(default=None, max_length=80)
-    menu_topic: str | None = Field(default=None, max_length=40)  # the caller's voice-menu choice, if any
+    queue: Cut80 | None = None
+    menu_topic: Cut40 | None = None  # the caller's voice-menu choice, if any
     queue_entered_at: AwareDatetime | None = None
-    queue_left_at: AwareDatetime | None = None
+    queue_left_at: AwareDatetime | None = None  # answered, abandoned (the caller hung up) or timed out
     rings: tuple[RingAttempt, ...] = ()
     answered_at: AwareDatetime | None = None
-    advisor_interface: str | None = Field(default=None, max_length=200)
-    advisor_name: str | None = Field(default=None, max_length=200)
+    advisor_interface: Cut200 | None = None
+    advisor_name: Cut200 | None = None
     transfer_kind: TransferKind | None = None
-    transfer_target: str | None = Field(default=None, max_length=80)
+    transfer_target: Cut80 | None = None
     transferred_at: AwareDatetime | None = None
+    talk_ended_at: AwareDatetime | None = None  # the advisor's part ended (hang-up or transfer)
     ended_at: AwareDatetime
     hangup_by: HangupBy
-    hangup_cause: int | None = Field(default=None, ge=0, le=65535)
-    hangup_cause_text: str | None = Field(default=None, max_length=80)
-    wait_seconds: float | None = None  # arrival in queue → answer or abandon
-    talk_seconds: float | None = None  # answer → end of the advisor's part (transfer or hang-up)
+    hangup_cause: Annotated[Annotated[int, Field(ge=0, le=65535)] | None, BeforeValidator(_cause)] = None
+    hangup_cause_text: Cut80 | None = None
     status: CallStatus
     reconstructed: bool = False  # ended while the AMI link was down; end time is the resync time
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def wait_seconds(self) -> float | None:
+        """Queue entry → leaving the queue (answer, abandon, timeout); to the end when the exit was not seen."""
+        if self.queue_entered_at is None:
+            return None
+        return _seconds(self.queue_entered_at, self.queue_left_at or self.answered_at or self.ended_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def talk_seconds(self) -> float | None:
+        """Answer → end of the advisor's part: the transfer, else the advisor's release, else the call's end."""
+        if self.answered_at is None:
+            return None
+        return _seconds(self.answered_at, self.transferred_at or self.talk_ended_at or self.ended_at)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_earlier_versions(cls, data: Any) -> Any:
+        """Records spooled by a version that stored `talk_seconds` and no `talk_ended_at` (spool files outlive an
+        upgrade): the advisor's release is recovered from them. Durations are otherwise never read as input."""
+        if isinstance(data, dict) and data.get("talk_ended_at") is None and data.get("talk_seconds") is not None:
+            answered = data.get("answered_at")
+            if isinstance(answered, str):
+                answered = datetime.fromisoformat(answered)
+            if isinstance(answered, datetime) and isinstance(data["talk_seconds"], int | float):
+                data = {**data, "talk_ended_at": answered + timedelta(seconds=data["talk_seconds"])}
+        return data
 
 
 class Outcome(StrEnum):

@@ -269,8 +269,9 @@ class Driver:
             }
         )
 
-    async def call(self, number: str, name: str, **variables: str) -> None:
-        """A citizen calls the public number (the Local/<number>@callers leg holds the handset)."""
+    async def call(self, number: str, name: str, channel_id: str | None = None, **variables: str) -> None:
+        """A citizen calls the public number (the Local/<number>@callers leg holds the handset). `channel_id`: the
+        Uniqueid of that leg, hence the call's Linkedid (Originate's ChannelId, up to 149 characters)."""
         fields: list[tuple[str, str]] = [
             ("Action", "Originate"),
             ("Channel", f"Local/{number}@callers"),
@@ -280,6 +281,8 @@ class Driver:
             ("Async", "true"),
             ("ActionID", f"call-{next(self._ids)}"),
         ]
+        if channel_id is not None:
+            fields.append(("ChannelId", channel_id))
         fields += [("Variable", f"{k}={v}") for k, v in variables.items()]
         await self.act(fields)
 

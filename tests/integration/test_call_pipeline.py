@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import asyncpg
 import pytest
 
 from storage.spool import Spool
+from telephony import events as ev
+from telephony.bounds import bound_id
 from telephony.effects import (
     AdvisorReleased,
     CallAnswered,
@@ -129,6 +132,22 @@ async def test_out_of_hours(
     assert not record.line_open
     assert record.queue is None and record.rings == ()
     assert record.hangup_by is HangupBy.SYSTEM
+
+
+@pytest.mark.parametrize("length", [100, 149])
+async def test_a_linkedid_longer_than_the_record_allows_keeps_its_record(
+    service: ServiceUnderTest, driver: Driver, length: int
+) -> None:
+    """Originate's ChannelId gives the call a Linkedid of up to 149 characters (the record keeps 64): the call was
+    tracked, then lost its record when it ended (issue 11, item 7)."""
+    linkedid = ("gps-admin-long-linkedid-" + secrets.token_hex(80))[:length]
+    await driver.add_member("Local/adv1@advisors", "Advisor 1")
+    await driver.call("0321000112", "Éric Long", channel_id=linkedid, __ADVISOR_TALK="1")
+    record = await service.record("+33321000112")
+    assert any(isinstance(e, ev.Newchannel) and e.uniqueid == bound_id(linkedid) for e in service.events)
+    assert record.linkedid == bound_id(linkedid) and len(record.linkedid) == 64
+    assert record.status is CallStatus.ANSWERED and record.hangup_by is HangupBy.ADVISOR
+    assert record.advisor_interface == "Local/adv1@advisors" and record.caller_name == "Éric Long"
 
 
 async def test_blind_transfer(service: ServiceUnderTest, driver: Driver, asterisk_rig: AsteriskRig) -> None:

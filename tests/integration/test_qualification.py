@@ -214,7 +214,8 @@ async def test_a_call_in_progress_is_qualified_when_its_record_is_written(
     if batch:  # the other record of the batch has none
         assert await qualification_of(pool, "300.2") == (None, None, None, None, None, False)
     assert await pool.fetchval("SELECT count(*) FROM pending_qualifications") == 0
-    await records.upsert(record.model_copy(update={"talk_seconds": 99.0}))  # a later version of the facts
+    later = record.model_copy(update={"talk_ended_at": record.ended_at - timedelta(seconds=1)})
+    assert await records.upsert(later)  # a later version of the facts
     assert (await qualification_of(pool, "300.1"))[3] == "Dossier APA"  # the qualification stays
     assert (await saved(repo, "300.1", qual(note="corrigé"), ALICE, ADV1, ADV1)).note == "corrigé"  # now in place
 

@@ -165,6 +165,8 @@ async def test_thirty_callers_eight_advisors_fair_fifo_one_call_each_wrap_up(
             + ", ".join(f"{by_interface[i].login}={per_advisor.get(i, 0)}" for i in sorted(by_interface))
             + f"; max/min = {max(per_advisor.values())}/{min(per_advisor.get(i, 0) for i in by_interface)}"
             + f"; calls that rang later than their arrival rank: {overtaken}/30"
+            + f"; pairs rung out of arrival order: {_inversions([rung.index(lid) for lid in order])}"
+            + f"; queue entry → first ring {_spread(_entry_to_ring(svc))}"
         )
         assert max(per_advisor.values()) - min(per_advisor.get(i, 0) for i in by_interface) <= 2
         # presence log: every advisor went available → ringing → on call → wrap-up → available…
@@ -619,3 +621,25 @@ async def test_two_callers_ring_their_offered_advisors_at_once(
         assert [(r.interface, r.result) for r in records[two].rings[:1]] == [(ring2.interface, RingResult.NO_ANSWER)]
     finally:
         await svc.stop()
+
+
+def _entry_to_ring(svc: ServiceUnderTest) -> list[float]:
+    """Each call's wait from joining the queue to its first ring, in seconds (Asterisk's timestamps)."""
+    queued = {e.linkedid: e.at for e in svc.effects if isinstance(e, CallQueued)}
+    rung: dict[str, datetime] = {}
+    for e in svc.effects:
+        if isinstance(e, AdvisorRinging):
+            rung.setdefault(e.linkedid, e.at)
+    return sorted((rung[k] - queued[k]).total_seconds() for k in rung if k in queued)
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "(none)"
+    p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+    return f"p50 {values[len(values) // 2]:.2f} s, p95 {p95:.2f} s, max {values[-1]:.2f} s"
+
+
+def _inversions(ranks: list[int]) -> int:
+    """Pairs of calls (in arrival order) whose first rings came in the other order."""
+    return sum(1 for i, a in enumerate(ranks) for b in ranks[i + 1 :] if b < a)

@@ -85,3 +85,5 @@ async def test_simulate_loads_a_running_service(served: Process, fresh_database:
         health = await response.json()
     assert health["calls"]["records"] == placed and health["calls"]["effect_errors"] == 0, health
     assert health["redis"]["failed"] == 0 and 0 < health["redis"]["rounds"] <= health["redis"]["calls"], health
+    database = health["database"]  # PostgreSQL's status, from the writer's probe (issue 11, item 15)
+    assert database["up"] is True and database["records_waiting"] == 0 and database["checked_at"], health

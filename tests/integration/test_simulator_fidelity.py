@@ -32,6 +32,7 @@ TIMES = {
     "queue_entered_at",
     "queue_left_at",
     "answered_at",
+    "talk_ended_at",
     "ended_at",
     "wait_seconds",
     "talk_seconds",

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from config.settings import LineSettings
 from storage.calls import CallRecordRepository
 from storage.migrate import MigrationError, check, load_migrations, migrate
 from storage.pool import create_pool
-from telephony.records import CallStatus, HangupBy
+from telephony.calls import CallTracker
+from telephony.effects import CallEnded
+from telephony.records import CallRecord, CallStatus, HangupBy
 from tests.fixtures_db import T0, fresh_database, make_record, migrated_pool
+from tests.unit.test_calls import OPEN
+from tests.unit.test_record_bounds import oversized_call, string_bounds
 
 __all__ = ["fresh_database", "migrated_pool"]  # fixtures used by name below
 
@@ -147,3 +153,28 @@ async def test_hostile_caller_name_is_stored_verbatim(migrated_pool: asyncpg.Poo
     stored = await repo.get("L-6")
     assert stored is not None and stored.caller_name == "a\ufffdb"
     assert await repo.upsert(nul) is False
+
+
+async def test_the_record_model_bounds_every_column_as_the_table_does(migrated_pool: asyncpg.Pool) -> None:
+    """One bound per field (telephony.bounds): the record's, read from the model, equal the table's CHECKs, so a
+    record the model accepts is never refused by PostgreSQL for a length (issue 11, item 7)."""
+    rows = await migrated_pool.fetch(
+        "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint"
+        " WHERE conrelid = 'call_records'::regclass AND contype = 'c'"
+    )
+    table: dict[str, int] = {}
+    for row in rows:
+        match = re.search(r"char_length\((\w+)\) (?:<= (\d+)|>= 1\) AND \(char_length\(\w+\) <= (\d+))", row["def"])
+        if match:
+            table[match[1]] = int(match[2] or match[3])
+    model = string_bounds(CallRecord)
+    assert model == {k: v for k, v in table.items() if k in CallRecord.model_fields}
+    assert model["linkedid"] == 64 and len(model) == 11
+
+
+async def test_a_call_with_every_field_oversized_is_written(migrated_pool: asyncpg.Pool) -> None:
+    tracker = CallTracker(LineSettings(), OPEN)
+    records = [fx.record for e in oversized_call() for fx in tracker.apply(e) if isinstance(fx, CallEnded)]
+    repo = CallRecordRepository(migrated_pool)
+    assert await repo.upsert(records[0])
+    assert await repo.get(records[0].linkedid) == records[0]

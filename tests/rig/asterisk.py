@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -82,8 +83,13 @@ class AsteriskRig:
         config_dir: Path = CONFIG_TEMPLATE_DIR,
         startup_timeout: float = 30.0,
         port: int | None = None,
+        queue_retry: int | None = None,
     ) -> None:
         self.rig_dir = rig_dir if rig_dir is not None else rig_dir_from_env()
+        # app_queue's `retry` for the queue (whole seconds, ≥ 1): queues.conf's unless given here or by
+        # GPS_TEST_QUEUE_RETRY (to measure a value against another on the same rig: bench/README.md)
+        env_retry = os.environ.get("GPS_TEST_QUEUE_RETRY")
+        self.queue_retry = queue_retry if queue_retry is not None else int(env_retry) if env_retry else None
         self.config_dir = config_dir
         self.startup_timeout = startup_timeout
         self.port = 0
@@ -234,6 +240,10 @@ class AsteriskRig:
             text = template.read_text(encoding="utf-8")
             for key, value in values.items():
                 text = text.replace(key, value)
+            if template.name == "queues.conf" and self.queue_retry is not None:
+                text, found = re.subn(r"^retry = \d+$", f"retry = {self.queue_retry}", text, flags=re.MULTILINE)
+                if found != 1:
+                    raise AsteriskRigError(f"no single 'retry = N' line in {template}")
             target = run_dir / "etc" / template.name
             target.write_text(text, encoding="utf-8")
             target.chmod(0o600)

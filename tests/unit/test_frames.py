@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from telephony.events import WANTED
-from telephony.frames import BufferOverflow, EventFrame, FrameReader, MessageFrame, extract_headers, parse_headers
+from telephony.frames import (
+    BufferOverflow,
+    DuplicateHeader,
+    EventFrame,
+    FrameReader,
+    MessageFrame,
+    extract_headers,
+    parse_headers,
+)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 NAME = "Hélène Lefèvre"
@@ -110,15 +118,14 @@ def test_header_parsing(text: str, expected: dict[str, str]) -> None:
     assert parse_headers(text) == expected
 
 
-def needles(*keys: str) -> tuple[tuple[str, str], ...]:
-    return tuple((k, f"\r\n{k}: ") for k in keys)
+def needles(*keys: str) -> frozenset[str]:
+    return frozenset(keys)
 
 
 @pytest.mark.parametrize(
     ("text", "keys", "expected"),
     [
         ("Event: X\r\nA: 1\r\nB: 2", ("A", "B"), {"A": "1", "B": "2"}),
-        ("Event: X\r\nA: 1\r\nA: 2", ("A",), {"A": "1"}),  # first occurrence wins
         ("Event: X\r\nAB: 1\r\nB: 2", ("B",), {"B": "2"}),  # a key is matched whole, at a line start
         ("Event: X\r\nA: ", ("A", "Missing"), {"A": ""}),
         ("Event: X\r\nA: " + "y" * 600, ("A",), {"A": "y" * 512}),  # bounded
@@ -127,3 +134,29 @@ def needles(*keys: str) -> tuple[tuple[str, str], ...]:
 )
 def test_extract_only_the_headers_a_model_reads(text: str, keys: tuple[str, ...], expected: dict[str, str]) -> None:
     assert extract_headers(text, needles(*keys)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Event: X\r\nA: 1\r\nA: 2",  # repeated: neither is trusted (never first-wins)
+        "Event: X\r\nB: x\r\nA: planted\r\nB: y\r\nA: real",  # a raw CR/LF in B's value planted an earlier A
+        "Event: X\r\nA: real\r\nB: x\r\nA: planted",  # … or a later one
+        "Event: X\r\nA: \r\nA: ",  # even empty
+    ],
+)
+def test_a_header_a_model_reads_is_refused_when_repeated(text: str) -> None:
+    with pytest.raises(DuplicateHeader) as caught:
+        extract_headers(text, needles("A"))
+    assert caught.value.key == "A"
+
+
+def test_headers_the_model_does_not_read_may_repeat() -> None:
+    text = "Event: X\r\nChanVariable: a=1\r\nChanVariable: b=2\r\nA: 1"
+    assert extract_headers(text, needles("A")) == {"A": "1"}
+
+
+def test_ids_are_extracted_whole_other_values_cut() -> None:
+    text = "Event: X\r\nA: " + "y" * 600 + "\r\nB: " + "z" * 600
+    assert extract_headers(text, needles("A", "B"), whole=frozenset({"A"})) == {"A": "y" * 600, "B": "z" * 512}
+    assert extract_headers(text, needles("A", "B"), limit=None) == {"A": "y" * 600, "B": "z" * 600}

@@ -34,10 +34,11 @@ def test_pending_is_in_arrival_order_even_for_one_linkedid(tmp_path: Path) -> No
 @pytest.mark.parametrize("linkedid", ["../../etc/passwd", "a/b\\c", ".hidden", "é" * 64, "x" * 64, "\x00\n"])
 def test_file_names_are_safe_whatever_the_linkedid(tmp_path: Path, linkedid: str) -> None:
     spool = Spool(tmp_path / "s")
-    path = spool.put(make_record(linkedid))
+    record = make_record(linkedid)
+    path = spool.put(record)
     assert path.parent == spool.directory
     assert len(path.name) < 255 and path.name.isascii() and not path.name.startswith(".")
-    assert spool.load(path).linkedid == linkedid
+    assert spool.load(path).linkedid == record.linkedid == linkedid.replace("\x00", "\ufffd").replace("\n", "\ufffd")
 
 
 def test_remove_forgets_and_tolerates_missing(tmp_path: Path) -> None:
