@@ -23,6 +23,11 @@ def lease_key(queue: str) -> str:
     return f"gps:router:{queue}:lease"
 
 
+def lease_epoch_key(queue: str) -> str:
+    """How many times the routing lease of a queue was taken (a new leader, a new epoch): claims carry it."""
+    return f"gps:router:{queue}:epoch"
+
+
 def claim_call_key(queue: str, linkedid: str) -> str:
     return f"gps:claim:{queue}:call:{linkedid}"
 
