@@ -41,6 +41,7 @@ from storage.redis.commands import CommandServer, RedisRouterCommands
 from storage.redis.lease import RedisLease
 from storage.redis.rounds import Rounds
 from storage.redis.sessions import SessionStore
+from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.spool import Spool
 from storage.users import UserRepository
@@ -298,6 +299,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             users=UserRepository(pool),
             sessions=SessionStore(redis, settings.desk.session_hours * 3600),
             throttle=LoginThrottle(redis, settings.desk.login_attempts, settings.desk.login_window),
+            signing=SigningKeys(redis),
             settings=settings.desk,
         ),
     )

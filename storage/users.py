@@ -172,7 +172,11 @@ class UserRepository:
     # -- authentication --------------------------------------------------------------------------
 
     async def verify(self, login: str, password: str) -> User | None:
-        """The active user with this login and password, else None (same work either way)."""
+        """The active user with this login and password, else None (same work either way). A login that cannot
+        exist (not the format `add` takes: a NUL, 5,000 characters…) is not even looked up."""
+        if not LOGIN.fullmatch(login):
+            await self._check(await self._dummy(), password[:PASSWORD_MAX])
+            return None
         row = await self._pool.fetchrow(
             f"SELECT {_COLUMNS}, password_hash, active FROM users WHERE login = $1",  # noqa: S608
             login,

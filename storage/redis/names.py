@@ -82,5 +82,10 @@ def session_key(token: str) -> str:
 
 
 def login_failures_key(kind: str, value: str) -> str:
-    """Failed logins counted per `kind` ("login" or "addr") and value (cut at 80 characters)."""
+    """Login attempts counted per `kind` ("login" or "addr") and value (cut at 80 characters)."""
     return f"gps:login-failures:{kind}:{value[:80]}"
+
+
+def signing_key(purpose: str) -> str:
+    """A secret key the instances share to sign tokens for `purpose` (e.g. the login form's)."""
+    return f"gps:signing-key:{purpose}"

@@ -101,12 +101,33 @@ return 0
 
 # -- login throttling (storage.redis.throttle) -------------------------------------------------------------
 
-# Count one failed login for each key (a login, an address): the window starts at the key's first failure.
-# KEYS: the counters; ARGV[1] the window (ms).
-FAILED_LOGIN = """
-for _, key in ipairs(KEYS) do
+# Count one login attempt for the login and for the client address, then check both limits, atomically and before
+# any password is checked: parallel attempts cannot all pass a check made before any of them is counted (issue 11,
+# item 1). A counter's window starts at its first attempt. KEYS: the login's counter, the address's; ARGV: window
+# (ms), the login's limit, the address's limit. Returns 1 when the attempt is refused (either past its limit).
+LOGIN_ATTEMPT = """
+local refused = 0
+for i, key in ipairs(KEYS) do
   redis.call('set', key, 0, 'PX', ARGV[1], 'NX')
-  redis.call('incr', key)
+  if redis.call('incr', key) > tonumber(ARGV[i + 1]) then refused = 1 end
 end
-return #KEYS
+return refused
+"""
+
+# A login that succeeded: its login's counter ends, and its attempt is given back to the address (an office behind
+# one address does not use up its budget by logging in). KEYS: the login's counter, the address's.
+LOGIN_SUCCEEDED = """
+redis.call('del', KEYS[1])
+if tonumber(redis.call('get', KEYS[2]) or '0') > 0 then redis.call('decr', KEYS[2]) end
+return 1
+"""
+
+# -- signing keys (storage.redis.signing) ----------------------------------------------------------------
+
+# The key stored at KEYS[1], made from ARGV[1] the first time it is asked for (every instance then signs alike).
+SIGNING_KEY = """
+local key = redis.call('get', KEYS[1])
+if key then return key end
+redis.call('set', KEYS[1], ARGV[1])
+return ARGV[1]
 """
