@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screenpop.web.errors import BadRequest, Conflict, Invalid, NotFound, WebError
+from screenpop.web.errors import BadJson, BadRequest, Conflict, Invalid, NotFound, WebError
 
 
 class QualificationError(Invalid):
@@ -62,9 +62,8 @@ class BadLinkedid(BadRequest):
     default_message = "identifiant d'appel invalide"
 
 
-class BadJson(BadRequest):
-    error_id = "bad-json"
-    default_message = "le corps de la requête doit être un objet JSON"
+class NotAnObject(BadJson):
+    default_message = "Le corps de la demande doit être un objet JSON."
 
 
 class BadNumber(BadRequest):

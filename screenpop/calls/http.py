@@ -4,7 +4,6 @@ call. Handlers read `request[USER]` (set by the auth middleware) and answer JSON
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -12,10 +11,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from config.settings import DeskSettings
-from screenpop.calls.errors import BadJson, BadLinkedid, BadNumber, InvalidQualification, InvalidTransfer
+from screenpop.calls.errors import BadLinkedid, BadNumber, InvalidQualification, InvalidTransfer, NotAnObject
 from screenpop.calls.models import PendingQualification, Qualification, QualificationSaved, TransferRequest
 from screenpop.calls.service import QualificationService, TransferService
 from screenpop.directory.service import DirectoryService
+from screenpop.web.body import read_json
 from screenpop.web.errors import french
 from screenpop.web.keys import user_of
 from screenpop.web.openapi import LINKEDID, Operations, declare, operation
@@ -73,12 +73,9 @@ async def qualify(request: web.Request) -> web.Response:
     linkedid = request.match_info["linkedid"]
     if not LINKEDID_FORMAT.fullmatch(linkedid):
         raise BadLinkedid()
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadJson() from None
+    data = await read_json(request)
     if not isinstance(data, dict):
-        raise BadJson()
+        raise NotAnObject()
     try:
         qualification = Qualification.model_validate(data)
     except ValidationError as exc:
@@ -110,8 +107,8 @@ async def history(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     user = user_of(request)
     try:
-        body = TransferRequest.model_validate(await request.json())
-    except (ValidationError, ValueError):
+        body = TransferRequest.model_validate(await read_json(request))
+    except ValidationError:
         raise InvalidTransfer() from None
     await request.app[CALLS].transfers.transfer(user, request.match_info["linkedid"], body.service_id, body.kind)
     return web.json_response({"ok": True})
