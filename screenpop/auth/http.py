@@ -25,14 +25,14 @@ from yarl import URL
 
 from config.settings import DeskSettings
 from screenpop.auth.errors import AuthUnavailable, CsrfRefused, LoginCsrfRefused
-from screenpop.auth.models import Me
+from screenpop.auth.models import LoginForm, LogoutForm, Me
 from screenpop.auth.service import AuthService
 from screenpop.web.body import read_form
 from screenpop.web.errors import Unauthenticated, WebError
 from screenpop.web.keys import CSRF, USER
 from screenpop.web.middleware import Handler
 from screenpop.web.openapi import Operations, declare, operation
-from screenpop.web.pages import render
+from screenpop.web.pages import STATIC_ROUTE, render
 from storage.redis.sessions import Session, SessionStore
 from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
@@ -46,7 +46,7 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 DEFAULT_NEXT = "/desk"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/static/{name}"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", STATIC_ROUTE})
 OPTIONAL_PATHS = frozenset({"/healthz"})  # public, with more for some sessions
 
 
@@ -209,10 +209,10 @@ OPERATIONS: Operations = {
     "/login": {
         "get": operation("Login page (HTML, French)", auth=False),
         "post": operation(
-            "Log in (form: login, password, csrf, next); 303 to the desk", auth=False, errors=(401, 403, 429, 503)
+            "Log in; 303 to `next` (the desk by default)", form=LoginForm, auth=False, errors=(400, 401, 403, 429, 503)
         ),
     },
-    "/logout": {"post": operation("Log out (form field csrf); 303 to /login", csrf=True, errors=(403,))},
+    "/logout": {"post": operation("Log out; 303 to /login", form=LogoutForm, errors=(400, 403))},
     "/api/me": {"get": operation("Who is logged in, and the CSRF token for state-changing calls")},
 }
 

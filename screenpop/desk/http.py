@@ -67,7 +67,7 @@ OPERATIONS: Operations = {
             errors=(400, 403, 409, 503),
         )
     },
-    "/": {"get": operation("Redirects to the desk", auth=False)},
+    "/": {"get": operation("Redirects to the desk (to the login page first, without a session)")},
 }
 
 
