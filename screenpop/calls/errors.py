@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screenpop.web.errors import BadJson, BadRequest, Conflict, Invalid, NotFound, WebError
+from screenpop.web.errors import BadJson, BadRequest, Conflict, Forbidden, Invalid, NotFound, WebError
 
 
 class QualificationError(Invalid):
@@ -100,3 +100,10 @@ class TransferFailed(WebError):
     error_id = "transfer-failed"
     status = 502
     default_message = "Le transfert a échoué."
+
+
+class NotYourCaller(Forbidden):
+    error_id = "not-your-caller"
+    default_message = (
+        "L'historique d'un numéro n'est consultable que pendant un appel en cours avec ce numéro, ou juste après."
+    )

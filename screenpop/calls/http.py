@@ -13,11 +13,12 @@ from pydantic import ValidationError
 from config.settings import DeskSettings
 from screenpop.calls.errors import BadLinkedid, BadNumber, InvalidQualification, InvalidTransfer, NotAnObject
 from screenpop.calls.models import PendingQualification, Qualification, QualificationSaved, TransferRequest
-from screenpop.calls.service import QualificationService, TransferService
+from screenpop.calls.service import HistoryAccess, QualificationService, TransferService
 from screenpop.directory.service import DirectoryService
 from screenpop.web.body import read_json
 from screenpop.web.errors import french
 from screenpop.web.keys import user_of
+from screenpop.web.openapi import E164 as E164_PARAMETER
 from screenpop.web.openapi import LINKEDID, Operations, declare, operation
 from telephony.records import OUTCOME_LABELS
 
@@ -44,6 +45,7 @@ class CallsDeps:
     transfers: TransferService
     directory: DirectoryService
     desk: DeskSettings
+    history: HistoryAccess
 
 
 CALLS = web.AppKey("calls", CallsDeps)
@@ -88,11 +90,12 @@ async def qualify(request: web.Request) -> web.Response:
 
 
 async def history(request: web.Request) -> web.Response:
-    user_of(request)
+    user = user_of(request)
     deps = request.app[CALLS]
     number = request.match_info["e164"]
     if not E164.fullmatch(number):
         raise BadNumber()
+    await deps.history.check(user, number)
     items = await deps.qualifications.history(number)
     code = await deps.qualifications.last_commune(number)
     commune = None if code is None else await deps.directory.commune(code)
@@ -138,7 +141,12 @@ OPERATIONS: Operations = {
         )
     },
     "/api/callers/{e164}/history": {
-        "get": operation("A caller's previous calls (date, topic, outcome, advisor, note)", errors=(400,))
+        "get": operation(
+            "A caller's previous calls (date, topic, outcome, advisor, note): for the advisor in, or just after, a call"
+            " with that number (until it is qualified), and for supervisors and admins",
+            errors=(400, 403),
+            path_parameters=(E164_PARAMETER,),
+        )
     },
     "/api/calls/{linkedid}/transfer": {
         "post": operation(
