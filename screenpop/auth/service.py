@@ -2,8 +2,9 @@
 bounded, a new session token at every login, the old session ended with it, the login form's signed token). No
 aiohttp here.
 
-- A session is `gps:session:<token>` in Redis ({user_id, csrf, created}, expiring after `session_hours`);
-  the browser holds only the token (`storage.redis.sessions`).
+- A session is `gps:session:<token>` in Redis ({user_id, csrf, created, stamp}, expiring after `session_hours`);
+  the browser holds only the token (`storage.redis.sessions`). A deactivated account, or a password changed since
+  the login (`gps-admin users passwd`), ends every session of that user.
 - Each login attempt is counted in Redis per login and per client address over `login_window`, atomically and
   before the password is checked; past the limit the password is not checked (`storage.redis.throttle`). A
   success ends its login's count.
@@ -97,7 +98,7 @@ class AuthService:
                 raise BadCredentials()
             await self._throttle.succeeded(login, address)
             await self._sessions.delete(previous)  # the old session dies with the login
-            session = await self._sessions.create(user.id)
+            session = await self._sessions.create(user.id, await self._users.stamp(user.id))
         except UNAVAILABLE as exc:
             log.error("login impossible: %s", exc)
             raise AuthUnavailable() from exc
@@ -112,7 +113,9 @@ class AuthService:
         """The session of `token` and its active user, None if either is gone. Raises AuthUnavailable."""
         try:
             session = await self._sessions.load(token)
-            user = None if session is None else await self._users.get(session.user_id, active_only=True)
+            user = None
+            if session is not None and session.stamp:  # a password changed since the login ends the session
+                user = await self._users.get(session.user_id, active_only=True, stamp=session.stamp)
         except UNAVAILABLE as exc:
             log.error("cannot check the session: %s", exc)
             raise AuthUnavailable() from exc

@@ -342,6 +342,19 @@ async def test_security_headers_on_every_response(client: Client, alice: User) -
     assert "frame-ancestors 'none'" in SECURITY_HEADERS["Content-Security-Policy"]
 
 
+async def test_a_password_changed_ends_the_sessions_begun_before(
+    client: Client, alice: User, users: CountingUsers
+) -> None:
+    assert (await login(client, "alice", PASSWORD))[0] == 303
+    assert (await client.get("/api/me")).status == 200
+    await users.set_password(alice.id, "another long password")  # gps-admin users passwd
+    assert (await client.get("/api/me")).status == 401
+    assert (await login(client, "alice", "another long password"))[0] == 303
+    assert (await client.get("/api/me")).status == 200
+    await users.set_active(alice.id, False)
+    assert (await client.get("/api/me")).status == 401
+
+
 async def test_login_rotates_the_session_token(client: Client, alice: User, redis: aioredis.Redis) -> None:
     client.session.cookie_jar.update_cookies({SESSION_COOKIE: "A" * 43}, client.make_url("/"))  # planted
     assert (await login(client, "alice", PASSWORD))[0] == 303
