@@ -8,6 +8,7 @@ naming the setting (see `load_settings`).
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,8 @@ from pydantic_settings import (
 ENV_PREFIX = "GPS_ADMIN_"
 DEFAULT_TOML = Path(__file__).with_name("gps-admin.toml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?")  # scheme, host, port: no path
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 class OpeningSpan(BaseModel):
@@ -253,6 +256,9 @@ class Settings(BaseSettings):
     # HTTP.
     http_host: str = "127.0.0.1"
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Where browsers open the pages from ("https://gps.example.fr"): the desk's websocket is refused to any other
+    # origin. Empty: the listener's own http://host:port (and its localhost names when it listens on loopback).
+    public_origins: tuple[str, ...] = ()
 
     line: LineSettings = Field(default_factory=LineSettings)
     hours: OpeningHours = Field(default_factory=OpeningHours)
@@ -269,6 +275,29 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return upper
+
+    @field_validator("public_origins")
+    @classmethod
+    def _origins(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = []
+        for value in values:
+            origin = value.strip().rstrip("/").lower()
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{value!r} is not an origin such as https://gps.example.fr or http://10.0.0.5:8080")
+            cleaned.append(origin)
+        return tuple(cleaned)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The origins the pages are served from (`public_origins`, or the listener's own)."""
+        if self.public_origins:
+            return frozenset(self.public_origins)
+        host = self.http_host.lower()
+        hosts = [host]
+        if host in LOOPBACK_NAMES:
+            hosts = list(LOOPBACK_NAMES)
+        port = "" if self.http_port == 80 else f":{self.http_port}"
+        return frozenset(f"http://{f'[{h}]' if ':' in h else h}{port}" for h in hosts)
 
     @property
     def spool_dir(self) -> Path:

@@ -20,7 +20,7 @@ from aiohttp import web
 from config.settings import Settings
 from screenpop.auth import http as auth_http
 from screenpop.calls import http as calls_http
-from screenpop.calls.service import QualificationService, TransferService
+from screenpop.calls.service import HistoryAccess, QualificationService, TransferService
 from screenpop.desk import http as desk_http
 from screenpop.desk.service import DeskService
 from screenpop.directory import http as directory_http
@@ -30,6 +30,7 @@ from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
 from screenpop.web import http as web_http
 from screenpop.web.hub import Hub
+from screenpop.web.keys import USER
 from screenpop.web.openapi import Operations, declare, operation
 from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
@@ -42,9 +43,10 @@ from storage.redis.commands import CommandServer, RedisRouterCommands
 from storage.redis.lease import RedisLease
 from storage.redis.rounds import Rounds
 from storage.redis.sessions import SessionStore
+from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.spool import Spool
-from storage.users import UserRepository
+from storage.users import Role, UserRepository
 from storage.writer import RecordWriter
 from telephony.advisors import StateChange
 from telephony.aio import bounded, settle_heap
@@ -202,12 +204,24 @@ async def _drain(pipeline: CallPipeline) -> None:
             await task
 
 
+HEALTH_DETAILS_FOR = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
 async def health(request: web.Request) -> web.Response:
+    """Up (200 `{"status": "ok"}`) or down (503 `{"status": "down"}`: no AMI link). The counters (AMI, calls,
+    records, router, desk, Redis) only for a supervisor's or an admin's session: not for anonymous clients, nor
+    for loopback ones (behind a reverse proxy on the same host, every client comes from loopback)."""
     svc = request.app[SERVICE]
     ami, pipeline, writer = svc.ami, svc.pipeline, svc.writer
+    up = ami.ready.is_set()
+    status, state = (200, "ok") if up else (503, "down")
+    user = request.get(USER)
+    if user is None or user.role not in HEALTH_DETAILS_FOR:
+        return web.json_response({"status": state}, status=status)
     stats = writer.stats()
     body = {
-        "ami": {"connected": ami.ready.is_set(), "version": ami.version, **ami.stats.as_dict()},
+        "status": state,
+        "ami": {"connected": up, "version": ami.version, **ami.stats.as_dict()},
         "calls": {
             "open": pipeline.tracker.open_calls,
             "backlog": pipeline.backlog,
@@ -219,7 +233,6 @@ async def health(request: web.Request) -> web.Response:
         "desk": svc.hub.stats.as_dict(),
         "redis": {"calls": svc.rounds.calls, "rounds": svc.rounds.rounds, "failed": svc.rounds.failed},
     }
-    status = 200 if ami.ready.is_set() else 503
     return web.json_response(body, status=status)
 
 
@@ -307,19 +320,26 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             users=UserRepository(pool),
             sessions=SessionStore(redis, settings.desk.session_hours * 3600),
             throttle=LoginThrottle(redis, settings.desk.login_attempts, settings.desk.login_window),
+            signing=SigningKeys(redis),
             settings=settings.desk,
         ),
     )
     advisors = AdvisorRepository(pool, settings.routing.skills)
+    desk_messages = DeskMessageStore(redis, rounds)
     desk = DeskService(
         advisors,
-        DeskMessageStore(redis, rounds),
+        desk_messages,
         RedisRouterCommands(redis, queue),
         settings.routing.pause_reasons,
         demo,
     )
     desk_http.setup(app, desk_http.DeskDeps(desk, min(settings.desk.note_max, NOTE_DB_MAX)))
-    pops_http.setup(app, hub)
+    pops_http.setup(app, hub, settings.origins)
+    if not settings.public_origins and settings.http_host in ("0.0.0.0", "::", ""):  # noqa: S104
+        log.warning(
+            "listening on all interfaces without GPS_ADMIN_PUBLIC_ORIGINS: the desk's websocket accepts only %s",
+            ", ".join(sorted(settings.origins)),
+        )
     directory = DirectoryService(
         pool, settings.hours, topics=settings.desk.topics, departement=settings.desk.departement
     )
@@ -331,6 +351,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             transfers=TransferService(live, ami, directory, advisors),
             directory=directory,
             desk=settings.desk,
+            history=HistoryAccess(live, advisors, desk_messages.current_caller),
         ),
     )
     app.router.add_get("/healthz", health)
@@ -341,7 +362,10 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
 HEALTH: Operations = {
     "/healthz": {
         "get": operation(
-            "Health and live counters (AMI, calls, records, router, pop latency)", auth=False, errors=(503,)
+            "Up or down ({status: ok} or 503 {status: down}); with a supervisor's or an admin's session, the live"
+            " counters too (AMI, calls, records, router, pop latency, Redis)",
+            auth=False,
+            errors=(503,),
         )
     }
 }

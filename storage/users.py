@@ -12,6 +12,7 @@ import asyncio
 import builtins
 import re
 import secrets
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -169,10 +170,30 @@ class UserRepository:
         assert row is not None
         return _user(row)
 
-    async def get(self, user_id: int, *, active_only: bool = False) -> User | None:
+    async def get(self, user_id: int, *, active_only: bool = False, stamp: str | None = None) -> User | None:
+        """The user; with `stamp`, only while their password is still the one of that stamp (`stamp`)."""
         where = "id = $1 AND active" if active_only else "id = $1"
-        row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE {where}", user_id)  # noqa: S608
+        if stamp is None:
+            row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE {where}", user_id)  # noqa: S608
+        else:
+            try:
+                changed = datetime.fromisoformat(stamp)
+            except ValueError:
+                return None
+            row = await self._pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM users WHERE {where} AND password_changed_at = $2",  # noqa: S608
+                user_id,
+                changed,
+            )
         return None if row is None else _user(row)
+
+    async def stamp(self, user_id: int) -> str:
+        """When the user's password was last set (ISO 8601, to the microsecond): sessions keep it, and end when it
+        changes (`get(…, stamp=…)`)."""
+        changed = await self._pool.fetchval("SELECT password_changed_at FROM users WHERE id = $1", user_id)
+        if changed is None:
+            raise UnknownUser(f"no user #{user_id}")
+        return str(changed.isoformat())
 
     async def by_login(self, login: str) -> User | None:
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE login = $1", login)  # noqa: S608
@@ -198,7 +219,11 @@ class UserRepository:
     # -- authentication --------------------------------------------------------------------------
 
     async def verify(self, login: str, password: str) -> User | None:
-        """The active user with this login and password, else None (same work either way)."""
+        """The active user with this login and password, else None (same work either way). A login that cannot
+        exist (not the format `add` takes: a NUL, 5,000 characters…) is not even looked up."""
+        if not LOGIN.fullmatch(login):
+            await self._check(await self._dummy(), password[:PASSWORD_MAX])
+            return None
         row = await self._pool.fetchrow(
             f"SELECT {_COLUMNS}, password_hash, active FROM users WHERE login = $1",  # noqa: S608
             login,

@@ -126,6 +126,10 @@ class LiveView:
         """The calls in progress, in order of arrival."""
         return (c for c in self._calls.values() if c.phase is not CallPhase.ENDED)
 
+    def recent(self) -> Iterator[LiveCall]:
+        """Every call held: in progress, and ended within `ended_kept`, in order of arrival."""
+        return iter(self._calls.values())
+
     def __len__(self) -> int:
         """Calls held, the recently ended included."""
         return len(self._calls)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from telephony.advisors import Advisor, StateChange
@@ -58,12 +59,25 @@ class Lease(Protocol):
         ...
 
 
-class Claims(Protocol):
-    """Atomic claims on a call and an advisor together, so no two offers share either
-    (`storage.redis.claims.RedisClaims`)."""
+class Claim(StrEnum):
+    """What a claim on a call and an advisor came to."""
 
-    async def claim(self, linkedid: str, advisor_id: int, holder: str, ttl: float) -> bool:
-        """Take both, or neither (False: one is held). Raises `Unavailable`."""
+    CLAIMED = "claimed"
+    TAKEN_OVER = "taken_over"  # claimed over a claim an earlier leader left behind (it crashed or lost the lease)
+    HELD = "held"  # the call or the advisor is claimed already, in this leader's epoch
+    NOT_LEADER = "not_leader"  # the holder does not hold the routing lease (any more)
+
+    @property
+    def taken(self) -> bool:
+        return self in (Claim.CLAIMED, Claim.TAKEN_OVER)
+
+
+class Claims(Protocol):
+    """Atomic claims on a call and an advisor together, so no two offers share either, fenced by the routing lease:
+    only its holder claims, and claims left by an earlier leader do not count (`storage.redis.claims.RedisClaims`)."""
+
+    async def claim(self, linkedid: str, advisor_id: int, holder: str, ttl: float) -> Claim:
+        """Take both, or neither. Raises `Unavailable`."""
         ...
 
     def release(self, linkedid: str, advisor_id: int, holder: str) -> None:

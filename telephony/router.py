@@ -36,6 +36,7 @@ from telephony.effects import (
 from telephony.ports import (
     ActionSender,
     AdvisorStore,
+    Claim,
     Claims,
     Command,
     Lease,
@@ -58,6 +59,7 @@ LOG_WINDOW = 0.02  # seconds: the presence log is written at most this often (se
 class RouterStats:
     offers: int = 0
     claim_conflicts: int = 0
+    claims_taken_over: int = 0  # claims an earlier leader left behind, replaced by this one's
     holds: int = 0
     actions: int = 0
     action_errors: int = 0
@@ -374,13 +376,19 @@ class Router:
 
     async def _claim(self, linkedid: str, advisor_id: int) -> bool:
         try:
-            claimed = await self._claims_store.claim(linkedid, advisor_id, self.instance, self._routing.claim_ttl)
+            claim = await self._claims_store.claim(linkedid, advisor_id, self.instance, self._routing.claim_ttl)
         except Unavailable as exc:
             log.error("claim failed linkedid=%s: %s (no offer)", linkedid, exc)
             return False
-        if claimed:
+        if claim is Claim.TAKEN_OVER:
+            self.stats.claims_taken_over += 1
+            log.info("claim of an earlier leader replaced linkedid=%s advisor=%s", linkedid, advisor_id)
+        elif claim is Claim.NOT_LEADER:
+            log.warning("claim refused linkedid=%s: router %s no longer holds the lease", linkedid, self.instance)
+            self._wake.set()  # the lease is checked again at once
+        if claim.taken:
             self._claims[linkedid] = advisor_id
-        return claimed
+        return claim.taken
 
     async def _release(self, linkedid: str, advisor_id: int) -> None:
         """Sent with the next round, not waited for: a claim taken later leaves after it (rounds keep order), and

@@ -28,5 +28,10 @@ class Throttled(WebError):
     default_message = "Trop de tentatives de connexion échouées. Réessayez dans quelques minutes."
 
 
+class TooManyAtOnce(Throttled):
+    error_id = "too-many-at-once"
+    default_message = "Trop de connexions en cours depuis cette adresse. Réessayez dans un instant."
+
+
 class AuthUnavailable(ServiceUnavailable):
     pass

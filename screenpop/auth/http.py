@@ -4,17 +4,19 @@ session (and its CSRF token on state changes) everywhere but the public routes.
 - The browser holds the session token in the `gps_session` cookie (HttpOnly, SameSite=Strict, Secure unless
   `secure_cookies` is off). Every login makes a new token (no fixation); logout deletes it.
 - Every state-changing request (POST/PUT/PATCH/DELETE) past the login carries the session's CSRF token
-  (header `X-CSRF-Token` or form field `csrf`). The login form has its own double-submit token
-  (cookie `gps_login_csrf` + hidden field), so a forged login is refused too.
+  (header `X-CSRF-Token` or form field `csrf`). The login form has its own token, signed by the server with an
+  expiry (`screenpop.auth.tokens`), in a cookie (`gps_login_csrf`) and a hidden field: both must carry it, so a
+  forged login, or a cookie and a field merely equal, is refused.
 - `request[USER]` (a `storage.users.User`), `request[CSRF]` (keys of `screenpop.web.keys`) and `request[SESSION]`
-  are set for every protected handler.
+  are set for every protected handler, and for the routes a session may see more of (`OPTIONAL_PATHS`: the
+  health check's details) when the request carries a valid session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,15 +24,17 @@ from aiohttp import hdrs, web
 from yarl import URL
 
 from config.settings import DeskSettings
-from screenpop.auth.errors import CsrfRefused, LoginCsrfRefused
-from screenpop.auth.models import Me
+from screenpop.auth.errors import AuthUnavailable, CsrfRefused, LoginCsrfRefused
+from screenpop.auth.models import LoginForm, LogoutForm, Me
 from screenpop.auth.service import AuthService
+from screenpop.web.body import read_form
 from screenpop.web.errors import Unauthenticated, WebError
 from screenpop.web.keys import CSRF, USER
 from screenpop.web.middleware import Handler
 from screenpop.web.openapi import Operations, declare, operation
-from screenpop.web.pages import render
-from storage.redis.sessions import TOKEN, Session, SessionStore
+from screenpop.web.pages import STATIC_ROUTE, render
+from storage.redis.sessions import Session, SessionStore
+from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.users import UserRepository
 
@@ -42,7 +46,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 DEFAULT_NEXT = "/desk"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/static/{name}"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", STATIC_ROUTE})
+OPTIONAL_PATHS = frozenset({"/healthz"})  # public, with more for some sessions
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class AuthDeps:
     users: UserRepository
     sessions: SessionStore
     throttle: LoginThrottle
+    signing: SigningKeys
     settings: DeskSettings
 
 
@@ -67,6 +73,11 @@ SESSION = web.RequestKey("session", Session)
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Let public routes through; elsewhere require a session, and its CSRF token on state changes."""
     if _is_public(request):
+        if _route(request) in OPTIONAL_PATHS and SESSION_COOKIE in request.cookies:
+            with contextlib.suppress(AuthUnavailable):  # Redis or PostgreSQL away: seen as anonymous
+                signed_in = await request.app[AUTH].service.signed_in(request.cookies[SESSION_COOKIE])
+                if signed_in is not None:
+                    request[USER] = signed_in.user
         return await handler(request)
     signed_in = await request.app[AUTH].service.signed_in(request.cookies.get(SESSION_COOKIE))
     if signed_in is None:
@@ -80,20 +91,26 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+def _route(request: web.Request) -> str | None:
+    """The route the router matched (its canonical path), None when none did."""
+    resource = request.match_info.route.resource
+    return None if resource is None else resource.canonical
+
+
 def _is_public(request: web.Request) -> bool:
     """Decided on the route the router matched, not on the raw path (no `/static/../` games)."""
-    resource = request.match_info.route.resource
-    if resource is None:  # no route: 404 or 405 only once logged in (routes are not discoverable)
+    route = _route(request)
+    if route is None:  # no route: 404 or 405 only once logged in (routes are not discoverable)
         return False
-    if resource.canonical == "/login":
+    if route == "/login":
         return request.method in {"GET", "HEAD", "POST"}
-    return resource.canonical in PUBLIC_PATHS
+    return route in PUBLIC_PATHS
 
 
 async def _csrf_ok(request: web.Request, expected: str) -> bool:
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
-        field = (await request.post()).get(CSRF_FIELD)
+        field = (await read_form(request)).get(CSRF_FIELD)
         given = field if isinstance(field, str) else None
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
@@ -127,25 +144,23 @@ def safe_next(value: str | None) -> str:
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
-    return _login_page(request, safe_next(request.query.get("next")))
+    return await _login_page(request, safe_next(request.query.get("next")))
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
-    form = await request.post()
+    form = await read_form(request)
     next_url = safe_next(_field(form, "next"))
-    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    form_token = _field(form, CSRF_FIELD)
-    if not (TOKEN.fullmatch(cookie_token) and hmac.compare_digest(cookie_token.encode(), form_token.encode())):
-        log.warning("login refused: missing or wrong login CSRF token (from %s)", request.remote)
-        return _login_page(request, next_url, error=LoginCsrfRefused(), new_token=True)
+    if not await auth.service.login_token_ok(request.cookies.get(LOGIN_CSRF_COOKIE), _field(form, CSRF_FIELD)):
+        log.warning("login refused: missing, forged or expired login form token (from %s)", request.remote)
+        return await _login_page(request, next_url, error=LoginCsrfRefused(), new_token=True)
     name = _field(form, "login").strip().lower()
     try:
         signed_in = await auth.service.log_in(
             name, _field(form, "password"), request.remote or "unknown", request.cookies.get(SESSION_COOKIE)
         )
     except WebError as exc:  # the login page again, with the French reason
-        return _login_page(request, next_url, error=exc, login=name)
+        return await _login_page(request, next_url, error=exc, login=name[:40])
     response = web.Response(status=303, headers={hdrs.LOCATION: next_url, hdrs.CACHE_CONTROL: "no-store"})
     secure = auth.settings.secure_cookies
     response.set_cookie(
@@ -173,12 +188,10 @@ def _field(form: Mapping[str, object], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _login_page(
+async def _login_page(
     request: web.Request, next_url: str, *, error: WebError | None = None, login: str = "", new_token: bool = False
 ) -> web.Response:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if new_token or not TOKEN.fullmatch(token):
-        token = secrets.token_urlsafe(32)
+    token = await request.app[AUTH].service.login_token(None if new_token else request.cookies.get(LOGIN_CSRF_COOKIE))
     context = {"login_csrf": token, "next_url": next_url, "login": login, "error": error.message if error else ""}
     response = render(request, "auth/login.html", context, status=error.status if error else 200)
     response.set_cookie(
@@ -196,17 +209,17 @@ OPERATIONS: Operations = {
     "/login": {
         "get": operation("Login page (HTML, French)", auth=False),
         "post": operation(
-            "Log in (form: login, password, csrf, next); 303 to the desk", auth=False, errors=(401, 403, 429, 503)
+            "Log in; 303 to `next` (the desk by default)", form=LoginForm, auth=False, errors=(400, 401, 403, 429, 503)
         ),
     },
-    "/logout": {"post": operation("Log out (form field csrf); 303 to /login", csrf=True, errors=(403,))},
+    "/logout": {"post": operation("Log out; 303 to /login", form=LogoutForm, errors=(400, 403))},
     "/api/me": {"get": operation("Who is logged in, and the CSRF token for state-changing calls")},
 }
 
 
 def setup(app: web.Application, deps: AuthDeps) -> None:
     """The auth middleware (after the web layer's) and the login/logout/me routes."""
-    app[AUTH] = Auth(AuthService(deps.users, deps.sessions, deps.throttle), deps.settings)
+    app[AUTH] = Auth(AuthService(deps.users, deps.sessions, deps.throttle, deps.signing), deps.settings)
     app.middlewares.append(auth_middleware)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screenpop.web.errors import BadRequest, Conflict, Invalid, NotFound, WebError
+from screenpop.web.errors import BadJson, BadRequest, Conflict, Forbidden, Invalid, NotFound, WebError
 
 
 class QualificationError(Invalid):
@@ -66,9 +66,8 @@ class BadLinkedid(BadRequest):
     default_message = "identifiant d'appel invalide"
 
 
-class BadJson(BadRequest):
-    error_id = "bad-json"
-    default_message = "le corps de la requête doit être un objet JSON"
+class NotAnObject(BadJson):
+    default_message = "Le corps de la demande doit être un objet JSON."
 
 
 class BadNumber(BadRequest):
@@ -105,3 +104,10 @@ class TransferFailed(WebError):
     error_id = "transfer-failed"
     status = 502
     default_message = "Le transfert a échoué."
+
+
+class NotYourCaller(Forbidden):
+    error_id = "not-your-caller"
+    default_message = (
+        "L'historique d'un numéro n'est consultable que pendant un appel en cours avec ce numéro, ou juste après."
+    )

@@ -4,7 +4,6 @@ call. Handlers read `request[USER]` (set by the auth middleware) and answer JSON
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -12,12 +11,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from config.settings import DeskSettings
-from screenpop.calls.errors import BadJson, BadLinkedid, BadNumber, InvalidQualification, InvalidTransfer
+from screenpop.calls.errors import BadLinkedid, BadNumber, InvalidQualification, InvalidTransfer, NotAnObject
 from screenpop.calls.models import PendingQualification, Qualification, QualificationSaved, TransferRequest
-from screenpop.calls.service import QualificationService, TransferService
+from screenpop.calls.service import HistoryAccess, QualificationService, TransferService
 from screenpop.directory.service import DirectoryService
+from screenpop.web.body import read_json
 from screenpop.web.errors import french
 from screenpop.web.keys import user_of
+from screenpop.web.openapi import E164 as E164_PARAMETER
 from screenpop.web.openapi import LINKEDID, Operations, declare, operation
 from telephony.records import OUTCOME_LABELS
 
@@ -46,6 +47,7 @@ class CallsDeps:
     transfers: TransferService
     directory: DirectoryService
     desk: DeskSettings
+    history: HistoryAccess
 
 
 CALLS = web.AppKey("calls", CallsDeps)
@@ -75,12 +77,9 @@ async def qualify(request: web.Request) -> web.Response:
     linkedid = request.match_info["linkedid"]
     if not LINKEDID_FORMAT.fullmatch(linkedid):
         raise BadLinkedid()
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadJson() from None
+    data = await read_json(request)
     if not isinstance(data, dict):
-        raise BadJson()
+        raise NotAnObject()
     try:
         qualification = Qualification.model_validate(data)
     except ValidationError as exc:
@@ -93,11 +92,12 @@ async def qualify(request: web.Request) -> web.Response:
 
 
 async def history(request: web.Request) -> web.Response:
-    user_of(request)
+    user = user_of(request)
     deps = request.app[CALLS]
     number = request.match_info["e164"]
     if not E164.fullmatch(number):
         raise BadNumber()
+    await deps.history.check(user, number)
     items = await deps.qualifications.history(number)
     code = await deps.qualifications.last_commune(number)
     commune = None if code is None else await deps.directory.commune(code)
@@ -112,8 +112,8 @@ async def history(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     user = user_of(request)
     try:
-        body = TransferRequest.model_validate(await request.json())
-    except (ValidationError, ValueError):
+        body = TransferRequest.model_validate(await read_json(request))
+    except ValidationError:
         raise InvalidTransfer() from None
     await request.app[CALLS].transfers.transfer(user, request.match_info["linkedid"], body.service_id, body.kind)
     return web.json_response({"ok": True})
@@ -143,7 +143,12 @@ OPERATIONS: Operations = {
         )
     },
     "/api/callers/{e164}/history": {
-        "get": operation("A caller's previous calls (date, topic, outcome, advisor, note)", errors=(400,))
+        "get": operation(
+            "A caller's previous calls (date, topic, outcome, advisor, note): for the advisor in, or just after, a call"
+            " with that number (until it is qualified), and for supervisors and admins",
+            errors=(400, 403),
+            path_parameters=(E164_PARAMETER,),
+        )
     },
     "/api/calls/{linkedid}/transfer": {
         "post": operation(

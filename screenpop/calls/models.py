@@ -115,7 +115,7 @@ class QualificationSaved(BaseModel):
 class TransferRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    service_id: int = Field(ge=1)
+    service_id: int = Field(ge=1, le=2**63 - 1)  # a PostgreSQL bigint
     kind: Literal["blind", "attended"] = "blind"
 
 

@@ -10,13 +10,14 @@ qualification service tells the desk (`Qualified.qualified`): the page forgets t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import asyncpg
 
 from config.settings import DeskSettings
+from screenpop.calls.access import may_read_history
 from screenpop.calls.errors import (
     ConsultationInProgress,
     MissingTransferService,
@@ -24,6 +25,7 @@ from screenpop.calls.errors import (
     NoLiveCall,
     NoteTooLong,
     NotYourCall,
+    NotYourCaller,
     ServiceClosed,
     TransferFailed,
     UnknownArticle,
@@ -54,6 +56,7 @@ from telephony.records import OUTCOME_LABELS, Outcome
 log = logging.getLogger(__name__)
 
 TakenBy = Callable[[str], str | None]  # linkedid → the interface of the advisor who took that call in progress
+CurrentCaller = Callable[[int], Awaitable[str | None]]  # advisor → the number of their call not yet qualified
 
 
 class Qualified(Protocol):
@@ -252,6 +255,26 @@ def _outcome(value: str | None) -> Outcome | None:
         return None if value is None else Outcome(value)
     except ValueError:
         return None
+
+
+class HistoryAccess:
+    """Whether a user may read a number's history (`screenpop.calls.access`), from the live view and their desk."""
+
+    def __init__(self, live: LiveView, advisors: AdvisorRepository, current_caller: CurrentCaller) -> None:
+        self._live = live
+        self._advisors = advisors
+        self._current_caller = current_caller
+
+    async def check(self, user: User, number: str) -> None:
+        """Raises NotYourCaller (403) unless `user` may read the history of `number`."""
+        interface = current = None
+        if user.advisor_id is not None:
+            advisor = await self._advisors.get(user.advisor_id)
+            interface = None if advisor is None else advisor.interface
+            current = await self._current_caller(user.advisor_id)
+        if not may_read_history(user, interface, number, self._live.recent(), current):
+            log.warning("history of a number refused to %s (no call with it)", user.login)
+            raise NotYourCaller()
 
 
 class TransferService:

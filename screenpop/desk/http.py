@@ -15,6 +15,7 @@ from screenpop.desk.errors import InvalidPresence
 from screenpop.desk.models import PresenceRequest
 from screenpop.desk.service import DeskService
 from screenpop.web import nav
+from screenpop.web.body import read_json
 from screenpop.web.keys import user_of
 from screenpop.web.openapi import Operations, declare, operation
 from screenpop.web.pages import render
@@ -45,8 +46,8 @@ async def desk_state(request: web.Request) -> web.Response:
 async def set_presence(request: web.Request) -> web.Response:
     user = user_of(request)
     try:
-        body = PresenceRequest.model_validate(await request.json())
-    except (ValidationError, ValueError):
+        body = PresenceRequest.model_validate(await read_json(request))
+    except ValidationError:
         raise InvalidPresence() from None
     await request.app[DESK].service.set_presence(user, body.state, body.reason)
     return web.json_response({"ok": True})
@@ -66,7 +67,7 @@ OPERATIONS: Operations = {
             errors=(400, 403, 409, 503),
         )
     },
-    "/": {"get": operation("Redirects to the desk", auth=False)},
+    "/": {"get": operation("Redirects to the desk (to the login page first, without a session)")},
 }
 
 

@@ -47,6 +47,10 @@ class DeskMessageStore:
         (empty when there is none)."""
         return _oldest_first(await self._messages.current(advisor_id))
 
+    async def current_caller(self, advisor_id: int) -> str | None:
+        """The number of the advisor's call not yet qualified (None: none, or withheld)."""
+        return next((m.caller_number for m in await self.current_call(advisor_id) if m.type == "pop"), None)
+
     async def call_done(self, advisor_id: int, linkedid: str) -> None:
         """The advisor qualified `linkedid`: if it is their current call, the page no longer shows it at a reload."""
         await self._messages.call_done(advisor_id, linkedid)

@@ -32,6 +32,22 @@ class BadRequest(WebError):
     default_message = "Demande invalide."
 
 
+class BadJson(BadRequest):
+    error_id = "bad-json"
+    default_message = "Le corps de la demande n'est pas un JSON valide (UTF-8)."
+
+
+class BadForm(BadRequest):
+    error_id = "bad-form"
+    default_message = "Formulaire illisible : rechargez la page puis réessayez."
+
+
+class TooLarge(WebError):
+    error_id = "too-large"
+    status = 413
+    default_message = "Demande trop volumineuse."
+
+
 class Unauthenticated(WebError):
     error_id = "unauthenticated"
     status = 401

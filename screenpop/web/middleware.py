@@ -1,7 +1,9 @@
 """The two middlewares every response goes through, outermost first:
 
 - `security_headers`: a strict Content-Security-Policy (no inline script or style), `nosniff`, no referrer, no
-  framing, on every response (errors and 500s included; a handler may set its own CSP).
+  framing, on every response (errors and 500s included; a handler may set its own CSP); and `Cache-Control:
+  no-store` on every response but the static files' (pages and API answers carry the CSRF token, the caller, notes:
+  no browser or proxy keeps them), unless the handler says otherwise.
 - `errors`: the one mapping from exceptions to responses. A `WebError` (and aiohttp's own refusals) becomes JSON
   `{"error": id, "message": "…"}` for the API (and any client not asking for HTML), an HTML page otherwise;
   anything unexpected becomes a 500 with a reference, logged with its traceback, and the same French message.
@@ -18,7 +20,7 @@ import jinja2
 from aiohttp import hdrs, web
 
 from screenpop.web.errors import HTTP_MESSAGES, WebError
-from screenpop.web.pages import render
+from screenpop.web.pages import STATIC_ROUTE, render
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,24 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # a redirect, or a refusal that no middleware below turned into a response
-        secure(exc)
+        secure(exc, cached=False)
         raise
-    secure(response)
+    secure(response, cached=is_static(request))
     return response
 
 
-def secure(response: web.StreamResponse) -> None:
+def is_static(request: web.Request) -> bool:
+    """Whether the route matched is the static files' (which set their own cache headers)."""
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical == STATIC_ROUTE
+
+
+def secure(response: web.StreamResponse, *, cached: bool = False) -> None:
     if not response.prepared:  # a websocket or stream already sent its headers
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if not cached:
+            response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
 
 
 @web.middleware

@@ -1,19 +1,25 @@
 """The OpenAPI document of the HTTP API, served at /openapi.json, assembled from the operations each slice
 declares when it registers its routes (`declare`). Request bodies come from the same pydantic models the handlers
-validate with; `undocumented(app)` lists the routes no slice declared, and a test keeps it empty so the document
+validate with, their schemas (and the schemas they use, e.g. `Outcome`) under `components/schemas`; every path
+parameter is declared (`declare` refuses an operation that leaves one out). `undocumented(app)` lists the routes
+no slice declared, and a test keeps it empty and validates the document (openapi-spec-validator), so the document
 cannot drift from the app.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR = {"description": "French message", "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 LINKEDID = {
@@ -21,6 +27,13 @@ LINKEDID = {
     "in": "path",
     "required": True,
     "schema": {"type": "string", "pattern": "^[0-9.]{1,64}$"},
+}
+E164 = {
+    "name": "e164",
+    "in": "path",
+    "required": True,
+    "description": "A phone number in E.164 (+33321000001)",
+    "schema": {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"},
 }
 
 Operations = Mapping[str, Mapping[str, Mapping[str, Any]]]  # path → method → operation
@@ -30,6 +43,7 @@ def operation(
     summary: str,
     *,
     body: type[BaseModel] | None = None,
+    form: type[BaseModel] | None = None,
     auth: bool = True,
     csrf: bool = False,
     errors: tuple[int, ...] = (),
@@ -37,19 +51,20 @@ def operation(
     path_parameters: tuple[Mapping[str, Any], ...] = (),
 ) -> dict[str, Any]:
     """One operation: 200, `accepted` (the meaning of a 202, if the operation can answer one) and the `errors`
-    it can answer, each with the French error body."""
+    it can answer, each with the French error body. `body`: its JSON body's model; `form`: its form's."""
     responses: dict[str, Any] = {"200": {"description": "OK"}}
     if accepted is not None:
         responses["202"] = {"description": accepted}
     responses.update({str(code): ERROR for code in errors})
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     parameters: list[Mapping[str, Any]] = list(path_parameters)
-    if body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
-        }
-        op["x-model"] = body
+    for model, media in ((body, JSON), (form, FORM)):
+        if model is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {media: {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}},
+            }
+            op["x-model"] = model
     if body is not None or csrf:
         parameters.append({"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}})
     if parameters:
@@ -74,6 +89,9 @@ def declare(app: web.Application, operations: Operations) -> None:
     doc = app.setdefault(OPENAPI, Document())
     for path, methods in operations.items():
         for method, op in methods.items():
+            declared = {p["name"] for p in op.get("parameters", ()) if p.get("in") == "path"}
+            if declared != set(re.findall(r"{(\w+)}", path)):
+                raise ValueError(f"{method.upper()} {path}: path parameters declared {sorted(declared)}")
             op = dict(op)
             model = op.pop("x-model", None)
             if model is not None:
@@ -86,8 +104,11 @@ def document(app: web.Application) -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
     }
-    for name, model in sorted(doc.models.items()):
-        schemas[name] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    mode: JsonSchemaMode = "validation"
+    models = [(model, mode) for _, model in sorted(doc.models.items())]
+    if models:  # the models and every schema they refer to (an enum such as Outcome), each once
+        _, definitions = models_json_schema(models, ref_template=REF_TEMPLATE)
+        schemas.update(definitions.get("$defs", {}))
     return {
         "openapi": "3.1.0",
         "info": {"title": "GPS administration — advisor desk API", "version": "0.1.0"},

@@ -25,6 +25,7 @@ from screenpop.web.nav import navigation
 ROOT = Path(__file__).resolve().parent.parent  # screenpop/
 STATIC = Path(__file__).with_name("static")
 LONG_CACHE = "public, max-age=31536000, immutable"
+STATIC_ROUTE = "/static/{name}"  # the route's canonical path (its name is checked by a pattern)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def setup_pages(app: web.Application, *, demo: bool = False) -> None:
         lstrip_blocks=True,
     )
     env.globals["static"] = pages.url
-    app.router.add_get(r"/static/{name:[A-Za-z0-9_.-]{1,64}}", static)
+    app.router.add_get(STATIC_ROUTE.replace("{name}", r"{name:[A-Za-z0-9_.-]{1,64}}"), static)
 
 
 async def static(request: web.Request) -> web.StreamResponse:

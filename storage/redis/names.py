@@ -23,6 +23,11 @@ def lease_key(queue: str) -> str:
     return f"gps:router:{queue}:lease"
 
 
+def lease_epoch_key(queue: str) -> str:
+    """How many times the routing lease of a queue was taken (a new leader, a new epoch): claims carry it."""
+    return f"gps:router:{queue}:epoch"
+
+
 def claim_call_key(queue: str, linkedid: str) -> str:
     return f"gps:claim:{queue}:call:{linkedid}"
 
@@ -77,5 +82,10 @@ def session_key(token: str) -> str:
 
 
 def login_failures_key(kind: str, value: str) -> str:
-    """Failed logins counted per `kind` ("login" or "addr") and value (cut at 80 characters)."""
+    """Login attempts counted per `kind` ("login" or "addr") and value (cut at 80 characters)."""
     return f"gps:login-failures:{kind}:{value[:80]}"
+
+
+def signing_key(purpose: str) -> str:
+    """A secret key the instances share to sign tokens for `purpose` (e.g. the login form's)."""
+    return f"gps:signing-key:{purpose}"

@@ -43,14 +43,36 @@ return #ARGV / 2
 
 # -- routing (storage.redis.claims, storage.redis.lease) ---------------------------------------------------
 
-# Both keys free → take both (atomic). Returns 1 when claimed. KEYS: call, advisor; ARGV: holder, TTL (ms).
+# Claims are fenced by the lease: only the instance holding the lease may claim, and a claim is worth something only
+# for the lease's current epoch (each new leader makes a new epoch, `LEASE`). A claim left by an earlier leader (a
+# process killed right after an offer: its claims live `claim_ttl`, and only it could release them) is ignored and
+# replaced, so a new leader routes at once instead of waiting for the old claims to expire (issue 11, item 14).
+# KEYS: call, advisor, lease, epoch; ARGV: holder, TTL (ms). Returns -1 when `holder` does not hold the lease, 0 when
+# the call or the advisor is claimed in this epoch, 1 when claimed, 2 when claimed over an earlier leader's claim.
 CLAIM = """
-if redis.call('exists', KEYS[1]) == 0 and redis.call('exists', KEYS[2]) == 0 then
-  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
-  return 1
+if redis.call('get', KEYS[3]) ~= ARGV[1] then return -1 end
+local live = (redis.call('get', KEYS[4]) or '0') .. '/' .. ARGV[1]
+local stale = 0
+for i = 1, 2 do
+  local held = redis.call('get', KEYS[i])
+  if held == live then return 0 end
+  if held then stale = 1 end
 end
-return 0
+redis.call('set', KEYS[1], live, 'PX', ARGV[2])
+redis.call('set', KEYS[2], live, 'PX', ARGV[2])
+return 1 + stale
+"""
+
+# Delete the claims `holder` took (in any epoch: the value ends with '/<holder>'), leaving others' alone.
+# KEYS: the claims; ARGV[1] the holder.
+RELEASE_CLAIM = """
+local suffix = '/' .. ARGV[1]
+local n = 0
+for _, key in ipairs(KEYS) do
+  local held = redis.call('get', key)
+  if held and string.sub(held, -#suffix) == suffix then n = n + redis.call('del', key) end
+end
+return n
 """
 
 # Delete the keys we hold (others' are left alone). ARGV[1] the holder.
@@ -62,11 +84,13 @@ end
 return n
 """
 
-# Take or extend the lease; returns 1 while we hold it. KEYS[1] the lease; ARGV: holder, TTL (ms).
+# Take or extend the lease; returns 1 while we hold it. Taking a free lease starts a new epoch (claims of earlier
+# epochs no longer count, `CLAIM`). KEYS[1] the lease, KEYS[2] its epoch; ARGV: holder, TTL (ms).
 LEASE = """
 local holder = redis.call('get', KEYS[1])
 if holder == false then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('incr', KEYS[2])
   return 1
 elseif holder == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
@@ -77,12 +101,33 @@ return 0
 
 # -- login throttling (storage.redis.throttle) -------------------------------------------------------------
 
-# Count one failed login for each key (a login, an address): the window starts at the key's first failure.
-# KEYS: the counters; ARGV[1] the window (ms).
-FAILED_LOGIN = """
-for _, key in ipairs(KEYS) do
+# Count one login attempt for the login and for the client address, then check both limits, atomically and before
+# any password is checked: parallel attempts cannot all pass a check made before any of them is counted (issue 11,
+# item 1). A counter's window starts at its first attempt. KEYS: the login's counter, the address's; ARGV: window
+# (ms), the login's limit, the address's limit. Returns 1 when the attempt is refused (either past its limit).
+LOGIN_ATTEMPT = """
+local refused = 0
+for i, key in ipairs(KEYS) do
   redis.call('set', key, 0, 'PX', ARGV[1], 'NX')
-  redis.call('incr', key)
+  if redis.call('incr', key) > tonumber(ARGV[i + 1]) then refused = 1 end
 end
-return #KEYS
+return refused
+"""
+
+# A login that succeeded: its login's counter ends, and its attempt is given back to the address (an office behind
+# one address does not use up its budget by logging in). KEYS: the login's counter, the address's.
+LOGIN_SUCCEEDED = """
+redis.call('del', KEYS[1])
+if tonumber(redis.call('get', KEYS[2]) or '0') > 0 then redis.call('decr', KEYS[2]) end
+return 1
+"""
+
+# -- signing keys (storage.redis.signing) ----------------------------------------------------------------
+
+# The key stored at KEYS[1], made from ARGV[1] the first time it is asked for (every instance then signs alike).
+SIGNING_KEY = """
+local key = redis.call('get', KEYS[1])
+if key then return key end
+redis.call('set', KEYS[1], ARGV[1])
+return ARGV[1]
 """

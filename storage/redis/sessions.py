@@ -1,4 +1,5 @@
-"""Desk sessions in Redis, keyed by their random token (`gps:session:<token>`, expiring)."""
+"""Desk sessions in Redis, keyed by their random token (`gps:session:<token>`, expiring). Each session keeps the
+stamp of its user's password when it began (`storage.users.UserRepository.stamp`): a password changed since ends it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Session:
     user_id: int
     csrf: str
     created: float
+    stamp: str = ""  # the user's password stamp at login ("": a session from before stamps, no longer valid)
 
     def __repr__(self) -> str:  # the token and the CSRF secret stay out of logs
         return f"<Session user={self.user_id} created={self.created:.0f}>"
@@ -31,9 +33,9 @@ class SessionStore:
         self._redis = redis
         self._ttl_ms = int(ttl * 1000)
 
-    async def create(self, user_id: int) -> Session:
-        session = Session(secrets.token_urlsafe(32), user_id, secrets.token_urlsafe(32), time.time())
-        value = json.dumps({"user_id": user_id, "csrf": session.csrf, "created": session.created})
+    async def create(self, user_id: int, stamp: str) -> Session:
+        session = Session(secrets.token_urlsafe(32), user_id, secrets.token_urlsafe(32), time.time(), stamp)
+        value = json.dumps({"user_id": user_id, "csrf": session.csrf, "created": session.created, "stamp": stamp})
         await self._redis.set(names.session_key(session.token), value, px=self._ttl_ms)
         return session
 
@@ -44,7 +46,9 @@ class SessionStore:
         if raw is None:
             return None
         data = json.loads(raw)
-        return Session(token, int(data["user_id"]), str(data["csrf"]), float(data["created"]))
+        return Session(
+            token, int(data["user_id"]), str(data["csrf"]), float(data["created"]), str(data.get("stamp", ""))
+        )
 
     async def delete(self, token: str | None) -> None:
         if token is not None and TOKEN.fullmatch(token):

@@ -35,7 +35,7 @@ from telephony.effects import AnyEffect, CallEnded
 from telephony.events import AmiEvent
 from telephony.members import MemberTracker
 from telephony.pipeline import CallPipeline
-from telephony.ports import AdvisorStore
+from telephony.ports import ActionSender, AdvisorStore
 from telephony.records import CallRecord
 from telephony.router import Router
 from tests.rig.asterisk import AmiConnection, AmiFrame, AsteriskRig
@@ -75,6 +75,7 @@ class ServiceUnderTest:
     routing: RoutingSettings | None = None  # set: the router runs too (advisors from the database)
     redis_url: str = test_redis_url(7)
     store: Callable[[AdvisorRepository], AdvisorStore] | None = None  # wraps the router's store (e.g. to slow it)
+    sender: Callable[[ActionSender], ActionSender] | None = None  # wraps the router's AMI sender (e.g. to crash it)
     effects: list[AnyEffect] = field(default_factory=list)
     events: list[AmiEvent] = field(default_factory=list)  # everything the pipeline received, for diagnosis
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -136,7 +137,7 @@ class ServiceUnderTest:
             self.pool = await create_pool(self.dsn)
             self.redis = aioredis.from_url(self.redis_url)
             self.router = Router(
-                ami=self.ami,
+                ami=(self.sender or (lambda ami: ami))(self.ami),
                 store=(self.store or (lambda repository: repository))(
                     AdvisorRepository(self.pool, self.routing.skills)
                 ),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from http.cookies import SimpleCookie
 
 import asyncpg
@@ -22,6 +23,7 @@ from screenpop.web.keys import USER
 from screenpop.web.middleware import SECURITY_HEADERS
 from storage.advisors import AdvisorRepository
 from storage.redis.sessions import SessionStore
+from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.users import InvalidRole, Role, User, UserRepository, WeakPassword
 from tests.fixtures_db import fresh_database, migrated_pool
@@ -46,10 +48,32 @@ async def redis() -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
+class CountingUsers(UserRepository):
+    """The accounts, counting the password checks (each one costs ~140 ms of CPU and 64 MiB)."""
+
+    verified = 0
+    changed: asyncio.Event | None = None
+
+    async def verify(self, login: str, password: str) -> User | None:
+        self.verified += 1
+        self.signal()
+        return await super().verify(login, password)
+
+    def signal(self) -> None:
+        if self.changed is not None:
+            self.changed.set()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds, checked at each password check started (and each `signal`)."""
+        while not condition():
+            self.changed = asyncio.Event()
+            await self.changed.wait()
+
+
 @pytest.fixture
-async def users(migrated_pool: asyncpg.Pool) -> UserRepository:
+async def users(migrated_pool: asyncpg.Pool) -> CountingUsers:
     await migrated_pool.execute("TRUNCATE users, advisor_events, advisors RESTART IDENTITY CASCADE")
-    return UserRepository(migrated_pool)
+    return CountingUsers(migrated_pool)
 
 
 @pytest.fixture
@@ -73,7 +97,8 @@ async def client(users: UserRepository, redis: aioredis.Redis) -> AsyncIterator[
     web_http.setup(app, web_http.WebDeps())
     sessions = SessionStore(redis, settings.session_hours * 3600)
     throttle = LoginThrottle(redis, settings.login_attempts, settings.login_window)
-    auth_http.setup(app, auth_http.AuthDeps(users=users, sessions=sessions, throttle=throttle, settings=settings))
+    deps = auth_http.AuthDeps(users, sessions, throttle, SigningKeys(redis), settings)
+    auth_http.setup(app, deps)
     app.router.add_get("/desk", desk)
     app.router.add_post("/api/echo", echo)
     server = TestServer(app, host="127.0.0.1")
@@ -182,6 +207,68 @@ async def test_throttling_refuses_even_the_right_password_and_a_success_resets(
     assert (await login(client, "alice", PASSWORD))[0] == 303
 
 
+async def login_token(client: Client) -> str:
+    page = await client.get("/login", headers=HTML)
+    token = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+    assert token is not None
+    return token[1]
+
+
+async def post_login(client: Client, token: str, name: str, password: str) -> int:
+    form = {"csrf": token, "next": "/desk", "login": name, "password": password}
+    return (await client.post("/login", data=form, allow_redirects=False)).status
+
+
+async def test_parallel_wrong_passwords_are_counted_before_any_password_is_checked(
+    client: Client, alice: User, users: CountingUsers
+) -> None:
+    token = await login_token(client)
+    users.verified = 0
+    statuses = await asyncio.gather(*(post_login(client, token, "alice", f"wrong {i}") for i in range(40)))
+    assert users.verified <= ATTEMPTS, users.verified  # the others were refused before hashing anything
+    assert sorted(set(statuses)) == [401, 429] and statuses.count(401) <= ATTEMPTS, statuses
+    assert await post_login(client, token, "alice", PASSWORD) == 429
+
+
+async def test_thirty_nine_wrong_then_the_right_password_from_one_address_does_not_log_in(
+    client: Client, alice: User, users: CountingUsers
+) -> None:
+    """The right password comes while the 39 wrong ones are still being checked (argon2 takes ~140 ms each)."""
+    token = await login_token(client)
+    users.verified = 0
+    wrong = [asyncio.create_task(post_login(client, token, "alice", f"wrong {i}")) for i in range(39)]
+    for task in wrong:
+        task.add_done_callback(lambda _: users.signal())
+    # every wrong one has been checked (or refused) or is being checked
+    await asyncio.wait_for(users.until(lambda: users.verified + sum(t.done() for t in wrong) >= 39), 60)
+    right = await post_login(client, token, "alice", PASSWORD)
+    await asyncio.gather(*wrong)
+    assert right == 429
+    assert session_token(client) is None
+
+
+async def test_parallel_guesses_over_many_logins_are_bounded_by_the_address(
+    client: Client, alice: User, users: CountingUsers
+) -> None:
+    token = await login_token(client)
+    users.verified = 0
+    await asyncio.gather(*(post_login(client, token, f"guess{i}", "wrong password") for i in range(60)))
+    assert users.verified <= ATTEMPTS * 5, users.verified
+
+
+async def test_a_self_made_login_token_pair_is_refused(client: Client, alice: User) -> None:
+    """A login form token is the server's (signed, with an expiry), not any value the cookie and the field share."""
+    for made_up in ("A" * 43, "v1.AAAAAAAAAAAAAAAAAAAAAA.9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"):
+        client.session.cookie_jar.update_cookies({LOGIN_CSRF_COOKIE: made_up}, client.make_url("/login"))
+        assert await post_login(client, made_up, "alice", PASSWORD) == 403
+        assert session_token(client) is None
+    token = await login_token(client)
+    tampered = token[:-1] + ("B" if token[-1] == "A" else "A")
+    client.session.cookie_jar.update_cookies({LOGIN_CSRF_COOKIE: tampered}, client.make_url("/login"))
+    assert await post_login(client, tampered, "alice", PASSWORD) == 403
+    assert await post_login(client, await login_token(client), "alice", PASSWORD) == 303
+
+
 async def test_one_address_is_throttled_across_logins(client: Client, alice: User) -> None:
     statuses = [(await login(client, f"guess{i}", "wrong password"))[0] for i in range(ATTEMPTS * 5)]
     assert statuses == [401] * (ATTEMPTS * 5)
@@ -254,6 +341,19 @@ async def test_security_headers_on_every_response(client: Client, alice: User) -
         for name, value in SECURITY_HEADERS.items():
             assert response.headers[name] == value
     assert "frame-ancestors 'none'" in SECURITY_HEADERS["Content-Security-Policy"]
+
+
+async def test_a_password_changed_ends_the_sessions_begun_before(
+    client: Client, alice: User, users: CountingUsers
+) -> None:
+    assert (await login(client, "alice", PASSWORD))[0] == 303
+    assert (await client.get("/api/me")).status == 200
+    await users.set_password(alice.id, "another long password")  # gps-admin users passwd
+    assert (await client.get("/api/me")).status == 401
+    assert (await login(client, "alice", "another long password"))[0] == 303
+    assert (await client.get("/api/me")).status == 200
+    await users.set_active(alice.id, False)
+    assert (await client.get("/api/me")).status == 401
 
 
 async def test_login_rotates_the_session_token(client: Client, alice: User, redis: aioredis.Redis) -> None:

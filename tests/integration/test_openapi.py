@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
+from openapi_spec_validator import validate
 
 from config.settings import load_settings
 from gps_admin.app import Endpoints, build_app
@@ -31,6 +33,12 @@ async def test_every_route_is_documented_and_the_document_is_served(fresh_databa
             for status, response in operation["responses"].items():
                 assert status.isdigit() and 200 <= int(status) < 600, (path, method, status)
                 assert "description" in response, (path, method, status)
+    # a valid OpenAPI document: every $ref resolves, every path parameter is declared
+    validate(doc)
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            declared = {p["name"] for p in operation.get("parameters", ()) if p["in"] == "path"}
+            assert declared == set(re.findall(r"{(\w+)}", path)), (method, path, declared)
     # served without a session, without starting the service's tasks (no cleanup contexts here)
     app.cleanup_ctx.clear()
     async with TestClient(TestServer(app)) as client:

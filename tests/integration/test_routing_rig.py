@@ -25,11 +25,12 @@ from telephony.effects import (
     AdvisorReleased,
     AdvisorRingEnded,
     AdvisorRinging,
+    AnyEffect,
     CallAnswered,
     CallEnded,
     CallQueued,
 )
-from telephony.ports import AdvisorStore
+from telephony.ports import ActionSender, AdvisorStore
 from telephony.records import CallStatus, RingResult
 from telephony.router import Router, wait_for
 from tests.fixtures_db import fresh_database, make_record, migrated_pool
@@ -643,3 +644,93 @@ def _spread(values: list[float]) -> str:
 def _inversions(ranks: list[int]) -> int:
     """Pairs of calls (in arrival order) whose first rings came in the other order."""
     return sum(1 for i, a in enumerate(ranks) for b in ranks[i + 1 :] if b < a)
+
+
+def queued_from(number: str) -> Callable[[AnyEffect], bool]:
+    return lambda e: isinstance(e, CallQueued) and e.caller_number == number
+
+
+def rings_for(linkedid: str) -> Callable[[AnyEffect], bool]:
+    return lambda e: isinstance(e, AdvisorRinging) and e.linkedid == linkedid
+
+
+class CrashAtOffer:
+    """The router's AMI sender, for an instance that dies abruptly at its first offer: when the router sets an
+    advisor's penalty to 1, the process is gone (kill -9): before that action reaches Asterisk (`penalty_sent`
+    False: only the Redis claim was taken) or just after it. Nothing of that instance runs any more: its lease and
+    its claims stay in Redis until they expire."""
+
+    def __init__(self, ami: ActionSender, penalty_sent: bool) -> None:
+        self._ami = ami
+        self._penalty_sent = penalty_sent
+        self.crashed = asyncio.Event()
+        self.frozen: asyncio.Task[Any] | None = None
+
+    async def send(self, action: dict[str, str], timeout: float | None = None) -> Any:
+        if action.get("Action") == "QueuePenalty" and action.get("Penalty") == "1" and not self.crashed.is_set():
+            if self._penalty_sent:
+                await self._ami.send(action, timeout)
+            self.frozen = asyncio.current_task()
+            self.crashed.set()
+            await asyncio.Event().wait()  # dead: the step never goes on (no release, no lease renewal)
+        return await self._ami.send(action, timeout)
+
+
+@pytest.mark.parametrize("penalty_sent", [False, True], ids=["claimed-only", "penalty-set"])
+async def test_a_leader_killed_right_after_an_offer_does_not_stall_routing(
+    asterisk_rig: AsteriskRig,
+    fresh_database: str,
+    clean: asyncpg.Pool,
+    tmp_path: Path,
+    driver: Driver,
+    report: Callable[[str], None],
+    penalty_sent: bool,
+) -> None:
+    """The leader dies just after claiming a call and an advisor in Redis (and, in one case, setting the advisor's
+    penalty to 1); the follower takes the lease. Its own offers must go through at once, whatever the dead
+    leader's claims say (they live `claim_ttl`, 30 s here), so the waiting callers ring within seconds of the
+    takeover, not when the queue's fail-safe opens (25 s here: `gps-failsafe-late`)."""
+    team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()))
+    crash: CrashAtOffer | None = None
+
+    def crashing(ami: ActionSender) -> ActionSender:
+        nonlocal crash
+        crash = CrashAtOffer(ami, penalty_sent)
+        return crash
+
+    one = await ServiceUnderTest(
+        asterisk_rig, fresh_database, Spool(tmp_path / "spool-one"), routing=ROUTING, redis_url=REDIS, sender=crashing
+    ).start()
+    two = await start(asterisk_rig, fresh_database, tmp_path, "two")
+    try:
+        first = await lead(one)
+        await log_in(first, team)
+        await first.log_drained()  # the login is in the presence log, which the next leader loads
+        await driver.call("0321001401", "Panne Un", __ADVISOR_TALK="1", __GPS_QUEUE_RULE="gps-failsafe-late")
+        assert crash is not None
+        await asyncio.wait_for(crash.crashed.wait(), WITHIN)
+        await one.stop(resign=False)  # killed: nothing released, the lease left to expire
+        if crash.frozen is not None and not crash.frozen.done():
+            crash.frozen.cancel()
+        second = await lead(two)
+        redis = aioredis.from_url(REDIS)
+        assert await redis.keys("gps:claim:gps:*"), "the dead leader's claims are still in Redis"
+        await redis.aclose()
+        delays = {}
+        for number, name in (("+33321001401", "Panne Un"), ("+33321001402", "Panne Deux")):
+            if number.endswith("02"):  # a caller arriving after the takeover
+                await driver.call("0" + number[3:], name, __ADVISOR_TALK="1", __GPS_QUEUE_RULE="gps-failsafe-late")
+            queued = await two.effect(queued_from(number))
+            rang = await two.effect(rings_for(queued.linkedid))
+            delays[number] = (rang.at - queued.at).total_seconds()
+            assert (await two.record(number)).status is CallStatus.ANSWERED
+        report(
+            f"leader killed ({'penalty set' if penalty_sent else 'claim taken'}): queue entry → ring "
+            + ", ".join(f"{n} {d:.1f} s" for n, d in delays.items())
+            + f"; takeover offers {second.stats.offers}, claim conflicts {second.stats.claim_conflicts}"
+        )
+        assert second.stats.offers >= (1 if penalty_sent else 2)  # the new leader offered, not the fail-safe
+        assert all(d < 20 for d in delays.values()), delays  # far from the 25 s fail-safe
+    finally:
+        await two.stop()
+        await one.stop()

@@ -20,6 +20,8 @@ from tests.servers import redis_url
 
 __all__ = ["fresh_database"]
 
+SUPERVISOR_PASSWORD = "mot-de-passe-" + secrets.token_hex(6)
+
 
 @pytest.fixture
 async def served(fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
@@ -38,6 +40,8 @@ async def served(fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
     await flush.flushdb()
     await flush.aclose()
     await cli(env, "migrate")
+    await cli(env, "users", "add", "--login", "sam", "--name", "Sam", "--role", "supervisor", "--password-stdin",
+              stdin=SUPERVISOR_PASSWORD + "\n")  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -79,10 +83,17 @@ async def test_simulate_loads_a_running_service(served: Process, fresh_database:
         f"Conseiller simulé {n}" for n in (1, 2, 3)
     }
 
-    # the service's own account: every record written, every Redis call of the instance answered
-    port = served.env["GPS_ADMIN_HTTP_PORT"]
-    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as response:
-        health = await response.json()
+    # the service's own account (its health details, for a supervisor): every record written, every Redis call of
+    # the instance answered
+    url = f"http://127.0.0.1:{served.env['GPS_ADMIN_HTTP_PORT']}"
+    jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[url])
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        page = await (await session.get(f"{url}/login")).text()
+        token = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert token is not None
+        form = {"csrf": token[1], "login": "sam", "password": SUPERVISOR_PASSWORD}
+        assert (await session.post(f"{url}/login", data=form, allow_redirects=False)).status == 303
+        health = await (await session.get(f"{url}/healthz")).json()
     assert health["calls"]["records"] == placed and health["calls"]["effect_errors"] == 0, health
     assert health["redis"]["failed"] == 0 and 0 < health["redis"]["rounds"] <= health["redis"]["calls"], health
     database = health["database"]  # PostgreSQL's status, from the writer's probe (issue 11, item 15)

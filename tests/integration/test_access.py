@@ -1,0 +1,179 @@
+"""Who may do what, over the real application (`build_app`, real PostgreSQL, Redis and Asterisk): one table of every
+operation of /openapi.json × every kind of user, the caller's history kept to the advisor on the call, the health
+check's details behind a login, the websocket refused to other origins, and no cache of anything but static files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from gps_admin.app import SERVICE
+from screenpop.web.middleware import SECURITY_HEADERS
+from tests.fixtures_db import fresh_database
+from tests.integration.webapp import (
+    ADA,
+    AGNES,
+    BRUNO,
+    HTML,
+    LIVE_CALL,
+    LIVE_CALLER,
+    PAST_CALL,
+    PAST_CALLER,
+    SAM,
+    Client,
+    Served,
+    serve,
+)
+from tests.rig.asterisk import AsteriskRig, free_loopback_port
+from tests.servers import redis_url
+
+__all__ = ["fresh_database"]
+
+pytestmark = pytest.mark.asterisk
+
+REDIS = redis_url(10)
+
+# the kinds of user, in the table's column order: nobody logged in, the advisor on the live call (agnes), another
+# advisor (bruno), a supervisor and an admin (neither has a phone)
+WHO = ("anonymous", AGNES, BRUNO, SAM, ADA)
+
+QUALIFICATION = {"topic": "taxes", "outcome": "advice", "note": "vu"}
+
+# (method, path as /openapi.json names it, the request made) → the status for each kind of user, in WHO's order.
+# The caller's history: only the advisor who is in (or just finished) a call with that number, and supervisors and
+# admins (until the supervisor role's rules come); the transfers act on the advisor's own live call only.
+TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
+    ("get", "/openapi.json", {}, (200, 200, 200, 200, 200)),
+    ("get", "/healthz", {}, (200, 200, 200, 200, 200)),
+    ("get", "/login", {"headers": HTML}, (200, 200, 200, 200, 200)),
+    ("post", "/login", {"data": {"login": "x", "password": "y"}}, (403, 403, 403, 403, 403)),  # no form token
+    ("get", "/", {"headers": HTML, "allow_redirects": False}, (303, 303, 303, 303, 303)),
+    ("get", "/desk", {"headers": HTML, "allow_redirects": False}, (303, 200, 200, 200, 200)),
+    ("get", "/api/me", {}, (401, 200, 200, 200, 200)),
+    ("get", "/api/desk", {}, (401, 200, 200, 200, 200)),
+    ("post", "/api/presence", {"json": {"state": "pause", "reason": "nope"}}, (401, 409, 409, 403, 403)),
+    ("get", "/ws", {}, (401, 101, 101, 403, 403)),
+    ("get", "/api/topics", {}, (401, 200, 200, 200, 200)),
+    ("get", "/api/services", {}, (401, 200, 200, 200, 200)),
+    ("get", "/api/communes", {"params": {"q": "arras"}}, (401, 200, 200, 200, 200)),
+    ("get", f"/api/callers/{LIVE_CALLER}/history", {}, (401, 200, 403, 200, 200)),
+    ("get", f"/api/callers/{PAST_CALLER}/history", {}, (401, 403, 403, 200, 200)),  # agnes's call of last week
+    ("post", f"/api/calls/{PAST_CALL}/qualification", {"json": QUALIFICATION}, (401, 200, 403, 200, 200)),
+    ("post", f"/api/calls/{LIVE_CALL}/transfer", {"json": {"service_id": 0}}, (401, 400, 400, 400, 400)),
+    ("post", f"/api/calls/{LIVE_CALL}/transfer", {"json": {"service_id": "closed"}}, (401, 409, 403, 403, 403)),
+    ("post", f"/api/calls/{LIVE_CALL}/transfer/complete", {}, (401, 409, 403, 403, 403)),
+    ("post", f"/api/calls/{LIVE_CALL}/transfer/cancel", {}, (401, 409, 403, 403, 403)),
+    ("post", "/logout", {"data": {}, "allow_redirects": False}, (401, 303, 303, 303, 303)),  # last: it ends the session
+]
+
+
+def template(path: str) -> str:
+    """The path as /openapi.json names it."""
+    for concrete, name in ((LIVE_CALL, "{linkedid}"), (PAST_CALL, "{linkedid}"), (LIVE_CALLER, "{e164}")):
+        path = path.replace(concrete, name)
+    return path.replace(PAST_CALLER, "{e164}")
+
+
+@pytest.fixture
+async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Served]:
+    async for app in serve(asterisk_rig, fresh_database, REDIS, tmp_path / "data"):
+        yield app
+
+
+async def call(served: Served, client: Client, method: str, path: str, spec: dict[str, Any]) -> aiohttp.ClientResponse:
+    spec = dict(spec)
+    if spec.get("json") == {"service_id": "closed"}:
+        spec["json"] = {"service_id": served.closed_service}
+    if method == "post" and "data" in spec and client.csrf and path != "/login":
+        spec["data"] = {**spec["data"], "csrf": client.csrf}
+    headers = {**client.headers(), **spec.pop("headers", {})} if path != "/login" else spec.pop("headers", {})
+    return await client.session.request(method.upper(), served.url + path, headers=headers, **spec)
+
+
+async def websocket(served: Served, client: Client, origin: str) -> int:
+    """The status of a websocket handshake on /ws with this Origin (101: opened)."""
+    try:
+        ws = await client.session.ws_connect(served.url.replace("http", "ws") + "/ws", headers={"Origin": origin})
+    except aiohttp.WSServerHandshakeError as exc:
+        return exc.status
+    await ws.close()
+    return 101
+
+
+async def test_every_operation_for_every_kind_of_user(served: Served) -> None:
+    async with aiohttp.ClientSession() as anonymous:
+        document = await (await anonymous.get(served.url + "/openapi.json")).json()
+    operations = {(method, path) for path, methods in document["paths"].items() for method in methods}
+    assert {(method, template(path)) for method, path, _, _ in TABLE} == operations  # the table covers every one
+    clients = {who: await served.client(None if who == "anonymous" else who) for who in WHO}
+    wrong: dict[tuple[str, str, str], tuple[int, int]] = {}  # (method, path, who): (got, expected)
+    uncached: set[tuple[str, str]] = set()  # responses without Cache-Control: no-store
+    for method, path, spec, expected in TABLE:
+        for who, status in zip(WHO, expected, strict=True):
+            client = clients[who]
+            if path == "/ws":
+                got = await websocket(served, client, served.url)
+            else:
+                response = await call(served, client, method, path, spec)
+                got = response.status
+                if response.headers.get("Cache-Control") != "no-store":
+                    uncached.add((method, path))
+                assert all(response.headers.get(k) == v for k, v in SECURITY_HEADERS.items()), (method, path, who)
+                if 400 <= got < 500 and response.content_type == "application/json":
+                    body = await response.json()
+                    assert body["error"] and body["message"], body  # a stable id and a French message
+            if got != status:
+                wrong[(method, path + (" " + str(spec.get("json", "")) if "json" in spec else ""), who)] = (got, status)
+    assert not wrong, "\n".join(f"{k}: got {v[0]}, expected {v[1]}" for k, v in wrong.items())
+    assert not uncached, sorted(uncached)
+
+
+async def test_a_callers_history_is_for_the_advisor_on_the_call_then_until_it_is_qualified(served: Served) -> None:
+    agnes, bruno = await served.client(AGNES), await served.client(BRUNO)
+    url = f"{served.url}/api/callers/{LIVE_CALLER}/history"
+    assert (await agnes.session.get(url)).status == 200
+    refused = await bruno.session.get(url)
+    assert refused.status == 403
+    body = await refused.json()
+    assert body["error"] == "not-your-caller" and "appel en cours" in body["message"]
+    # bruno never took a call from that number: the pop he could have had is not his either
+    assert (await bruno.session.get(f"{served.url}/api/callers/{PAST_CALLER}/history")).status == 403
+
+
+async def test_health_tells_anonymous_clients_only_up_or_down(served: Served) -> None:
+    await asyncio.wait_for(served.app[SERVICE].ami.ready.wait(), 30)
+    anonymous, agnes, sam, ada = [await served.client(who) for who in (None, AGNES, SAM, ADA)]
+    for client in (anonymous, agnes):
+        response = await client.session.get(served.url + "/healthz")
+        assert (response.status, await response.json()) == (200, {"status": "ok"})
+    for client in (sam, ada):
+        details = await (await client.session.get(served.url + "/healthz")).json()
+        assert details["status"] == "ok" and details["ami"]["connected"] is True and "version" in details["ami"]
+        assert {"calls", "records", "router", "desk", "redis"} <= set(details)
+    ami = served.app[SERVICE].ami
+    ami.hold_reconnect()
+    ami.drop_link()  # the AMI link down: the service is down
+    response = await anonymous.session.get(served.url + "/healthz")
+    assert (response.status, await response.json()) == (503, {"status": "down"})
+
+
+async def test_the_websocket_refuses_other_origins_before_the_upgrade(served: Served) -> None:
+    agnes = await served.client(AGNES)
+    port = served.url.rsplit(":", 1)[1]
+    other_port = str(free_loopback_port())
+    for foreign in (
+        f"http://127.0.0.1:{other_port}",  # another port of the same host: another origin
+        "http://evil.example",
+        f"https://127.0.0.1:{port}",
+        "null",
+    ):
+        assert await websocket(served, agnes, foreign) == 403, foreign
+    assert served.app[SERVICE].hub.stats.sockets == 0
+    assert await websocket(served, agnes, served.url) == 101
+    assert await websocket(served, agnes, f"http://localhost:{port}") == 101  # the same listener, by its name
