@@ -2,6 +2,10 @@
 
 The page is a skeleton (French, from `templates/desk.html`); `web/static/desk.js` fills it from the JSON API and
 the websocket, always as text (never HTML), under a strict Content-Security-Policy.
+
+« Fermer la session » (`POST /logout`, the auth slice's route, in every page's header) first takes the advisor out
+of the queue (`leave_queue_at_session_end`, a middleware placed after the auth middleware, so the session and its
+CSRF token are checked first): refused while a call is up, the session stays open and the page says why.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from screenpop.desk.errors import InvalidPresence
 from screenpop.desk.models import PresenceRequest
 from screenpop.desk.service import DeskService
 from screenpop.web import nav
-from screenpop.web.keys import user_of
-from screenpop.web.openapi import Operations, declare, operation
+from screenpop.web.keys import USER, user_of
+from screenpop.web.middleware import Handler
+from screenpop.web.openapi import Operations, declare, declare_errors, operation
 from screenpop.web.pages import render
 from storage.users import Role
 
@@ -52,6 +57,22 @@ async def set_presence(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+SESSION_END = "/logout"  # the auth slice's route ending a session
+
+
+@web.middleware
+async def leave_queue_at_session_end(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Before the session ends (the route matched, not a path's text), its advisor leaves the queue, whichever page
+    the form was sent from, with or without the desk's script; a refusal (`SessionEndDuringCall`…) keeps the
+    session and is shown by the one error mapping. Runs after the auth middleware: `request[USER]` is the user of a
+    session whose CSRF token was checked."""
+    resource = request.match_info.route.resource
+    user = request.get(USER)
+    if request.method == "POST" and resource is not None and resource.canonical == SESSION_END and user is not None:
+        await request.app[DESK].service.leave_queue(user)
+    return await handler(request)
+
+
 async def to_desk(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/desk")
 
@@ -72,9 +93,11 @@ OPERATIONS: Operations = {
 
 def setup(app: web.Application, deps: DeskDeps) -> None:
     app[DESK] = deps
+    app.middlewares.append(leave_queue_at_session_end)  # after the auth middleware (set up before this slice)
     app.router.add_get("/desk", desk_page)
     app.router.add_get("/api/desk", desk_state)
     app.router.add_post("/api/presence", set_presence)
     app.router.add_get("/", to_desk)
     declare(app, OPERATIONS)
+    declare_errors(app, SESSION_END, "post", (409, 503))  # leave_queue_at_session_end's refusals
     nav.register(app, nav.item("Poste conseiller", "/desk", Role, order=10))
