@@ -270,7 +270,8 @@ class Rig:
             # the router's script calls in one Rounds (its own with `--rounds separate`), as build_app
             lease=RedisLease(self.redis, QUEUE, router_rounds := rounds or Rounds(self.redis)),
             claims=RedisClaims(self.redis, QUEUE, router_rounds),
-            routing=RoutingSettings(wrapup_max=3600, claim_ttl=600),
+            # no minimum wrap-up: advisors end theirs as the bench says (the figures stay comparable with earlier runs)
+            routing=RoutingSettings(wrapup_max=3600, wrapup_min=0, claim_ttl=600),
             queue=QUEUE,
             lease_ttl=600.0,  # taken once; `run()` (the timer task) is not started, as in bench.routing
         )

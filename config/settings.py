@@ -155,6 +155,9 @@ class RoutingSettings(BaseModel):
     skills: dict[str, str] = Field(default_factory=_default_skills)  # key → French label
     pause_reasons: dict[str, str] = Field(default_factory=_default_pause_reasons)  # key → French label
     wrapup_max: Annotated[float, Field(gt=0, le=3600)] = 120.0  # seconds of wrap-up at most
+    # seconds of wrap-up at least after a call, even when its qualification is saved sooner (or during the call):
+    # the advisor finishes a sentence before the next call rings; 0: none. Never longer than `wrapup_max`.
+    wrapup_min: Annotated[float, Field(ge=0, le=600)] = 5.0
     continuity_wait: Annotated[float, Field(ge=0, le=120)] = 10.0  # wait this long for the previous advisor
     continuity_days: Annotated[int, Field(ge=0, le=365)] = 30  # "recent record": within these days
     # the look-up of the previous advisor holds its call (and those behind it) this long at most

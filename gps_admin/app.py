@@ -314,16 +314,6 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     app.cleanup_ctx.append(_telephony_ctx)
     # The web: its shared layer first (pages, security headers, error mapping), then each slice's routes.
     web_http.setup(app, web_http.WebDeps(demo=demo))
-    auth_http.setup(
-        app,
-        auth_http.AuthDeps(
-            users=UserRepository(pool),
-            sessions=SessionStore(redis, settings.desk.session_hours * 3600),
-            throttle=LoginThrottle(redis, settings.desk.login_attempts, settings.desk.login_window),
-            signing=SigningKeys(redis),
-            settings=settings.desk,
-        ),
-    )
     advisors = AdvisorRepository(pool, settings.routing.skills)
     desk_messages = DeskMessageStore(redis, rounds)
     desk = DeskService(
@@ -332,6 +322,17 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         RedisRouterCommands(redis, queue),
         settings.routing.pause_reasons,
         demo,
+    )
+    auth_http.setup(
+        app,
+        auth_http.AuthDeps(
+            users=UserRepository(pool),
+            sessions=SessionStore(redis, settings.desk.session_hours * 3600),
+            throttle=LoginThrottle(redis, settings.desk.login_attempts, settings.desk.login_window),
+            signing=SigningKeys(redis),
+            settings=settings.desk,
+            session_ending=[desk.leave_queue],  # « Fermer la session »: the advisor leaves the queue first
+        ),
     )
     desk_http.setup(app, desk_http.DeskDeps(desk, min(settings.desk.note_max, NOTE_DB_MAX)))
     pops_http.setup(app, hub, settings.origins)

@@ -41,6 +41,12 @@ class PresenceError(Exception):
     error_id = "presence-refused"
 
 
+class CallInProgress(PresenceError):
+    """Refused because the advisor's phone rings or is in a call (logging out, pausing)."""
+
+    error_id = "call-in-progress"
+
+
 @dataclass(frozen=True)
 class MemberConfig:
     """What the queue member of one advisor should look like (or does, as Asterisk says)."""
@@ -242,19 +248,22 @@ class PresenceBoard:
     def logout(self, advisor_id: int, now: datetime) -> list[StateChange]:
         p = self._require(advisor_id)
         if p.state in (AdvisorState.RINGING, AdvisorState.ON_CALL):
-            raise PresenceError("Impossible de se déconnecter pendant un appel.")
+            raise CallInProgress("Impossible de se déconnecter pendant un appel.")
         return self._set(p, AdvisorState.LOGGED_OUT, now) if p.state is not AdvisorState.LOGGED_OUT else []
 
     def pause(self, advisor_id: int, reason: str, now: datetime) -> list[StateChange]:
         p = self._require(advisor_id)
         if reason not in self.routing.pause_reasons:
             raise PresenceError(f"Motif de pause inconnu : {reason[:40]!r}.")
-        if p.state in (AdvisorState.LOGGED_OUT, AdvisorState.RINGING, AdvisorState.ON_CALL):
+        if p.state is AdvisorState.LOGGED_OUT:
             raise PresenceError("La pause n'est possible qu'en étant disponible ou en fin d'appel.")
+        if p.state in (AdvisorState.RINGING, AdvisorState.ON_CALL):
+            raise CallInProgress("La pause n'est possible qu'en étant disponible ou en fin d'appel.")
         return self._set(p, AdvisorState.PAUSED, now, reason=reason)
 
     def available(self, advisor_id: int, now: datetime) -> list[StateChange]:
-        """Back to available: ends a pause, a missed-call pause or the wrap-up (qualification saved)."""
+        """Back to available: ends a pause, a missed-call pause or the wrap-up, at once (the advisor's own
+        « Disponible », the CLI's `presence … available`: the wrap-up's minimum is for the end a save brings)."""
         p = self._require(advisor_id)
         if p.state in (AdvisorState.PAUSED, AdvisorState.WRAP_UP, AdvisorState.LOGGED_OUT):
             p.after = None
@@ -262,13 +271,20 @@ class PresenceBoard:
         return []
 
     def wrapup_done(self, advisor_id: int, now: datetime) -> list[StateChange]:
-        """The call record is qualified: the wrap-up ends (a pause asked meanwhile still applies). Qualified
-        during the call: the advisor skips the wrap-up when the call ends."""
+        """The call record is qualified: the wrap-up ends, but not before its minimum (`wrapup_min` after the
+        call ended: the advisor finishes a sentence before the next call rings); a pause asked meanwhile applies
+        at once. Qualified during the call: the advisor has the minimum wrap-up only when the call ends."""
         p = self._require(advisor_id)
         if p.state is AdvisorState.ON_CALL:
             p.qualified = p.linkedid
             return []
-        return self._resume(p, now) if p.state is AdvisorState.WRAP_UP else []
+        if p.state is not AdvisorState.WRAP_UP:
+            return []
+        floor = self._wrapup_floor(p)
+        if p.after is None and floor is not None and now < floor:
+            p.wrapup_until = floor if p.wrapup_until is None else min(p.wrapup_until, floor)
+            return []  # `expire` ends it at the floor
+        return self._resume(p, now)
 
     def expire(self, now: datetime) -> list[StateChange]:
         """Wrap-ups past their maximum end."""
@@ -382,11 +398,13 @@ class PresenceBoard:
         if isinstance(effect, AdvisorReleased):
             if p is None or p.state is not AdvisorState.ON_CALL:
                 return []
-            if p.qualified == effect.linkedid:  # qualified during the call: its wrap-up is done already
-                p.qualified = None
-                return self._resume(p, effect.at)
+            qualified, p.qualified = p.qualified == effect.linkedid, None
+            if qualified and (p.after is not None or self._wrapup_min() <= 0):
+                return self._resume(p, effect.at)  # qualified during the call: its wrap-up is done already
             changes = self._set(p, AdvisorState.WRAP_UP, effect.at, reason=WRAP_UP_REASON, linkedid=effect.linkedid)
-            p.wrapup_until = effect.at + timedelta(seconds=self.routing.wrapup_max)
+            # qualified during the call: the minimum wrap-up only
+            wrap = self._wrapup_min() if qualified else self.routing.wrapup_max
+            p.wrapup_until = effect.at + timedelta(seconds=wrap)
             return changes
         return []
 
@@ -398,6 +416,17 @@ class PresenceBoard:
             (state, reason), p.after = p.after, None
             return self._set(p, state, at, reason=reason)
         return self._set(p, AdvisorState.AVAILABLE, at, keep_idle=keep_idle)
+
+    def _wrapup_min(self) -> float:
+        """Seconds of wrap-up at least: `wrapup_min`, never longer than `wrapup_max`."""
+        return min(self.routing.wrapup_min, self.routing.wrapup_max)
+
+    def _wrapup_floor(self, p: _Presence) -> datetime | None:
+        """When the wrap-up of `p` may end at the earliest (None: no minimum)."""
+        minimum = self._wrapup_min()
+        if minimum <= 0 or p.since is None:
+            return None
+        return p.since + timedelta(seconds=minimum)
 
     def _require(self, advisor_id: int) -> _Presence:
         p = self._by_id.get(advisor_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
@@ -26,7 +26,7 @@ from yarl import URL
 from config.settings import DeskSettings
 from screenpop.auth.errors import AuthUnavailable, CsrfRefused, LoginCsrfRefused
 from screenpop.auth.models import LoginForm, LogoutForm, Me
-from screenpop.auth.service import AuthService
+from screenpop.auth.service import AuthService, SessionEnding
 from screenpop.web.body import read_form
 from screenpop.web.errors import Unauthenticated, WebError
 from screenpop.web.keys import CSRF, USER
@@ -57,6 +57,7 @@ class AuthDeps:
     throttle: LoginThrottle
     signing: SigningKeys
     settings: DeskSettings
+    session_ending: Sequence[SessionEnding] = ()  # e.g. the desk's advisor leaving the queue
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,8 @@ OPERATIONS: Operations = {
 
 def setup(app: web.Application, deps: AuthDeps) -> None:
     """The auth middleware (after the web layer's) and the login/logout/me routes."""
-    app[AUTH] = Auth(AuthService(deps.users, deps.sessions, deps.throttle, deps.signing), deps.settings)
+    service = AuthService(deps.users, deps.sessions, deps.throttle, deps.signing, session_ending=deps.session_ending)
+    app[AUTH] = Auth(service, deps.settings)
     app.middlewares.append(auth_middleware)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)

@@ -22,7 +22,7 @@ import hmac
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -51,6 +51,9 @@ class SignedIn:
     session: Session
 
 
+SessionEnding = Callable[[User], Awaitable[None]]  # told before a session ends; raises a WebError to keep it open
+
+
 class AuthService:
     def __init__(
         self,
@@ -59,7 +62,9 @@ class AuthService:
         throttle: LoginThrottle,
         signing: SigningKeys,
         clock: Callable[[], float] = time.time,
+        session_ending: Sequence[SessionEnding] = (),
     ) -> None:
+        self._session_ending = tuple(session_ending)
         self._users = users
         self._sessions = sessions
         self._throttle = throttle
@@ -106,6 +111,10 @@ class AuthService:
         return SignedIn(user, session)
 
     async def log_out(self, session: Session, user: User) -> None:
+        """End the session, once each `session_ending` hook has let it end (a hook that raises keeps it open: the
+        desk's advisor must first leave the queue)."""
+        for ending in self._session_ending:
+            await ending(user)
         await self._sessions.delete(session.token)
         log.info("logout: %s", user.login)
 

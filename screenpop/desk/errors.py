@@ -23,3 +23,22 @@ class PresenceRefused(Conflict):
 class RouterDown(ServiceUnavailable):
     error_id = "router-unavailable"
     default_message = "Le routage ne répond pas. Réessayez."
+
+
+class SessionEndDuringCall(Conflict):
+    """« Fermer la session » while the advisor's phone rings or is in a call: the session stays open."""
+
+    error_id = "session-end-during-call"
+    default_message = (
+        "Impossible de fermer la session pendant un appel : terminez ou transférez l'appel, puis fermez la session."
+    )
+
+
+class SessionEndRouterDown(ServiceUnavailable):
+    """The router did not answer the logout: the session stays open rather than leave the advisor in the queue."""
+
+    error_id = "session-end-router-unavailable"
+    default_message = (
+        "Le routage ne répond pas : la session reste ouverte pour ne pas vous laisser dans la file d'appels. "
+        "Réessayez dans un instant."
+    )

@@ -2,6 +2,10 @@
 
 The page is a skeleton (French, from `templates/desk.html`); `web/static/desk.js` fills it from the JSON API and
 the websocket, always as text (never HTML), under a strict Content-Security-Policy.
+
+« Fermer la session » (`POST /logout`, the auth slice's route, in every page's header) first takes the advisor out
+of the queue: the auth slice calls `DeskService.leave_queue` before it ends a session (wired in `gps_admin/app.py`);
+refused while a call is up, the session stays open and the page says why.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from screenpop.desk.service import DeskService
 from screenpop.web import nav
 from screenpop.web.body import read_json
 from screenpop.web.keys import user_of
-from screenpop.web.openapi import Operations, declare, operation
+from screenpop.web.openapi import Operations, declare, declare_errors, operation
 from screenpop.web.pages import render
 from storage.users import Role
 
@@ -78,4 +82,5 @@ def setup(app: web.Application, deps: DeskDeps) -> None:
     app.router.add_post("/api/presence", set_presence)
     app.router.add_get("/", to_desk)
     declare(app, OPERATIONS)
+    declare_errors(app, "/logout", "post", (409, 503))  # DeskService.leave_queue's refusals, told by the auth slice
     nav.register(app, nav.item("Poste conseiller", "/desk", Role, order=10))

@@ -7,13 +7,19 @@ import logging
 
 from redis.exceptions import RedisError
 
-from screenpop.desk.errors import NotAnAdvisor, PresenceRefused, RouterDown
+from screenpop.desk.errors import (
+    NotAnAdvisor,
+    PresenceRefused,
+    RouterDown,
+    SessionEndDuringCall,
+    SessionEndRouterDown,
+)
 from screenpop.desk.models import STATE_LABELS, DeskState, DeskUser, Presence
 from screenpop.pops.service import DeskMessageStore
 from storage.advisors import AdvisorRepository
 from storage.users import User
 from telephony.ports import Command, RouterCommands, RouterUnavailable
-from telephony.presence import PresenceError
+from telephony.presence import CallInProgress, PresenceError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,24 @@ class DeskService:
             raise PresenceRefused(str(exc)) from None
         except RouterUnavailable:
             raise RouterDown() from None
+
+    async def leave_queue(self, user: User) -> None:
+        """The user ends their session: their advisor leaves the queue first (logged out of it), so no call is
+        offered to a desk nobody watches. Raises `SessionEndDuringCall` while their phone rings or is in a call,
+        `SessionEndRouterDown` when the router does not answer (the session then stays open: closing it would
+        leave the advisor in the queue). An advisor the router does not route (inactive) just leaves."""
+        if user.advisor_id is None:
+            return
+        try:
+            await self._commands.send(user.advisor_id, "logout")
+        except CallInProgress:
+            raise SessionEndDuringCall() from None
+        except PresenceError as exc:  # not an advisor the router routes: nothing to leave
+            log.info("session end of %s: no queue to leave (%s)", user.login, exc)
+        except RouterUnavailable:
+            raise SessionEndRouterDown() from None
+        else:
+            log.info("session end of %s: advisor #%d logged out of the queue", user.login, user.advisor_id)
 
     async def qualified(self, advisor_id: int, linkedid: str) -> None:
         """The advisor qualified `linkedid`: the page no longer shows it at a reload, and their wrap-up ends (a pause

@@ -99,6 +99,13 @@ def declare(app: web.Application, operations: Operations) -> None:
             doc.paths.setdefault(path, {})[method] = op
 
 
+def declare_errors(app: web.Application, path: str, method: str, errors: tuple[int, ...]) -> None:
+    """More errors an operation declared by another slice can answer (a slice's middleware acting on that route,
+    e.g. the desk's on `POST /logout`). Call after the slice that declares the operation."""
+    op = app.setdefault(OPENAPI, Document()).paths[path][method]
+    op["responses"] = {**op["responses"], **{str(code): ERROR for code in errors}}
+
+
 def document(app: web.Application) -> dict[str, Any]:
     doc = app.get(OPENAPI) or Document()
     schemas: dict[str, Any] = {

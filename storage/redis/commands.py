@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from storage.redis import names
 from telephony.aio import bounded
 from telephony.ports import Command, CommandHandler, RouterNotLeader, RouterUnavailable
-from telephony.presence import PresenceError
+from telephony.presence import CallInProgress, PresenceError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class PresenceReply(BaseModel):
 
     ok: bool
     error: str | None = None
+    error_id: str | None = Field(default=None, max_length=40)  # the refusal's kind ("call-in-progress"…)
 
 
 class RedisRouterCommands:
@@ -49,8 +50,8 @@ class RedisRouterCommands:
         self._within = within
 
     async def send(self, advisor_id: int, what: Command, reason: str | None = None) -> None:
-        """Raises PresenceError (its French message) or RouterUnavailable when no router answers in time (or
-        Redis is away)."""
+        """Raises PresenceError (its French message; `CallInProgress` when the advisor's phone rings or is in a
+        call) or RouterUnavailable when no router answers in time (or Redis is away)."""
         redis, within = self._redis, self._within
         reply_to = names.reply_channel(redis, self._queue, secrets.token_hex(8))
         command = PresenceCommand(advisor_id=advisor_id, what=what, reason=reason, reply_to=reply_to)
@@ -74,7 +75,8 @@ class RedisRouterCommands:
         except (aioredis.RedisError, OSError) as exc:
             raise RouterUnavailable(f"Redis unavailable: {exc}") from exc
         if not reply.ok:
-            raise PresenceError(reply.error or "refused")
+            kind = CallInProgress if reply.error_id == CallInProgress.error_id else PresenceError
+            raise kind(reply.error or "refused")
 
 
 class CommandServer:
@@ -114,6 +116,6 @@ class CommandServer:
             await router.command(command.advisor_id, command.what, command.reason)
             reply = PresenceReply(ok=True)
         except (PresenceError, RouterNotLeader) as exc:
-            reply = PresenceReply(ok=False, error=str(exc))
+            reply = PresenceReply(ok=False, error=str(exc), error_id=exc.error_id)
         with contextlib.suppress(aioredis.RedisError, OSError):
             await self._redis.publish(command.reply_to, reply.model_dump_json())

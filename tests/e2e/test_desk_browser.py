@@ -165,12 +165,14 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
     await log_in(page, url)
     await page.get_by_role("button", name="Disponible").click()
     await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
+    await assert_accessible(page, "desk, available")
 
     driver = await Driver.connect(asterisk_rig)
     try:
         # 1. a real call with an accented name: the pop, with the history of this number
         await driver.call("0321000301", "Hélène Lefèvre", __ADVISOR_TALK="3", __GPS_TOPIC="taxes")
         await expect(page.locator("#caller-name")).to_have_text("Hélène Lefèvre", timeout=STEP)
+        await assert_accessible(page, "pop with history and callbacks")
         await expect(page.locator("#pop .number")).to_have_text("03 21 00 03 01")
         await expect(page.locator("#menu-topic")).to_have_text("Choix au menu : Impôts et fiscalité")
         await expect(page.get_by_label("Thème", exact=True)).to_have_value("taxes")  # the qualification starts there
@@ -187,17 +189,21 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         await expect(page.locator("#call-status")).to_have_text("Appel terminé — à qualifier", timeout=STEP)
         # the tab's title says it too, for an advisor working in another window
         await expect(page).to_have_title("À qualifier : 03 21 00 03 01 — Poste conseiller — GPS administration")
+        await assert_accessible(page, "to qualify")
         linkedid = await call_ended(served, "+33321000301")
 
         # 2. the advisor qualifies by keyboard and pointer; the record holds it; the advisor is available again
         await page.get_by_label("Thème", exact=True).select_option("taxes")
         await page.get_by_label("Issue").select_option("advice")
         await page.get_by_label("Commune de résidence").fill("arras")
+        await assert_accessible(page, "commune suggestions open")
         await page.locator("#q-communes li", has_text="Arras (62041)").click()
         await page.get_by_label(re.compile("^Note")).fill("Rappel de l'échéance <b>important</b>")
         await page.get_by_role("button", name="Enregistrer la qualification").click()
         await expect(page.locator("#q-msg")).to_have_text("Qualification enregistrée.", timeout=STEP)
         await expect(page).to_have_title("Poste conseiller — GPS administration")
+        await expect(page.locator("#call-status")).to_have_text("Appel terminé — qualifié")
+        await assert_accessible(page, "qualified")
         saved = await row(fresh_database, linkedid)
         assert (saved["topic"], saved["outcome"], saved["commune_insee"]) == ("taxes", "advice", "62041")
         assert saved["note"] == "Rappel de l'échéance <b>important</b>"
@@ -218,6 +224,7 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         )
         await page.get_by_role("button", name="Transfert direct").click()
         await expect(page.locator("#transfer-msg")).to_have_text(re.compile("fermé en ce moment"), timeout=STEP)
+        await assert_accessible(page, "transfer refused: service closed")
         await page.get_by_role("button", name="Noter un rappel à la place").click()  # one click: the callback
         await expect(page.get_by_label("Issue")).to_have_value("callback_needed")
         await expect(page.get_by_label("Rappel demandé")).to_be_checked()
@@ -235,9 +242,11 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         await expect(page.locator("#link")).to_have_text("reconnexion…", timeout=STEP)
         await driver.call("0321000303", "Zoé <script>alert(1)</script>", __ADVISOR_TALK="1")
         await call_ended(served, "+33321000303")
+        await assert_accessible(page, "websocket cut")
         await page.evaluate("window.__reconnect()")
         await expect(page.locator("#caller-name")).to_have_text("Zoé <script>alert(1)</script>", timeout=STEP)
         assert await page.locator("#pop script").count() == 0  # shown as text, never as markup
+        await assert_accessible(page, "pop replayed after the websocket came back")
     finally:
         await driver.clear_queue()
         await driver.close()
@@ -267,6 +276,7 @@ async def test_attended_transfer_from_the_page(
         # the advisor's phone and the service's phone keep the line: only the page ends the consultation
         await driver.call("0321000304", "Mathilde Caron", __ADVISOR_TALK="120", __SERVICE_TALK="120")
         await expect(status).to_have_text("En communication", timeout=STEP)
+        await assert_accessible(page, "in call")
         # nothing to complete or cancel before a consultation
         refused = await page.evaluate(
             "fetch('/api/calls/' + currentCall + '/transfer/complete', {method: 'POST',"
@@ -282,9 +292,12 @@ async def test_attended_transfer_from_the_page(
         )
         await expect(consultation).to_be_visible()
         await expect(page.locator("#transfer")).to_be_hidden()
+        await assert_accessible(page, "consultation")
         await page.get_by_role("button", name="Annuler le transfert (reprendre l'usager)").click()
         await expect(status).to_have_text("En communication — retour avec l'usager", timeout=STEP)
         await expect(consultation).to_be_hidden()
+        await expect(page.get_by_label("Transférer vers un service")).to_be_focused()  # the cancel button hid
+        await assert_accessible(page, "back with the caller after a consultation")
         assert not any(c["Channel"].startswith("Local/2001@services-") for c in await driver.channels())
 
         # 2. consultation again, then completed: the caller is handed to the service
@@ -293,7 +306,9 @@ async def test_attended_transfer_from_the_page(
         await page.get_by_role("button", name="Terminer le transfert").click()
         await expect(status).to_have_text("Appel transféré vers Service des routes — à qualifier", timeout=STEP)
         await expect(consultation).to_be_hidden()
+        await expect(status).to_be_focused()  # « Terminer le transfert » hid: the focus is on the call's status
         await expect(page.get_by_label("Issue")).to_have_value("transfer")
+        await assert_accessible(page, "transferred, to qualify")
         channels = await driver.channels()
         bridge_of = {c["Channel"]: c.get("BridgeId", "") for c in channels}
         caller = [b for ch, b in bridge_of.items() if re.fullmatch(r"Local/0800123456@public-\w+;2", ch)]
@@ -308,8 +323,10 @@ async def test_attended_transfer_from_the_page(
         await expect(page.locator("#q-msg")).to_have_text(
             "Qualification enregistrée : elle rejoindra la fiche de l'appel dès sa fin.", timeout=STEP
         )
+        await expect(status).to_have_text("Appel transféré vers Service des routes — qualifié")
         await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
         await expect(page).to_have_title("Poste conseiller — GPS administration")
+        await assert_accessible(page, "transferred and qualified")
         # the service ends the conversation: the record is written, with the qualification
         for channel in bridge_of:
             if re.fullmatch(r"Local/svc2001@service-phones-\w+;2", channel):
@@ -349,10 +366,12 @@ async def test_desk_buttons_wait_for_the_page_and_its_state_is_asked_one_request
     await log_in(page, url, started=False)
     for name in ("Disponible", "Pause", "Enregistrer la qualification"):
         await expect(page.get_by_role("button", name=name)).to_be_disabled()
+    await assert_accessible(page, "desk starting (buttons not wired yet)")
     release.set()
     await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)
     for name in ("Disponible", "Pause", "Enregistrer la qualification"):
         await expect(page.get_by_role("button", name=name)).to_be_enabled()
+    await assert_accessible(page, "desk started")
 
     asked = in_flight = most = 0
 

@@ -206,10 +206,11 @@ async def test_an_advisor_who_qualified_during_the_call_is_available_when_it_end
     asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
 ) -> None:
     """The desk sends `wrapup_done` when a qualification is saved; during the call it means "no wrap-up after
-    it": when the call ends the advisor is available at once (the next caller rings them), where another call
-    would leave them in wrap-up."""
+    it" (beyond the minimum, none here): when the call ends the advisor is available at once (the next caller
+    rings them), where another call would leave them in wrap-up."""
     team = await advisors(clean, ("adv1", "Local/adv1@advisors", ()))
-    svc = await start(asterisk_rig, fresh_database, tmp_path, routing=ROUTING.model_copy(update={"wrapup_max": 60}))
+    routing = ROUTING.model_copy(update={"wrapup_max": 60, "wrapup_min": 0})
+    svc = await start(asterisk_rig, fresh_database, tmp_path, routing=routing)
     try:
         router = await lead(svc)
         await log_in(router, team)
@@ -222,6 +223,41 @@ async def test_an_advisor_who_qualified_during_the_call_is_available_when_it_end
         await driver.call("0321000412", "Louise Weiss", __ADVISOR_TALK="1")  # not qualified during the call
         assert (await svc.record("+33321000412")).advisor_interface == "Local/adv1@advisors"
         assert router.board.presence(team[0].id) == (AdvisorState.WRAP_UP, "wrap_up")
+    finally:
+        await svc.stop()
+
+
+async def test_a_qualification_saved_at_once_keeps_the_minimum_wrap_up_before_the_next_ring(
+    asterisk_rig: AsteriskRig, fresh_database: str, clean: asyncpg.Pool, tmp_path: Path, driver: Driver
+) -> None:
+    """Issue 11, item 22: the next call rang 1.5-6 s after « Enregistrer ». A caller waits while the advisor's call
+    ends; the qualification is saved as soon as it ends: the advisor stays in wrap-up `wrapup_min` after the end
+    of the call, and only then does the waiting caller ring them (Asterisk's own timestamps)."""
+    minimum = 4.0
+    (adv1,) = await advisors(clean, ("adv1", "Local/adv1@advisors", ()))
+    routing = ROUTING.model_copy(update={"wrapup_max": 60, "wrapup_min": minimum})
+    svc = await start(asterisk_rig, fresh_database, tmp_path, routing=routing)
+    try:
+        router = await lead(svc)
+        await log_in(router, [adv1])
+        await driver.call("0321000421", "Marie Curie", __ADVISOR_TALK="1")
+        first = await svc.effect(lambda e: isinstance(e, CallAnswered))
+        await driver.call("0321000422", "Irène Joliot-Curie", __ADVISOR_TALK="1")  # waits for adv1
+        second = await svc.effect(lambda e: isinstance(e, CallQueued) and e.linkedid != first.linkedid)
+        released = await svc.effect(lambda e: isinstance(e, AdvisorReleased) and e.linkedid == first.linkedid)
+        await router.command(adv1.id, "wrapup_done")  # the qualification saved at once
+        assert router.board.presence(adv1.id) == (AdvisorState.WRAP_UP, "wrap_up")
+        ring = await svc.effect(lambda e: isinstance(e, AdvisorRinging) and e.linkedid == second.linkedid)
+        assert isinstance(ring, AdvisorRinging) and ring.interface == "Local/adv1@advisors"
+        gap = (ring.at - released.at).total_seconds()
+        assert gap >= minimum, f"the next call rang {gap:.2f} s after the end of the last one"
+        assert (await svc.record("+33321000422")).status is CallStatus.ANSWERED
+        await asyncio.wait_for(router.log_drained(), WITHIN)
+        rows = await clean.fetch("SELECT state, at FROM advisor_events WHERE advisor_id = $1 ORDER BY id", adv1.id)
+        wrap_up = next(i for i, r in enumerate(rows) if r["state"] == "wrap_up")
+        assert rows[wrap_up + 1]["state"] == "available"
+        held = (rows[wrap_up + 1]["at"] - rows[wrap_up]["at"]).total_seconds()
+        assert held >= minimum, f"wrap-up of {held:.2f} s in the presence log"
     finally:
         await svc.stop()
 

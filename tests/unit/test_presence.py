@@ -21,12 +21,21 @@ from telephony.effects import (
     CallQueued,
     MemberUpdate,
 )
-from telephony.presence import OFFERED, STANDBY, MemberConfig, PresenceBoard, PresenceError, reconcile
+from telephony.presence import (
+    OFFERED,
+    STANDBY,
+    CallInProgress,
+    MemberConfig,
+    PresenceBoard,
+    PresenceError,
+    reconcile,
+)
 from telephony.records import CallRecord, CallStatus, HangupBy, RingResult
 from telephony.routing import Offer, plan
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WRAPUP_MAX = 120.0
+WRAPUP_MIN = 5.0
 Q = "gps"
 
 LOGGED_OUT = AdvisorState.LOGGED_OUT
@@ -124,8 +133,10 @@ def member(
 # ---- boards ----
 
 
-def new_board(*advisors: Advisor, last: dict[int, StateChange] | None = None) -> PresenceBoard:
-    board = PresenceBoard(RoutingSettings(wrapup_max=WRAPUP_MAX))
+def new_board(
+    *advisors: Advisor, last: dict[int, StateChange] | None = None, wrapup_min: float = WRAPUP_MIN
+) -> PresenceBoard:
+    board = PresenceBoard(RoutingSettings(wrapup_max=WRAPUP_MAX, wrapup_min=wrapup_min))
     board.load(advisors or (ALICE, BOB, GONE), last or {})
     return board
 
@@ -254,27 +265,32 @@ def test_command(
     assert board.presence(2) == (LOGGED_OUT, None)  # nobody else moves
 
 
+REFUSED, IN_CALL = "presence-refused", "call-in-progress"
+
+
 @pytest.mark.parametrize(
-    ("start", "command", "message"),
+    ("start", "command", "message", "error_id"),
     [
-        ("ringing", logout, MSG_LOGOUT),
-        ("on_call", logout, MSG_LOGOUT),
-        ("available", pause("nap"), "Motif de pause inconnu : 'nap'."),
-        ("available", pause(MISSED_CALL), "Motif de pause inconnu : 'missed_call'."),
-        ("wrap_up", pause(""), "Motif de pause inconnu : ''."),
-        ("logged_out", pause("break"), MSG_PAUSE_STATE),
-        ("ringing", pause("break"), MSG_PAUSE_STATE),
-        ("on_call", pause("break"), MSG_PAUSE_STATE),
+        # a call up: the refusal says so (`CallInProgress`: « Fermer la session » keeps the session then)
+        ("ringing", logout, MSG_LOGOUT, IN_CALL),
+        ("on_call", logout, MSG_LOGOUT, IN_CALL),
+        ("available", pause("nap"), "Motif de pause inconnu : 'nap'.", REFUSED),
+        ("available", pause(MISSED_CALL), "Motif de pause inconnu : 'missed_call'.", REFUSED),
+        ("wrap_up", pause(""), "Motif de pause inconnu : ''.", REFUSED),
+        ("logged_out", pause("break"), MSG_PAUSE_STATE, REFUSED),
+        ("ringing", pause("break"), MSG_PAUSE_STATE, IN_CALL),
+        ("on_call", pause("break"), MSG_PAUSE_STATE, IN_CALL),
     ],
     ids=lambda v: v.__name__ if callable(v) else None,
 )
-def test_command_refused(start: str, command: Command, message: str) -> None:
+def test_command_refused(start: str, command: Command, message: str, error_id: str) -> None:
     board = board_in(start)
     before = board.presence(1)
     with pytest.raises(PresenceError) as caught:
         command(board)
     assert str(caught.value) == message
-    assert caught.value.error_id == "presence-refused"
+    assert caught.value.error_id == error_id
+    assert isinstance(caught.value, CallInProgress) is (error_id == IN_CALL)
     assert board.presence(1) == before
 
 
@@ -884,8 +900,8 @@ def test_a_pause_overtaken_by_an_answered_call_applies_after_the_wrap_up() -> No
     assert board.expire(at(60 + WRAPUP_MAX)) == [sc(PAUSED, at(60 + WRAPUP_MAX), "meal")]
 
 
-def test_a_call_qualified_during_the_call_has_no_wrap_up() -> None:
-    board = new_board(ALICE)
+def test_a_call_qualified_during_the_call_has_no_wrap_up_without_a_minimum() -> None:
+    board = new_board(ALICE, wrapup_min=0)
     board.login(1, at(0))
     board.on_effect(ringing("L1", at(11)))
     board.on_effect(answered("L1", at(12)))
@@ -896,6 +912,88 @@ def test_a_call_qualified_during_the_call_has_no_wrap_up() -> None:
     board.on_effect(ringing("L2", at(70)))
     board.on_effect(answered("L2", at(71)))
     assert board.on_effect(released("L2", at(90))) == [sc(WRAP_UP, at(90), "wrap_up", "L2")]
+    assert board.next_deadline() == at(90 + WRAPUP_MAX)
+
+
+# ---- the wrap-up's minimum (issue 11, item 22) ----
+#
+# A saved qualification ends the wrap-up, but never sooner than `wrapup_min` after the call ended: the advisor
+# finishes a sentence before the next call rings (the next ring came 1.5-6 s after « Enregistrer »). Alice's call
+# ends at 75 (`drive(…, "wrap_up")`); the table says what a save at `saved` does, then what `expire` does.
+
+# (wrapup_min, save at, changes of the save, deadline after the save, (expire at, its changes))
+WRAPUP_MIN_TABLE = [
+    # saved at once: still in wrap-up; available at 75 + 5 exactly, not before
+    (5.0, 75.0, [], at(80), [(79.9, []), (80.0, [sc(AV, at(80))])]),
+    (5.0, 77.0, [], at(80), [(79.0, []), (80.0, [sc(AV, at(80))])]),
+    # saved after the minimum: available at once
+    (5.0, 80.0, [sc(AV, at(80))], None, [(80.0, [])]),
+    (5.0, 95.0, [sc(AV, at(95))], None, [(95.0, [])]),
+    # no minimum: available at once (as before)
+    (0.0, 75.0, [sc(AV, at(75))], None, [(75.0, [])]),
+    # a minimum longer than the maximum is the maximum
+    (WRAPUP_MAX + 60, 76.0, [], at(75 + WRAPUP_MAX), [(75 + WRAPUP_MAX, [sc(AV, at(75 + WRAPUP_MAX))])]),
+]
+
+
+@pytest.mark.parametrize(("minimum", "saved", "changes", "deadline", "expiries"), WRAPUP_MIN_TABLE)
+def test_a_qualification_saved_ends_the_wrap_up_no_sooner_than_its_minimum(
+    minimum: float,
+    saved: float,
+    changes: list[StateChange],
+    deadline: datetime | None,
+    expiries: list[tuple[float, list[StateChange]]],
+) -> None:
+    board = new_board(ALICE, wrapup_min=minimum)
+    drive(board, "wrap_up")  # the call ended at 75
+    board.on_effect(queued("L9", at(70), caller=None))  # a caller waits meanwhile
+    assert board.wrapup_done(1, at(saved)) == changes
+    assert board.next_deadline() == deadline
+    if changes == []:  # still in wrap-up: routing sees a busy advisor, no offer
+        assert board.presence(1) == (WRAP_UP, "wrap_up")
+        assert offers(board, at(saved)) == []
+    for when, expired in expiries:
+        assert board.expire(at(when)) == expired
+        assert offers(board, at(when)) == ([] if board.presence(1)[0] is WRAP_UP else ["L9"])
+    assert board.presence(1) == (AV, None)
+    assert board.wrapup_done(1, at(200)) == []  # a second save changes nothing
+
+
+def offers(board: PresenceBoard, now: datetime) -> list[str]:
+    """The calls routing would offer to Alice now."""
+    decisions = plan(board.waiting(), board.views(), now, 10.0)
+    return [d.linkedid for d in decisions if isinstance(d, Offer) and d.advisor_id == 1]
+
+
+@pytest.mark.parametrize(
+    ("minimum", "at_end", "deadline"),
+    [(WRAPUP_MIN, [sc(WRAP_UP, at(60), "wrap_up", "L1")], at(60 + WRAPUP_MIN)), (0.0, [sc(AV, at(60))], None)],
+    ids=["minimum", "none"],
+)
+def test_a_call_qualified_during_the_call_has_the_minimum_wrap_up_only(
+    minimum: float, at_end: list[StateChange], deadline: datetime | None
+) -> None:
+    board = new_board(ALICE, wrapup_min=minimum)
+    board.login(1, at(0))
+    board.on_effect(ringing("L1", at(11)))
+    board.on_effect(answered("L1", at(12)))
+    assert board.wrapup_done(1, at(30)) == []  # saved during the call
+    assert board.on_effect(released("L1", at(60))) == at_end
+    assert board.next_deadline() == deadline
+    if deadline is not None:
+        assert board.wrapup_done(1, at(61)) == []  # saved again: the minimum holds
+        assert board.expire(deadline) == [sc(AV, deadline)]
+    assert board.presence(1) == (AV, None)
+
+
+@pytest.mark.parametrize("leave", [available, pause("break"), logout], ids=["available", "pause", "logout"])
+def test_the_advisor_may_leave_the_minimum_wrap_up_at_once(leave: Command) -> None:
+    """« Disponible », a pause or a logout are the advisor's own: they apply at once, minimum or not."""
+    board = board_in("wrap_up")
+    board.wrapup_done(1, at(76))
+    assert len(leave(board)) == 1
+    assert board.next_deadline() is None
+    assert board.expire(at(100_000)) == []
 
 
 def test_a_pause_asked_during_a_call_qualified_early_applies_when_it_ends() -> None:

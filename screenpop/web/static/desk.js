@@ -1,4 +1,10 @@
 // Poste conseiller: everything from the network is shown with textContent, never as HTML.
+//
+// Every message on the page belongs to one call (the confirmation of a save, a transfer refused, a consultation…):
+// shown with `callMessage`, it goes when the next call pops. A control that hides itself (« Transfert avec
+// présentation », « Terminer le transfert »…) hands the focus on (`handOnFocus`): it is never lost to the page.
+// No keyboard shortcut is taken here (the page is used with Tab, Enter, Space and arrows): a feature module that
+// adds one says it on the page, and leaves Alt+K (the knowledge base's search) alone.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -7,6 +13,7 @@ let currentCall = null; // linkedid of the call shown (ringing, in progress or t
 let transferredTo = null; // the call was transferred (extension): its end is then no news to the advisor
 let qualifiedCall = null; // the call shown was qualified already (during the call, or after it)
 let callOver = false; // the advisor's part of the call shown is over (ended, or transferred)
+let lastUpdate = null; // the latest message about the call shown after its pop (answered, transferred, ended…)
 const services = new Map(); // extension → {id, name}
 const topicLabels = new Map(); // qualification topic key → label (the voice menu's choices use the same keys)
 let socket = null;
@@ -17,10 +24,19 @@ function text(el, value) { el.textContent = value == null ? "" : String(value); 
 // The desk's feature modules (each its own script, e.g. directory-desk.js, loaded after this one) read the call
 // through these events and add their fields to the qualification; they never reach into this file's state.
 //   "ready"      once the lists are loaded: detail {topics, outcomes, partners, services}
-//   "new-call"   a pop replaced the call shown (the qualification form was reset): detail = the pop message
+//   "new-call"   a pop replaced the call shown (the qualification form was reset, the call's messages cleared):
+//                detail = the pop message
 //   "message"    every desk message applied to the call shown (pop, answered, transferred, ended…): detail = it
 //   "topic"      the advisor picked a theme: detail {topic, subtopic}
-//   "qualified"  the qualification was saved: detail {linkedid, body, pending}
+//   "qualified"  the qualification of a call was saved: detail {linkedid, body, pending}; `linkedid` is the call
+//                the form was sent for, which may no longer be the call shown (a new call popped meanwhile)
+// and, through window.gpsDesk:
+//   api(method, path, body)      the JSON API with the session's CSRF token; throws Error(message French, code)
+//   currentCall()                the linkedid of the call shown, or null
+//   addQualificationFields(fn)   fn(body) adds the feature's fields to the qualification sent
+//   text(el, value)              shows a value as text (never HTML)
+//   callMessage(el, value, kind) shows a message about the call shown in `el` (kind "ok", "error" or ""), cleared
+//                                when the next call pops: every message belongs to one call
 const deskEvents = new EventTarget();
 const qualificationFields = [];  // functions (body) => void adding a feature's fields to the body sent
 function emit(name, detail) { deskEvents.dispatchEvent(new CustomEvent(name, { detail })); }
@@ -30,7 +46,21 @@ window.gpsDesk = Object.freeze({
   currentCall: () => currentCall,
   addQualificationFields: (fn) => { qualificationFields.push(fn); },
   text,
+  callMessage: (el, value, kind) => callMessage(el, value, kind),
 });
+
+// The messages shown about the call on screen: each goes with its call (cleared at the next pop).
+const callMessages = new Set();
+function callMessage(el, value, kind) {
+  text(el, value);
+  el.className = kind || "";
+  callMessages.add(el);
+}
+function clearCallMessages() {
+  for (const el of callMessages) { text(el, ""); el.className = ""; }
+  callMessages.clear();
+  for (const field of document.querySelectorAll("#qualification [aria-invalid]")) field.removeAttribute("aria-invalid");
+}
 
 async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
@@ -97,6 +127,7 @@ function showPop(message) {
   // the tab's title tells an advisor busy in another window (knowledge base, a service's site) that a call rings
   document.title = "Appel entrant : " + (message.caller_display || "numéro masqué") + " — " + TITLE;
   const pop = $("pop");
+  const focused = pop.contains(document.activeElement);  // on the previous call's status: it moves to the new one
   pop.replaceChildren();
   const number = document.createElement("div"); number.className = "number";
   text(number, message.caller_display || "Numéro masqué");
@@ -107,6 +138,7 @@ function showPop(message) {
   const wait = message.wait_seconds != null ? "attente " + Math.round(message.wait_seconds) + " s" : "";
   text(details, commune + wait);
   const status = document.createElement("div"); status.id = "call-status"; status.className = "state";
+  status.tabIndex = -1;  // focus comes here when the control in use hides itself (a transfer done, the call over)
   text(status, "Appel entrant");
   pop.append(number, name, details);
   if (message.menu_topic) {
@@ -115,6 +147,7 @@ function showPop(message) {
     pop.append(menu);
   }
   pop.append(status);
+  if (focused) status.focus();
   const callbacks = $("callbacks"); callbacks.replaceChildren();
   const owed = (message.context && message.context.open_callbacks) || [];
   if (!owed.length) { const li = document.createElement("li"); li.className = "muted"; text(li, "Aucun rappel en attente."); callbacks.append(li); }
@@ -154,14 +187,16 @@ function showMessage(message) {
     $("btn-callback").hidden = true;
     qualifiedCall = null;
     callOver = false;
+    lastUpdate = null;
+    clearCallMessages();  // the previous call's confirmation, refusals and transfer messages go with it
     showPop(message);
-    $("qualification").reset();  // a new call: a blank qualification, its topic the voice menu's choice if any
-    if (message.menu_topic && topicLabels.has(message.menu_topic)) {
+    $("qualification").reset();  // a new call: a blank qualification (no outcome chosen), its topic the voice
+    if (message.menu_topic && topicLabels.has(message.menu_topic)) {  // menu's choice if any
       $("q-topic").value = message.menu_topic;
       $("q-topic").onchange();
     }
     communeCode = null;
-    text($("q-msg"), ""); text($("q-note-count"), "");
+    text($("q-note-count"), "");
     emit("new-call", message);
     emit("message", message);
   }
@@ -173,36 +208,63 @@ function serviceName(extension) {
   return found ? found.name : "le poste " + (extension || "?");
 }
 
-function onCallUpdate(message) {
-  const labels = {
-    answered: "En communication",
-    consulting: "Consultation avec " + serviceName(message.detail) + " — l'usager est en attente",
-    consultation_ended: "En communication — retour avec l'usager",
-    transferred: "Appel transféré vers " + serviceName(message.detail) + " — à qualifier",
-    ended: transferredTo ? "Appel transféré vers " + serviceName(transferredTo) + " — à qualifier"
-                         : "Appel terminé — à qualifier",
-    ring_ended: message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché",
-  };
-  if (!(message.type in labels)) return;
-  const qualified = qualifiedCall === message.linkedid;
-  if (message.type === "transferred" || message.type === "ended" || message.type === "ring_ended") callOver = true;
-  if (qualified && (message.type === "transferred" || message.type === "ended")) {
-    labels[message.type] = labels[message.type].replace("à qualifier", "qualifié");
+// The call's status as the page says it, from the latest message about the call (and whether it is qualified).
+function statusOf(message) {
+  const qualification = qualifiedCall === message.linkedid ? "qualifié" : "à qualifier";
+  switch (message.type) {
+    case "answered": return "En communication";
+    case "consulting": return "Consultation avec " + serviceName(message.detail) + " — l'usager est en attente";
+    case "consultation_ended": return "En communication — retour avec l'usager";
+    case "transferred": return "Appel transféré vers " + serviceName(message.detail) + " — " + qualification;
+    case "ended":
+      return (transferredTo ? "Appel transféré vers " + serviceName(transferredTo) : "Appel terminé")
+        + " — " + qualification;
+    case "ring_ended": return message.detail === "missed" ? "Appel manqué" : "L'appelant a raccroché";
+    default: return null;
   }
+}
+
+function titleOf(message) {
   const titles = { answered: "En communication", consulting: "Consultation", consultation_ended: "En communication",
                    transferred: "À qualifier", ended: "À qualifier" };
-  document.title = message.type in titles && !(qualified && callOver)
+  const done = qualifiedCall === message.linkedid && callOver;
+  return message.type in titles && !done
     ? titles[message.type] + " : " + (message.caller_display || "numéro masqué") + " — " + TITLE : TITLE;
-  text($("call-status"), labels[message.type]);
+}
+
+function showStatus() {
+  if (!lastUpdate) return;
+  text($("call-status"), statusOf(lastUpdate));
+  document.title = titleOf(lastUpdate);
+}
+
+// A region about to hide holds the focus (the advisor pressed one of its buttons): the focus goes on to what the
+// advisor does next, never to the page's body.
+function handOnFocus(regions, update) {
+  const holder = regions.find((region) => !region.hidden && region.contains(document.activeElement));
+  update();
+  if (!holder || !holder.hidden) return;
+  if (!$("consultation").hidden) $("btn-complete").focus();  // consulting: complete or cancel
+  else if (!$("transfer").hidden) $("transfer-service").focus();  // back with the caller
+  else $("call-status").focus();  // transferred, or the call is over: its status, then the qualification
+}
+
+function onCallUpdate(message) {
+  if (statusOf(message) === null) return;
+  if (message.type === "transferred" || message.type === "ended" || message.type === "ring_ended") callOver = true;
+  if (message.type === "transferred") transferredTo = message.detail;
+  lastUpdate = message;
+  showStatus();
   const talking = message.type === "answered" || message.type === "consultation_ended";
-  $("transfer").hidden = !talking;
-  $("consultation").hidden = message.type !== "consulting";
-  if (message.type !== "consulting") text($("consultation-msg"), "");
+  handOnFocus([$("transfer"), $("consultation")], () => {
+    $("transfer").hidden = !talking;
+    $("consultation").hidden = message.type !== "consulting";
+  });
+  if (message.type !== "consulting") callMessage($("consultation-msg"), "");
   if (message.type === "consultation_ended") {
-    text($("transfer-msg"), "Consultation terminée : vous êtes de nouveau avec l'usager."); $("transfer-msg").className = "";
+    callMessage($("transfer-msg"), "Consultation terminée : vous êtes de nouveau avec l'usager.");
   }
   if (message.type === "transferred") {
-    transferredTo = message.detail;
     const found = services.get(message.detail);
     if (found) { $("q-outcome").value = "transfer"; $("q-service").value = String(found.id); }  // what happened
   }
@@ -232,6 +294,7 @@ async function loadLists() {
     emit("topic", { topic: topic.value || null, subtopic: null });
   };
   sub.onchange = () => emit("topic", { topic: topic.value || null, subtopic: sub.value || null });
+  option(outcome, "", "— choisir —");  // no preset outcome: the advisor chooses what happened
   for (const o of lists.outcomes) option(outcome, o.key, o.label);
   option(partner, "", "—");
   for (const p of lists.partners) option(partner, p.key, p.label);
@@ -240,9 +303,9 @@ async function loadLists() {
   option(qService, "", "—");
   for (const s of list.services) {
     services.set(s.extension, { id: s.id, name: s.name });
-    const label = s.name + " (" + s.extension + ")" + (s.open_now ? "" : " — fermé");
-    option(qService, String(s.id), label);
-    option(tService, String(s.id), label);
+    // the qualification records which service the call went to: its name is enough (and fits the field)
+    option(qService, String(s.id), s.name);
+    option(tService, String(s.id), s.name + " (" + s.extension + ")" + (s.open_now ? "" : " — fermé"));
   }
   emit("ready", { topics: lists.topics, outcomes: lists.outcomes, partners: lists.partners, services: list.services });
 }
@@ -275,10 +338,23 @@ function setupCommune() {
   });
 }
 
+// A required choice not made: the save is refused on the page, the field says so and takes the focus.
+function refuseField(field, message) {
+  callMessage($("q-msg"), message, "error");
+  field.setAttribute("aria-invalid", "true");
+  field.focus();
+}
+
 async function saveQualification(event) {
   event.preventDefault();
   const msg = $("q-msg");
-  if (!currentCall) { text(msg, "Aucun appel à qualifier."); msg.className = "error"; return; }
+  const linkedid = currentCall;  // the call this form is for: a new call may pop while the save is on its way
+  if (!linkedid) { callMessage(msg, "Aucun appel à qualifier.", "error"); return; }
+  if (!$("q-topic").value) { refuseField($("q-topic"), "Choisissez le thème de l'appel, puis enregistrez."); return; }
+  if (!$("q-outcome").value) {
+    refuseField($("q-outcome"), "Choisissez l'issue de l'appel, puis enregistrez.");
+    return;
+  }
   const body = {
     topic: $("q-topic").value, subtopic: $("q-subtopic").value || null, outcome: $("q-outcome").value,
     transfer_service_id: $("q-service").value ? Number($("q-service").value) : null,
@@ -286,30 +362,39 @@ async function saveQualification(event) {
     callback_slot: $("q-slot").value || null, commune_insee: communeCode, note: $("q-note").value || null,
   };
   for (const add of qualificationFields) add(body);
+  let saved;
   try {
-    const saved = await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/qualification", body);
-    qualifiedCall = currentCall;
-    emit("qualified", { linkedid: currentCall, body, pending: Boolean(saved.pending) });
-    // saved while the call is in progress (202): it joins the call's record when the call ends, and the
-    // advisor has no wrap-up after it
-    text(msg, saved.pending ? "Qualification enregistrée : elle rejoindra la fiche de l'appel dès sa fin."
-                            : "Qualification enregistrée.");
-    msg.className = "ok";
+    saved = await api("POST", "/api/calls/" + encodeURIComponent(linkedid) + "/qualification", body);
+  } catch (e) {
+    // the answer of a call no longer shown is said as such, never as the new call's
+    callMessage(msg, linkedid === currentCall ? e.message : "Appel précédent non qualifié : " + e.message, "error");
+    return;
+  }
+  emit("qualified", { linkedid, body, pending: Boolean(saved.pending) });
+  if (linkedid === currentCall) {  // the call is still the one shown (else its confirmation went with it)
+    qualifiedCall = linkedid;
+    // saved while the call is in progress (202): it joins the call's record when the call ends
+    callMessage(msg, saved.pending ? "Qualification enregistrée : elle rejoindra la fiche de l'appel dès sa fin."
+                                   : "Qualification enregistrée.", "ok");
+    showStatus();  // « … — qualifié »
     if (!saved.pending || callOver) document.title = TITLE;
-    await refreshState();
-  } catch (e) { text(msg, e.message); msg.className = "error"; }
+  }
+  await refreshState();
 }
 
 async function doTransfer(kind) {
   const msg = $("transfer-msg");
+  const linkedid = currentCall;
   $("btn-callback").hidden = true;
   try {
-    await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/transfer",
+    await api("POST", "/api/calls/" + encodeURIComponent(linkedid) + "/transfer",
               { service_id: Number($("transfer-service").value), kind });
-    text(msg, kind === "attended" ? "Consultation demandée : l'usager est mis en attente." : "Transfert demandé.");
-    msg.className = "ok";
+    if (linkedid !== currentCall) return;
+    callMessage(msg, kind === "attended" ? "Consultation demandée : l'usager est mis en attente."
+                                         : "Transfert demandé.", "ok");
   } catch (e) {
-    text(msg, e.message); msg.className = "error";
+    if (linkedid !== currentCall) return;
+    callMessage(msg, e.message, "error");
     $("btn-callback").hidden = e.code !== "service-closed";  // the service is closed: a callback instead
   }
 }
@@ -317,11 +402,31 @@ async function doTransfer(kind) {
 // attended transfer: "complete" hands the caller to the service (the advisor's leg hangs up), "cancel" returns
 async function endConsultation(action) {
   const msg = $("consultation-msg");
+  const linkedid = currentCall;
   try {
-    await api("POST", "/api/calls/" + encodeURIComponent(currentCall) + "/transfer/" + action);
-    text(msg, action === "complete" ? "Transfert en cours de finalisation…" : "Retour vers l'usager…");
-    msg.className = "ok";
-  } catch (e) { text(msg, e.message); msg.className = "error"; }
+    await api("POST", "/api/calls/" + encodeURIComponent(linkedid) + "/transfer/" + action);
+    if (linkedid === currentCall && !$("consultation").hidden) {
+      callMessage(msg, action === "complete" ? "Transfert en cours de finalisation…" : "Retour vers l'usager…", "ok");
+    }
+  } catch (e) { if (linkedid === currentCall) callMessage(msg, e.message, "error"); }
+}
+
+// « Fermer la session »: the server takes the advisor out of the queue first, and refuses while a call is up; the
+// page then stays, saying why (without this script, the form gets the same refusal as a page).
+async function endSession(form) {
+  const msg = $("presence-msg");
+  let response;
+  try {
+    response = await fetch(form.action, {
+      method: "POST", credentials: "same-origin", redirect: "manual",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
+      body: new URLSearchParams(new FormData(form)),
+    });
+  } catch (e) { text(msg, "Le service ne répond pas : la session reste ouverte. Réessayez."); msg.className = "error"; return; }
+  if (response.type === "opaqueredirect" || response.ok) { location.assign("/login"); return; }
+  let data = {};
+  try { data = await response.json(); } catch (e) { data = {}; }
+  text(msg, data.message || "Erreur " + response.status); msg.className = "error";
 }
 
 async function start() {
@@ -335,14 +440,18 @@ async function start() {
     $("q-outcome").value = "callback_needed";
     $("q-callback").checked = true;
     $("btn-callback").hidden = true;
-    text($("transfer-msg"), "Rappel noté dans la qualification : indiquez le créneau souhaité, puis enregistrez.");
-    $("transfer-msg").className = "";
+    callMessage($("transfer-msg"), "Rappel noté dans la qualification : indiquez le créneau souhaité, puis enregistrez.");
     $("q-slot").focus();
   };
   $("btn-attended").onclick = () => doTransfer("attended");
   $("btn-complete").onclick = () => endConsultation("complete");
   $("btn-cancel").onclick = () => endConsultation("cancel");
   $("qualification").addEventListener("submit", saveQualification);
+  for (const field of [$("q-topic"), $("q-outcome")]) {
+    field.addEventListener("change", () => { if (field.value) field.removeAttribute("aria-invalid"); });
+  }
+  const sessionEnd = document.querySelector("form.session-end");
+  if (sessionEnd) sessionEnd.addEventListener("submit", (event) => { event.preventDefault(); endSession(sessionEnd); });
   $("q-note").addEventListener("input", () => text($("q-note-count"), $("q-note").value.length + " / 2000"));
   setupCommune();
   for (const button of document.querySelectorAll("button[data-wired]")) button.disabled = false;  // handlers set
