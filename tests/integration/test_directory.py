@@ -113,7 +113,8 @@ async def test_the_services_of_0004_fold_into_the_directory_keeping_their_ids(da
             "'MDPH')",
             mdph,
         )
-        assert await migrate(conn) == ["0010_directory"]
+        shutil.copy(migrations / "0010_directory.sql", tmp_path)
+        assert await migrate(conn, directory=tmp_path) == ["0010_directory"]
         kept = await conn.fetch("SELECT id, kind, name, extension, topics, hours::text, active FROM organisations")
         assert sorted(tuple(r) for r in kept) == [
             (routes, "service", "Routes", "2001", ["roads"], None, True),
@@ -271,9 +272,9 @@ async def test_partners_of_a_commune(directory: DirectoryService) -> None:
         ("cpam", "epci"),
     ]
     mairie = lens.partners[0]
-    assert mairie.entry.opening.summary == "Ouvert jusqu'à 12:00"
+    assert mairie.entry.opening.summary == "Ouvert maintenant, jusqu'à 12:00"
     assert mairie.read_out == (
-        "Mairie de Lens. Téléphone : 03 53 01 00 10. Adresse : 62300 Lens. Ouvert jusqu'à 12:00. "
+        "Mairie de Lens. Téléphone : 03 53 01 00 10. Adresse : 62300 Lens. Ouvert maintenant, jusqu'à 12:00. "
         "Horaires : lun-ven 08:30-12:00 13:30-17:00."
     )
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from config.settings import DeskSettings, OpeningHours
 from screenpop.calls.errors import (
+    AmbiguousCommune,
     MissingTransferService,
     NoteTooLong,
     NotYourCall,
@@ -61,6 +62,18 @@ async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
         ADV1,
     )
     return migrated_pool
+
+
+async def organisation(pool: asyncpg.Pool, name: str, kind: str = "caf", active: bool = True) -> int:
+    """An organisation of the directory (migration 0010), as a partner given."""
+    return int(
+        await pool.fetchval(
+            "INSERT INTO organisations (kind, name, owner, active) VALUES ($1, $2, 'admin', $3) RETURNING id",
+            kind,
+            name,
+            active,
+        )
+    )
 
 
 @pytest.fixture
@@ -116,6 +129,7 @@ async def test_double_submit_is_idempotent_and_a_correction_updates(
 async def test_pbx_facts_untouched(repo: QualificationService, pool: asyncpg.Pool) -> None:
     before = await facts(pool)
     service = await ServiceRepository(pool).add("MDPH accueil", "4501")
+    mdph = await organisation(pool, "MDPH du Pas-de-Calais", "mdph")
     await repo.save(
         "100.1",
         qual(
@@ -123,7 +137,7 @@ async def test_pbx_facts_untouched(repo: QualificationService, pool: asyncpg.Poo
             transfer_service_id=service.id,
             callback_requested=True,
             callback_slot="demain matin",
-            partner="mdph",
+            partner_id=mdph,
             commune_insee="62119",
             note="n",
         ),
@@ -133,8 +147,8 @@ async def test_pbx_facts_untouched(repo: QualificationService, pool: asyncpg.Poo
     assert await facts(pool) == before
     # and the PBX upsert does not undo the qualification
     await CallRecordRepository(pool).upsert(make_record("100.1", talk_seconds=181.0))
-    row = await pool.fetchrow("SELECT transfer_service, transfer_service_id, partner FROM call_records")
-    assert tuple(row) == ("MDPH accueil", service.id, "mdph")
+    row = await pool.fetchrow("SELECT transfer_service, transfer_service_id, partner, partner_id FROM call_records")
+    assert tuple(row) == ("MDPH accueil", service.id, "MDPH du Pas-de-Calais", mdph)
 
 
 ERRORS: list[tuple[str, dict[str, Any], type[QualificationError]]] = [
@@ -145,7 +159,10 @@ ERRORS: list[tuple[str, dict[str, Any], type[QualificationError]]] = [
     ("service", {"outcome": "transfer", "transfer_service_id": 999}, UnknownService),
     ("transfer without service", {"outcome": "transfer"}, MissingTransferService),
     ("partner contact without partner", {"outcome": "partner_contact"}, UnknownPartner),
-    ("unknown partner", {"outcome": "partner_contact", "partner": "nasa"}, UnknownPartner),
+    ("unknown partner", {"outcome": "partner_contact", "partner_id": 999_999}, UnknownPartner),
+    ("a commune typed and not found", {"commune": "Atlantide"}, UnknownCommune),
+    ("a commune name of several communes", {"commune": "Saint-Martin"}, AmbiguousCommune),
+    ("a postal code of several communes", {"commune": "62170"}, AmbiguousCommune),
     ("note", {"note": "x" * (DESK.note_max + 1)}, NoteTooLong),
 ]
 
@@ -164,6 +181,34 @@ async def test_refused(
     assert caught.value.error_id == error.error_id
     assert str(caught.value)  # a French message
     assert await pool.fetchrow("SELECT * FROM call_records") == before
+
+
+async def test_a_deactivated_partner_is_refused(repo: QualificationService, pool: asyncpg.Pool) -> None:
+    old = await organisation(pool, "CAF (ancienne adresse)", active=False)
+    with pytest.raises(UnknownPartner, match="désactivé"):
+        await repo.save("100.1", qual(outcome="partner_contact", partner_id=old), ALICE, ADV1)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("arras", "62041"),  # a name typed in full, not picked: the one commune of that name
+        ("  SAINT-OMER ", "62765"),
+        ("st omer", "62765"),  # « st » read « saint »
+        ("62100", "62193"),  # a postal code of one commune (Calais; 62100 is also an INSEE code: Beaurainville)
+        ("Fleury", "62339"),  # seven communes of that name in France, one in the Pas-de-Calais
+    ],
+)
+async def test_a_commune_typed_and_not_picked_is_resolved_when_it_designates_one(
+    repo: QualificationService, typed: str, code: str
+) -> None:
+    view = await saved(repo, "100.1", qual(commune=typed), ALICE, ADV1)
+    assert view.commune_insee == code
+
+
+async def test_a_commune_picked_wins_over_the_text(repo: QualificationService) -> None:
+    view = await saved(repo, "100.1", qual(commune_insee="62041", commune="Saint-Martin"), ALICE, ADV1)
+    assert view.commune_insee == "62041"
 
 
 async def test_note_at_the_limit_is_accepted(repo: QualificationService) -> None:
@@ -288,9 +333,9 @@ def test_model_refuses(data: dict[str, Any]) -> None:
 
 def test_model_cleans() -> None:
     q = Qualification.model_validate(
-        {"topic": " health ", "outcome": "advice", "subtopic": "", "note": "  \x00\x1b[31m ", "partner": " "}
+        {"topic": " health ", "outcome": "advice", "subtopic": "", "note": "  \x00\x1b[31m ", "commune": " \t"}
     )
-    assert (q.topic, q.subtopic, q.note, q.partner) == ("health", None, "[31m", None)
+    assert (q.topic, q.subtopic, q.note, q.commune) == ("health", None, "[31m", None)
     assert Qualification.model_validate({"topic": "health", "outcome": "advice", "note": "\t\n"}).note is None
 
 
@@ -303,7 +348,10 @@ async def test_history_latest_first_with_labels(repo: QualificationService, pool
         await calls.upsert(make_record(f"20{i}.1", **changes))
     await calls.upsert(make_record("300.1", caller_number="+33700000000"))
     await repo.save("201.1", qual(commune_insee="62041", note="premier"), ALICE, ADV1)
-    await repo.save("203.1", qual(topic="health", subtopic=None, outcome="partner_contact", partner="caf"), ALICE, ADV1)
+    caf = await organisation(pool, "CAF du Pas-de-Calais")
+    await repo.save(
+        "203.1", qual(topic="health", subtopic=None, outcome="partner_contact", partner_id=caf), ALICE, ADV1
+    )
 
     items = await repo.history("+33612345678")
     assert [i.linkedid for i in items] == ["203.1", "201.1", "100.1"]  # the abandoned, unqualified call is left out
@@ -318,6 +366,7 @@ async def test_history_latest_first_with_labels(repo: QualificationService, pool
         "Conseil, orientation",
     )
     assert items[1].note == "premier"
+    assert (items[0].partner_label, items[1].partner_label) == ("CAF du Pas-de-Calais", None)
     assert items[1].advisor_name == "Alice Martin"  # from advisors, by interface
     assert items[2].topic_label is None and items[2].outcome_label is None
     assert [i.linkedid for i in await repo.history("+33612345678", limit=1)] == ["203.1"]
@@ -326,10 +375,13 @@ async def test_history_latest_first_with_labels(repo: QualificationService, pool
     assert await repo.last_commune("+33612345678") == "62041"
     assert await repo.last_commune("+33700000000") is None
     # the pop's single query says the same
-    assert await repo.caller_facts("+33612345678") == CallerFacts(items, ("62041", "Arras"), [])
+    assert await repo.caller_facts("+33612345678") == CallerFacts(items, ("62041", "Arras"), [], ("62000",))
     assert (await repo.caller_facts("+33612345678", limit=1)).history == items[:1]
     assert await repo.caller_facts("+33700000000") == CallerFacts(await repo.history("+33700000000"), None, [])
     assert await repo.caller_facts("+33100000000") == CallerFacts([], None, [])
+    # a record qualified before migration 0012 named the partner by a key of the settings' former list
+    await pool.execute("UPDATE call_records SET partner = 'caf', partner_id = NULL WHERE linkedid = '203.1'")
+    assert (await repo.history("+33612345678"))[0].partner_label == "CAF"
     # a supervisor qualifies the abandoned call: it appears in the history
     await repo.save("202.1", qual(commune_insee="62119"), SUPER, None)
     assert [i.linkedid for i in await repo.history("+33612345678")] == ["203.1", "202.1", "201.1", "100.1"]
@@ -369,7 +421,8 @@ async def test_pop_context_carries_history_commune_and_open_callbacks(
         "100.1", qual(commune_insee="62041", callback_requested=True, callback_slot="après 17 h"), ALICE, ADV1
     )
     context = await context_lookup(pool, DESK)("+33612345678")
-    assert context.commune == "Arras (62041)"
+    assert (context.commune, context.commune_code) == ("Arras (62000)", "62041")  # as people know it
+    assert context.caller is None and context.organisation_history == ()
     # one HistoryItem for the pops and the history API (the pop showed "Handicap — Dossier MDPH" in one field)
     assert [(h.topic_label, h.subtopic_label, h.outcome_label, h.advisor_name) for h in context.history] == [
         ("Handicap", "Dossier MDPH", "Conseil, orientation", "Alice Martin")
