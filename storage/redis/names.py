@@ -79,3 +79,11 @@ def session_key(token: str) -> str:
 def login_failures_key(kind: str, value: str) -> str:
     """Failed logins counted per `kind` ("login" or "addr") and value (cut at 80 characters)."""
     return f"gps:login-failures:{kind}:{value[:80]}"
+
+
+# -- the directory's imports (screenpop.directory.pages) ----------------------------------------------------
+
+
+def directory_upload_key(token: str) -> str:
+    """A file uploaded for import into the directory, kept between its dry run and its import (hash, expiring)."""
+    return f"gps:directory:upload:{token}"
