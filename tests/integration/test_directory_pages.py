@@ -90,7 +90,7 @@ WEEK = "lun-ven 08:30-12:00 13:30-17:00"
 
 async def seed(directory: DirectoryService) -> dict[str, int]:
     admin = Actor(login="admin", role="admin")
-    entries = {
+    entries: dict[str, dict[str, Any]] = {
         "mairie": {"kind": "town_hall", "name": "Mairie de Lens", "commune_insee": "62498", "city": "Lens",
                    "postal_code": "62300", "phones": [{"number": "03 53 01 00 10"}],
                    "hours": {d: [["08:30", "12:00"], ["13:30", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}},
