@@ -424,6 +424,15 @@ class DirectoryStore:
             return None
         return CallerOrganisation.model_validate({**dict(row), "postal_codes": tuple(row["postal_codes"] or ())})
 
+    async def partner_numbers(self, source: str | None = None) -> builtins.list[tuple[str, str]]:
+        """(number, name) of every phone of the active partners and town halls (of `source` only, if given)."""
+        rows = await self._pool.fetch(
+            "SELECT p.number, o.name FROM organisation_phones AS p JOIN organisations AS o ON o.id = p.organisation_id "
+            "WHERE o.active AND o.kind <> 'service' AND ($1::text IS NULL OR o.source = $1) ORDER BY o.id, p.position",
+            source,
+        )
+        return [(r["number"], r["name"]) for r in rows]
+
     async def history(self, organisation_id: int) -> builtins.list[Change]:
         rows = await self._pool.fetch(_HISTORY, organisation_id)
         return [

@@ -285,6 +285,9 @@ async def test_a_transfer_to_a_service_on_a_public_holiday_is_refused(
     ):
         LIVE.apply(effect)
     AMI.sent.clear()
+    # the desk's list says so too (« — fermé » beside the service), and when it opens again
+    listed = await DirectoryService(pool, OpeningHours()).services(at)
+    assert [(s.open_now, s.next_opening) for s in listed] == [(False, datetime(2026, 7, 15, 6, 0, tzinfo=UTC))]
     CLOCK.at = at
     try:
         refused = await client.post(f"/api/calls/{linkedid}/transfer", json={"service_id": service.id})

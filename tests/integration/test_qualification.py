@@ -431,6 +431,54 @@ async def test_pop_context_carries_history_commune_and_open_callbacks(
     assert await context_lookup(pool, DESK)(None) == CallerContext()
 
 
+async def test_a_town_hall_calling_pops_as_itself_with_its_commune_s_recent_calls(
+    repo: QualificationService, pool: asyncpg.Pool
+) -> None:
+    """The directory knows the number: the pop names the town hall, gives its commune by name and postal code (for
+    its partners), and the commune's recent calls: from the town hall's numbers and its CCAS's, not only this one."""
+
+    async def org(kind: str, name: str, number: str, commune: str = "62498") -> int:
+        organisation_id = await organisation(pool, name, kind)
+        await pool.execute("UPDATE organisations SET commune_insee = $2 WHERE id = $1", organisation_id, commune)
+        await pool.execute(
+            "INSERT INTO organisation_phones (organisation_id, position, number) VALUES ($1, 0, $2)",
+            organisation_id,
+            number,
+        )
+        return organisation_id
+
+    mairie = await org("town_hall", "Mairie de Lens", "+33353010010")
+    await org("ccas", "CCAS de Lens", "+33353010011")
+    await org("town_hall", "Mairie d'Arras", "+33353010012", "62041")
+    calls = CallRecordRepository(pool)
+    for linkedid, number, days in (("501.1", "+33353010011", 1), ("502.1", "+33353010010", 2),
+                                   ("503.1", "+33353010012", 3), ("504.1", "+33600000000", 4)):  # fmt: skip
+        await calls.upsert(make_record(linkedid, caller_number=number, arrived_at=T0 + timedelta(days=days)))
+    await repo.save("501.1", qual(note="demande du CCAS"), ALICE, ADV1)
+    kinds = dict(await pool.fetch("SELECT linkedid, caller_kind FROM call_records WHERE linkedid LIKE '50%'"))
+    assert kinds == {"501.1": "partner", "502.1": "town_hall", "503.1": "town_hall", "504.1": "citizen"}  # 0010
+
+    context = await context_lookup(pool, DESK)("+33353010010")
+    assert context.caller is not None
+    assert (context.caller.kind, context.caller.kind_label, context.caller.name) == (
+        "town_hall",
+        "Mairie",
+        "Mairie de Lens",
+    )
+    assert context.caller.organisation_id == mairie
+    assert (context.commune, context.commune_code) == ("Lens (62300)", "62498")
+    assert [(c.linkedid, c.caller) for c in context.organisation_history] == [
+        ("502.1", "Mairie de Lens"),
+        ("501.1", "CCAS de Lens"),  # the commune's CCAS: its call is the commune's too
+    ]  # not Arras's, nor a citizen's
+    assert context.organisation_history[1].note == "demande du CCAS"
+    assert [h.linkedid for h in context.history] == ["502.1"]  # the number's own history, as for anyone
+    ccas = await context_lookup(pool, DESK)("+33353010011")  # a partner: its own calls, no commune of its own
+    assert ccas.caller is not None and ccas.caller.kind == "partner"
+    assert [c.linkedid for c in ccas.organisation_history] == ["501.1"]
+    assert (await context_lookup(pool, DESK)("+33600000000")).caller is None
+
+
 # -- services ----------------------------------------------------------------------------------------
 
 
