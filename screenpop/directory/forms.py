@@ -105,8 +105,11 @@ def draft_of(
             continue
         if name == "phones":
             text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+        if name == "kind" and not text:
+            errors[name] = "obligatoire : choisissez le type de la fiche"
+            continue
         try:
-            values[name] = cell_value(name, text) if name != "kind" or text else None
+            values[name] = cell_value(name, text)
         except ValueError as exc:
             errors[name] = str(exc)
     if errors:
