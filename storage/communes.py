@@ -174,6 +174,11 @@ class CommuneRepository:
         rows = await self._pool.fetch(sql, words, max(1, min(limit, LIMIT_MAX)))
         return [_commune(r) for r in rows]
 
+    async def by_codes(self, codes: list[str]) -> dict[str, Commune]:
+        """The communes of these INSEE codes (those that exist), by code."""
+        rows = await self._pool.fetch(f"{_SELECT} WHERE code_insee = ANY ($1::bpchar[])", codes)
+        return {r["code_insee"]: _commune(r) for r in rows}
+
     async def get(self, code: str) -> Commune | None:
         if not re.fullmatch(r"[0-9][0-9AB][0-9]{3}", code):
             return None

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import hdrs, web
 from aiohttp.web_request import FileField
@@ -144,8 +145,6 @@ async def list_page(request: web.Request) -> web.Response:
 
 
 def _query_string(values: Mapping[str, str]) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({k: v for k, v in values.items() if v})
 
 
@@ -155,10 +154,9 @@ def _query_string(values: Mapping[str, str]) -> str:
 async def _entry_context(request: web.Request, actor: Actor, entry: Entry) -> dict[str, Any]:
     admin = request.app[ADMIN]
     history = [change_view(c, admin.deps.timezone) for c in reversed(await admin.service.history(entry.id))]
-    served = []
-    for code in entry.communes[:SERVED_SHOWN]:
-        found = await admin.service.commune(code)
-        served.append(f"{found.name} ({code})" if found else code)
+    shown = entry.communes[:SERVED_SHOWN]
+    named = await admin.service.communes_of(shown)
+    served = [f"{named[code].name} ({code})" if code in named else code for code in shown]
     return {
         "entry": entry,
         "commune": None if entry.commune_insee is None else await admin.service.commune(entry.commune_insee),

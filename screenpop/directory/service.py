@@ -253,6 +253,10 @@ class DirectoryService:
     async def commune(self, code: str) -> Commune | None:
         return await self._communes.get(code)
 
+    async def communes_of(self, codes: Sequence[str]) -> dict[str, Commune]:
+        """The communes of these INSEE codes that exist, by code (one query)."""
+        return await self._communes.by_codes(list(codes))
+
     async def resolve_commune(self, typed: str) -> Commune:
         """The commune a name or postal code typed designates (`pick_commune`), or an INSEE code that is no
         postal code. Raises `CommuneNotPicked`."""

@@ -176,7 +176,7 @@ async def page(client: Client, path: str) -> str:
 async def test_create_edit_deactivate_and_the_history(
     client: Client, directory: DirectoryService, pool: asyncpg.Pool
 ) -> None:
-    created = await post(client, "/annuaire/nouvelle", form())
+    created = await post(client, "/annuaire/nouvelle", form(communes="62510, 62498"))
     assert created.status == 303
     location = created.headers["Location"]
     entry_id = int(re.fullmatch(r"/annuaire/([0-9]+)\?fait=creee", location).group(1))  # type: ignore[union-attr]
@@ -189,6 +189,7 @@ async def test_create_edit_deactivate_and_the_history(
     shown = await page(client, location)
     assert "Fiche créée." in shown and "France Services de Liévin" in shown
     assert "Liévin (62800) — INSEE 62510" in shown and "réservé aux agents" in shown
+    assert "Lens (62498), Liévin (62510)" in shown  # the communes served, by name
     assert "Création" in shown
 
     # the edit form shows the entry as the CSV writes it; a change is saved with its history
