@@ -115,8 +115,9 @@ async def list_page(request: web.Request) -> web.Response:
     if q.strip():
         found = await admin.service.search(q, kind=kind, active_only=state == "actives", limit=50)
         limited = len(found) >= 50
-    else:
+    else:  # the kinds in the order the desk shows them (town halls first), then by name
         found = await admin.service.entries(kind, active_only=state == "actives")
+        found.sort(key=lambda e: (KIND_ORDER[e.kind], normalise(e.name), e.id))
         limited = False
     if state == "desactivees":
         found = [e for e in found if not e.active]
