@@ -3,7 +3,7 @@ who a caller is, and whether an entry is open now (the one opening-hours model, 
 
 Ownership: an admin changes any entry; a supervisor creates entries they own and changes the entries they own
 (not their owner); advisors read. Every write appends to the entry's history (who, when, each field before and
-after) in the same transaction. Imports and exports are in `screenpop.directory.transfer`.
+after) in the same transaction. Imports and exports are in `screenpop.directory.files`.
 """
 
 from __future__ import annotations
