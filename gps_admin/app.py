@@ -24,6 +24,7 @@ from screenpop.calls.service import HistoryAccess, QualificationService, Transfe
 from screenpop.desk import http as desk_http
 from screenpop.desk.service import DeskService
 from screenpop.directory import http as directory_http
+from screenpop.directory.pages import PagesDeps
 from screenpop.directory.service import DirectoryService
 from screenpop.pops import http as pops_http
 from screenpop.pops.notifier import PopPublisher, PresencePublisher
@@ -45,6 +46,7 @@ from storage.redis.rounds import Rounds
 from storage.redis.sessions import SessionStore
 from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
+from storage.redis.uploads import UploadStore
 from storage.spool import Spool
 from storage.users import Role, UserRepository
 from storage.writer import RecordWriter
@@ -344,7 +346,13 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     directory = DirectoryService(
         pool, settings.hours, topics=settings.desk.topics, departement=settings.desk.departement
     )
-    directory_http.setup(app, directory_http.DirectoryDeps(directory, settings.desk.departement))
+    admin_pages = PagesDeps(
+        uploads=UploadStore(redis),
+        topics={key: topic.label for key, topic in settings.desk.topics.items()},
+        departement=settings.desk.departement,
+        timezone=settings.hours.timezone,
+    )
+    directory_http.setup(app, directory_http.DirectoryDeps(directory, settings.desk.departement, admin_pages))
     calls_http.setup(
         app,
         calls_http.CallsDeps(

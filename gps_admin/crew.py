@@ -2,8 +2,9 @@
 
 They go through the running service as people at their desks would: they log in and make themselves available
 through the router (presence commands over Redis), acknowledge every desk message they are sent, and after each
-call take a wrap-up, either qualifying the call (a topic, an outcome, a commune of the Pas-de-Calais, a note: the
-demo, or `simulate --qualify`) or not (load), before ending it.
+call take a wrap-up, either qualifying the call (a topic, an outcome, a commune of the Pas-de-Calais, sometimes a
+partner of the directory whose contact was given, a note: the demo, or `simulate --qualify`) or not (load), before
+ending it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from screenpop.calls.models import Qualification
 from screenpop.calls.service import QualificationService
 from screenpop.pops.models import DeskMessage
 from screenpop.pops.service import acknowledge
+from storage.directory import DirectoryStore
 from storage.redis.commands import RedisRouterCommands
 from storage.redis.names import desk_pattern
 from storage.users import User
@@ -46,6 +48,7 @@ class Crew:
     members: dict[int, User] = field(default_factory=dict)  # advisor id → the account each acts as
     rng: random.Random = field(default_factory=random.Random)
     _wrap_ups: set[asyncio.Task[None]] = field(default_factory=set)  # in progress, cancelled when the crew stops
+    partners: list[int] = field(default_factory=list)  # the directory's partners whose contact they give
 
     async def command(self, redis: aioredis.Redis, advisor_id: int, what: Command) -> None:
         """A presence command to the service's router; retried while no router leads yet (it takes its lease at
@@ -79,6 +82,8 @@ class Crew:
         communes = [
             r["code_insee"] for r in await pool.fetch("SELECT code_insee FROM communes WHERE departement = '62'")
         ]
+        # the partners they give callers the contact of (the demo's directory)
+        self.partners = [e.id for e in await DirectoryStore(pool).list(active_only=True) if e.kind != "service"]
         me = asyncio.current_task()
         async with redis.pubsub() as pubsub:
             await pubsub.psubscribe(desk_pattern(redis))
@@ -118,7 +123,8 @@ class Crew:
         await asyncio.sleep(r.uniform(3, 8))  # the simulated advisor types the qualification
         topic = r.choice(list(self.settings.desk.topics))
         subtopics = list(self.settings.desk.topics[topic].subtopics)
-        outcome = r.choices(["immediate_answer", "advice", "callback_needed", "other"], [5, 4, 1, 0.5])[0]
+        outcomes = ["immediate_answer", "advice", "callback_needed", "other", "partner_contact"]
+        outcome = r.choices(outcomes, [5, 4, 1, 0.5, 1 if self.partners else 0])[0]
         q = Qualification.model_validate(
             {
                 "topic": topic,
@@ -129,6 +135,7 @@ class Crew:
                 if outcome == "callback_needed"
                 else None,
                 "commune_insee": r.choice(communes) if communes and r.random() < 0.8 else None,
+                "partner_id": r.choice(self.partners) if outcome == "partner_contact" else None,
                 "note": r.choice(NOTES),
             }
         )

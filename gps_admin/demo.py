@@ -42,6 +42,7 @@ from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
 from storage.advisors import AdvisorRepository
+from storage.directory import DirectoryStore
 from storage.services import ServiceRepository
 from storage.users import Role, User, UserRepository
 from telephony.hours import is_open
@@ -224,7 +225,7 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
     print("\n".join(lines), flush=True)
     demo.tasks = [
         asyncio.create_task(demo.crew.run(svc.redis, svc.pool), name="demo-crew"),
-        asyncio.create_task(_traffic(demo), name="demo-traffic"),
+        asyncio.create_task(_traffic(demo, await organisation_callers(svc.pool)), name="demo-traffic"),
         asyncio.create_task(_summary(demo), name="demo-summary"),
     ]
     yield
@@ -243,9 +244,17 @@ async def _sim_ctx(app: web.Application) -> AsyncIterator[None]:
     await demo.server.close()
 
 
-async def _traffic(demo: Demo) -> None:
+async def organisation_callers(pool: asyncpg.Pool) -> tuple[tuple[str, str], ...]:
+    """The demo directory's town halls and partners that call the line: (national number, name), so that the demo
+    shows callers recognised (« Mairie de … » and its commune's recent calls)."""
+    found = await DirectoryStore(pool).partner_numbers(source="demo")
+    return tuple(("0" + number[3:], name) for number, name in found if number.startswith("+33") and len(number) == 12)
+
+
+async def _traffic(demo: Demo, organisations: tuple[tuple[str, str], ...] = ()) -> None:
     services = tuple(extension for _, extension, _, hours in SERVICES if hours is None)
-    callers = Callers(mix=Mix(talk=(15.0, 60.0)), services=services)
+    # one call in ten from a town hall or a partner of the demo directory
+    callers = Callers(mix=Mix(talk=(15.0, 60.0), organisation=0.1), services=services, organisations=organisations)
     await asyncio.sleep(3)  # the crew logs in first
     await generate(demo.pbx, callers, demo.rate)
 

@@ -111,6 +111,9 @@ class Mix:
     transfer: float = 0.12  # the advisor transfers the call to a service at the end
     caller_hangs_up: float = 0.5  # who ends an answered call
     repeat: float = 0.25  # a caller who already called (their history pops)
+    organisation: float = (
+        0.0  # a town hall or a partner calling from a number of the directory (`Callers.organisations`)
+    )
     topic: float = 0.6  # a voice-menu choice
     talk: tuple[float, float] = (20.0, 90.0)  # conversation length range, seconds
     service_talk: tuple[float, float] = (5.0, 20.0)
@@ -125,6 +128,8 @@ class Callers:
     seed: int | None = None
     rng: random.Random = field(init=False)
     known: list[tuple[str, str]] = field(default_factory=list)
+    # (national number, name) of the directory's town halls and partners: they call the line too (`Mix.organisation`)
+    organisations: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -136,7 +141,9 @@ class Callers:
 
     def spec(self) -> CallSpec:
         r, mix = self.rng, self.mix
-        if self.known and r.random() < mix.repeat:
+        if self.organisations and r.random() < mix.organisation:
+            number, name = r.choice(self.organisations)
+        elif self.known and r.random() < mix.repeat:
             number, name = r.choice(self.known)
         else:
             number, name = self.number(), f"{r.choice(FIRST)} {r.choice(LAST)}"

@@ -47,6 +47,7 @@ QUALIFICATION_COLUMNS = (
     "transfer_service_id",
     "transfer_service",
     "partner",
+    "partner_id",
     "callback_requested",
     "callback_slot",
     "commune_insee",

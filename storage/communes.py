@@ -161,6 +161,24 @@ class CommuneRepository:
         rows = await self._pool.fetch(sql, _escape_like(words), limit, departement)
         return [_commune(r) for r in rows]
 
+    async def named(self, q: str, limit: int = 20) -> list[Commune]:
+        """Communes named exactly `q` (accents, case and punctuation ignored, « st » read « saint »), or with the
+        postal code `q`: the most populated first."""
+        words = query_words(q)
+        if not words:
+            return []
+        if words.isdigit():
+            sql = f"{_SELECT} WHERE $1 = ANY (postal_codes) ORDER BY population DESC NULLS LAST, code_insee LIMIT $2"
+        else:
+            sql = f"{_SELECT} WHERE search_name = $1 ORDER BY population DESC NULLS LAST, code_insee LIMIT $2"
+        rows = await self._pool.fetch(sql, words, max(1, min(limit, LIMIT_MAX)))
+        return [_commune(r) for r in rows]
+
+    async def by_codes(self, codes: list[str]) -> dict[str, Commune]:
+        """The communes of these INSEE codes (those that exist), by code."""
+        rows = await self._pool.fetch(f"{_SELECT} WHERE code_insee = ANY ($1::bpchar[])", codes)
+        return {r["code_insee"]: _commune(r) for r in rows}
+
     async def get(self, code: str) -> Commune | None:
         if not re.fullmatch(r"[0-9][0-9AB][0-9]{3}", code):
             return None

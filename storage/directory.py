@@ -113,6 +113,20 @@ class CommuneKeys(BaseModel):
     postal_codes: tuple[str, ...]
 
 
+class CallerOrganisation(BaseModel):
+    """The organisation a caller's number belongs to, as a pop shows it, with the commune where it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    caller_kind: CallerKind
+    id: int
+    name: str
+    kind: str
+    commune_insee: str | None
+    commune_name: str | None
+    postal_codes: tuple[str, ...]
+
+
 # -- SQL -----------------------------------------------------------------------------------------------------
 
 _SCALARS = tuple(
@@ -396,6 +410,28 @@ class DirectoryStore:
         """The kind of caller a number is and the organisation it belongs to; None for a number not known."""
         row = await self._pool.fetchrow("SELECT * FROM directory_caller($1, $2)", number, raw)
         return None if row is None else (row["caller_kind"], int(row["organisation_id"]))
+
+    async def caller_organisation(self, number: str) -> CallerOrganisation | None:
+        """Who a caller's number (E.164) is by the directory (`directory_caller`), with its commune; None for a
+        number not known."""
+        row = await self._pool.fetchrow(
+            "SELECT d.caller_kind, o.id, o.name, o.kind, o.commune_insee, c.name AS commune_name, c.postal_codes "
+            "FROM directory_caller($1, '') AS d JOIN organisations AS o ON o.id = d.organisation_id "
+            "LEFT JOIN communes AS c ON c.code_insee = o.commune_insee",
+            number,
+        )
+        if row is None:
+            return None
+        return CallerOrganisation.model_validate({**dict(row), "postal_codes": tuple(row["postal_codes"] or ())})
+
+    async def partner_numbers(self, source: str | None = None) -> builtins.list[tuple[str, str]]:
+        """(number, name) of every phone of the active partners and town halls (of `source` only, if given)."""
+        rows = await self._pool.fetch(
+            "SELECT p.number, o.name FROM organisation_phones AS p JOIN organisations AS o ON o.id = p.organisation_id "
+            "WHERE o.active AND o.kind <> 'service' AND ($1::text IS NULL OR o.source = $1) ORDER BY o.id, p.position",
+            source,
+        )
+        return [(r["number"], r["name"]) for r in rows]
 
     async def history(self, organisation_id: int) -> builtins.list[Change]:
         rows = await self._pool.fetch(_HISTORY, organisation_id)

@@ -31,7 +31,8 @@ class QualificationValues:
     outcome: str
     transfer_service_id: int | None
     transfer_service: str | None
-    partner: str | None
+    partner: str | None  # the partner's name as given (a key of settings.desk.partners before migration 0012)
+    partner_id: int | None  # the directory's organisation (0012)
     callback_requested: bool
     callback_slot: str | None
     commune_insee: str | None
@@ -44,7 +45,7 @@ _VIEW = (
     + ", qualified_at, qualified_by"
 )
 _LOCK = f"SELECT {_VIEW} FROM call_records WHERE linkedid = $1 FOR UPDATE"  # noqa: S608
-_TYPES = ("text", "text", "text", "bigint", "text", "text", "boolean", "text", "bpchar", "text")
+_TYPES = ("text", "text", "text", "bigint", "text", "text", "bigint", "boolean", "text", "bpchar", "text")
 _SAVE = f"""
 UPDATE call_records AS cr SET
     {", ".join(f"{c} = ${i}" for i, c in enumerate(QUALIFICATION_COLUMNS, start=2))},
@@ -66,7 +67,7 @@ ON CONFLICT (linkedid) DO UPDATE SET
 
 _HISTORY = """
 SELECT cr.linkedid, cr.arrived_at, cr.status, cr.topic, cr.subtopic, cr.outcome, cr.commune_insee, cr.note,
-       COALESCE(a.name, cr.advisor_name) AS advisor_name
+       cr.partner, cr.partner_id, COALESCE(a.name, cr.advisor_name) AS advisor_name
 FROM call_records AS cr
 LEFT JOIN advisors AS a ON a.interface = cr.advisor_interface
 WHERE cr.caller_number = $1 AND (cr.qualified_at IS NOT NULL OR cr.status = 'answered')
@@ -99,7 +100,7 @@ ORDER BY arrived_at DESC LIMIT 1
 # its name, and the open callbacks ($3 limit; as JSON, latest first): one row even without history (history
 # columns NULL then).
 _CALLER = f"""
-SELECT l.commune_insee AS last_commune, c.name AS last_commune_name,
+SELECT l.commune_insee AS last_commune, c.name AS last_commune_name, c.postal_codes AS last_commune_postal_codes,
        (SELECT json_agg(json_build_object('linkedid', cb.linkedid, 'arrived_at', cb.arrived_at, 'topic', cb.topic,
                                           'callback_slot', cb.callback_slot)
                         ORDER BY cb.arrived_at DESC, cb.linkedid DESC)
@@ -113,11 +114,40 @@ ORDER BY h.arrived_at DESC, h.linkedid DESC
 """  # noqa: S608 (constants only)
 
 
+# The recent calls of a recognised caller's organisation ($1), or of its commune ($2: the town hall's and CCAS's
+# of that commune, migration 0010's classification), and of its number ($3) from before it was known; $4 limit.
+_ORGANISATION_HISTORY = """
+WITH orgs AS (
+    SELECT id, name FROM organisations
+    WHERE id = $1 OR ($2::bpchar IS NOT NULL AND commune_insee = $2 AND kind IN ('town_hall', 'ccas'))
+),
+found AS (
+    (SELECT cr.* FROM call_records AS cr
+     WHERE cr.caller_organisation_id IN (SELECT id FROM orgs)
+       AND (cr.qualified_at IS NOT NULL OR cr.status = 'answered')
+     ORDER BY cr.arrived_at DESC LIMIT $4)
+    UNION
+    (SELECT cr.* FROM call_records AS cr
+     WHERE cr.caller_number = $3 AND (cr.qualified_at IS NOT NULL OR cr.status = 'answered')
+     ORDER BY cr.arrived_at DESC LIMIT $4)
+)
+SELECT f.linkedid, f.arrived_at, f.status, f.topic, f.subtopic, f.outcome, f.commune_insee, f.note, f.partner,
+       f.partner_id, COALESCE(a.name, f.advisor_name) AS advisor_name, f.caller_number, f.caller_name,
+       o.name AS caller_organisation
+FROM found AS f
+LEFT JOIN advisors AS a ON a.interface = f.advisor_interface
+LEFT JOIN orgs AS o ON o.id = f.caller_organisation_id
+ORDER BY f.arrived_at DESC, f.linkedid DESC
+LIMIT $4
+"""
+
+
 @dataclass(frozen=True)
 class CallerRows:
     history: list[Row]  # rows of `_HISTORY`, latest first
     commune: tuple[str, str] | None  # (INSEE code, name) of the latest commune given, when it is a known one
     open_callbacks: list[Row]  # rows of `_OPEN_CALLBACKS_OF` (linkedid, arrived_at, topic, callback_slot)
+    postal_codes: tuple[str, ...] = ()  # of that commune
 
 
 class SavingQualification:
@@ -143,6 +173,12 @@ class SavingQualification:
         """The knowledge base articles used on the call, or its question left without an answer, in this
         transaction (`storage.knowledge.loop`). Raises `UnusableArticle` for an article unknown or not published."""
         await LoopRepository.record_call(self._conn, self.linkedid, article_ids, question, topic, subtopic, by)
+
+    async def organisation(self, organisation_id: int) -> Row | None:
+        """The directory's organisation a qualification names as the partner given (id, name, kind, active)."""
+        return await self._conn.fetchrow(  # type: ignore[no-any-return]
+            "SELECT id, name, kind, active FROM organisations WHERE id = $1", organisation_id
+        )
 
     async def keep_pending(self, advisor_interface: str | None, values: QualificationValues, by: str) -> None:
         """The call is in progress: the qualification waits for its record."""
@@ -191,7 +227,15 @@ class QualificationRepository:
             [r for r in rows if r["linkedid"] is not None],
             commune,
             json.loads(owed) if isinstance(owed, str) else list(owed or ()),
+            tuple(first["last_commune_postal_codes"] or ()) if commune else (),
         )
+
+    async def organisation_history(
+        self, organisation_id: int, commune: str | None, caller_number: str, limit: int
+    ) -> list[Row]:
+        """The recent calls (answered or qualified, latest first) of an organisation, or of a commune's town hall
+        and CCAS when `commune` is given, and of `caller_number` (calls from before it was known)."""
+        return list(await self._pool.fetch(_ORGANISATION_HISTORY, organisation_id, commune, caller_number, limit))
 
     async def last_commune(self, caller_number: str) -> str | None:
         """The commune given on the caller's latest call that had one."""

@@ -34,6 +34,10 @@ class UnknownCommune(QualificationError):
     error_id = "unknown-commune"
 
 
+class AmbiguousCommune(QualificationError):
+    error_id = "ambiguous-commune"
+
+
 class UnknownService(QualificationError):
     error_id = "unknown-service"
     default_message = "Service inconnu dans l'annuaire."

@@ -31,10 +31,11 @@ FIELDS = {  # the qualification's fields in French, for the refusals
     "subtopic": "sous-thème",
     "outcome": "issue de l'appel",
     "transfer_service_id": "service de transfert",
-    "partner": "partenaire",
+    "partner_id": "partenaire",
     "callback_requested": "demande de rappel",
     "callback_slot": "créneau de rappel",
     "commune_insee": "commune",
+    "commune": "commune",
     "note": "note",
     "articles_used": "articles utilisés",
     "no_answer_question": "question sans réponse",
@@ -66,7 +67,6 @@ async def topics(request: web.Request) -> web.Response:
             for key, topic in deps.desk.topics.items()
         ],
         "outcomes": [{"key": o.value, "label": label} for o, label in OUTCOME_LABELS.items()],
-        "partners": [{"key": k, "label": v} for k, v in deps.desk.partners.items()],
         "note_max": deps.qualifications.note_max,
     }
     return web.json_response(body)
@@ -130,11 +130,13 @@ async def cancel_transfer(request: web.Request) -> web.Response:
 
 
 OPERATIONS: Operations = {
-    "/api/topics": {"get": operation("Qualification lists: topics and sub-topics, outcomes, partners (French labels)")},
+    "/api/topics": {"get": operation("Qualification lists: topics and sub-topics, outcomes (French labels)")},
     "/api/calls/{linkedid}/qualification": {
         "post": operation(
-            "Qualify a call: topic, outcome, callback, commune, note; ends the wrap-up (saved during the call:"
-            " the advisor has no wrap-up after it)",
+            "Qualify a call: topic, outcome, the partner given (an organisation of the directory), callback,"
+            " commune (its INSEE code, or its name or postal code as typed: resolved when it designates one"
+            " commune, else refused), note; ends the wrap-up (saved during the call: the advisor has no wrap-up"
+            " after it)",
             body=Qualification,
             errors=(403, 404, 422),
             accepted="The call is still in progress (during the conversation, or transferred and the service"

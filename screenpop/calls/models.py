@@ -29,22 +29,24 @@ class Qualification(BaseModel):
     subtopic: str | None = Field(default=None, max_length=40)
     outcome: Outcome
     transfer_service_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    partner: str | None = Field(default=None, max_length=40)
+    partner_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # the directory's organisation given
     callback_requested: bool = False
     callback_slot: str | None = Field(default=None, max_length=80)
     commune_insee: str | None = Field(default=None, pattern=r"^[0-9][0-9AB][0-9]{3}$")
+    # the commune as typed when none was picked from the list: resolved when it names one commune, else refused
+    commune: str | None = Field(default=None, max_length=100)
     note: str | None = None  # at most DeskSettings.note_max (and 2000) characters: checked by the service
     # the knowledge base (storage.knowledge.loop): the published articles used to answer, or « pas de réponse
     # trouvée » with the question in a few words
     articles_used: tuple[int, ...] = Field(default=(), max_length=10)
     no_answer_question: str | None = Field(default=None, min_length=3, max_length=200)
 
-    @field_validator("subtopic", "partner", "callback_slot", "commune_insee", "no_answer_question", mode="before")
+    @field_validator("subtopic", "callback_slot", "commune_insee", "commune", "no_answer_question", mode="before")
     @classmethod
     def _blank(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
-    @field_validator("callback_slot", "no_answer_question")
+    @field_validator("callback_slot", "commune", "no_answer_question")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return None if value is None else " ".join(_CONTROL.sub(" ", value).split()) or None
@@ -84,7 +86,8 @@ class CallRecordView(BaseModel):
     outcome: Outcome | None
     transfer_service_id: int | None
     transfer_service: str | None
-    partner: str | None
+    partner: str | None  # its name as given (a key of settings.desk.partners on records before migration 0012)
+    partner_id: int | None
     callback_requested: bool | None
     callback_slot: str | None
     commune_insee: str | None
@@ -135,6 +138,13 @@ class HistoryItem(BaseModel):
     advisor_name: str | None
     commune_insee: str | None
     note: str | None
+    partner_label: str | None = None  # the partner whose contact was given
+
+
+class OrganisationCallItem(HistoryItem):
+    """A recent call of a recognised caller's commune or organisation: who of it called."""
+
+    caller: str | None  # the organisation's name, or the number in French format
 
 
 class CallbackItem(BaseModel):
@@ -153,3 +163,4 @@ class CallerFacts:
     history: list[HistoryItem]  # latest first
     commune: tuple[str, str] | None  # (INSEE code, name) of the latest commune given, when it is a known one
     open_callbacks: list[CallbackItem]  # latest first
+    postal_codes: tuple[str, ...] = ()  # of that commune

@@ -19,6 +19,7 @@ import asyncpg
 from config.settings import DeskSettings
 from screenpop.calls.access import may_read_history
 from screenpop.calls.errors import (
+    AmbiguousCommune,
     ConsultationInProgress,
     MissingTransferService,
     NoConsultation,
@@ -41,14 +42,17 @@ from screenpop.calls.models import (
     CallerFacts,
     CallRecordView,
     HistoryItem,
+    OrganisationCallItem,
     PendingQualification,
     Qualification,
 )
-from screenpop.directory.service import DirectoryService
+from screenpop.directory.service import CommuneNotPicked, DirectoryService, pick_commune
 from storage.advisors import AdvisorRepository
+from storage.communes import CommuneRepository
 from storage.knowledge.loop import UnusableArticle
 from storage.qualification import NOTE_DB_MAX, QualificationRepository, QualificationValues, Row
 from storage.users import Role, User
+from telephony.identity import french_display
 from telephony.live import LiveCall, LiveView
 from telephony.ports import ActionSender
 from telephony.records import OUTCOME_LABELS, Outcome
@@ -81,6 +85,7 @@ class QualificationService:
         answered it, as the live view tells (`LiveView.taken_by`). `qualified`: told after each successful save."""
         self._repository = QualificationRepository(pool)
         self._advisors = AdvisorRepository(pool, {})
+        self._communes = CommuneRepository(pool)
         self._desk = desk
         self._taken_by = taken_by
         self._qualified = qualified
@@ -112,6 +117,12 @@ class QualificationService:
         known to be in progress): the qualification then waits for the record (`PendingQualification`). Raises a
         `QualificationError` (nothing written) when refused."""
         self._check_lists(q)
+        if q.commune_insee is None and q.commune is not None:  # typed and not picked: never silently dropped
+            try:
+                picked = pick_commune(q.commune, await self._communes.named(q.commune), self._desk.departement)
+            except CommuneNotPicked as exc:
+                raise (AmbiguousCommune if exc.ambiguous else UnknownCommune)(str(exc)) from None
+            q = q.model_copy(update={"commune_insee": picked.code})
         async with self._repository.saving(linkedid) as saving:
             call = saving.call
             if call is None and taken_by is None:
@@ -129,13 +140,24 @@ class QualificationService:
                 if service is None or not service.active:
                     raise UnknownService(f"service n° {q.transfer_service_id} inconnu ou désactivé")
                 service_name = service.name
+            partner_name = None
+            if q.partner_id is not None:
+                partner = await saving.organisation(q.partner_id)
+                if partner is None:
+                    raise UnknownPartner(f"partenaire n° {q.partner_id} inconnu dans l'annuaire")
+                if not partner["active"]:
+                    raise UnknownPartner(
+                        f"« {partner['name']} » est désactivé dans l'annuaire : indiquez un autre partenaire"
+                    )
+                partner_name = str(partner["name"])[:100]
             values = QualificationValues(
                 topic=q.topic,
                 subtopic=q.subtopic,
                 outcome=q.outcome.value,
                 transfer_service_id=q.transfer_service_id,
                 transfer_service=service_name,
-                partner=q.partner,
+                partner=partner_name,
+                partner_id=q.partner_id,
                 callback_requested=q.callback_requested,
                 callback_slot=q.callback_slot,
                 commune_insee=q.commune_insee,
@@ -171,11 +193,7 @@ class QualificationService:
             raise UnknownSubtopic(f"le thème {topic.label} n'a pas de sous-thème")
         if q.outcome is Outcome.TRANSFER and q.transfer_service_id is None:
             raise MissingTransferService("un transfert doit indiquer le service vers lequel l'appel a été transféré")
-        if q.partner is not None and q.partner not in self._desk.partners:
-            raise UnknownPartner(
-                f"partenaire « {q.partner} » inconnu ; possibles : {', '.join(self._desk.partners.values())}"
-            )
-        if q.outcome is Outcome.PARTNER_CONTACT and q.partner is None:
+        if q.outcome is Outcome.PARTNER_CONTACT and q.partner_id is None:
             raise UnknownPartner("indiquez le partenaire dont les coordonnées ont été données")
         note_max = self.note_max
         if q.note is not None and len(q.note) > note_max:
@@ -205,7 +223,22 @@ class QualificationService:
             [self._history_item(r) for r in rows.history],
             rows.commune,
             [self._callback_item(c) for c in rows.open_callbacks],
+            rows.postal_codes,
         )
+
+    async def organisation_history(
+        self, organisation_id: int, commune: str | None, caller_number: str, limit: int | None = None
+    ) -> list[OrganisationCallItem]:
+        """The recent calls of a recognised caller: of its commune's town hall and CCAS when `commune` is given
+        (a town hall calling), else of its organisation; and of its number. Latest first."""
+        rows = await self._repository.organisation_history(organisation_id, commune, caller_number, self._size(limit))
+        return [
+            OrganisationCallItem(
+                **self._history_item(r).model_dump(),
+                caller=r["caller_organisation"] or r["caller_name"] or _display(r["caller_number"]),
+            )
+            for r in rows
+        ]
 
     async def last_commune(self, caller_number: str) -> str | None:
         """The commune given on the caller's latest call that had one."""
@@ -247,7 +280,19 @@ class QualificationService:
             advisor_name=row["advisor_name"],
             commune_insee=row["commune_insee"],
             note=row["note"],
+            partner_label=self._partner_label(row["partner"], row["partner_id"]),
         )
+
+    def _partner_label(self, partner: str | None, partner_id: int | None) -> str | None:
+        """The partner given: its name as saved, or, on a record qualified before migration 0012, the label of
+        its key in the settings' former list."""
+        if partner is None:
+            return None
+        return partner if partner_id is not None else self._desk.partners.get(partner, partner)
+
+
+def _display(number: str | None) -> str | None:
+    return None if number is None else french_display(number)
 
 
 def _outcome(value: str | None) -> Outcome | None:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, TextIO
 
 from screenpop.directory.errors import FIELD_LABELS, UnreadableFile
-from screenpop.directory.models import KIND_LABELS, Entry, Kind, display_number
+from screenpop.directory.models import KIND_LABELS, Entry, Kind, PhoneOut, display_number
 from screenpop.directory.parsed import Parsed, Refused
 from screenpop.directory.weektext import format_week, parse_week
 from storage.communes import normalise
@@ -73,8 +73,8 @@ def _phones(cell: str) -> list[dict[str, Any]]:
     return phones
 
 
-def _value(name: str, cell: str) -> Any:
-    """A cell as a `Draft` value ('' is "none")."""
+def cell_value(name: str, cell: str) -> Any:
+    """A cell (or a form's field: the same formats) as a `Draft` value ('' is "none"). Raises ValueError (French)."""
     if name in ("name", "owner", "ref", "escalation_contact", "street", "city", "email", "website", "public_note",
                 "staff_contact", "extension", "postal_code", "commune_insee"):  # fmt: skip
         return cell or None
@@ -147,7 +147,7 @@ def _parse(row: list[str], fields: list[str], line: int) -> Parsed | Refused:
         if field == "id":
             continue
         try:
-            values[field] = _value(field, cell)
+            values[field] = cell_value(field, cell)
         except ValueError as exc:
             errors.append(f"{TITLES[field]} : {exc}")
     organisation_id = None
@@ -175,6 +175,15 @@ def _dates(values: Iterable[date]) -> str:
     return " ".join(d.isoformat() for d in values)
 
 
+def phone_text(phone: PhoneOut) -> str:
+    """« 03 21 00 00 00 (accueil) [agents] »: a phone as a cell (and a form's line) writes it."""
+    return (
+        display_number(phone.number)
+        + (f" ({phone.label})" if phone.label else "")
+        + ("" if phone.public else " [agents]")
+    )
+
+
 def row(entry: Entry) -> list[str]:
     cells = {
         "id": str(entry.id),
@@ -183,10 +192,7 @@ def row(entry: Entry) -> list[str]:
         "name": entry.name,
         "active": "oui" if entry.active else "non",
         "owner": entry.owner,
-        "phones": " | ".join(
-            display_number(p.number) + (f" ({p.label})" if p.label else "") + ("" if p.public else " [agents]")
-            for p in entry.phones
-        ),
+        "phones": " | ".join(phone_text(p) for p in entry.phones),
         "extension": entry.extension or "",
         "topics": " ".join(entry.topics),
         "escalation_contact": entry.escalation_contact or "",

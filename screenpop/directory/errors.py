@@ -17,6 +17,10 @@ class BadLimit(BadRequest):
     error_id = "bad-limit"
 
 
+class BadQuery(BadRequest):
+    error_id = "bad-directory-query"
+
+
 class DirectoryError(WebError):
     error_id = "directory-error"
     status = 400
@@ -93,14 +97,19 @@ _MESSAGES = {
 
 def french_reasons(exc: ValidationError) -> str:
     """A pydantic validation error of a `Draft` as one French sentence: « nom : obligatoire ; poste : … »."""
-    parts = []
+    parts = [f"{FIELD_LABELS.get(f, f)} : {m}" if f else m for f, m in field_reasons(exc)]
+    return " ; ".join(dict.fromkeys(parts))
+
+
+def field_reasons(exc: ValidationError) -> list[tuple[str | None, str]]:
+    """Each refusal of a `Draft`'s validation: (the field, or None for the entry as a whole; French reason)."""
+    found = []
     for error in exc.errors(include_url=False, include_input=False):
         fields = [str(p) for p in error["loc"] if isinstance(p, str)]
-        where = FIELD_LABELS.get(fields[0], fields[0]) if fields else ""
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] != "value_error":
             message = _MESSAGES.get(error["type"], message)
         if error["type"] == "enum" and "expected" in error.get("ctx", {}):
             message = f"valeur inconnue (possibles : {error['ctx']['expected']})"
-        parts.append(f"{where} : {message}" if where else message)
-    return " ; ".join(dict.fromkeys(parts))
+        found.append((fields[0] if fields else None, message))
+    return found

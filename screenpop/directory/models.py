@@ -300,7 +300,7 @@ class Opening(BaseModel):
     open_now: bool | None
     until: datetime | None = None  # the end of the opening under way (None: open without a break in sight)
     next_opening: datetime | None = None  # when closed: the next opening (None: none within a year)
-    summary: str  # French: « Ouvert jusqu'à 17:00 », « Fermé — ouvre lundi 2 février à 08:30 »…
+    summary: str  # French: « Ouvert maintenant, jusqu'à 17:00 », « Fermé — ouvre lundi 2 février à 08:30 »…
 
 
 class Entry(BaseModel):
@@ -446,3 +446,70 @@ class ServiceView(BaseModel):
     open_dates: tuple[date, ...] = ()
     open_now: bool
     next_opening: datetime | None  # when closed: when it opens next (None: not within a year)
+
+
+class Listing(BaseModel):
+    """An entry as the desk shows it to an advisor: what to give the caller (`read_out`), its opening now, and
+    its staff-only contact and phones marked as such."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: Kind
+    kind_label: str
+    name: str
+    active: bool
+    extension: str | None
+    phones: tuple[PhoneOut, ...]
+    address: str  # « 1 rue de l'Exemple, 62000 Arras », '' when not given
+    email: str | None
+    website: str | None
+    hours_text: str
+    opening: Opening
+    public_note: str | None
+    staff_contact: str | None  # never to be given to callers
+    read_out: str  # French: what to read to the caller
+
+    @classmethod
+    def of(cls, entry: Entry, read_out: str) -> Listing:
+        return cls(
+            id=entry.id,
+            kind=entry.kind,
+            kind_label=entry.kind_label,
+            name=entry.name,
+            active=entry.active,
+            extension=entry.extension,
+            phones=entry.phones,
+            address=address_of(entry),
+            email=entry.email,
+            website=entry.website,
+            hours_text=entry.hours_text,
+            opening=entry.opening,
+            public_note=entry.public_note,
+            staff_contact=entry.staff_contact,
+            read_out=read_out,
+        )
+
+
+def address_of(entry: Entry) -> str:
+    return ", ".join(x for x in (entry.street, " ".join(y for y in (entry.postal_code, entry.city) if y)) if x)
+
+
+class DeskPartner(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    listing: Listing
+    reach: Reach
+    reach_label: str
+
+
+class DeskPartners(BaseModel):
+    """The partners serving a commune, as the desk shows them in a pop (`/api/directory/communes/{code}/partners`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    commune: str  # INSEE code
+    commune_name: str
+    commune_label: str  # « Arras (62000) »
+    epci_name: str | None
+    partners: tuple[DeskPartner, ...]

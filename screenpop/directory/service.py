@@ -3,7 +3,7 @@ who a caller is, and whether an entry is open now (the one opening-hours model, 
 
 Ownership: an admin changes any entry; a supervisor creates entries they own and changes the entries they own
 (not their owner); advisors read. Every write appends to the entry's history (who, when, each field before and
-after) in the same transaction. Imports and exports are in `screenpop.directory.transfer`.
+after) in the same transaction. Imports and exports are in `screenpop.directory.files`.
 """
 
 from __future__ import annotations
@@ -33,13 +33,17 @@ from screenpop.directory.models import (
     Actor,
     CallerIdentity,
     CommunePartners,
+    DeskPartner,
+    DeskPartners,
     Draft,
     Entry,
     Kind,
+    Listing,
     Opening,
     Partner,
     Reach,
     ServiceView,
+    address_of,
 )
 from screenpop.directory.weektext import format_week
 from storage.communes import Commune, CommuneRepository, normalise, query_words
@@ -77,19 +81,60 @@ def _when(moment: datetime, now: datetime) -> str:
     return f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} à {clock}"
 
 
+def commune_label(commune: Commune) -> str:
+    """« Arras (62000) », « Calais (62100) », « Lille (59000, 59160, 59260…) »: how people know a commune."""
+    codes = list(commune.postal_codes)
+    if not codes:
+        return f"{commune.name} ({commune.code})"
+    return f"{commune.name} ({', '.join(codes[:3])}{'…' if len(codes) > 3 else ''})"
+
+
+class CommuneNotPicked(Exception):
+    """A commune typed in full does not designate one commune (French message); `ambiguous`: several."""
+
+    def __init__(self, message: str, ambiguous: bool) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous
+
+
+def pick_commune(typed: str, candidates: Sequence[Commune], departement: str | None) -> Commune:
+    """The commune a name or postal code typed in full (not picked from the list) designates, among the communes
+    with that exact name or postal code (`CommuneRepository.named`): the only one, else, for a name, the only one
+    of the département. Raises `CommuneNotPicked` (French) when none or several: never a silent guess."""
+    if len(candidates) == 1:
+        return candidates[0]
+    local = [c for c in candidates if c.departement == departement]
+    if len(local) == 1 and not typed.strip().isdigit():
+        return local[0]
+    shown = " ".join(typed.split())[:60]
+    if not candidates:
+        raise CommuneNotPicked(
+            f"commune « {shown} » introuvable : choisissez-la dans la liste proposée, ou videz le champ", False
+        )
+    among = local or list(candidates)
+    named = ", ".join(commune_label(c) for c in among[:4]) + (" …" if len(among) > 4 else "")
+    raise CommuneNotPicked(
+        f"« {shown} » désigne plusieurs communes ({named}) : choisissez la bonne dans la liste proposée", True
+    )
+
+
 def opening_of(stored: StoredOrganisation, calendar: OpeningHours, at: datetime) -> Opening:
     """Whether `stored` is open at `at`: its weekly spans and exceptional dates, `calendar`'s holidays."""
     if not stored.active:
         return Opening(known=True, open_now=False, summary="Désactivé")
     if stored.hours is None:
         if stored.kind == Kind.SERVICE:
-            return Opening(known=True, open_now=True, summary="Ouvert en continu")
+            return Opening(known=True, open_now=True, summary="Ouvert maintenant, en continu")
         return Opening(known=False, open_now=None, summary="Horaires non renseignés")
     hours = opening.with_calendar(calendar, week_spans(stored.hours), stored.closed_dates, stored.open_dates)
     if opening.is_open(at, hours):
         until = opening.open_until(at, hours)
         now = at.astimezone(until.tzinfo) if until else at
-        summary = "Ouvert sans interruption" if until is None else f"Ouvert jusqu'à {_when(until, now)}"
+        summary = (
+            "Ouvert maintenant, sans interruption"
+            if until is None
+            else f"Ouvert maintenant, jusqu'à {_when(until, now)}"
+        )
         return Opening(known=True, open_now=True, until=until, summary=summary)
     local = opening.next_opening(at, hours)
     if local is None:
@@ -109,7 +154,7 @@ def read_out(entry: Entry) -> str:
     phones = [p for p in entry.phones if p.public]
     if phones:
         parts.append("Téléphone : " + ", ".join(p.display + (f" ({p.label})" if p.label else "") for p in phones))
-    address = ", ".join(x for x in (entry.street, " ".join(y for y in (entry.postal_code, entry.city) if y)) if x)
+    address = address_of(entry)
     if address:
         parts.append(f"Adresse : {address}")
     if entry.opening.known:
@@ -208,6 +253,21 @@ class DirectoryService:
     async def commune(self, code: str) -> Commune | None:
         return await self._communes.get(code)
 
+    async def communes_of(self, codes: Sequence[str]) -> dict[str, Commune]:
+        """The communes of these INSEE codes that exist, by code (one query)."""
+        return await self._communes.by_codes(list(codes))
+
+    async def resolve_commune(self, typed: str) -> Commune:
+        """The commune a name or postal code typed designates (`pick_commune`), or an INSEE code that is no
+        postal code. Raises `CommuneNotPicked`."""
+        text = typed.strip()
+        candidates = await self._communes.named(text)
+        if not candidates and re.fullmatch(r"[0-9][0-9AB][0-9]{3}", text.upper()):
+            by_code = await self._communes.get(text.upper())
+            if by_code is not None:
+                return by_code
+        return pick_commune(text, candidates, self._departement)
+
     async def search(
         self, q: str, *, kind: Kind | None = None, active_only: bool = True, limit: int = 20
     ) -> list[Entry]:
@@ -299,6 +359,32 @@ class DirectoryService:
         partners.sort(key=lambda p: (KIND_ORDER[p.entry.kind], _REACHES.index(p.reach), p.entry.name, p.entry.id))
         return CommunePartners(
             commune=keys.code, commune_name=keys.name, epci_name=keys.epci_name, partners=tuple(partners)
+        )
+
+    # -- the desk: search, the partners of the caller's commune -------------------------------------------------
+
+    @staticmethod
+    def listing(entry: Entry) -> Listing:
+        return Listing.of(entry, read_out(entry))
+
+    async def desk_search(self, q: str, *, kind: Kind | None = None, limit: int = 20) -> list[Listing]:
+        """`search` of the active entries, as the desk lists them."""
+        return [self.listing(e) for e in await self.search(q, kind=kind, limit=limit)]
+
+    async def desk_partners(self, commune: str) -> DeskPartners:
+        """`partners_of` a commune, as the desk shows them in a pop, the commune with its postal codes."""
+        found = await self.partners_of(commune)
+        keys = await self._communes.get(commune)
+        label = found.commune_name if keys is None else commune_label(keys)
+        return DeskPartners(
+            commune=found.commune,
+            commune_name=found.commune_name,
+            commune_label=label,
+            epci_name=found.epci_name,
+            partners=tuple(
+                DeskPartner(listing=Listing.of(p.entry, p.read_out), reach=p.reach, reach_label=p.reach_label)
+                for p in found.partners
+            ),
         )
 
     async def identify(self, number: str | None, raw: str = "") -> CallerIdentity:

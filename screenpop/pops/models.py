@@ -7,7 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from screenpop.calls.models import CallbackItem, HistoryItem
+from screenpop.calls.models import CallbackItem, HistoryItem, OrganisationCallItem
+
+
+class KnownCaller(BaseModel):
+    """A caller whose number the directory knows: a town hall, a partner, an internal service."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["town_hall", "partner", "internal"]
+    kind_label: str  # « Mairie », « Partenaire », « Service interne »
+    organisation_id: int
+    name: str  # « Mairie d'Arras », « CAF du Pas-de-Calais »
+    organisation_kind: str  # the directory's kind (town_hall, caf, service…)
 
 
 class CallerContext(BaseModel):
@@ -15,9 +27,13 @@ class CallerContext(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    commune: str | None = None  # "Arras (62041)"
+    commune: str | None = None  # "Arras (62000)": its name and postal code(s)
+    commune_code: str | None = None  # its INSEE code: the partners serving it
     history: tuple[HistoryItem, ...] = ()
     open_callbacks: tuple[CallbackItem, ...] = ()
+    caller: KnownCaller | None = None  # the directory knows the number
+    # a known caller's recent calls: its commune's (a town hall, its CCAS) or its organisation's, latest first
+    organisation_history: tuple[OrganisationCallItem, ...] = ()
 
 
 class DeskMessage(BaseModel):

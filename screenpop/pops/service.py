@@ -3,6 +3,7 @@ pop carries (history, commune, open callbacks, from the calls slice). No aiohttp
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -10,9 +11,14 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from config.settings import DeskSettings
+from screenpop.calls.models import CallerFacts, OrganisationCallItem
 from screenpop.calls.service import QualificationService
-from screenpop.pops.models import CallerContext, DeskMessage
+from screenpop.directory.models import CALLER_KIND_LABELS
+from screenpop.directory.service import commune_label
+from screenpop.pops.models import CallerContext, DeskMessage, KnownCaller
 from screenpop.pops.notifier import ContextOf
+from storage.communes import Commune
+from storage.directory import CallerOrganisation, DirectoryStore
 from storage.redis.desk import DeskMessages
 from storage.redis.rounds import Rounds
 from telephony.aio import bounded
@@ -92,21 +98,67 @@ def age_ms(message: DeskMessage, now: datetime | None = None) -> float:
 
 
 def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
-    """The caller's history and commune for a pop, from PostgreSQL; bounded, and never in the way of the pop."""
+    """The caller's context for a pop, from PostgreSQL: the number's history, commune and open callbacks, and who
+    the number is by the directory (a town hall: its commune and the commune's recent calls). Bounded, and never
+    in the way of the pop."""
     calls = QualificationService(pool, desk)
+    directory = DirectoryStore(pool)
+
+    async def known(number: str) -> tuple[CallerOrganisation | None, list[OrganisationCallItem]]:
+        found = await directory.caller_organisation(number)
+        if found is None:
+            return None, []
+        commune = found.commune_insee if found.caller_kind == "town_hall" else None
+        return found, await calls.organisation_history(found.id, commune, number)
+
+    async def lookup(number: str) -> CallerContext:
+        facts, (organisation, recent) = await asyncio.gather(
+            calls.caller_facts(number, desk.history_size), known(number)
+        )
+        return _context(facts, organisation, recent)
 
     async def context_of(number: str | None) -> CallerContext:
         if number is None:
             return CallerContext()
         try:
-            facts = await bounded(calls.caller_facts(number, desk.history_size), CONTEXT_WITHIN)
+            return await bounded(lookup(number), CONTEXT_WITHIN)
         except Exception as exc:
             log.warning("pop without history (%s)", exc)
             return CallerContext()
-        return CallerContext(
-            commune=f"{facts.commune[1]} ({facts.commune[0]})" if facts.commune is not None else None,
-            history=tuple(facts.history),
-            open_callbacks=tuple(facts.open_callbacks),
-        )
 
     return context_of
+
+
+def _context(
+    facts: CallerFacts, organisation: CallerOrganisation | None, recent: list[OrganisationCallItem]
+) -> CallerContext:
+    code: str | None = None
+    name: str | None = None
+    postal_codes: tuple[str, ...] = ()
+    if facts.commune is not None:
+        (code, name), postal_codes = facts.commune, facts.postal_codes
+    caller = None
+    if organisation is not None:
+        caller = KnownCaller(
+            kind=organisation.caller_kind,
+            kind_label=CALLER_KIND_LABELS[organisation.caller_kind],
+            organisation_id=organisation.id,
+            name=organisation.name,
+            organisation_kind=organisation.kind,
+        )
+        if organisation.caller_kind == "town_hall" and organisation.commune_insee and organisation.commune_name:
+            # a town hall calls for its commune
+            code, name, postal_codes = organisation.commune_insee, organisation.commune_name, organisation.postal_codes
+    commune = None
+    if code is not None and name is not None:
+        commune = commune_label(
+            Commune(code=code, name=name, departement="", postal_codes=postal_codes, epci_name=None)
+        )
+    return CallerContext(
+        commune=commune,
+        commune_code=code,
+        history=tuple(facts.history),
+        open_callbacks=tuple(facts.open_callbacks),
+        caller=caller,
+        organisation_history=tuple(recent),
+    )

@@ -89,3 +89,11 @@ def login_failures_key(kind: str, value: str) -> str:
 def signing_key(purpose: str) -> str:
     """A secret key the instances share to sign tokens for `purpose` (e.g. the login form's)."""
     return f"gps:signing-key:{purpose}"
+
+
+# -- the directory's imports (screenpop.directory.pages) ----------------------------------------------------
+
+
+def directory_upload_key(token: str) -> str:
+    """A file uploaded for import into the directory, kept between its dry run and its import (hash, expiring)."""
+    return f"gps:directory:upload:{token}"

@@ -44,6 +44,7 @@ REDIS = redis_url(10)
 WHO = ("anonymous", AGNES, BRUNO, SAM, ADA)
 
 QUALIFICATION = {"topic": "taxes", "outcome": "advice", "note": "vu"}
+GONE = "x" * 32  # an import's token that does not exist (or expired)
 
 # (method, path as /openapi.json names it, the request made) → the status for each kind of user, in WHO's order.
 # The caller's history: only the advisor who is in (or just finished) a call with that number, and supervisors and
@@ -69,6 +70,38 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
     ("post", f"/api/calls/{LIVE_CALL}/transfer", {"json": {"service_id": "closed"}}, (401, 409, 403, 403, 403)),
     ("post", f"/api/calls/{LIVE_CALL}/transfer/complete", {}, (401, 409, 403, 403, 403)),
     ("post", f"/api/calls/{LIVE_CALL}/transfer/cancel", {}, (401, 409, 403, 403, 403)),
+    # the directory on the desk (every account reads it) and its administration pages (supervisors and admins;
+    # ORG is an entry owned by the admin: a supervisor reads it, only an admin changes it; a stale version is
+    # refused, so no row changes the directory; only an admin imports)
+    ("get", "/api/directory/search", {"params": {"q": "routes"}}, (401, 200, 200, 200, 200)),
+    ("get", "/api/directory/communes/62041/partners", {}, (401, 200, 200, 200, 200)),
+    ("get", "/annuaire", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("get", "/annuaire/nouvelle", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("post", "/annuaire/nouvelle", {"data": {}, "allow_redirects": False}, (401, 403, 403, 422, 422)),
+    ("get", "/annuaire/ORG", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("get", "/annuaire/ORG/modifier", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 403, 200)),
+    (
+        "post",
+        "/annuaire/ORG/modifier",
+        {"data": {"version": "999999"}, "allow_redirects": False},
+        (401, 403, 403, 403, 422),
+    ),  # an empty form
+    (
+        "post",
+        "/annuaire/ORG/desactiver",
+        {"data": {"version": "999999"}, "allow_redirects": False},
+        (401, 403, 403, 403, 409),
+    ),
+    (
+        "post",
+        "/annuaire/ORG/reactiver",
+        {"data": {"version": "999999"}, "allow_redirects": False},
+        (401, 403, 403, 403, 409),
+    ),
+    ("get", "/annuaire/import", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 403, 200)),
+    ("post", "/annuaire/import", {"data": {}, "allow_redirects": False}, (401, 403, 403, 403, 422)),  # no file
+    ("post", f"/annuaire/import/{GONE}", {"data": {}, "allow_redirects": False}, (401, 403, 403, 403, 404)),
+    ("get", "/annuaire/export.csv", {}, (401, 403, 403, 200, 200)),
     ("post", "/logout", {"data": {}, "allow_redirects": False}, (401, 303, 303, 303, 303)),  # last: it ends the session
 ]
 
@@ -77,7 +110,8 @@ def template(path: str) -> str:
     """The path as /openapi.json names it."""
     for concrete, name in ((LIVE_CALL, "{linkedid}"), (PAST_CALL, "{linkedid}"), (LIVE_CALLER, "{e164}")):
         path = path.replace(concrete, name)
-    return path.replace(PAST_CALLER, "{e164}")
+    path = path.replace("/communes/62041/", "/communes/{code}/")
+    return path.replace(PAST_CALLER, "{e164}").replace("/ORG", "/{id}").replace(f"/{GONE}", "/{token}")
 
 
 @pytest.fixture
@@ -88,6 +122,7 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
 
 async def call(served: Served, client: Client, method: str, path: str, spec: dict[str, Any]) -> aiohttp.ClientResponse:
     spec = dict(spec)
+    path = path.replace("/ORG", f"/{served.closed_service}")
     if spec.get("json") == {"service_id": "closed"}:
         spec["json"] = {"service_id": served.closed_service}
     if method == "post" and "data" in spec and client.csrf and path != "/login":

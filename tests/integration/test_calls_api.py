@@ -147,7 +147,7 @@ async def test_topics(client: TestClient[web.Request, web.Application]) -> None:
     assert disability["label"] == "Handicap"
     assert {"key": "pch", "label": "PCH"} in disability["subtopics"]
     assert {"key": "transfer", "label": "Transfert vers un service"} in body["outcomes"]
-    assert {"key": "caf", "label": "CAF"} in body["partners"]
+    assert "partners" not in body  # the partner given is an organisation of the directory (migration 0012)
     assert body["note_max"] == DESK.note_max
 
 
@@ -213,7 +213,11 @@ REFUSED: list[tuple[dict[str, Any], str, str]] = [
     ({**GOOD, "commune_insee": "9999"}, "invalid-qualification", "commune : format invalide"),
     ({**GOOD, "outcome": "transfer"}, "missing-transfer-service", "service"),
     ({**GOOD, "outcome": "transfer", "transfer_service_id": 42}, "unknown-service", "service"),
-    ({**GOOD, "outcome": "partner_contact", "partner": "nasa"}, "unknown-partner", "partenaire"),
+    ({**GOOD, "outcome": "partner_contact", "partner_id": 4242}, "unknown-partner", "partenaire n° 4242 inconnu"),
+    ({**GOOD, "outcome": "partner_contact", "partner": "caf"}, "invalid-qualification", "partner : champ inconnu"),
+    ({**GOOD, "outcome": "partner_contact"}, "unknown-partner", "indiquez le partenaire"),
+    ({**GOOD, "commune_insee": None, "commune": "Saint-Martin"}, "ambiguous-commune", "choisissez la bonne"),
+    ({**GOOD, "commune_insee": None, "commune": "Nulle-Part-sur-Mer"}, "unknown-commune", "introuvable"),
     ({**GOOD, "outcome": "teleport"}, "invalid-qualification", "issue de l'appel : valeur inconnue"),
     ({"outcome": "advice"}, "invalid-qualification", "thème : obligatoire"),
     ({**GOOD, "callback_slot": "lundi"}, "invalid-qualification", "créneau de rappel est donné sans demande"),
@@ -295,6 +299,9 @@ async def test_a_transfer_to_a_service_on_a_public_holiday_is_refused(
     ):
         LIVE.apply(effect)
     AMI.sent.clear()
+    # the desk's list says so too (« — fermé » beside the service), and when it opens again
+    listed = await DirectoryService(pool, OpeningHours()).services(at)
+    assert [(s.open_now, s.next_opening) for s in listed] == [(False, datetime(2026, 7, 15, 6, 0, tzinfo=UTC))]
     CLOCK.at = at
     try:
         refused = await client.post(f"/api/calls/{linkedid}/transfer", json={"service_id": service.id})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -110,7 +112,7 @@ async def test_readme_first_command_runs_the_demo(demo: Process, tmp_path: Path)
             assert answer.status == 200, await answer.text()
         async with session.ws_connect(f"{url.replace('http', 'ws')}/ws", headers={"Origin": url}) as ws:
 
-            async def first_pop() -> dict[str, str]:
+            async def first_pop() -> dict[str, Any]:
                 while True:
                     message = await ws.receive()
                     assert message.type == aiohttp.WSMsgType.TEXT, message
@@ -130,6 +132,24 @@ async def test_readme_first_command_runs_the_demo(demo: Process, tmp_path: Path)
             else:
                 assert re.fullmatch(r"(0\d( \d\d){4}|\+\d[\d ]+)", pop["caller_display"]), pop
 
+        # the demo's directory at first start: the partners of a commune the demo's calls give (the crew qualifies
+        # with communes of the Pas-de-Calais), as the pop of a caller from there shows them
+        context: dict[str, Any] = pop.get("context") or {}
+        code = context.get("commune_code") or await qualified_commune(demo)
+        partners = await (await session.get(f"{url}/api/directory/communes/{code}/partners")).json()
+        kinds = {p["listing"]["kind"] for p in partners["partners"]}
+        assert {"caf", "cpam", "mdph"} <= kinds, partners  # the département's own partners serve every commune
+        assert all("(exemple)" in p["listing"]["name"] for p in partners["partners"])  # made-up, and marked
+        assert all(p["listing"]["read_out"] for p in partners["partners"])
+
+    # the administration pages show the directory to the demo's admin
+    admin_password = (await demo.expect(r"^\s+admin\s+admin\s+(\S+)$", within=5))[1]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[url])) as admin:
+        await log_in(admin, url, "admin", admin_password)
+        listing = await admin.get(f"{url}/annuaire?q=caf", headers={"Accept": "text/html"})
+        assert listing.status == 200
+        assert "CAF du Pas-de-Calais (exemple)" in html.unescape(await listing.text())
+
     # Ctrl-C stops everything cleanly
     os.killpg(demo.proc.pid, signal.SIGINT)
     await asyncio.wait_for(demo.proc.wait(), 60)
@@ -138,6 +158,22 @@ async def test_readme_first_command_runs_the_demo(demo: Process, tmp_path: Path)
     data = tmp_path / "data" / "demo"
     assert (data / "postgres" / "PG_VERSION").exists()
     assert not list((data / "spool").glob("*.json")), "every record reached PostgreSQL before the stop"
+
+
+async def qualified_commune(demo: Process) -> str:
+    """A commune the demo's crew gave on a qualified call (they give one on four calls in five)."""
+    urls = EmbeddedServers.running_urls(Path(demo.env["GPS_ADMIN_DATA_DIR"]) / "demo")
+    assert urls is not None
+    conn = await asyncpg.connect(urls[0])
+    try:
+        for _ in range(120):  # the crew qualifies a few seconds after each call's end
+            code = await conn.fetchval("SELECT commune_insee FROM call_records WHERE commune_insee IS NOT NULL LIMIT 1")
+            if code is not None:
+                return str(code)
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+    raise AssertionError("no call qualified with a commune within 120 s:\n" + "\n".join(demo.lines[-40:]))
 
 
 async def run_demo(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str]:

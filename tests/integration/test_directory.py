@@ -273,9 +273,9 @@ async def test_partners_of_a_commune(directory: DirectoryService) -> None:
         ("cpam", "epci"),
     ]
     mairie = lens.partners[0]
-    assert mairie.entry.opening.summary == "Ouvert jusqu'à 12:00"
+    assert mairie.entry.opening.summary == "Ouvert maintenant, jusqu'à 12:00"
     assert mairie.read_out == (
-        "Mairie de Lens. Téléphone : 03 53 01 00 10. Adresse : 62300 Lens. Ouvert jusqu'à 12:00. "
+        "Mairie de Lens. Téléphone : 03 53 01 00 10. Adresse : 62300 Lens. Ouvert maintenant, jusqu'à 12:00. "
         "Horaires : lun-ven 08:30-12:00 13:30-17:00."
     )
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from config.settings import DeskSettings, OpeningHours
 from screenpop.calls.errors import (
+    AmbiguousCommune,
     MissingTransferService,
     NoteTooLong,
     NotYourCall,
@@ -61,6 +62,18 @@ async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
         ADV1,
     )
     return migrated_pool
+
+
+async def organisation(pool: asyncpg.Pool, name: str, kind: str = "caf", active: bool = True) -> int:
+    """An organisation of the directory (migration 0010), as a partner given."""
+    return int(
+        await pool.fetchval(
+            "INSERT INTO organisations (kind, name, owner, active) VALUES ($1, $2, 'admin', $3) RETURNING id",
+            kind,
+            name,
+            active,
+        )
+    )
 
 
 @pytest.fixture
@@ -116,6 +129,7 @@ async def test_double_submit_is_idempotent_and_a_correction_updates(
 async def test_pbx_facts_untouched(repo: QualificationService, pool: asyncpg.Pool) -> None:
     before = await facts(pool)
     service = await ServiceRepository(pool).add("MDPH accueil", "4501")
+    mdph = await organisation(pool, "MDPH du Pas-de-Calais", "mdph")
     await repo.save(
         "100.1",
         qual(
@@ -123,7 +137,7 @@ async def test_pbx_facts_untouched(repo: QualificationService, pool: asyncpg.Poo
             transfer_service_id=service.id,
             callback_requested=True,
             callback_slot="demain matin",
-            partner="mdph",
+            partner_id=mdph,
             commune_insee="62119",
             note="n",
         ),
@@ -133,8 +147,8 @@ async def test_pbx_facts_untouched(repo: QualificationService, pool: asyncpg.Poo
     assert await facts(pool) == before
     # and the PBX upsert does not undo the qualification
     await CallRecordRepository(pool).upsert(make_record("100.1", talk_seconds=181.0))
-    row = await pool.fetchrow("SELECT transfer_service, transfer_service_id, partner FROM call_records")
-    assert tuple(row) == ("MDPH accueil", service.id, "mdph")
+    row = await pool.fetchrow("SELECT transfer_service, transfer_service_id, partner, partner_id FROM call_records")
+    assert tuple(row) == ("MDPH accueil", service.id, "MDPH du Pas-de-Calais", mdph)
 
 
 ERRORS: list[tuple[str, dict[str, Any], type[QualificationError]]] = [
@@ -145,7 +159,10 @@ ERRORS: list[tuple[str, dict[str, Any], type[QualificationError]]] = [
     ("service", {"outcome": "transfer", "transfer_service_id": 999}, UnknownService),
     ("transfer without service", {"outcome": "transfer"}, MissingTransferService),
     ("partner contact without partner", {"outcome": "partner_contact"}, UnknownPartner),
-    ("unknown partner", {"outcome": "partner_contact", "partner": "nasa"}, UnknownPartner),
+    ("unknown partner", {"outcome": "partner_contact", "partner_id": 999_999}, UnknownPartner),
+    ("a commune typed and not found", {"commune": "Atlantide"}, UnknownCommune),
+    ("a commune name of several communes", {"commune": "Saint-Martin"}, AmbiguousCommune),
+    ("a postal code of several communes", {"commune": "62170"}, AmbiguousCommune),
     ("note", {"note": "x" * (DESK.note_max + 1)}, NoteTooLong),
 ]
 
@@ -164,6 +181,34 @@ async def test_refused(
     assert caught.value.error_id == error.error_id
     assert str(caught.value)  # a French message
     assert await pool.fetchrow("SELECT * FROM call_records") == before
+
+
+async def test_a_deactivated_partner_is_refused(repo: QualificationService, pool: asyncpg.Pool) -> None:
+    old = await organisation(pool, "CAF (ancienne adresse)", active=False)
+    with pytest.raises(UnknownPartner, match="désactivé"):
+        await repo.save("100.1", qual(outcome="partner_contact", partner_id=old), ALICE, ADV1)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("arras", "62041"),  # a name typed in full, not picked: the one commune of that name
+        ("  SAINT-OMER ", "62765"),
+        ("st omer", "62765"),  # « st » read « saint »
+        ("62100", "62193"),  # a postal code of one commune (Calais; 62100 is also an INSEE code: Beaurainville)
+        ("Fleury", "62339"),  # seven communes of that name in France, one in the Pas-de-Calais
+    ],
+)
+async def test_a_commune_typed_and_not_picked_is_resolved_when_it_designates_one(
+    repo: QualificationService, typed: str, code: str
+) -> None:
+    view = await saved(repo, "100.1", qual(commune=typed), ALICE, ADV1)
+    assert view.commune_insee == code
+
+
+async def test_a_commune_picked_wins_over_the_text(repo: QualificationService) -> None:
+    view = await saved(repo, "100.1", qual(commune_insee="62041", commune="Saint-Martin"), ALICE, ADV1)
+    assert view.commune_insee == "62041"
 
 
 async def test_note_at_the_limit_is_accepted(repo: QualificationService) -> None:
@@ -289,9 +334,9 @@ def test_model_refuses(data: dict[str, Any]) -> None:
 
 def test_model_cleans() -> None:
     q = Qualification.model_validate(
-        {"topic": " health ", "outcome": "advice", "subtopic": "", "note": "  \x00\x1b[31m ", "partner": " "}
+        {"topic": " health ", "outcome": "advice", "subtopic": "", "note": "  \x00\x1b[31m ", "commune": " \t"}
     )
-    assert (q.topic, q.subtopic, q.note, q.partner) == ("health", None, "[31m", None)
+    assert (q.topic, q.subtopic, q.note, q.commune) == ("health", None, "[31m", None)
     assert Qualification.model_validate({"topic": "health", "outcome": "advice", "note": "\t\n"}).note is None
 
 
@@ -304,7 +349,10 @@ async def test_history_latest_first_with_labels(repo: QualificationService, pool
         await calls.upsert(make_record(f"20{i}.1", **changes))
     await calls.upsert(make_record("300.1", caller_number="+33700000000"))
     await repo.save("201.1", qual(commune_insee="62041", note="premier"), ALICE, ADV1)
-    await repo.save("203.1", qual(topic="health", subtopic=None, outcome="partner_contact", partner="caf"), ALICE, ADV1)
+    caf = await organisation(pool, "CAF du Pas-de-Calais")
+    await repo.save(
+        "203.1", qual(topic="health", subtopic=None, outcome="partner_contact", partner_id=caf), ALICE, ADV1
+    )
 
     items = await repo.history("+33612345678")
     assert [i.linkedid for i in items] == ["203.1", "201.1", "100.1"]  # the abandoned, unqualified call is left out
@@ -319,6 +367,7 @@ async def test_history_latest_first_with_labels(repo: QualificationService, pool
         "Conseil, orientation",
     )
     assert items[1].note == "premier"
+    assert (items[0].partner_label, items[1].partner_label) == ("CAF du Pas-de-Calais", None)
     assert items[1].advisor_name == "Alice Martin"  # from advisors, by interface
     assert items[2].topic_label is None and items[2].outcome_label is None
     assert [i.linkedid for i in await repo.history("+33612345678", limit=1)] == ["203.1"]
@@ -327,10 +376,13 @@ async def test_history_latest_first_with_labels(repo: QualificationService, pool
     assert await repo.last_commune("+33612345678") == "62041"
     assert await repo.last_commune("+33700000000") is None
     # the pop's single query says the same
-    assert await repo.caller_facts("+33612345678") == CallerFacts(items, ("62041", "Arras"), [])
+    assert await repo.caller_facts("+33612345678") == CallerFacts(items, ("62041", "Arras"), [], ("62000",))
     assert (await repo.caller_facts("+33612345678", limit=1)).history == items[:1]
     assert await repo.caller_facts("+33700000000") == CallerFacts(await repo.history("+33700000000"), None, [])
     assert await repo.caller_facts("+33100000000") == CallerFacts([], None, [])
+    # a record qualified before migration 0012 named the partner by a key of the settings' former list
+    await pool.execute("UPDATE call_records SET partner = 'caf', partner_id = NULL WHERE linkedid = '203.1'")
+    assert (await repo.history("+33612345678"))[0].partner_label == "CAF"
     # a supervisor qualifies the abandoned call: it appears in the history
     await repo.save("202.1", qual(commune_insee="62119"), SUPER, None)
     assert [i.linkedid for i in await repo.history("+33612345678")] == ["203.1", "202.1", "201.1", "100.1"]
@@ -370,13 +422,62 @@ async def test_pop_context_carries_history_commune_and_open_callbacks(
         "100.1", qual(commune_insee="62041", callback_requested=True, callback_slot="après 17 h"), ALICE, ADV1
     )
     context = await context_lookup(pool, DESK)("+33612345678")
-    assert context.commune == "Arras (62041)"
+    assert (context.commune, context.commune_code) == ("Arras (62000)", "62041")  # as people know it
+    assert context.caller is None and context.organisation_history == ()
     # one HistoryItem for the pops and the history API (the pop showed "Handicap — Dossier MDPH" in one field)
     assert [(h.topic_label, h.subtopic_label, h.outcome_label, h.advisor_name) for h in context.history] == [
         ("Handicap", "Dossier MDPH", "Conseil, orientation", "Alice Martin")
     ]
     assert [(c.topic_label, c.slot) for c in context.open_callbacks] == [("Handicap", "après 17 h")]
     assert await context_lookup(pool, DESK)(None) == CallerContext()
+
+
+async def test_a_town_hall_calling_pops_as_itself_with_its_commune_s_recent_calls(
+    repo: QualificationService, pool: asyncpg.Pool
+) -> None:
+    """The directory knows the number: the pop names the town hall, gives its commune by name and postal code (for
+    its partners), and the commune's recent calls: from the town hall's numbers and its CCAS's, not only this one."""
+
+    async def org(kind: str, name: str, number: str, commune: str = "62498") -> int:
+        organisation_id = await organisation(pool, name, kind)
+        await pool.execute("UPDATE organisations SET commune_insee = $2 WHERE id = $1", organisation_id, commune)
+        await pool.execute(
+            "INSERT INTO organisation_phones (organisation_id, position, number) VALUES ($1, 0, $2)",
+            organisation_id,
+            number,
+        )
+        return organisation_id
+
+    mairie = await org("town_hall", "Mairie de Lens", "+33353010010")
+    await org("ccas", "CCAS de Lens", "+33353010011")
+    await org("town_hall", "Mairie d'Arras", "+33353010012", "62041")
+    calls = CallRecordRepository(pool)
+    for linkedid, number, days in (("501.1", "+33353010011", 1), ("502.1", "+33353010010", 2),
+                                   ("503.1", "+33353010012", 3), ("504.1", "+33600000000", 4)):  # fmt: skip
+        await calls.upsert(make_record(linkedid, caller_number=number, arrived_at=T0 + timedelta(days=days)))
+    await repo.save("501.1", qual(note="demande du CCAS"), ALICE, ADV1)
+    kinds = dict(await pool.fetch("SELECT linkedid, caller_kind FROM call_records WHERE linkedid LIKE '50%'"))
+    assert kinds == {"501.1": "partner", "502.1": "town_hall", "503.1": "town_hall", "504.1": "citizen"}  # 0010
+
+    context = await context_lookup(pool, DESK)("+33353010010")
+    assert context.caller is not None
+    assert (context.caller.kind, context.caller.kind_label, context.caller.name) == (
+        "town_hall",
+        "Mairie",
+        "Mairie de Lens",
+    )
+    assert context.caller.organisation_id == mairie
+    assert (context.commune, context.commune_code) == ("Lens (62300)", "62498")
+    assert [(c.linkedid, c.caller) for c in context.organisation_history] == [
+        ("502.1", "Mairie de Lens"),
+        ("501.1", "CCAS de Lens"),  # the commune's CCAS: its call is the commune's too
+    ]  # not Arras's, nor a citizen's
+    assert context.organisation_history[1].note == "demande du CCAS"
+    assert [h.linkedid for h in context.history] == ["502.1"]  # the number's own history, as for anyone
+    ccas = await context_lookup(pool, DESK)("+33353010011")  # a partner: its own calls, no commune of its own
+    assert ccas.caller is not None and ccas.caller.kind == "partner"
+    assert [c.linkedid for c in ccas.organisation_history] == ["501.1"]
+    assert (await context_lookup(pool, DESK)("+33600000000")).caller is None
 
 
 # -- services ----------------------------------------------------------------------------------------

@@ -160,18 +160,18 @@ def stored(**changes: Any) -> StoredOrganisation:
 @pytest.mark.parametrize(
     ("changes", "at", "summary", "open_now"),
     [
-        ({}, WEDNESDAY_10, "Ouvert jusqu'à 12:00", True),
+        ({}, WEDNESDAY_10, "Ouvert maintenant, jusqu'à 12:00", True),
         ({}, WEDNESDAY_10.replace(hour=12), "Fermé — ouvre lundi 7 décembre à 08:30", False),
         ({}, datetime(2026, 12, 6, 18, tzinfo=UTC), "Fermé — ouvre demain 08:30", False),  # Sunday evening
         ({"closed_dates": (date(2026, 12, 2),)}, WEDNESDAY_10, "Fermé — ouvre lundi 7 décembre à 08:30", False),
         ({"hours": None}, WEDNESDAY_10, "Horaires non renseignés", None),
-        ({"hours": None, "kind": "service", "extension": "2001"}, WEDNESDAY_10, "Ouvert en continu", True),
+        ({"hours": None, "kind": "service", "extension": "2001"}, WEDNESDAY_10, "Ouvert maintenant, en continu", True),
         ({"active": False}, WEDNESDAY_10, "Désactivé", False),
         ({"hours": {}}, WEDNESDAY_10, "Fermé (pas d'ouverture prévue dans l'année)", False),
         (
             {"hours": parse_hours({d: [["00:00", "12:00"], ["12:00", "00:00"]] for d in WEEKDAYS})},
             WEDNESDAY_10,
-            "Ouvert sans interruption",
+            "Ouvert maintenant, sans interruption",
             True,
         ),  # no end within a week
     ],
@@ -197,7 +197,7 @@ def test_what_to_read_to_a_caller_leaves_out_what_is_for_staff() -> None:
     text = read_out(entry)
     assert text == (
         "CAF (exemple). Téléphone : 03 53 01 00 01 (accueil). Adresse : 12 rue de l'Exemple, 62000 Arras. "
-        "Ouvert jusqu'à 12:00. Horaires : lun 08:30-12:00 13:30-16:30; mer 08:30-12:00. Sur rendez-vous."
+        "Ouvert maintenant, jusqu'à 12:00. Horaires : lun 08:30-12:00 13:30-16:30; mer 08:30-12:00. Sur rendez-vous."
     )
     assert "00 02" not in text and "Mme X" not in text
 

@@ -23,7 +23,7 @@ function text(el, value) { el.textContent = value == null ? "" : String(value); 
 
 // The desk's feature modules (each its own script, e.g. directory-desk.js, loaded after this one) read the call
 // through these events and add their fields to the qualification; they never reach into this file's state.
-//   "ready"      once the lists are loaded: detail {topics, outcomes, partners, services}
+//   "ready"      once the lists are loaded: detail {topics, outcomes, services}
 //   "new-call"   a pop replaced the call shown (the qualification form was reset, the call's messages cleared):
 //                detail = the pop message
 //   "message"    every desk message applied to the call shown (pop, answered, transferred, ended…): detail = it
@@ -195,7 +195,6 @@ function showMessage(message) {
       $("q-topic").value = message.menu_topic;
       $("q-topic").onchange();
     }
-    communeCode = null;
     text($("q-note-count"), "");
     emit("new-call", message);
     emit("message", message);
@@ -284,7 +283,7 @@ function connect() {
 
 async function loadLists() {
   const lists = await api("GET", "/api/topics");
-  const topic = $("q-topic"), sub = $("q-subtopic"), outcome = $("q-outcome"), partner = $("q-partner");
+  const topic = $("q-topic"), sub = $("q-subtopic"), outcome = $("q-outcome");
   option(topic, "", "— choisir —");
   for (const t of lists.topics) { option(topic, t.key, t.label); topicLabels.set(t.key, t.label); }
   topic.onchange = () => {
@@ -296,8 +295,6 @@ async function loadLists() {
   sub.onchange = () => emit("topic", { topic: topic.value || null, subtopic: sub.value || null });
   option(outcome, "", "— choisir —");  // no preset outcome: the advisor chooses what happened
   for (const o of lists.outcomes) option(outcome, o.key, o.label);
-  option(partner, "", "—");
-  for (const p of lists.partners) option(partner, p.key, p.label);
   const list = await api("GET", "/api/services");
   const qService = $("q-service"), tService = $("transfer-service");
   option(qService, "", "—");
@@ -307,35 +304,7 @@ async function loadLists() {
     option(qService, String(s.id), s.name);
     option(tService, String(s.id), s.name + " (" + s.extension + ")" + (s.open_now ? "" : " — fermé"));
   }
-  emit("ready", { topics: lists.topics, outcomes: lists.outcomes, partners: lists.partners, services: list.services });
-}
-
-let communeCode = null;
-let communeTimer = null;
-function setupCommune() {
-  const input = $("q-commune"), list = $("q-communes");
-  input.addEventListener("input", () => {
-    communeCode = null;
-    clearTimeout(communeTimer);
-    communeTimer = setTimeout(async () => {
-      const q = input.value.trim();
-      list.replaceChildren();
-      if (q.length < 2) { list.hidden = true; input.setAttribute("aria-expanded", "false"); return; }
-      const found = await api("GET", "/api/communes?q=" + encodeURIComponent(q));
-      for (const c of found.communes) {
-        const li = document.createElement("li"); li.setAttribute("role", "option"); li.tabIndex = -1;
-        text(li, c.name + " (" + c.code + ")");
-        li.onclick = () => { communeCode = c.code; input.value = c.name; list.hidden = true; };
-        li.onkeydown = (e) => { if (e.key === "Enter") li.onclick(); };
-        list.appendChild(li);
-      }
-      list.hidden = !found.communes.length;
-      input.setAttribute("aria-expanded", String(!list.hidden));
-    }, 150);
-  });
-  input.addEventListener("keydown", (e) => {
-    if (e.key === "ArrowDown" && !list.hidden && list.firstChild) { e.preventDefault(); list.firstChild.focus(); }
-  });
+  emit("ready", { topics: lists.topics, outcomes: lists.outcomes, services: list.services });
 }
 
 // A required choice not made: the save is refused on the page, the field says so and takes the focus.
@@ -358,8 +327,8 @@ async function saveQualification(event) {
   const body = {
     topic: $("q-topic").value, subtopic: $("q-subtopic").value || null, outcome: $("q-outcome").value,
     transfer_service_id: $("q-service").value ? Number($("q-service").value) : null,
-    partner: $("q-partner").value || null, callback_requested: $("q-callback").checked,
-    callback_slot: $("q-slot").value || null, commune_insee: communeCode, note: $("q-note").value || null,
+    callback_requested: $("q-callback").checked,
+    callback_slot: $("q-slot").value || null, note: $("q-note").value || null,
   };
   for (const add of qualificationFields) add(body);
   let saved;
@@ -453,7 +422,6 @@ async function start() {
   const sessionEnd = document.querySelector("form.session-end");
   if (sessionEnd) sessionEnd.addEventListener("submit", (event) => { event.preventDefault(); endSession(sessionEnd); });
   $("q-note").addEventListener("input", () => text($("q-note-count"), $("q-note").value.length + " / 2000"));
-  setupCommune();
   for (const button of document.querySelectorAll("button[data-wired]")) button.disabled = false;  // handlers set
   await loadLists();
   await refreshState();  // a page opened again also shows the advisor's call not yet qualified (showState)
