@@ -46,6 +46,15 @@ def epci(*names: str) -> str:
     return " ".join(sorted({PDC[n]["epci_siren"] for n in names}))
 
 
+def arrondissement_epcis(*arrondissements: str) -> str:
+    """Every EPCI with a commune in these arrondissements: the two CPAMs together serve the whole département."""
+    return " ".join(
+        sorted(
+            {c["epci_siren"] for c in PDC.values() if c["arrondissement_nom"] in arrondissements and c["epci_siren"]}
+        )
+    )
+
+
 def of(town: str) -> str:
     """« de Lens », « d'Arras »."""
     return f"d'{town}" if town[0] in "AEÉHIOU" else f"de {town}"
@@ -97,16 +106,7 @@ def entries() -> list[dict[str, str]]:
             street="5 boulevard de l'Exemple",
             phones=f"3646 (numéro national) | {phone('accueil Arras')}",
             hours=WEEK,
-            epcis=epci(
-                "Arras",
-                "Lens",
-                "Hénin-Beaumont",
-                "Béthune",
-                "Bapaume",
-                "Avesnes-le-Comte",
-                "Saint-Pol-sur-Ternoise",
-                "Isbergues",
-            ),
+            epcis=arrondissement_epcis("Arras", "Béthune", "Lens"),
             website="https://cpam-artois.example.org/",
         ),
         entry(
@@ -117,17 +117,7 @@ def entries() -> list[dict[str, str]]:
             street="8 rue de l'Exemple",
             phones=f"3646 (numéro national) | {phone('accueil Boulogne')}",
             hours=WEEK,
-            epcis=epci(
-                "Boulogne-sur-Mer",
-                "Calais",
-                "Saint-Omer",
-                "Montreuil-sur-Mer",
-                "Fruges",
-                "Lumbres",
-                "Marquise",
-                "Desvres",
-                "Étaples",
-            ),
+            epcis=arrondissement_epcis("Boulogne-sur-Mer", "Calais", "Montreuil", "Saint-Omer"),
         ),
         entry(
             "mdph-62",

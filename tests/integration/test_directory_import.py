@@ -163,6 +163,24 @@ async def test_files_that_are_not_utf8_or_missing_change_nothing(
         await import_file(directory, FIXTURE, "dila", actor=Actor(login="sam", role="supervisor"), owner="sam")
 
 
+async def test_the_demo_directory_gives_every_commune_of_the_departement_its_caf_cpam_and_mdph(
+    directory: DirectoryService, pool: asyncpg.Pool
+) -> None:
+    """The demo's pop shows these partners whatever commune a caller gives (CI once drew one no CPAM served)."""
+    await import_file(directory, DEMO, "csv", actor=ADMIN, owner="admin", source="demo")
+    codes = [
+        r["code_insee"]
+        for r in await pool.fetch("SELECT code_insee FROM communes WHERE departement = '62' ORDER BY code_insee")
+    ]
+    assert len(codes) >= 880
+    missing = {}
+    for code in codes:
+        kinds = {p.entry.kind for p in (await directory.partners_of(code)).partners}
+        if lacking := {"caf", "cpam", "mdph"} - kinds:
+            missing[code] = sorted(lacking)
+    assert missing == {}
+
+
 async def test_an_export_imports_back_unchanged_and_an_edited_copy_updates(
     directory: DirectoryService, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
