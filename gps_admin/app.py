@@ -29,6 +29,8 @@ from screenpop.directory.service import DirectoryService
 from screenpop.pops import http as pops_http
 from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
+from screenpop.statistics import http as statistics_http
+from screenpop.statistics.service import StatisticsService
 from screenpop.web import http as web_http
 from screenpop.web.hub import Hub
 from screenpop.web.keys import USER
@@ -362,6 +364,9 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             desk=settings.desk,
             history=HistoryAccess(live, advisors, desk_messages.current_caller),
         ),
+    )
+    statistics_http.setup(
+        app, statistics_http.StatisticsDeps(StatisticsService(pool, settings, lambda: datetime.now(UTC)))
     )
     app.router.add_get("/healthz", health)
     declare(app, HEALTH)
