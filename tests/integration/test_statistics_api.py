@@ -96,19 +96,24 @@ RECORDS = [
 ]
 
 
-@pytest.fixture
-async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
-    await ensure_communes(migrated_pool)
-    await migrated_pool.execute("TRUNCATE advisors RESTART IDENTITY CASCADE")
-    await migrated_pool.execute(
+async def store_records(pool: asyncpg.Pool) -> None:
+    """The communes, an advisor and RECORDS (also used by the browser test)."""
+    await ensure_communes(pool)
+    await pool.execute("TRUNCATE advisors RESTART IDENTITY CASCADE")
+    await pool.execute(
         "INSERT INTO advisors (login, name, interface) VALUES ('agnes', 'Agnès Roussel', 'Local/agnes@advisors')"
     )
     columns = sorted({c for r in RECORDS for c in r})
-    await migrated_pool.executemany(
+    await pool.executemany(
         f"INSERT INTO call_records ({', '.join(columns)}) "
         f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
         [tuple(r.get(c) for c in columns) for r in RECORDS],
     )
+
+
+@pytest.fixture
+async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
+    await store_records(migrated_pool)
     return migrated_pool
 
 
