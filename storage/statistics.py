@@ -211,13 +211,15 @@ SELECT count(*) OVER () AS total, linkedid, arrived_at, caller_number, line_open
 FROM f WHERE {where}
 ORDER BY arrived_at, linkedid
 {page}"""  # noqa: S608 - fixed SQL snippets, values are parameters
-        rows = await self._pool.fetch(sql, *args, limit, offset)
-        if rows:
-            return rows[0]["total"], rows
-        if offset == 0:
-            return 0, []
         count_sql = f"{_FACTS}SELECT count(*) FROM f WHERE {where}"  # noqa: S608 - fixed SQL snippets
-        return await self._pool.fetchval(count_sql, *args) or 0, []
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL jit = off")
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, limit, offset)
+            if rows:
+                return rows[0]["total"], rows
+            if offset == 0:
+                return 0, []
+            return await conn.fetchval(count_sql, *args) or 0, []
 
     async def facts(self, common: tuple[Any, ...]) -> list[asyncpg.Record]:
         """Every call of the period with the facts the pure module reads (its previous call: the same number's

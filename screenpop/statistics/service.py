@@ -19,7 +19,14 @@ import asyncpg
 
 from config.settings import Settings
 from screenpop.statistics import definitions, kpis
-from screenpop.statistics.errors import BadPeriod, BadReportOption, PeriodTooLong, ReversedPeriod, UnknownFigure
+from screenpop.statistics.errors import (
+    BadPeriod,
+    BadReportOption,
+    PeriodTooLong,
+    ReportTooSlow,
+    ReversedPeriod,
+    UnknownFigure,
+)
 from screenpop.statistics.models import (
     BREAKDOWNS,
     CallRow,
@@ -178,6 +185,12 @@ class StatisticsService:
         )
 
     async def report(self, q: ReportQuery) -> ReportOut:
+        try:
+            return await self._report(q)
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:
+            raise ReportTooSlow() from exc
+
+    async def _report(self, q: ReportQuery) -> ReportOut:
         p = self.period(q.start, q.end)
         comparison = None
         if q.compare != "none":
@@ -321,7 +334,12 @@ class StatisticsService:
         p = self.period(q.start, q.end)
         size = size or self._stats.drill_page_size
         page = max(1, min(page, 100_000))
-        total, rows = await self._repo.calls(self._common(p), call_set.value, dimension, key, size, (page - 1) * size)
+        try:
+            total, rows = await self._repo.calls(
+                self._common(p), call_set.value, dimension, key, size, (page - 1) * size
+            )
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:
+            raise ReportTooSlow() from exc
         return DrillOut(
             figure=figure,
             figure_label=definitions.DEFINITIONS[figure].label,
