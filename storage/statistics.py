@@ -19,7 +19,8 @@ from typing import Any
 
 import asyncpg
 
-# `hold_seconds` arrives with the Hold/Unhold facts (migration 0013); until then hold counts 0.
+# The seconds on hold within the talk: `hold_seconds` arrives with the Hold/Unhold facts (migration 0013, branch
+# `hold`); until it is merged, hold counts 0. Once it is: HOLD = "coalesce(c.hold_seconds, 0)".
 HOLD = "0::float8"
 
 _FACTS = f"""
@@ -69,7 +70,7 @@ _SUMS = """
     count(*) FILTER (WHERE answered AND in_time) AS answered_in_time,
     coalesce(sum(w) FILTER (WHERE answered), 0) AS answered_wait,
     coalesce(sum(w) FILTER (WHERE abandon AND NOT short_wait), 0) AS abandoned_wait,
-    coalesce(sum(talk) FILTER (WHERE answered), 0) AS talk,
+    coalesce(sum(greatest(talk - hold, 0)) FILTER (WHERE answered), 0) AS talk,
     coalesce(sum(hold) FILTER (WHERE answered), 0) AS hold,
     coalesce(sum(wrap) FILTER (WHERE answered), 0) AS wrap_up,
     count(wrap) FILTER (WHERE answered) AS wrapped_up,
