@@ -386,15 +386,20 @@ BUSY_STATES = frozenset({AdvisorState.ON_CALL, AdvisorState.WRAP_UP})
 
 
 def presence_totals(intervals: Iterable[PresenceInterval]) -> PresenceTotals:
+    return presence_of((i.state, i.seconds) for i in intervals)
+
+
+def presence_of(seconds: Iterable[tuple[str, float]]) -> PresenceTotals:
+    """Busy, logged-in and pause seconds from seconds per presence state (as `advisor_events.state` names them)."""
     busy = logged_in = paused = 0.0
-    for i in intervals:
-        if i.state is AdvisorState.LOGGED_OUT:
+    for state, s in seconds:
+        if state == AdvisorState.LOGGED_OUT:
             continue
-        logged_in += i.seconds
-        if i.state is AdvisorState.PAUSED:
-            paused += i.seconds
-        elif i.state in BUSY_STATES:
-            busy += i.seconds
+        logged_in += s
+        if state == AdvisorState.PAUSED:
+            paused += s
+        elif state in BUSY_STATES:
+            busy += s
     return PresenceTotals(busy, logged_in, paused)
 
 
