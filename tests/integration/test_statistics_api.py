@@ -234,6 +234,11 @@ async def test_the_report_csv_reads_back_in_a_french_spreadsheet(client: Client)
     assert {r[5] for r in communes} >= {"Béthune", "Liévin"}
     days = [r for r in rows if r[3] == "Jour" and r[0] == "Période"]
     assert [r[4] for r in days] == ["10/03/2026"] and days[0][5] == "mardi 10/03/2026"
+    assert all(len(r) == len(header) for r in rows)
+    [agnes] = [r for r in rows if r[3] == "Temps des conseillers" and r[0] == "Période"]
+    assert agnes[4:6] == ["Local/agnes@advisors", "Agnès Roussel"]
+    assert agnes[-3:] == ["32400,0", "3600,0", "0,0"]
+    assert agnes[header.index("Taux d'occupation (%)")] == "0,00"
     compared = [r for r in rows if r[0] == "Comparaison"]
     assert compared[0][1:3] == ["10/03/2025", "10/03/2025"] and compared[0][rate] == ""  # no call: « — »
 
