@@ -240,6 +240,16 @@ class StatisticsService:
                 presence += await self._repo.presence(start, min(end, self._now()))
         return _merged(rows), presence
 
+    async def figures(self, start: date, end: date) -> kpis.Figures:
+        """Every figure of a period without its breakdowns (today's for the wallboard: `figures(today, today)`),
+        occupancy included, up to now."""
+        try:
+            rows, presence = await self._sums(self.period(start, end), ())
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:
+            raise ReportTooSlow() from exc
+        whole = next(r for r in rows if r.dimension == "")
+        return kpis.figures(_totals(whole), kpis.presence_of((r.state, r.seconds) for r in presence))
+
     async def _period(self, p: Period, grouping: str) -> PeriodOut:
         dims: tuple[str, ...] = (grouping, *BREAKDOWNS)
         rows, presence = await self._sums(p, dims)

@@ -303,3 +303,15 @@ async def test_advisors_are_refused(client: Client, session: Session) -> None:
         response = await client.get(path, params=PERIOD)
         assert response.status == 403
         assert "superviseurs" in (await response.json())["message"]
+
+
+async def test_the_figures_alone_equal_the_reports(pool: asyncpg.Pool) -> None:
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 10, 15, 0, tzinfo=UTC))  # that day, 16:00
+    today = DAY.date()
+    figures = await service.figures(today, today)
+    report = await service.report(service.default_query().model_copy(update={"start": today, "end": today}))
+    for name, shown in report.report.figures.items():
+        assert getattr(figures, name).value == shown.value, name
+    assert figures.offered.value == 4 and figures.closed.value == 1
+    # occupancy up to now only: logged in 8:00–16:00 (7 h available, 1 h at lunch)
+    assert (figures.occupancy.numerator, figures.occupancy.denominator) == (0.0, 7 * 3600)
