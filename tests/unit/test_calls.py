@@ -449,13 +449,24 @@ RIG_CAPTURES: list[tuple[str, OpeningHours, dict[str, Any]]] = [
         "attended_transfer.ami",
         OPEN,
         dict(
-            status="answered", transfer_kind="attended", transfer_target="2001", advisor_interface="Local/adv1@advisors"
+            status="answered",
+            transfer_kind="attended",
+            transfer_target="2001",
+            advisor_interface="Local/adv1@advisors",
+            hold_count=1,  # Asterisk held the transferer's channel at the Atxfer; no Unhold: ends at the transfer
         ),
     ),
     (
         "attended_transfer_cancelled.ami",
         OPEN,
-        dict(status="answered", transfer_kind=None, transfer_target=None, hangup_by="advisor"),
+        dict(
+            status="answered",
+            transfer_kind=None,
+            transfer_target=None,
+            hangup_by="advisor",
+            hold_count=1,
+            hold_seconds=0.562686,  # Hold 1796493030.211935 → Unhold 1796493030.774621, the frames' own times
+        ),
     ),
     ("anonymous.ami", OPEN, dict(status="answered", caller_number=None, caller_name="<script>alert(1)</script>")),
 ]
