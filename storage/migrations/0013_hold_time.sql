@@ -6,3 +6,7 @@
 ALTER TABLE call_records
     ADD COLUMN hold_seconds double precision NOT NULL DEFAULT 0 CHECK (hold_seconds >= 0 AND hold_seconds <= 86400),
     ADD COLUMN hold_count integer NOT NULL DEFAULT 0 CHECK (hold_count >= 0 AND hold_count <= 10000);
+
+-- An advisor's calls of a day (the desk's « Ma journée », the reports by advisor): by the phone that answered.
+CREATE INDEX call_records_advisor_arrived_idx ON call_records (advisor_interface, arrived_at)
+    WHERE answered_at IS NOT NULL;
