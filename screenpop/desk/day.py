@@ -4,7 +4,9 @@ The figures are the KPI dictionary's, computed by its one module (`screenpop.sta
 own facts, so the desk and the reports never disagree:
 
 - **Calls taken**: the advisor's answered calls that arrived today (a call belongs to the day of its arrival; a call
-  in progress counts once it ended and its record is written).
+  in progress counts once it ended and its record is written), the line open or not (the caller gives facts whose
+  `line_open` is true: a call answered after closing time is the advisor's work, though the reports count it
+  « closed »).
 - **Average handling time**: the dictionary's AHT (talk + hold + wrap-up per answered call; a wrap-up not known
   yet, the call not qualified, counts 0) over those calls; None (« — ») when there is none.
 - **Time in pause**: the time the presence log (`advisor_events`) has the advisor `paused` between the day's start

@@ -86,7 +86,9 @@ class DeskService:
                 CallFacts(
                     linkedid=c.linkedid,
                     arrived_at=c.arrived_at,
-                    line_open=c.line_open,
+                    # the advisor took it, open line or not (the line's hours are the reports' concern: a call
+                    # answered after closing time is « closed » there, yet it was this advisor's work)
+                    line_open=True,
                     status=CallStatus(c.status),
                     answered_at=c.answered_at,
                     talk=c.talk_seconds,

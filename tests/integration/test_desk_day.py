@@ -25,10 +25,13 @@ NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # 12:00 in Paris
 AGNES_PHONE, BRUNO_PHONE = "Local/adv1@advisors", "Local/adv2@advisors"
 
 
-def answered(linkedid: str, phone: str, arrived: datetime, talk: float, hold: float = 0.0) -> Any:
+def answered(
+    linkedid: str, phone: str, arrived: datetime, talk: float, hold: float = 0.0, line_open: bool = True
+) -> Any:
     answer = arrived + timedelta(seconds=20)
     return make_record(
         linkedid,
+        line_open=line_open,
         arrived_at=arrived,
         queue_entered_at=arrived + timedelta(seconds=2),
         queue_left_at=answer,
@@ -62,7 +65,8 @@ async def desk(migrated_pool: asyncpg.Pool) -> tuple[DeskService, User, User]:
     await qualify(pool, "1.1", nine + timedelta(seconds=20 + 180 + 40))  # 40 s of wrap-up
     await records.upsert(answered("1.2", AGNES_PHONE, nine + timedelta(hours=1), talk=60))
     await qualify(pool, "1.2", nine + timedelta(hours=1, seconds=50))  # qualified during the call
-    await records.upsert(answered("1.3", AGNES_PHONE, nine + timedelta(hours=2), talk=40))  # not qualified yet
+    # not qualified yet; and the line was closed (the advisor took it all the same: it counts on her desk)
+    await records.upsert(answered("1.3", AGNES_PHONE, nine + timedelta(hours=2), talk=40, line_open=False))
     await records.upsert(answered("1.4", AGNES_PHONE, datetime(2026, 11, 29, 22, 50, tzinfo=UTC), talk=100))  # Sun.
     await records.upsert(
         make_record(
