@@ -464,8 +464,7 @@ RIG_CAPTURES: list[tuple[str, OpeningHours, dict[str, Any]]] = [
             transfer_kind=None,
             transfer_target=None,
             hangup_by="advisor",
-            hold_count=1,
-            hold_seconds=0.562686,  # Hold 1796493030.211935 → Unhold 1796493030.774621, the frames' own times
+            hold_count=1,  # its length: tests/unit/test_calls_hold.py
         ),
     ),
     ("anonymous.ami", OPEN, dict(status="answered", caller_number=None, caller_name="<script>alert(1)</script>")),

@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 
+from config.settings import LineSettings
 from telephony import events as ev
+from telephony.calls import CallTracker
+from telephony.effects import CallEnded
 from telephony.records import HOLD_COUNT_MAX, HOLD_SECONDS_MAX, CallRecord
+from telephony.replay import replay
 from tests.unit.scenario import T0, Scenario
-from tests.unit.test_calls import answered, run
+from tests.unit.test_calls import OPEN, RIG, answered, run
 
 
 def _end(s: Scenario, c: Any, leg: Any, at: float = 65) -> None:
@@ -247,3 +251,26 @@ def test_the_hold_span_starts_at_the_event_time_not_before() -> None:
     assert record.answered_at is not None
     assert record.answered_at + timedelta(seconds=record.talk_seconds or 0) == T0 + timedelta(seconds=65)
     assert record.hold_seconds == 1.0
+
+
+@pytest.mark.parametrize(
+    ("capture", "seconds"),
+    [
+        # Hold 1796493030.211935 → Unhold 1796493030.774621: the frames' own times
+        ("attended_transfer_cancelled.ami", 0.562686),
+        # Hold 1796493024.457226 → AttendedTransfer (no Unhold): the hold ends at the transfer
+        ("attended_transfer.ami", None),
+    ],
+)
+def test_hold_in_the_rigs_captures(capture: str, seconds: float | None) -> None:
+    tracker = CallTracker(LineSettings(), OPEN)
+    data = (RIG / capture).read_bytes()
+    records = [fx.record for e in replay([data]) for fx in tracker.apply(e) if isinstance(fx, CallEnded)]
+    assert len(records) == 1 and records[0].hold_count == 1
+    record = records[0]
+    if seconds is not None:
+        assert record.hold_seconds == seconds
+    else:
+        assert record.transferred_at is not None
+        held = float(data.split(b"Event: Hold\r\n", 1)[1].split(b"Timestamp: ", 1)[1].split(b"\r\n", 1)[0])
+        assert record.hold_seconds == pytest.approx(record.transferred_at.timestamp() - held, abs=1e-6)
