@@ -30,6 +30,7 @@ from screenpop.pops import http as pops_http
 from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
 from screenpop.statistics import http as statistics_http
+from screenpop.statistics.kpis import Thresholds
 from screenpop.statistics.service import StatisticsService, refresh_forever
 from screenpop.web import http as web_http
 from screenpop.web.hub import Hub
@@ -37,6 +38,7 @@ from screenpop.web.keys import USER
 from screenpop.web.openapi import Operations, declare, operation
 from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
+from storage.desk_day import DeskDayRepository
 from storage.migrate import MigrationError, check, migrate
 from storage.pool import create_pool
 from storage.probe import DatabaseProbe
@@ -326,6 +328,9 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         RedisRouterCommands(redis, queue),
         settings.routing.pause_reasons,
         demo,
+        day=DeskDayRepository(pool),
+        zone=settings.hours.timezone,
+        thresholds=Thresholds.from_settings(settings),
     )
     auth_http.setup(
         app,

@@ -254,7 +254,9 @@ async def organisation_callers(pool: asyncpg.Pool) -> tuple[tuple[str, str], ...
 async def _traffic(demo: Demo, organisations: tuple[tuple[str, str], ...] = ()) -> None:
     services = tuple(extension for _, extension, _, hours in SERVICES if hours is None)
     # one call in ten from a town hall or a partner of the demo directory
-    callers = Callers(mix=Mix(talk=(15.0, 60.0), organisation=0.1), services=services, organisations=organisations)
+    callers = Callers(
+        mix=Mix(talk=(15.0, 60.0), organisation=0.1, hold=0.15), services=services, organisations=organisations
+    )
     await asyncio.sleep(3)  # the crew logs in first
     await generate(demo.pbx, callers, demo.rate)
 

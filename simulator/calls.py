@@ -224,8 +224,10 @@ class Calls:
 
         spec = call.spec
         talk_ends = time.monotonic() + spec.talk
+        pending = await self._hold_during_talk(call, a1) if spec.hold is not None else None
         while True:
-            cmd = await next_command(call, talk_ends - time.monotonic()) or _talk_over(spec)
+            cmd = pending or await next_command(call, talk_ends - time.monotonic()) or _talk_over(spec)
+            pending = None
             if cmd[0] != "atxfer":
                 break
             if await self.transfers.attended(call, member, cmd[1], complete):
@@ -257,6 +259,19 @@ class Calls:
             return "answered"
         self.stats.transferred += 1
         return "transferred"
+
+    async def _hold_during_talk(self, call: Call, a1: Chan) -> Command | None:
+        """The advisor's phone puts the caller on hold for a while during the talk (Hold/Unhold on the member's
+        channel, as a phone's hold key gives); a command arriving first or meanwhile ends it and is returned."""
+        assert call.spec.hold is not None
+        after, length = call.spec.hold
+        cmd = await next_command(call, after)
+        if cmd is not None:
+            return cmd
+        self.switch.hold(a1, True)
+        cmd = await next_command(call, length)
+        self.switch.hold(a1, False)
+        return cmd
 
     def _abandon(self, call: Call, entry: Entry) -> None:
         """The caller hangs up while waiting, no member ringing."""

@@ -110,6 +110,11 @@ class Switch:
         chan.bridge = bridge
         self.emit("BridgeEnter", CALL, [*bridge_headers(bridge, count), *chan.headers()])
 
+    def hold(self, chan: Chan, on: bool) -> None:
+        """Hold / Unhold: the channel puts its peer on hold or takes it off (a phone's hold key; the transferer at the
+        start of an attended transfer and when it cancels one), the channel's snapshot only, no MusicClass."""
+        self.emit("Hold" if on else "Unhold", CALL, chan.headers())
+
     def leave(self, chan: Chan) -> None:
         """BridgeLeave, if the channel is in a bridge."""
         key = chan.bridge

@@ -30,6 +30,7 @@ class CallSpec:
     topic: str | None = None  # voice-menu choice (UserEvent GpsTopic)
     transfer: tuple[Literal["blind"], str] | None = None  # the advisor's phone transfers at the end of `talk`
     service_talk: float = 2.0
+    hold: tuple[float, float] | None = None  # the advisor's phone holds the caller (after, for) seconds of talk
 
 
 class People(Protocol):

@@ -117,6 +117,7 @@ class Mix:
     topic: float = 0.6  # a voice-menu choice
     talk: tuple[float, float] = (20.0, 90.0)  # conversation length range, seconds
     service_talk: tuple[float, float] = (5.0, 20.0)
+    hold: float = 0.0  # the advisor puts the caller on hold once during the talk (a phone's hold key; the demo's)
 
 
 @dataclass
@@ -151,15 +152,19 @@ class Callers:
             del self.known[:-500]
         withheld = r.random() < mix.anonymous
         transfer = ("blind", r.choice(self.services)) if self.services and r.random() < mix.transfer else None
+        talk = r.uniform(*mix.talk)
+        # drawn only when asked, so that the sequences of a seeded run without hold stay as they were
+        hold = (talk * r.uniform(0.2, 0.5), talk * r.uniform(0.1, 0.3)) if mix.hold and r.random() < mix.hold else None
         return CallSpec(
             number=None if withheld else number,
             name=None if withheld else name,
             patience=r.uniform(5, 25) if r.random() < mix.abandon else r.uniform(120, 300),
-            talk=r.uniform(*mix.talk),
+            talk=talk,
             hangup_by="caller" if r.random() < mix.caller_hangs_up else "agent",
             topic=r.choice(TOPICS) if r.random() < mix.topic else None,
             transfer=transfer,  # type: ignore[arg-type]
             service_talk=r.uniform(*mix.service_talk),
+            hold=hold,
         )
 
 

@@ -76,6 +76,7 @@ class Transfers:
         sw = self.switch
         p2, a1 = call.chans["p2"], call.chans["a1"]
         caller = (a1.cid_num, a1.cid_name)
+        sw.hold(a1, True)  # Asterisk holds the transferer's channel first (the caller hears music)
         t1, t2 = sw.local_pair(f"{exten}@services", call.linkedid, (UNKNOWN, UNKNOWN), caller)
         s1, s2 = sw.local_pair(f"svc{exten}@service-phones", call.linkedid, (UNKNOWN, UNKNOWN), caller)
         sw.dial("DialBegin", t2, s1, [("DialString", f"svc{exten}@service-phones")])
@@ -102,6 +103,7 @@ class Transfers:
         if cmd is not None and cmd[0] == "cancel":  # back to the caller; the consultation legs hang up
             sw.leave(a1)
             sw.put(a1, agent_bridge, 2)
+            sw.hold(a1, False)
             sw.leave(t1)
             sw.hangup(t1)
             sw.leave(t2)

@@ -116,6 +116,10 @@ class _Call:
     released: bool = False  # AdvisorReleased emitted
     cause_zero: bool = False  # a leg hung up with Cause 0 (no cause: Asterisk cut it, e.g. while shutting down)
     system_ended: bool = False  # Asterisk ended it (its Shutdown), whoever's hang-up came first
+    held: set[str] = field(default_factory=set)  # uniqueids of the parties' legs that hold the conversation now
+    hold_since: datetime | None = None  # the current hold span's start (while `held` is not empty)
+    hold_total: timedelta = timedelta(0)  # closed hold spans
+    hold_count: int = 0
 
     def open_ring(self, interface: str) -> _Ring | None:
         for ring in reversed(self.rings):
@@ -482,10 +486,55 @@ class CallTracker:
             return self._end_talk(call, e.at)
         return []
 
+    # ---- hold: Hold/Unhold on the caller's or the advisor's legs while they talk ----
+
+    def _party(self, e: ev.ChannelEvent) -> tuple[_Call, _Leg] | None:
+        """The talking call this leg is a party of (the caller's inbound leg, or either half of the advisor's)."""
+        leg = self._touch(e)
+        call = self._calls.get(leg.call) if leg is not None and leg.call is not None else None
+        if leg is None or call is None or call.answered_at is None or call.talk_ended_at is not None:
+            return None
+        if call.transferred_at is not None:
+            return None
+        if leg.uniqueid in call.inbound or (call.advisor_base is not None and leg.base == call.advisor_base):
+            return call, leg
+        return None
+
+    def _on_Hold(self, e: ev.Hold) -> list[AnyEffect]:
+        """A party puts the conversation on hold. A second Hold of the same leg, or of the other party while it is
+        held, continues the same span (one span per stretch of hold, whoever holds)."""
+        party = self._party(e)
+        if party is not None:
+            call, leg = party
+            if not call.held:
+                call.hold_since = max(e.at, call.answered_at or e.at)
+                call.hold_count += 1
+            call.held.add(leg.uniqueid)
+        return []
+
+    def _on_Unhold(self, e: ev.Unhold) -> list[AnyEffect]:
+        """The party takes the conversation off hold; an Unhold without a Hold changes nothing."""
+        party = self._party(e)
+        if party is not None:
+            call, leg = party
+            call.held.discard(leg.uniqueid)
+            if not call.held:
+                self._close_hold(call, e.at)
+        return []
+
+    @staticmethod
+    def _close_hold(call: _Call, at: datetime) -> None:
+        if call.hold_since is not None:
+            call.hold_total += max(timedelta(0), at - call.hold_since)
+        call.hold_since = None
+        call.held.clear()
+
     def _end_talk(self, call: _Call, at: datetime) -> list[AnyEffect]:
-        """The advisor's part is over (first signal wins): talk time stops, wrap-up may start."""
+        """The advisor's part is over (first signal wins): talk time stops, wrap-up may start. A hold still open
+        ends there (the hang-up or the transfer)."""
         if call.talk_ended_at is None:
             call.talk_ended_at = at
+            self._close_hold(call, at)
         if call.released or call.advisor_interface is None:
             return []
         call.released = True
@@ -721,6 +770,8 @@ class CallTracker:
             transfer_target=call.transfer_target,
             transferred_at=call.transferred_at,
             talk_ended_at=(call.talk_ended_at or ended_at) if call.answered_at is not None else None,
+            hold_seconds=self._hold_seconds(call, ended_at),
+            hold_count=call.hold_count,
             ended_at=ended_at,
             hangup_by=hangup_by,
             hangup_cause=call.hangup_cause,
@@ -728,6 +779,14 @@ class CallTracker:
             status=status,
             reconstructed=call.reconstructed,
         )
+
+    @staticmethod
+    def _hold_seconds(call: _Call, ended_at: datetime) -> float:
+        """Closed spans, plus one still open (the call ends without its talk having ended) up to the end."""
+        total = call.hold_total
+        if call.hold_since is not None:
+            total += max(timedelta(0), (call.talk_ended_at or ended_at) - call.hold_since)
+        return total.total_seconds()
 
     @staticmethod
     def _classify(call: _Call) -> tuple[CallStatus, HangupBy]:

@@ -95,6 +95,21 @@ class DialEnd(ChannelEvent):
     dial_status: Text = Field("", alias="DialStatus")
 
 
+class Hold(ChannelEvent):
+    """A channel put its peer on hold (Asterisk 22: `ast_queue_hold` when a phone re-INVITEs sendonly, or
+    `ast_bridge_channel_write_hold`, e.g. the transferer at the start of an attended transfer). Channel snapshot
+    plus the suggested `MusicClass`, if any."""
+
+    kind: Literal["Hold"] = "Hold"
+    music_class: Text = Field("", alias="MusicClass")
+
+
+class Unhold(ChannelEvent):
+    """The channel took its peer off hold (phone, or an attended transfer cancelled: the transferer is back)."""
+
+    kind: Literal["Unhold"] = "Unhold"
+
+
 class QueueCallerJoin(ChannelEvent):
     kind: Literal["QueueCallerJoin"] = "QueueCallerJoin"
     queue: Name = Field(alias="Queue")
@@ -300,6 +315,8 @@ Event = Annotated[
     | BridgeEnter
     | BridgeLeave
     | DialEnd
+    | Hold
+    | Unhold
     | QueueCallerJoin
     | QueueCallerLeave
     | QueueCallerAbandon

@@ -62,6 +62,25 @@ def _cause(value: object) -> object:
     return None if isinstance(value, int) and not 0 <= value <= 65535 else value
 
 
+HOLD_SECONDS_MAX = 86_400.0  # a day: a hold longer than any call is a defect upstream, cut rather than refused
+HOLD_COUNT_MAX = 10_000
+
+
+def _clamp(low: float, high: float) -> Any:
+    """Numbers kept within bounds (cut, never refused: a call never loses its record over one figure)."""
+
+    def clamp(value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return min(max(value, low), high)
+        return value
+
+    return BeforeValidator(clamp)
+
+
+HoldSeconds = Annotated[float, _clamp(0.0, HOLD_SECONDS_MAX), Field(ge=0.0, le=HOLD_SECONDS_MAX)]
+HoldCount = Annotated[int, _clamp(0, HOLD_COUNT_MAX), Field(ge=0, le=HOLD_COUNT_MAX)]
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return None if start is None or end is None else max(0.0, (end - start).total_seconds())
 
@@ -96,6 +115,12 @@ class CallRecord(BaseModel):
     transfer_target: Cut80 | None = None
     transferred_at: AwareDatetime | None = None
     talk_ended_at: AwareDatetime | None = None  # the advisor's part ended (hang-up or transfer)
+    # Hold (Asterisk's Hold/Unhold on the caller's or the advisor's channel while they talk): the total time the
+    # conversation was on hold and how many times it was put on hold. Spans lie within the talk (answer → end of
+    # the advisor's part), so `talk_seconds` includes `hold_seconds`: net talk = talk_seconds − hold_seconds.
+    # 0 for records spooled by versions before hold was recorded.
+    hold_seconds: HoldSeconds = 0.0
+    hold_count: HoldCount = 0
     ended_at: AwareDatetime
     hangup_by: HangupBy
     hangup_cause: Annotated[Annotated[int, Field(ge=0, le=65535)] | None, BeforeValidator(_cause)] = None

@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from screenpop.desk.errors import InvalidPresence
-from screenpop.desk.models import PresenceRequest
+from screenpop.desk.models import DeskDay, PresenceRequest
 from screenpop.desk.service import DeskService
 from screenpop.web import nav
 from screenpop.web.body import read_json
@@ -47,6 +47,11 @@ async def desk_state(request: web.Request) -> web.Response:
     return web.json_response(state.model_dump(mode="json"))
 
 
+async def desk_day(request: web.Request) -> web.Response:
+    day = await request.app[DESK].service.day(user_of(request))
+    return web.json_response(day.model_dump(mode="json"))
+
+
 async def set_presence(request: web.Request) -> web.Response:
     user = user_of(request)
     try:
@@ -64,6 +69,13 @@ async def to_desk(request: web.Request) -> web.Response:
 OPERATIONS: Operations = {
     "/desk": {"get": operation("The advisor desk page (HTML, French)")},
     "/api/desk": {"get": operation("The advisor's presence, the pause reasons and the call not yet qualified")},
+    "/api/desk/day": {
+        "get": operation(
+            "« Ma journée »: the advisor's own calls taken today, average handling time and time in pause",
+            response=DeskDay,
+            errors=(403,),
+        )
+    },
     "/api/presence": {
         "post": operation(
             "Change presence: login, available, pause (reason), logout",
@@ -79,6 +91,7 @@ def setup(app: web.Application, deps: DeskDeps) -> None:
     app[DESK] = deps
     app.router.add_get("/desk", desk_page)
     app.router.add_get("/api/desk", desk_state)
+    app.router.add_get("/api/desk/day", desk_day)
     app.router.add_post("/api/presence", set_presence)
     app.router.add_get("/", to_desk)
     declare(app, OPERATIONS)

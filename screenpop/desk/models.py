@@ -45,3 +45,16 @@ class DeskState(BaseModel):
     pause_reasons: dict[str, str]
     demo: bool
     current_call: list[DeskMessage]  # the latest call not yet qualified (pop first): a page opened again shows it
+
+
+class DeskDay(BaseModel):
+    """`GET /api/desk/day`: « Ma journée », the advisor's own day (`screenpop.desk.day`). Seconds; None: « — »."""
+
+    day: str = Field(description="The day (ISO date), in the line's time zone")
+    calls_taken: int = Field(description="Calls answered by the advisor that arrived today (ended calls)")
+    qualified: int = Field(description="Calls taken that are qualified (their wrap-up is known)")
+    aht_seconds: float | None = Field(
+        description="Average handling time: talk + hold + wrap-up per call taken (KPI dictionary); null: no call"
+    )
+    hold_seconds: float = Field(description="Total time on hold of the calls taken")
+    pause_seconds: float = Field(description="Time in pause today, up to now (presence log)")

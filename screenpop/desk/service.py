@@ -4,9 +4,12 @@ ends (`qualified`: the page forgets the call, the wrap-up ends). No aiohttp here
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
+from screenpop.desk.day import day_bounds, my_day
 from screenpop.desk.errors import (
     NotAnAdvisor,
     PresenceRefused,
@@ -14,12 +17,16 @@ from screenpop.desk.errors import (
     SessionEndDuringCall,
     SessionEndRouterDown,
 )
-from screenpop.desk.models import STATE_LABELS, DeskState, DeskUser, Presence
+from screenpop.desk.models import STATE_LABELS, DeskDay, DeskState, DeskUser, Presence
 from screenpop.pops.service import DeskMessageStore
+from screenpop.statistics.kpis import CallFacts, StateChangeFact, Thresholds
 from storage.advisors import AdvisorRepository
+from storage.desk_day import DeskDayRepository
 from storage.users import User
+from telephony.advisors import AdvisorState
 from telephony.ports import Command, RouterCommands, RouterUnavailable
 from telephony.presence import CallInProgress, PresenceError
+from telephony.records import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +39,21 @@ class DeskService:
         commands: RouterCommands,
         pause_reasons: dict[str, str],
         demo: bool = False,
+        *,
+        day: DeskDayRepository | None = None,
+        zone: str = "Europe/Paris",
+        thresholds: Thresholds | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._advisors = advisors
         self._messages = messages
         self._commands = commands
         self._pause_reasons = pause_reasons
         self._demo = demo
+        self._day = day
+        self._zone = zone
+        self._thresholds = thresholds or Thresholds()
+        self._clock = clock
 
     async def state(self, user: User) -> DeskState:
         """The advisor's presence as the presence log has it (the router writes the log, then tells the desk), and
@@ -54,6 +70,45 @@ class DeskService:
             pause_reasons=self._pause_reasons,
             demo=self._demo,
             current_call=current,
+        )
+
+    async def day(self, user: User) -> DeskDay:
+        """« Ma journée »: the advisor's own figures of today (their calls and presence log only)."""
+        if user.advisor_id is None or self._day is None:
+            raise NotAnAdvisor()
+        now = self._clock()
+        start, end = day_bounds(now, self._zone)
+        calls = await self._day.calls(user.advisor_id, start, end)
+        changes = await self._day.changes(user.advisor_id, start, end)
+        advisor = str(user.advisor_id)
+        figures = my_day(
+            [
+                CallFacts(
+                    linkedid=c.linkedid,
+                    arrived_at=c.arrived_at,
+                    # the advisor took it, open line or not (the line's hours are the reports' concern: a call
+                    # answered after closing time is « closed » there, yet it was this advisor's work)
+                    line_open=True,
+                    status=CallStatus(c.status),
+                    answered_at=c.answered_at,
+                    talk=c.talk_seconds,
+                    hold=c.hold_seconds,
+                    qualified_at=c.qualified_at,
+                )
+                for c in calls
+            ],
+            [StateChangeFact(advisor, AdvisorState(c.state), c.at) for c in changes],
+            now,
+            self._zone,
+            self._thresholds,
+        )
+        return DeskDay(
+            day=figures.day,
+            calls_taken=figures.calls_taken,
+            qualified=figures.qualified,
+            aht_seconds=figures.aht_seconds,
+            hold_seconds=figures.hold_seconds,
+            pause_seconds=figures.pause_seconds,
         )
 
     async def set_presence(self, user: User, what: Command, reason: str | None = None) -> None:

@@ -44,6 +44,7 @@ def operation(
     *,
     body: type[BaseModel] | None = None,
     form: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
     auth: bool = True,
     csrf: bool = False,
     errors: tuple[int, ...] = (),
@@ -51,12 +52,18 @@ def operation(
     path_parameters: tuple[Mapping[str, Any], ...] = (),
 ) -> dict[str, Any]:
     """One operation: 200, `accepted` (the meaning of a 202, if the operation can answer one) and the `errors`
-    it can answer, each with the French error body. `body`: its JSON body's model; `form`: its form's."""
+    it can answer, each with the French error body. `body`: its JSON body's model; `form`: its form's; `response`:
+    its 200 answer's model, when it has one."""
     responses: dict[str, Any] = {"200": {"description": "OK"}}
+    if response is not None:
+        ref = {"$ref": REF_TEMPLATE.format(model=response.__name__)}
+        responses["200"] = {"description": "OK", "content": {JSON: {"schema": ref}}}
     if accepted is not None:
         responses["202"] = {"description": accepted}
     responses.update({str(code): ERROR for code in errors})
     op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if response is not None:
+        op["x-response-model"] = response
     parameters: list[Mapping[str, Any]] = list(path_parameters)
     for model, media in ((body, JSON), (form, FORM)):
         if model is not None:
@@ -93,9 +100,10 @@ def declare(app: web.Application, operations: Operations) -> None:
             if declared != set(re.findall(r"{(\w+)}", path)):
                 raise ValueError(f"{method.upper()} {path}: path parameters declared {sorted(declared)}")
             op = dict(op)
-            model = op.pop("x-model", None)
-            if model is not None:
-                doc.models[model.__name__] = model
+            for key in ("x-model", "x-response-model"):
+                model = op.pop(key, None)
+                if model is not None:
+                    doc.models[model.__name__] = model
             doc.paths.setdefault(path, {})[method] = op
 
 

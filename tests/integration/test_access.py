@@ -61,6 +61,7 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
     ("get", "/desk", {"headers": HTML, "allow_redirects": False}, (303, 200, 200, 200, 200)),
     ("get", "/api/me", {}, (401, 200, 200, 200, 200)),
     ("get", "/api/desk", {}, (401, 200, 200, 200, 200)),
+    ("get", "/api/desk/day", {}, (401, 200, 200, 403, 403)),  # « Ma journée »: an advisor's own, no one else's
     ("post", "/api/presence", {"json": {"state": "pause", "reason": "nope"}}, (401, 409, 409, 403, 403)),
     ("get", "/ws", {}, (401, 101, 101, 403, 403)),
     ("get", "/api/topics", {}, (401, 200, 200, 200, 200)),

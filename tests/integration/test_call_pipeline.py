@@ -19,6 +19,7 @@ import pytest
 from storage.spool import Spool
 from telephony import events as ev
 from telephony.bounds import bound_id
+from telephony.calls import channel_base
 from telephony.effects import (
     AdvisorReleased,
     CallAnswered,
@@ -213,6 +214,10 @@ async def test_attended_transfer(service: ServiceUnderTest, driver: Driver) -> N
     assert record.transfer_target == "2001"
     assert record.advisor_interface == "Local/adv1@advisors"
     assert record.hangup_by is HangupBy.TRANSFER_TARGET
+    # Asterisk held the caller from the Atxfer on and sends no Unhold when the transfer completes: the hold ends
+    # at the transfer, within the advisor's talk
+    assert record.hold_count == 1
+    assert record.talk_seconds is not None and 0 < record.hold_seconds <= record.talk_seconds
 
 
 async def test_attended_transfer_cancelled(service: ServiceUnderTest, driver: Driver) -> None:
@@ -246,6 +251,37 @@ async def test_attended_transfer_cancelled(service: ServiceUnderTest, driver: Dr
     assert record.status is CallStatus.ANSWERED
     assert record.transfer_kind is None
     assert record.hangup_by is HangupBy.ADVISOR
+
+
+async def test_hold_time_of_a_consultation_the_advisor_cancels(service: ServiceUnderTest, driver: Driver) -> None:
+    """Asterisk 22 puts the transferer's channel on hold when an attended transfer starts (bridge_basic.c: Hold on
+    the advisor's channel, the caller hears music) and takes it off when the advisor comes back (CancelAtxfer →
+    Unhold). The record's hold time is exactly the span between the two events' own timestamps."""
+    answered = await in_conversation(service, driver, "0321000112", "Inès Fournier")
+    watcher = await AmiConnection.login(service.rig)
+    try:
+        await driver.act(
+            [("Action", "Atxfer"), ("Channel", answered.advisor_channel), ("Exten", "2001"), ("Context", "services")]
+        )
+        held = await watcher.wait_for({"Event": "Hold"}, WITHIN)
+        await service.effect(lambda e: isinstance(e, ConsultationStarted))
+        await driver.act({"Action": "CancelAtxfer", "Channel": answered.advisor_channel})
+        resumed = await watcher.wait_for({"Event": "Unhold"}, WITHIN)
+        await service.effect(lambda e: isinstance(e, ConsultationEnded))
+        while any(c["Channel"].startswith("Local/2001@services-") for c in await driver.channels()):
+            await watcher.wait_for({"Event": "Hangup"}, WITHIN)  # the consultation torn down, as on a real desk
+    finally:
+        await watcher.close()
+    assert channel_base(held["Channel"]) == channel_base(answered.advisor_channel)
+    assert held["Uniqueid"] == resumed["Uniqueid"]
+    await driver.hangup(answered.advisor_channel)
+    record = await service.record("+33321000112")
+    assert record.transfer_kind is None and record.hangup_by is HangupBy.ADVISOR
+    assert record.hold_count == 1
+    span = float(resumed["Timestamp"]) - float(held["Timestamp"])
+    assert span > 0
+    assert record.hold_seconds == pytest.approx(span, abs=1e-6)
+    assert record.talk_seconds is not None and record.hold_seconds < record.talk_seconds
 
 
 async def test_anonymous_caller_with_a_hostile_name(service: ServiceUnderTest, driver: Driver) -> None:

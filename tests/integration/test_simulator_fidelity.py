@@ -36,6 +36,7 @@ TIMES = {
     "ended_at",
     "wait_seconds",
     "talk_seconds",
+    "hold_seconds",
 }
 
 
@@ -225,3 +226,22 @@ async def test_originate_rings_the_advisor_then_dials_the_citizen(answers: bool,
     assert not sim.pbx.channels, "every channel hung up"
     assert records_of(bytes(sim.data), ALWAYS) == []  # not a call of the public line
     assert parse_action(sim.pbx.action("Originate", {"channel": ""}, "t-2")[0])["response"] == "Error"
+
+
+async def test_the_demos_advisor_puts_a_caller_on_hold() -> None:
+    """`CallSpec.hold` (the demo's `Mix.hold`): Hold then Unhold on the member's channel during the talk, the
+    frames Asterisk 22 sends for a transferer (tests/captures/attended_transfer_cancelled.ami); the tracker counts
+    the span within the talk."""
+    sim = Sim()
+    sim.add("Local/adv1@advisors", "Advisor 1")
+    spec = CallSpec("0321000009", "Inès Fournier", talk=0.6, hold=(0.1, 0.3))
+    assert await asyncio.wait_for(sim.pbx.start_call(spec), 30) == "answered"
+    held = await sim.event("Hold")
+    resumed = await sim.event("Unhold")
+    records = records_of(bytes(sim.data), ALWAYS)
+    await sim.pbx.close()
+    assert held["channel"] == resumed["channel"] and held["channel"].startswith("Local/adv1@advisors-")
+    assert len(records) == 1 and records[0].hold_count == 1
+    span = float(resumed["timestamp"]) - float(held["timestamp"])
+    assert records[0].hold_seconds == pytest.approx(span, abs=1e-6)
+    assert records[0].talk_seconds is not None and 0 < records[0].hold_seconds < records[0].talk_seconds

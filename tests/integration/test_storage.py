@@ -95,6 +95,20 @@ async def test_upsert_same_record_twice_gives_one_row(migrated_pool: asyncpg.Poo
     assert await repo.get("no-such-call") is None
 
 
+async def test_hold_facts_are_written_and_read_back(migrated_pool: asyncpg.Pool) -> None:
+    repo = CallRecordRepository(migrated_pool)
+    record = make_record(hold_seconds=42.25, hold_count=3)
+    assert await repo.upsert(record) is True
+    row = await migrated_pool.fetchrow("SELECT hold_seconds, hold_count FROM call_records")
+    assert row is not None and (row["hold_seconds"], row["hold_count"]) == (42.25, 3)
+    assert await repo.get(record.linkedid) == record
+    # a later version of the same call (its hold ended differently) replaces the facts
+    assert await repo.upsert(record.model_copy(update={"hold_seconds": 50.0})) is True
+    assert await migrated_pool.fetchval("SELECT hold_seconds FROM call_records") == 50.0
+    with pytest.raises(asyncpg.CheckViolationError):
+        await migrated_pool.execute("UPDATE call_records SET hold_seconds = -1")
+
+
 async def test_real_record_replaces_reconstructed_but_not_the_reverse(migrated_pool: asyncpg.Pool) -> None:
     repo = CallRecordRepository(migrated_pool)
     reconstructed = make_record(

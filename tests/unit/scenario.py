@@ -139,6 +139,12 @@ class Scenario:
     def leave_bridge(self, c: Chan) -> None:
         self.events.append(ev.BridgeLeave(at=self.t, bridge="b1", **self._snap(c)))
 
+    def hold(self, c: Chan, music_class: str = "") -> None:
+        self.events.append(ev.Hold(at=self.t, music_class=music_class, **self._snap(c)))
+
+    def unhold(self, c: Chan) -> None:
+        self.events.append(ev.Unhold(at=self.t, **self._snap(c)))
+
     def hangup(self, c: Chan, cause: int = 16) -> None:
         self.events.append(ev.Hangup(at=self.t, cause=cause, cause_txt="Normal Clearing", **self._snap(c)))
 

@@ -449,13 +449,23 @@ RIG_CAPTURES: list[tuple[str, OpeningHours, dict[str, Any]]] = [
         "attended_transfer.ami",
         OPEN,
         dict(
-            status="answered", transfer_kind="attended", transfer_target="2001", advisor_interface="Local/adv1@advisors"
+            status="answered",
+            transfer_kind="attended",
+            transfer_target="2001",
+            advisor_interface="Local/adv1@advisors",
+            hold_count=1,  # Asterisk held the transferer's channel at the Atxfer; no Unhold: ends at the transfer
         ),
     ),
     (
         "attended_transfer_cancelled.ami",
         OPEN,
-        dict(status="answered", transfer_kind=None, transfer_target=None, hangup_by="advisor"),
+        dict(
+            status="answered",
+            transfer_kind=None,
+            transfer_target=None,
+            hangup_by="advisor",
+            hold_count=1,  # its length: tests/unit/test_calls_hold.py
+        ),
     ),
     ("anonymous.ami", OPEN, dict(status="answered", caller_number=None, caller_name="<script>alert(1)</script>")),
 ]

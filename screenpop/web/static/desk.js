@@ -118,7 +118,62 @@ async function presence(state, reason) {
     await api("POST", "/api/presence", { state, reason });
     text($("presence-msg"), "");
   } catch (e) { text($("presence-msg"), e.message); $("presence-msg").className = "error"; }
+  refreshDay();
   await refreshState();
+}
+
+// A duration in French: « 45 s », « 2 min 05 s », « 1 h 02 min ».
+function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  if (h) return h + " h " + String(m).padStart(2, "0") + " min";
+  if (m) return m + " min " + String(r).padStart(2, "0") + " s";
+  return r + " s";
+}
+
+// The call's duration, from its answer (Asterisk's time) to the end of the advisor's part. A screen reader does not
+// read it every second (role="timer", aria-live off): the call's status says the changes (answered, transferred…).
+let timerStart = null;
+let timerTick = null;
+function showTimer(until) {
+  text($("call-timer"), duration(((until || Date.now()) - timerStart) / 1000));
+}
+function startTimer(at) {
+  if (timerTick) return;  // already running (a message replayed)
+  timerStart = at;
+  $("call-duration").hidden = false;
+  showTimer();
+  timerTick = setInterval(() => showTimer(), 1000);
+}
+function stopTimer(at) {
+  clearInterval(timerTick); timerTick = null;
+  if (timerStart != null) showTimer(Math.max(at, timerStart));  // the call's length stays until the next call
+}
+function resetTimer() {
+  clearInterval(timerTick); timerTick = null; timerStart = null;
+  $("call-duration").hidden = true;
+}
+
+// « Ma journée »: asked at start, after each presence change, at each call's end and qualification, and every minute
+// (time in pause grows). One request at a time; asked meanwhile, one more after it.
+let dayLoading = null;
+let dayAgain = false;
+function refreshDay() {
+  if (dayLoading) { dayAgain = true; return dayLoading; }
+  dayLoading = (async () => {
+    try {
+      do {
+        dayAgain = false;
+        const day = await api("GET", "/api/desk/day");
+        text($("day-calls"), String(day.calls_taken));
+        text($("day-aht"), day.aht_seconds == null ? "—" : duration(day.aht_seconds));
+        text($("day-hold"), duration(day.hold_seconds));
+        text($("day-pause"), duration(day.pause_seconds));
+      } while (dayAgain);
+    } catch (e) { /* the figures stay as they were; the next change asks again */ }
+    finally { dayLoading = null; }
+  })();
+  return dayLoading;
 }
 
 const TITLE = document.title;
@@ -174,7 +229,7 @@ function showPop(message) {
 
 function onMessage(message) {
   if (message.type === "error") return;
-  if (message.type === "presence") { refreshState(); return; }  // not acknowledged: never kept pending
+  if (message.type === "presence") { refreshState(); refreshDay(); return; }  // not acknowledged: never kept pending
   showMessage(message);
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", id: message.id }));
   refreshState();
@@ -189,6 +244,7 @@ function showMessage(message) {
     callOver = false;
     lastUpdate = null;
     clearCallMessages();  // the previous call's confirmation, refusals and transfer messages go with it
+    resetTimer();
     showPop(message);
     $("qualification").reset();  // a new call: a blank qualification (no outcome chosen), its topic the voice
     if (message.menu_topic && topicLabels.has(message.menu_topic)) {  // menu's choice if any
@@ -252,6 +308,11 @@ function onCallUpdate(message) {
   if (statusOf(message) === null) return;
   if (message.type === "transferred" || message.type === "ended" || message.type === "ring_ended") callOver = true;
   if (message.type === "transferred") transferredTo = message.detail;
+  const parsed = Date.parse(message.event_at);
+  const at = Number.isNaN(parsed) ? Date.now() : parsed;
+  if (message.type === "answered") startTimer(Math.min(at, Date.now()));
+  else if (message.type === "transferred" || message.type === "ended") { stopTimer(at); refreshDay(); }
+  else if (message.type === "ring_ended") resetTimer();
   lastUpdate = message;
   showStatus();
   const talking = message.type === "answered" || message.type === "consultation_ended";
@@ -340,6 +401,7 @@ async function saveQualification(event) {
     return;
   }
   emit("qualified", { linkedid, body, pending: Boolean(saved.pending) });
+  refreshDay();
   if (linkedid === currentCall) {  // the call is still the one shown (else its confirmation went with it)
     qualifiedCall = linkedid;
     // saved while the call is in progress (202): it joins the call's record when the call ends
@@ -425,6 +487,8 @@ async function start() {
   for (const button of document.querySelectorAll("button[data-wired]")) button.disabled = false;  // handlers set
   await loadLists();
   await refreshState();  // a page opened again also shows the advisor's call not yet qualified (showState)
+  refreshDay();
+  setInterval(refreshDay, 60000);
   connect();
 }
 
