@@ -29,6 +29,10 @@ from screenpop.directory.service import DirectoryService
 from screenpop.pops import http as pops_http
 from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
+from screenpop.statistics.kpis import Thresholds
+from screenpop.supervision import http as supervision_http
+from screenpop.supervision.notifier import WallboardNotifier
+from screenpop.supervision.service import SupervisionService
 from screenpop.web import http as web_http
 from screenpop.web.hub import Hub
 from screenpop.web.keys import USER
@@ -48,6 +52,7 @@ from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.redis.uploads import UploadStore
 from storage.spool import Spool
+from storage.today import DayFacts
 from storage.users import Role, UserRepository
 from storage.writer import RecordWriter
 from telephony.advisors import StateChange
@@ -89,6 +94,7 @@ class Service:
     live: LiveView
     rounds: Rounds
     commands: CommandServer  # the presence commands, applied by the router when it leads
+    wallboard: WallboardNotifier  # tells the wallboards open on this instance that what they show changed
 
 
 SERVICE = web.AppKey("service", Service)
@@ -160,6 +166,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
             CommandServer(svc.redis, svc.settings.line.queue).serve(svc.router), name="router-commands"
         ),
         asyncio.create_task(svc.hub.run(), name="desk-hub"),
+        asyncio.create_task(svc.wallboard.run(), name="wallboard-relay"),
     ]
     prepare_hours(svc.settings.hours, datetime.now(UTC).date())
     settle_heap()  # started: what is alive now stays out of the garbage collector's full passes
@@ -167,6 +174,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("stopping: desk sockets, AMI, router, pipeline")
     await svc.hub.close_all()
     await stop_tasks(reversed(tasks))
+    await svc.wallboard.close()
     with contextlib.suppress(TimeoutError):
         await bounded(svc.router.log_drained(), 5)
     await svc.router.resign()
@@ -288,6 +296,11 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     # AMI round trips (claim release, member actions, presence log) before leaving.
     pipeline.listen(publisher.on_effect)
     pipeline.listen(router.on_effect)
+    # the wallboards: told of calls by this instance's own view, of presence by the leader (through Redis), of
+    # today's figures once each record is committed
+    wallboard = WallboardNotifier(redis, hub.broadcast)
+    pipeline.listen(wallboard.on_effect)
+    writer.written_listeners.append(wallboard.on_written)
 
     router.presence_listeners.append(PresencePublisher(redis, rounds))
 
@@ -295,6 +308,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         live.on_presence(changes)
 
     router.presence_listeners.append(presence_to_live)
+    router.presence_listeners.append(wallboard.on_presence)
 
     app = web.Application()
     app[SERVICE] = Service(
@@ -311,6 +325,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         live,
         rounds,
         CommandServer(redis, queue),
+        wallboard,
     )
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_telephony_ctx)
@@ -334,6 +349,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             signing=SigningKeys(redis),
             settings=settings.desk,
             session_ending=[desk.leave_queue],  # « Fermer la session »: the advisor leaves the queue first
+            landing={Role.SUPERVISOR: "/supervision", Role.ADMIN: "/supervision"},  # the wallboard, not a desk
         ),
     )
     desk_http.setup(app, desk_http.DeskDeps(desk, min(settings.desk.note_max, NOTE_DB_MAX)))
@@ -361,6 +377,23 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             directory=directory,
             desk=settings.desk,
             history=HistoryAccess(live, advisors, desk_messages.current_caller),
+        ),
+    )
+    supervision_http.setup(
+        app,
+        supervision_http.SupervisionDeps(
+            SupervisionService(
+                live,
+                advisors,
+                DayFacts(pool),
+                RedisRouterCommands(redis, queue),
+                thresholds=Thresholds.from_settings(settings),
+                pause_reasons=settings.routing.pause_reasons,
+                topics={key: topic.label for key, topic in settings.desk.topics.items()},
+                timezone=settings.hours.timezone,
+            ),
+            hub,
+            settings.origins,
         ),
     )
     app.router.add_get("/healthz", health)

@@ -99,8 +99,8 @@ class RouterCommands(Protocol):
         note: str | None = None,
     ) -> None:
         """Apply a presence command (`by`: the supervisor's login when one acts for the advisor, `note` their
-        reason, both kept in the presence log). Raises `telephony.presence.PresenceError` (French message) when it does not
-        apply, `RouterUnavailable` when no router answers."""
+        reason, both kept in the presence log). Raises `telephony.presence.PresenceError` (French message) when it
+        does not apply, `RouterUnavailable` when no router answers."""
         ...
 
 

@@ -49,7 +49,9 @@ def _supervisor(request: web.Request) -> User:
     return user
 
 
-async def _page(request: web.Request, *, error: WebError | None = None, form: dict[str, str] | None = None) -> web.Response:
+async def _page(
+    request: web.Request, *, error: WebError | None = None, form: dict[str, str] | None = None
+) -> web.Response:
     deps = request.app[SUPERVISION]
     snapshot = await deps.service.snapshot()
     context: dict[str, Any] = {

@@ -45,7 +45,16 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 0.25  # seconds: at most 4 messages a second per output
 # the effects that change what the wallboard shows (a waiting call, its ring, a call answered or ended)
-WATCHED = (CallStarted, CallQueued, CallLeftQueue, AdvisorRinging, AdvisorRingEnded, CallAnswered, CallTransferred, CallEnded)
+WATCHED = (
+    CallStarted,
+    CallQueued,
+    CallLeftQueue,
+    AdvisorRinging,
+    AdvisorRingEnded,
+    CallAnswered,
+    CallTransferred,
+    CallEnded,
+)
 
 Broadcast = Callable[[str, str], None]  # (message id, JSON payload) → the instance's wallboard sockets
 

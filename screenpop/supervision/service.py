@@ -122,7 +122,9 @@ class SupervisionService:
         figures = kpis.compute(
             (_facts(r) for r in calls),
             self._t,
-            kpis.intervals([kpis.StateChangeFact(str(p.advisor_id), AdvisorState(p.state), p.at) for p in presence], start, now),
+            kpis.intervals(
+                [kpis.StateChangeFact(str(p.advisor_id), AdvisorState(p.state), p.at) for p in presence], start, now
+            ),
         )
         waiting = self._waiting(now, names)
         rows = []

@@ -103,6 +103,6 @@ def directory_upload_key(token: str) -> str:
 
 
 def wallboard_channel(redis: aioredis.Redis) -> str:
-    """"The wallboard changed": published (throttled) by the instance that saw a change only it knows of (the
+    """ "The wallboard changed": published (throttled) by the instance that saw a change only it knows of (the
     leading router's presence changes); every instance tells its own wallboards to read their snapshot again."""
     return f"{channel_prefix(redis)}:wallboard"
