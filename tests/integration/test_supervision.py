@@ -222,7 +222,7 @@ async def last_event(served: Served, login: str) -> dict[str, Any]:
     advisor_id = served.users[login].advisor_id
     rows = await db_rows(
         served.dsn,
-        f"SELECT state, reason, by_login, note FROM advisor_events WHERE advisor_id = {advisor_id} "  # noqa: S608
+        f"SELECT state, reason, by_login, note FROM advisor_events WHERE advisor_id = {advisor_id} "
         "ORDER BY at DESC, id DESC LIMIT 1",
     )
     return dict(rows[0])
