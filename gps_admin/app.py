@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.settings import Settings
+from gps_admin import metrics as metrics_http
 from screenpop.auth import http as auth_http
 from screenpop.calls import http as calls_http
 from screenpop.calls.service import HistoryAccess, QualificationService, TransferService
@@ -398,6 +399,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     )
     app.router.add_get("/healthz", health)
     declare(app, HEALTH)
+    metrics_http.setup(app, app[SERVICE])
     return app
 
 

@@ -46,8 +46,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 DEFAULT_NEXT = "/desk"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", STATIC_ROUTE})
-OPTIONAL_PATHS = frozenset({"/healthz"})  # public, with more for some sessions
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", STATIC_ROUTE})
+OPTIONAL_PATHS = frozenset({"/healthz", "/metrics"})  # public, with more for some sessions (metrics: see its module)
 
 
 @dataclass(frozen=True)
