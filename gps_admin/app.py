@@ -399,7 +399,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     )
     app.router.add_get("/healthz", health)
     declare(app, HEALTH)
-    metrics_http.setup(app, app[SERVICE])
+    metrics_http.setup(app, metrics_http.Sources(ami, live, writer, hub, router, redis, pool))
     return app
 
 

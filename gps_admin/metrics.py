@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -25,15 +25,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from screenpop.web.errors import Forbidden
-from screenpop.web.hub import LATENCY_BUCKETS_MS
+from screenpop.web.hub import LATENCY_BUCKETS_MS, Hub
 from screenpop.web.keys import USER
 from screenpop.web.openapi import Operations, declare, operation
 from storage.users import Role
+from storage.writer import RecordWriter
 from telephony.aio import bounded
-from telephony.live import CallPhase
-
-if TYPE_CHECKING:  # the composition root imports this module
-    from gps_admin.app import Service
+from telephony.ami import AmiClient
+from telephony.live import CallPhase, LiveView
+from telephony.router import Router
 
 FORWARDED = (hdrs.FORWARDED, hdrs.X_FORWARDED_FOR, "X-Real-IP", hdrs.X_FORWARDED_HOST)
 PROBE_WITHIN = 1.0  # seconds
@@ -81,7 +81,20 @@ class _Scrape(Collector):
         yield from self._families
 
 
-def families(svc: Service, *, redis_up: bool, postgresql_up: bool) -> list[Metric]:
+@dataclass(frozen=True)
+class Sources:
+    """What the metrics read (the composition root hands them over)."""
+
+    ami: AmiClient
+    live: LiveView
+    writer: RecordWriter
+    hub: Hub
+    router: Router
+    redis: aioredis.Redis
+    pool: asyncpg.Pool
+
+
+def families(svc: Sources, *, redis_up: bool, postgresql_up: bool) -> list[Metric]:
     calls = list(svc.live.calls())
     waiting = sum(1 for c in calls if c.phase in (CallPhase.WAITING, CallPhase.RINGING) and c.queued_at is not None)
     stats, hub = svc.writer.stats(), svc.hub.stats
@@ -113,7 +126,7 @@ def families(svc: Service, *, redis_up: bool, postgresql_up: bool) -> list[Metri
     return out
 
 
-def setup(app: web.Application, svc: Service) -> None:
+def setup(app: web.Application, svc: Sources) -> None:
     async def metrics(request: web.Request) -> web.Response:
         if not allowed(request):
             raise MetricsForbidden()
