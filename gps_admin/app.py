@@ -53,7 +53,7 @@ from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.redis.uploads import UploadStore
 from storage.spool import Spool
-from storage.today import DayFacts
+from storage.statistics import StatisticsRepository
 from storage.users import Role, UserRepository
 from storage.writer import RecordWriter
 from telephony.advisors import StateChange
@@ -386,7 +386,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             SupervisionService(
                 live,
                 advisors,
-                DayFacts(pool),
+                StatisticsRepository(pool),
                 RedisRouterCommands(redis, queue),
                 thresholds=Thresholds.from_settings(settings),
                 pause_reasons=settings.routing.pause_reasons,

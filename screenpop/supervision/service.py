@@ -4,8 +4,10 @@ Sources, each the one that is right on every instance:
 - the calls waiting and in progress: the instance's live view (`telephony.live`), fed by its own AMI link;
 - the advisors' states: the presence log in PostgreSQL (the leading router writes it, then tells the desks and the
   wallboards); the live view's advisors are exact only on the leader's instance, so they are not read here;
-- today's figures: the stored facts of the day (`storage.today`), computed by the KPI dictionary
-  (`screenpop.statistics.kpis`), never by counters kept in memory: a restart, or another instance, shows the same.
+- today's figures: the stored facts of the day summed by the statistics' SQL (`storage.statistics`, the same sums
+  as the reports, kept equal to the pure module by its test) and turned into figures by the KPI dictionary
+  (`screenpop.statistics.kpis.figures`), never by counters kept in memory: a restart, or another instance, shows
+  the same.
 """
 
 from __future__ import annotations
@@ -15,20 +17,17 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
 from screenpop.statistics import definitions, kpis
 from screenpop.supervision.errors import ActionRefused, InvalidAction, RouterDown, UnknownAdvisor
 from screenpop.supervision.models import ActionForm, AdvisorRow, FigureRow, Snapshot, Status, WaitingCall
 from storage.advisors import AdvisorRepository
-from storage.today import DayFacts
+from storage.statistics import StatisticsRepository, params
 from storage.users import User
 from telephony.advisors import MISSED_CALL, AdvisorState
 from telephony.identity import french_display
 from telephony.live import CallPhase, LiveView
 from telephony.ports import RouterCommands, RouterUnavailable
 from telephony.presence import WRAP_UP_REASON, PresenceError
-from telephony.records import CallStatus, Outcome
 
 DEFINITIONS_URL = "/statistiques/definitions"
 STATE_LABELS = {
@@ -86,7 +85,7 @@ class SupervisionService:
         self,
         live: LiveView,
         advisors: AdvisorRepository,
-        facts: DayFacts,
+        statistics: StatisticsRepository,
         commands: RouterCommands,
         *,
         thresholds: kpis.Thresholds,
@@ -97,7 +96,7 @@ class SupervisionService:
     ) -> None:
         self._live = live
         self._advisors = advisors
-        self._facts = facts
+        self._statistics = statistics
         self._commands = commands
         self._t = thresholds
         self.pause_reasons = dict(pause_reasons)
@@ -112,20 +111,25 @@ class SupervisionService:
         now = self._clock()
         local = now.astimezone(self._tz)
         start = datetime.combine(local.date(), time(0), self._tz).astimezone(UTC)
-        advisors, last, calls, presence = await asyncio.gather(
+        t = self._t
+        common = params(
+            start,
+            now + timedelta(seconds=1),
+            self._tz.key,
+            t.short_abandon,
+            t.service_level,
+            t.wrap_up_cap,
+            t.repeat_days,
+        )
+        advisors, last, groups, presence = await asyncio.gather(
             self._advisors.list(active_only=True),
             self._advisors.last_states(),
-            self._facts.calls(start, now + timedelta(seconds=1)),
-            self._facts.presence(start, now),
+            self._statistics.groups(common, ()),  # the day as a whole: one row
+            self._statistics.presence(start, now),
         )
         names = {a.interface: a.name for a in advisors}
-        figures = kpis.compute(
-            (_facts(r) for r in calls),
-            self._t,
-            kpis.intervals(
-                [kpis.StateChangeFact(str(p.advisor_id), AdvisorState(p.state), p.at) for p in presence], start, now
-            ),
-        )
+        whole = next(g for g in groups if g.dimension == "")
+        figures = kpis.figures(kpis.Totals.of(whole.sums), kpis.PresenceTotals(**presence))
         waiting = self._waiting(now, names)
         rows = []
         for advisor in advisors:
@@ -227,23 +231,3 @@ class SupervisionService:
         if form.action == "pause":
             return f"{advisor.name} est en pause ({self.pause_reasons[reason or '']})."
         return f"{advisor.name} est déconnecté du poste."
-
-
-def _facts(row: asyncpg.Record) -> kpis.CallFacts:
-    outcome = row["outcome"]
-    return kpis.CallFacts(
-        linkedid=row["linkedid"],
-        arrived_at=row["arrived_at"],
-        line_open=row["line_open"],
-        status=CallStatus(row["status"]),
-        queue_entered_at=row["queue_entered_at"],
-        answered_at=row["answered_at"],
-        wait=row["wait_seconds"],
-        talk=row["talk_seconds"],
-        qualified_at=row["qualified_at"],
-        outcome=None if outcome is None else Outcome(outcome),
-        topic=row["topic"],
-        advisor=row["advisor_interface"],
-        transfer_service=row["transfer_service"],
-        callback_requested=bool(row["callback_requested"]),
-    )
