@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.e2e.axe import assert_accessible
 from tests.fixtures_db import throwaway_database
@@ -95,7 +95,8 @@ async def log_in_as_supervisor(page: Page, url: str) -> None:
     await expect(page.locator("#wb-live")).to_have_text("Mis à jour en direct.", timeout=STEP)  # websocket open
 
 
-def figure(page: Page, label: str) -> tuple[object, object, object]:
+def figure(page: Page, label: str) -> tuple[Locator, Locator, Locator]:
+    """The value, the « par rapport à l'objectif » cell and the row of a figure, by its label."""
     row = page.locator("#wb-figures tbody tr", has=page.get_by_role("rowheader", name=label, exact=True))
     return row.locator("td").nth(0), row.locator("td").nth(2), row
 
