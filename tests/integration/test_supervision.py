@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from storage.pool import create_pool
 from telephony.effects import CallQueued, CallStarted
 from telephony.records import CallStatus, RingAttempt, RingResult
 from tests.fixtures_db import fresh_database, make_record
+from tests.integration.harness import Driver, always_open
 from tests.integration.webapp import AGNES, BRUNO, HTML, SAM, Client, Served, db_rows, serve
 from tests.rig.asterisk import AsteriskRig
 from tests.servers import redis_url
@@ -295,3 +296,61 @@ async def test_a_supervisor_s_action_is_refused_with_a_french_reason(served: Ser
         allow_redirects=False,
     )
     assert no_token.status == 403
+
+
+@pytest.fixture
+async def served_open(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Served]:
+    """The application with the line open at every hour (the rig's calls are offered whatever the day)."""
+    async for app in serve(asterisk_rig, fresh_database, REDIS, tmp_path / "data", hours=always_open()):
+        yield app
+
+
+async def test_real_calls_on_the_rig_move_the_wallboard_s_figures_as_the_dictionary_says(
+    served_open: Served, asterisk_rig: AsteriskRig
+) -> None:
+    """Real calls through the rig's Asterisk (the line open at every hour): a caller who hangs up after 1 s (a short
+    abandon), one after 8 s (an abandon), one answered by agnes; the wallboard, told through its websocket, reads
+    offered 3, answered 1, abandons 1 + 1 short, taux de décroché 1 / (3 − 1) = 50 % below its 85 % target."""
+    served = served_open
+    sam, agnes = await served.client(SAM), await served.client(AGNES)
+    url = served.url.replace("http", "ws") + "/ws/supervision"
+    ws = await sam.session.ws_connect(url, headers={"Origin": served.url})
+    driver = await Driver.connect(asterisk_rig)
+
+    async def until(condition: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The snapshot once `condition` holds, read again at each "changed" message of the wallboard."""
+        while not condition(body := await snapshot(served, sam)):
+            await next_wallboard_message(ws)
+        return body
+
+    def shown(body: dict[str, Any]) -> dict[str, str]:
+        return {f["name"]: f["shown"] for f in body["figures"]}
+
+    try:
+        await driver.call("0321000201", "COURT", CALLER_HANGUP_AFTER="1")
+        await until(lambda b: shown(b)["short_abandoned"] == "1")
+        await driver.call("0321000202", "PATIENT", CALLER_HANGUP_AFTER="8", __GPS_TOPIC="taxes")
+        body = await until(lambda b: bool(b["waiting"]))  # waiting, with its voice-menu topic
+        assert (body["waiting"][0]["caller"], body["waiting"][0]["topic"]) == (
+            "03 21 00 02 02",
+            "Impôts et fiscalité",
+        )
+        await until(lambda b: shown(b)["abandoned"] == "1")
+        response = await agnes.session.post(
+            served.url + "/api/presence", json={"state": "login"}, headers=agnes.headers()
+        )
+        assert response.status == 200
+        await driver.call("0321000203", "REPONDU", __ADVISOR_TALK="1")
+        body = await until(lambda b: shown(b)["answered"] == "1")
+    finally:
+        await driver.close()
+        await ws.close()
+    figures = {f["name"]: f for f in body["figures"]}
+    assert {name: f["shown"] for name, f in figures.items() if name in ("offered", "abandoned", "short_abandoned")} == {
+        "offered": "3",
+        "abandoned": "1",
+        "short_abandoned": "1",
+    }
+    rate = figures["answer_rate"]
+    assert (rate["numerator"], rate["denominator"], rate["status_label"]) == (1, 2, "sous l'objectif")
+    assert figures["asa"]["value"] is not None and figures["aht"]["value"] is not None
