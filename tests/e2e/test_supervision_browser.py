@@ -150,3 +150,32 @@ async def test_a_real_call_waits_then_is_answered_and_today_s_figures_move(
     # the same figures after a reload (from PostgreSQL, not from the page's memory nor the service's)
     await page.reload()
     await expect(figure(page, "Appels présentés")[0]).to_have_text("1")
+
+    # the advisor's desk is open when the supervisor pauses her from the wallboard, with a reason
+    desk = await (await browser.new_context()).new_page()
+    await desk.goto(url + "/desk")
+    await desk.get_by_label("Identifiant").fill("agnes")
+    await desk.get_by_label("Mot de passe").fill(PASSWORD)
+    await desk.get_by_role("button", name=re.compile("connecter", re.I)).click()
+    await expect(desk.locator("#link")).to_have_text("connecté", timeout=STEP)
+    await expect(advisors.locator("td").nth(0)).to_have_text("Disponible", timeout=STEP)  # her wrap-up is over
+    agnes_id = await page.locator("#wb-advisor option", has_text="Agnès Roussel").get_attribute("value")
+    assert agnes_id is not None
+    await page.get_by_label("Conseiller", exact=True).select_option(agnes_id)
+    await page.get_by_label("Mettre en pause").check()
+    await page.get_by_label("Motif de l'action (obligatoire)").fill("Réunion d'équipe")
+    await page.get_by_role("button", name="Appliquer").click()  # no pause reason chosen: refused, form kept
+    await expect(page.get_by_role("alert")).to_contain_text("Choisissez le motif de la pause", timeout=STEP)
+    await expect(page.get_by_label("Motif de l'action (obligatoire)")).to_have_value("Réunion d'équipe")
+    await assert_accessible(page, "wallboard, an action refused")
+    await page.get_by_label("Motif de la pause (pour une pause)").select_option(label="Repas")
+    await page.get_by_role("button", name="Appliquer").click()
+    await expect(page).to_have_url(re.compile(r"/supervision\?fait=pause$"), timeout=STEP)
+    await expect(page.get_by_text("Le conseiller a été mis en pause.")).to_be_visible()
+    agnes_row = page.locator("#wb-advisors tbody tr", has_text="Agnès Roussel")
+    await expect(agnes_row.locator("td").nth(0)).to_have_text("En pause", timeout=STEP)
+    await expect(agnes_row.locator("td").nth(2)).to_have_text("Repas (par sam : Réunion d'équipe)")
+    # her desk says who paused her, and why
+    await expect(desk.locator("#state")).to_have_text(re.compile("^En pause"), timeout=STEP)
+    await expect(desk.locator("#presence-by")).to_have_text("Par le superviseur sam : Réunion d'équipe")
+    await assert_accessible(desk, "desk, paused by a supervisor")
