@@ -30,7 +30,9 @@ from screenpop.directory.service import DirectoryService
 from screenpop.pops import http as pops_http
 from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
+from screenpop.statistics import http as statistics_http
 from screenpop.statistics.kpis import Thresholds
+from screenpop.statistics.service import StatisticsService
 from screenpop.supervision import http as supervision_http
 from screenpop.supervision.notifier import WallboardNotifier
 from screenpop.supervision.service import SupervisionService
@@ -396,6 +398,9 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             hub,
             settings.origins,
         ),
+    )
+    statistics_http.setup(
+        app, statistics_http.StatisticsDeps(StatisticsService(pool, settings, lambda: datetime.now(UTC)))
     )
     app.router.add_get("/healthz", health)
     declare(app, HEALTH)

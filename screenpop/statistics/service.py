@@ -265,14 +265,21 @@ class StatisticsService:
         return key
 
     async def drill(
-        self, q: ReportQuery, figure: str, dimension: Dimension | None, key: str | None, page: int
+        self,
+        q: ReportQuery,
+        figure: str,
+        dimension: Dimension | None,
+        key: str | None,
+        page: int,
+        *,
+        size: int | None = None,
     ) -> DrillOut:
         """The calls behind a figure, in one group of a breakdown (or the whole period), a page at a time."""
         call_set = kpis.FIGURE_CALLS.get(figure)
         if call_set is None:
             raise UnknownFigure()
         p = self.period(q.start, q.end)
-        size = self._stats.drill_page_size
+        size = size or self._stats.drill_page_size
         page = max(1, min(page, 100_000))
         total, rows = await self._repo.calls(self._common(p), call_set.value, dimension, key, size, (page - 1) * size)
         return DrillOut(

@@ -45,7 +45,7 @@ class FigureRow(BaseModel):
     denominator: float | None
     target: str | None  # « objectif 85 % »
     status: Status
-    status_label: str  # the colour said in words: « objectif atteint », « sous l'objectif »
+    status_label: str  # the colour said in words: « objectif atteint », « objectif non atteint »
     definition: str  # URL of its definition
 
 

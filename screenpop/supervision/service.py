@@ -195,7 +195,7 @@ class SupervisionService:
             met = kpis.meets(figure, target)
             if met is not None:
                 status = "ok" if met else "below"
-                status_label = "objectif atteint" if met else "sous l'objectif"
+                status_label = "objectif atteint" if met else "objectif non atteint"
             else:
                 status_label = "pas encore d'appel"
         label = definition.label + (" aujourd'hui" if name == "callbacks_requested" else "")

@@ -144,7 +144,11 @@ async def test_the_snapshot_shows_the_calls_waiting_the_advisors_and_today_s_fig
     assert (figures["abandoned"]["shown"], figures["short_abandoned"]["shown"]) == ("1", "1")
     rate = figures["answer_rate"]
     assert (rate["numerator"], rate["denominator"], rate["shown"]) == (1, 2, "50\u00a0%")
-    assert (rate["status"], rate["status_label"], rate["target"]) == ("below", "sous l'objectif", "objectif 85\u00a0%")
+    assert (rate["status"], rate["status_label"], rate["target"]) == (
+        "below",
+        "objectif non atteint",
+        "objectif 85\u00a0%",
+    )
     assert rate["definition"] == "/statistiques/definitions#def-answer-rate"
     assert figures["service_level"]["shown"] == "50\u00a0%"  # answered within 20 s / needing an agent
     assert figures["asa"]["shown"] == "10 s"
@@ -161,10 +165,15 @@ async def test_the_snapshot_shows_the_calls_waiting_the_advisors_and_today_s_fig
         "03 21 00 12 34",
         "Impôts et fiscalité",
         "Taux de décroché",
-        "sous l&#39;objectif",
+        "objectif non atteint",
     ):
         assert expected in html, expected
     assert 'href="/statistiques/definitions#def-service-level"' in html
+    # every figure's link leads to its definition on the definitions page
+    definitions = await (await sam.session.get(served.url + "/statistiques/definitions", headers=HTML)).text()
+    for f in body["figures"]:
+        path, anchor = f["definition"].split("#")
+        assert path == "/statistiques/definitions" and f'id="{anchor}"' in definitions, f
 
     # an advisor reads neither
     agnes = await served.client(AGNES)
@@ -352,5 +361,5 @@ async def test_real_calls_on_the_rig_move_the_wallboard_s_figures_as_the_diction
         "short_abandoned": "1",
     }
     rate = figures["answer_rate"]
-    assert (rate["numerator"], rate["denominator"], rate["status_label"]) == (1, 2, "sous l'objectif")
+    assert (rate["numerator"], rate["denominator"], rate["status_label"]) == (1, 2, "objectif non atteint")
     assert figures["asa"]["value"] is not None and figures["aht"]["value"] is not None
