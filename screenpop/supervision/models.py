@@ -61,6 +61,7 @@ class Snapshot(BaseModel):
     advisors: list[AdvisorRow]
     figures: list[FigureRow]
     figures_note: str  # what the figures cover (« appels terminés depuis minuit »)
+    unavailable: str | None = None  # why the advisors and figures are missing (the database away), French
 
 
 Action = Literal["pause", "logout"]

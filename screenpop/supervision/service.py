@@ -13,9 +13,12 @@ Sources, each the one that is right on every instance:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+import asyncpg
 
 from screenpop.statistics import definitions, kpis
 from screenpop.supervision.errors import ActionRefused, InvalidAction, RouterDown, UnknownAdvisor
@@ -24,12 +27,19 @@ from storage.advisors import AdvisorRepository
 from storage.statistics import StatisticsRepository, params
 from storage.users import User
 from telephony.advisors import MISSED_CALL, AdvisorState
+from telephony.aio import bounded
 from telephony.identity import french_display
 from telephony.live import CallPhase, LiveView
 from telephony.ports import RouterCommands, RouterUnavailable
 from telephony.presence import WRAP_UP_REASON, PresenceError
 
+log = logging.getLogger(__name__)
+
 DEFINITIONS_URL = "/statistiques/definitions"
+UNAVAILABLE = (
+    "La base de données ne répond pas : les conseillers et les chiffres du jour reviendront avec elle ; les appels "
+    "en attente restent à jour."
+)
 STATE_LABELS = {
     AdvisorState.AVAILABLE: "Disponible",
     AdvisorState.RINGING: "Sonnerie",
@@ -93,6 +103,7 @@ class SupervisionService:
         topics: Mapping[str, str],
         timezone: str = "Europe/Paris",
         clock: Clock | None = None,
+        within: float = 3.0,
     ) -> None:
         self._live = live
         self._advisors = advisors
@@ -104,6 +115,7 @@ class SupervisionService:
         self._topics = topics
         self._tz = ZoneInfo(timezone)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._within = within  # seconds: the database's answer at most, then the calls alone
 
     # ---- the snapshot ----
 
@@ -121,12 +133,30 @@ class SupervisionService:
             t.wrap_up_cap,
             t.repeat_days,
         )
-        advisors, last, groups, presence = await asyncio.gather(
-            self._advisors.list(active_only=True),
-            self._advisors.last_states(),
-            self._statistics.groups(common, ()),  # the day as a whole: one row
-            self._statistics.presence(start, now),
-        )
+        try:  # PostgreSQL away or slow: the calls waiting (the live view) are shown all the same
+            advisors, last, groups, presence = await bounded(
+                asyncio.gather(
+                    self._advisors.list(active_only=True),
+                    self._advisors.last_states(),
+                    self._statistics.groups(common, ()),  # the day as a whole: one row
+                    self._statistics.presence(start, now),
+                ),
+                self._within,
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            log.warning("wallboard: the database did not answer (%r): calls only", exc)
+            return Snapshot(
+                at=now,
+                day=french_day(local),
+                waiting=(waiting := self._waiting(now, {})),
+                longest_wait_seconds=waiting[0].wait_seconds if waiting else None,
+                threshold_seconds=round(t.service_level),
+                in_call=sum(1 for c in self._live.calls() if c.with_advisor),
+                advisors=[],
+                figures=[self._figure(name, None) for name in SHOWN],
+                figures_note=UNAVAILABLE,
+                unavailable=UNAVAILABLE,
+            )
         names = {a.interface: a.name for a in advisors}
         whole = next(g for g in groups if g.dimension == "")
         figures = kpis.figures(kpis.Totals.of(whole.sums), kpis.PresenceTotals(**presence))
@@ -186,12 +216,15 @@ class SupervisionService:
         out.sort(key=lambda w: w.queued_at)
         return out
 
-    def _figure(self, name: str, figure: kpis.Figure) -> FigureRow:
+    def _figure(self, name: str, figure: kpis.Figure | None) -> FigureRow:
+        """A figure as the wallboard shows it (None: not known now, the database away)."""
         definition = definitions.DEFINITIONS[name]
         target = {"answer_rate": self._t.answer_rate_target, "service_level": self._t.service_level_target}.get(name)
         status: Status = "none"
         status_label = ""
-        if target is not None:
+        if figure is None:
+            status_label = "indisponible"
+        elif target is not None:
             met = kpis.meets(figure, target)
             if met is not None:
                 status = "ok" if met else "below"
@@ -202,10 +235,10 @@ class SupervisionService:
         return FigureRow(
             name=name,
             label=label,
-            value=figure.value,
-            shown=definitions.show(name, figure),
-            numerator=figure.numerator,
-            denominator=figure.denominator,
+            value=None if figure is None else figure.value,
+            shown=definitions.DASH if figure is None else definitions.show(name, figure),
+            numerator=0 if figure is None else figure.numerator,
+            denominator=None if figure is None else figure.denominator,
             target=None if target is None else f"objectif {_percent(target)}",
             status=status,
             status_label=status_label,

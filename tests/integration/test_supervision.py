@@ -15,16 +15,23 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from gps_admin.app import SERVICE
+from screenpop.statistics.kpis import Thresholds
+from screenpop.supervision.service import SHOWN, SupervisionService
+from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
+from storage.redis.commands import RedisRouterCommands
+from storage.statistics import StatisticsRepository
 from telephony.effects import CallQueued, CallStarted
+from telephony.live import LiveView
 from telephony.records import CallStatus, RingAttempt, RingResult
 from tests.fixtures_db import fresh_database, make_record
 from tests.integration.harness import Driver, always_open
 from tests.integration.webapp import AGNES, BRUNO, HTML, SAM, Client, Served, db_rows, serve
-from tests.rig.asterisk import AsteriskRig
+from tests.rig.asterisk import AsteriskRig, free_loopback_port
 from tests.servers import redis_url
 
 __all__ = ["fresh_database"]
@@ -363,3 +370,32 @@ async def test_real_calls_on_the_rig_move_the_wallboard_s_figures_as_the_diction
     rate = figures["answer_rate"]
     assert (rate["numerator"], rate["denominator"], rate["status_label"]) == (1, 2, "objectif non atteint")
     assert figures["asa"]["value"] is not None and figures["aht"]["value"] is not None
+
+
+async def test_with_the_database_away_the_wallboard_still_shows_the_calls_waiting() -> None:
+    """PostgreSQL unreachable: the snapshot keeps the live view's calls and says why the rest is missing (never a
+    500, never a page that hangs)."""
+    pool = await create_pool(f"postgresql://postgres@127.0.0.1:{free_loopback_port()}/none", min_size=0)
+    live = LiveView()
+    at = datetime.now(UTC) - timedelta(seconds=30)
+    live.apply(CallStarted(linkedid=WAITING, at=at, caller_number=None, caller_name=None, line_open=True))
+    live.apply(CallQueued(linkedid=WAITING, at=at, queue="gps", caller_number=None, topic=None))
+    service = SupervisionService(
+        live,
+        AdvisorRepository(pool, {}),
+        StatisticsRepository(pool),
+        RedisRouterCommands(redis := aioredis.Redis(), "gps"),  # never connected: no action here
+        thresholds=Thresholds(),
+        pause_reasons={},
+        topics={},
+    )
+    try:
+        body = await service.snapshot()
+    finally:
+        await pool.close()
+        await redis.aclose()
+    assert [(w.linkedid, w.caller) for w in body.waiting] == [(WAITING, "numéro masqué")]
+    assert body.unavailable is not None and "base de données" in body.unavailable
+    assert body.advisors == []
+    assert [f.name for f in body.figures] == list(SHOWN)
+    assert {(f.shown, f.status_label) for f in body.figures} == {("—", "indisponible")}

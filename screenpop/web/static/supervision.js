@@ -53,6 +53,10 @@ function fill(tbody, rows, empty, columns) {
 
 function draw(s) {
   skew = Date.parse(s.at) - Date.now();
+  const gone = $("wb-unavailable"); // the database away: the calls only
+  gone.replaceChildren();
+  if (s.unavailable) { const p = document.createElement("p"); p.className = "error"; text(p, s.unavailable); gone.appendChild(p); }
+  text($("wb-figures-note"), s.figures_note);
   text($("wb-day"), "— " + s.day);
   text($("wb-waiting-count"), s.waiting.length);
   text($("wb-in-call"), s.in_call);
@@ -75,7 +79,7 @@ function draw(s) {
     cell(tr, "td", "").appendChild(clock(tr, a.since));
     cell(tr, "td", (a.reason || "") + (a.by ? " (par " + a.by + " : " + (a.note || "") + ")" : ""));
     return tr;
-  }), "Aucun conseiller actif.", 4);
+  }), s.unavailable ? "Indisponible pour le moment." : "Aucun conseiller actif.", 4);
   const figures = $("wb-figures").tBodies[0];
   for (const f of s.figures) {
     const tr = figures.querySelector('tr[data-name="' + f.name + '"]');
