@@ -16,8 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
 
-from gps_admin.app import SERVICE
+from gps_admin.app import SERVICE, Endpoints, build_app
 from screenpop.statistics.kpis import Thresholds
 from screenpop.supervision.service import SHOWN, SupervisionService
 from storage.advisors import AdvisorRepository
@@ -399,3 +400,41 @@ async def test_with_the_database_away_the_wallboard_still_shows_the_calls_waitin
     assert body.advisors == []
     assert [f.name for f in body.figures] == list(SHOWN)
     assert {(f.shown, f.status_label) for f in body.figures} == {("—", "indisponible")}
+
+
+async def test_a_wallboard_on_a_follower_instance_is_told_of_the_leader_s_presence_changes(
+    served: Served, asterisk_rig: AsteriskRig, tmp_path: Path
+) -> None:
+    """Two instances on the same PostgreSQL and Redis: the supervisor watches on the one that does not lead; an
+    advisor's login, decided and logged by the leader, reaches that wallboard through Redis, and its snapshot (from
+    the presence log) shows her available."""
+    first = served.app[SERVICE]
+    port = free_loopback_port()
+    settings = first.settings.model_copy(update={"http_port": port, "data_dir": tmp_path / "second"})
+    second_app = await build_app(settings, Endpoints(served.dsn, served.redis_url, False))
+    runner = web.AppRunner(second_app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    second_url = f"http://127.0.0.1:{port}"
+    try:
+        second = second_app[SERVICE]
+        await asyncio.wait_for(second.wallboard.ready.wait(), WITHIN)
+        assert first.router.leader and not second.router.leader
+        sam, agnes = await served.client(SAM), await served.client(AGNES)
+        # the session lives in Redis: the same session cookie opens the other instance
+        cookie = {"Cookie": f"gps_session={sam.session_cookie}"}
+        ws = await sam.session.ws_connect(
+            second_url.replace("http", "ws") + "/ws/supervision", headers={"Origin": second_url, **cookie}
+        )
+        try:
+            response = await agnes.session.post(
+                served.url + "/api/presence", json={"state": "login"}, headers=agnes.headers()
+            )
+            assert response.status == 200
+            assert (await next_wallboard_message(ws))["type"] == "wallboard"
+            body = await (await sam.session.get(second_url + "/api/supervision", headers=cookie)).json()
+            assert {a["name"]: a["state"] for a in body["advisors"]}["Agnès Roussel"] == "available"
+        finally:
+            await ws.close()
+    finally:
+        await runner.cleanup()
