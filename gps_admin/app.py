@@ -32,7 +32,7 @@ from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
 from screenpop.statistics import http as statistics_http
 from screenpop.statistics.kpis import Thresholds
-from screenpop.statistics.service import StatisticsService
+from screenpop.statistics.service import StatisticsService, refresh_forever
 from screenpop.supervision import http as supervision_http
 from screenpop.supervision.notifier import WallboardNotifier
 from screenpop.supervision.service import SupervisionService
@@ -399,9 +399,15 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             settings.origins,
         ),
     )
-    statistics_http.setup(
-        app, statistics_http.StatisticsDeps(StatisticsService(pool, settings, lambda: datetime.now(UTC)))
-    )
+    statistics = StatisticsService(pool, settings, lambda: datetime.now(UTC))
+    statistics_http.setup(app, statistics_http.StatisticsDeps(statistics))
+
+    async def statistics_ctx(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(refresh_forever(statistics), name="statistics-daily-sums")
+        yield
+        await stop_tasks([task])
+
+    app.cleanup_ctx.append(statistics_ctx)
     app.router.add_get("/healthz", health)
     declare(app, HEALTH)
     metrics_http.setup(app, metrics_http.Sources(ami, live, writer, hub, router, redis, pool))

@@ -235,7 +235,7 @@ DRILL = (
 
 
 def _op(summary: str, parameters: tuple[dict[str, object], ...]) -> dict[str, object]:
-    op = operation(summary, errors=(400, 403))
+    op = operation(summary, errors=(400, 403, 503))
     op["parameters"] = list(parameters)
     return op
 

@@ -5,7 +5,9 @@ No aiohttp here."""
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +19,14 @@ import asyncpg
 
 from config.settings import Settings
 from screenpop.statistics import definitions, kpis
-from screenpop.statistics.errors import BadPeriod, BadReportOption, PeriodTooLong, ReversedPeriod, UnknownFigure
+from screenpop.statistics.errors import (
+    BadPeriod,
+    BadReportOption,
+    PeriodTooLong,
+    ReportTooSlow,
+    ReversedPeriod,
+    UnknownFigure,
+)
 from screenpop.statistics.models import (
     BREAKDOWNS,
     CallRow,
@@ -30,9 +39,12 @@ from screenpop.statistics.models import (
     ReportOut,
     ReportQuery,
 )
-from storage.statistics import GroupRow, StatisticsRepository, params
+from storage.statistics import SUM_NAMES, GroupRow, StatisticsRepository, params
+from storage.statistics_rollups import RollupRepository, common_for
 from telephony.identity import french_display
 from telephony.records import OUTCOME_LABELS, CallStatus, Outcome
+
+log = logging.getLogger(__name__)
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -126,6 +138,7 @@ class Period:
 class StatisticsService:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, now: Callable[[], datetime]) -> None:
         self._repo = StatisticsRepository(pool)
+        self._rollups = RollupRepository(pool)
         self._settings = settings
         self._stats = settings.statistics
         self._t = kpis.Thresholds.from_settings(settings)
@@ -172,6 +185,12 @@ class StatisticsService:
         )
 
     async def report(self, q: ReportQuery) -> ReportOut:
+        try:
+            return await self._report(q)
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:
+            raise ReportTooSlow() from exc
+
+    async def _report(self, q: ReportQuery) -> ReportOut:
         p = self.period(q.start, q.end)
         comparison = None
         if q.compare != "none":
@@ -185,11 +204,45 @@ class StatisticsService:
             comparison=comparison,
         )
 
+    @property
+    def thresholds_key(self) -> str:
+        """What the daily sums were made with: summed with other thresholds or another time zone, they are not read."""
+        t = self._t
+        return f"{self._settings.hours.timezone}|{t.short_abandon}|{t.service_level}|{t.wrap_up_cap}|{t.repeat_days}"
+
+    async def refresh(self, limit: int = 31) -> int:
+        """Sum the finished days not summed yet or changed since (at most `limit`, the latest first); how many."""
+        today = self._now().astimezone(self._tz).date()
+        tz = self._settings.hours.timezone
+        t = self._t
+        of = common_for(tz, t.short_abandon, t.service_level, t.wrap_up_cap, t.repeat_days)
+        days = await self._rollups.pending(tz, today, self.thresholds_key, limit)
+        for day in days:
+            await self._rollups.build(day, tz, self.thresholds_key, of)
+        return len(days)
+
+    async def _sums(self, p: Period, dims: tuple[str, ...]) -> tuple[list[GroupRow], dict[str, float]]:
+        """The sums of a period: the summed days' from their daily sums, the others' (today, a day changed since it
+        was summed) from the records, added group by group; and the presence seconds likewise."""
+        today = self._now().astimezone(self._tz).date()
+        summed = sorted(d for d in await self._rollups.summed(p.start, p.end, self.thresholds_key) if d < today)
+        rows: list[GroupRow] = []
+        presence = dict.fromkeys(("logged_in", "paused", "busy"), 0.0)
+        if summed:
+            rows += await self._rollups.groups(summed, dims)
+            for k, v in (await self._rollups.presence(summed)).items():
+                presence[k] += v
+        for run in _runs(p.start, p.end, set(summed)):
+            rows += await self._repo.groups(self._common(run), dims)
+            start, end = self._instants(run)
+            if start < self._now():
+                for k, v in (await self._repo.presence(start, min(end, self._now()))).items():
+                    presence[k] += v
+        return _merged(rows), presence
+
     async def _period(self, p: Period, grouping: str) -> PeriodOut:
         dims: tuple[str, ...] = (grouping, *BREAKDOWNS)
-        rows = await self._repo.groups(self._common(p), dims)
-        start, end = self._instants(p)
-        presence = await self._repo.presence(start, min(end, max(start, self._now())))
+        rows, presence = await self._sums(p, dims)
         whole = next(r for r in rows if r.dimension == "")
         total = kpis.figures(_totals(whole), kpis.PresenceTotals(**presence))
         breakdowns: dict[str, list[GroupOut]] = {}
@@ -281,7 +334,12 @@ class StatisticsService:
         p = self.period(q.start, q.end)
         size = size or self._stats.drill_page_size
         page = max(1, min(page, 100_000))
-        total, rows = await self._repo.calls(self._common(p), call_set.value, dimension, key, size, (page - 1) * size)
+        try:
+            total, rows = await self._repo.calls(
+                self._common(p), call_set.value, dimension, key, size, (page - 1) * size
+            )
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:
+            raise ReportTooSlow() from exc
         return DrillOut(
             figure=figure,
             figure_label=definitions.DEFINITIONS[figure].label,
@@ -317,6 +375,37 @@ class StatisticsService:
     async def facts(self, start: date, end: date) -> list[kpis.CallFacts]:
         """Every call of a period as the pure module reads it (for checks and small periods)."""
         return [fact(r) for r in await self._repo.facts(self._common(self.period(start, end)))]
+
+
+def _runs(start: date, end: date, summed: set[date]) -> list[Period]:
+    """The spans of consecutive days of [start, end] that are not summed."""
+    runs: list[Period] = []
+    day = start
+    while day <= end:
+        if day in summed:
+            day += timedelta(days=1)
+            continue
+        first = day
+        while day + timedelta(days=1) <= end and day + timedelta(days=1) not in summed:
+            day += timedelta(days=1)
+        runs.append(Period(first, day))
+        day += timedelta(days=1)
+    return runs
+
+
+def _merged(rows: list[GroupRow]) -> list[GroupRow]:
+    """Groups of the same breakdown and key added up (the sums are additive), the first label known kept."""
+    merged: dict[tuple[str, str | None], GroupRow] = {}
+    for r in rows:
+        seen = merged.get((r.dimension, r.key))
+        if seen is None:
+            merged[(r.dimension, r.key)] = r
+        else:
+            sums = {n: seen.sums[n] + r.sums[n] for n in SUM_NAMES}
+            merged[(r.dimension, r.key)] = GroupRow(r.dimension, r.key, seen.label or r.label, sums)
+    if ("", None) not in merged:
+        merged[("", None)] = GroupRow("", None, None, dict.fromkeys(SUM_NAMES, 0))
+    return list(merged.values())
 
 
 def _first_label(rows: list[asyncpg.Record]) -> str | None:
@@ -361,3 +450,17 @@ def fact(r: asyncpg.Record | dict[str, Any]) -> kpis.CallFacts:
         unanswered_question=r["unanswered"],
         previous_call_at=r["previous_call_at"],
     )
+
+
+async def refresh_forever(service: StatisticsService, every: float = 60.0, batch: int = 31) -> None:
+    """Keep the daily sums up to date: a backlog (a first start over years of records) in batches, then every
+    `every` seconds the days that changed or ended. A failure (PostgreSQL away) is logged and tried again later."""
+    while True:
+        try:
+            built = await service.refresh(limit=batch)
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            log.warning("statistics: daily sums not refreshed (%s); next try in %.0f s", exc, every)
+            built = 0
+        if built:
+            log.info("statistics: %d day(s) summed", built)
+        await asyncio.sleep(0.1 if built == batch else every)
