@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.settings import Settings
+from gps_admin import metrics as metrics_http
 from screenpop.auth import http as auth_http
 from screenpop.calls import http as calls_http
 from screenpop.calls.service import HistoryAccess, QualificationService, TransferService
@@ -32,6 +33,9 @@ from screenpop.pops.service import DeskMessageStore, context_lookup
 from screenpop.statistics import http as statistics_http
 from screenpop.statistics.kpis import Thresholds
 from screenpop.statistics.service import StatisticsService, refresh_forever
+from screenpop.supervision import http as supervision_http
+from screenpop.supervision.notifier import WallboardNotifier
+from screenpop.supervision.service import SupervisionService
 from screenpop.web import http as web_http
 from screenpop.web.hub import Hub
 from screenpop.web.keys import USER
@@ -52,6 +56,7 @@ from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.redis.uploads import UploadStore
 from storage.spool import Spool
+from storage.statistics import StatisticsRepository
 from storage.users import Role, UserRepository
 from storage.writer import RecordWriter
 from telephony.advisors import StateChange
@@ -93,6 +98,7 @@ class Service:
     live: LiveView
     rounds: Rounds
     commands: CommandServer  # the presence commands, applied by the router when it leads
+    wallboard: WallboardNotifier  # tells the wallboards open on this instance that what they show changed
 
 
 SERVICE = web.AppKey("service", Service)
@@ -164,6 +170,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
             CommandServer(svc.redis, svc.settings.line.queue).serve(svc.router), name="router-commands"
         ),
         asyncio.create_task(svc.hub.run(), name="desk-hub"),
+        asyncio.create_task(svc.wallboard.run(), name="wallboard-relay"),
     ]
     prepare_hours(svc.settings.hours, datetime.now(UTC).date())
     settle_heap()  # started: what is alive now stays out of the garbage collector's full passes
@@ -171,6 +178,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("stopping: desk sockets, AMI, router, pipeline")
     await svc.hub.close_all()
     await stop_tasks(reversed(tasks))
+    await svc.wallboard.close()
     with contextlib.suppress(TimeoutError):
         await bounded(svc.router.log_drained(), 5)
     await svc.router.resign()
@@ -292,6 +300,11 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     # AMI round trips (claim release, member actions, presence log) before leaving.
     pipeline.listen(publisher.on_effect)
     pipeline.listen(router.on_effect)
+    # the wallboards: told of calls by this instance's own view, of presence by the leader (through Redis), of
+    # today's figures once each record is committed
+    wallboard = WallboardNotifier(redis, hub.broadcast)
+    pipeline.listen(wallboard.on_effect)
+    writer.written_listeners.append(wallboard.on_written)
 
     router.presence_listeners.append(PresencePublisher(redis, rounds))
 
@@ -299,6 +312,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         live.on_presence(changes)
 
     router.presence_listeners.append(presence_to_live)
+    router.presence_listeners.append(wallboard.on_presence)
 
     app = web.Application()
     app[SERVICE] = Service(
@@ -315,6 +329,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         live,
         rounds,
         CommandServer(redis, queue),
+        wallboard,
     )
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_telephony_ctx)
@@ -341,6 +356,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             signing=SigningKeys(redis),
             settings=settings.desk,
             session_ending=[desk.leave_queue],  # « Fermer la session »: the advisor leaves the queue first
+            landing={Role.SUPERVISOR: "/supervision", Role.ADMIN: "/supervision"},  # the wallboard, not a desk
         ),
     )
     desk_http.setup(app, desk_http.DeskDeps(desk, min(settings.desk.note_max, NOTE_DB_MAX)))
@@ -370,6 +386,23 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             history=HistoryAccess(live, advisors, desk_messages.current_caller),
         ),
     )
+    supervision_http.setup(
+        app,
+        supervision_http.SupervisionDeps(
+            SupervisionService(
+                live,
+                advisors,
+                StatisticsRepository(pool),
+                RedisRouterCommands(redis, queue),
+                thresholds=Thresholds.from_settings(settings),
+                pause_reasons=settings.routing.pause_reasons,
+                topics={key: topic.label for key, topic in settings.desk.topics.items()},
+                timezone=settings.hours.timezone,
+            ),
+            hub,
+            settings.origins,
+        ),
+    )
     statistics = StatisticsService(pool, settings, lambda: datetime.now(UTC))
     statistics_http.setup(app, statistics_http.StatisticsDeps(statistics))
 
@@ -381,6 +414,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     app.cleanup_ctx.append(statistics_ctx)
     app.router.add_get("/healthz", health)
     declare(app, HEALTH)
+    metrics_http.setup(app, metrics_http.Sources(ami, live, writer, hub, router, redis, pool))
     return app
 
 

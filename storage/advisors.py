@@ -57,7 +57,7 @@ class DuplicateInterface(AdvisorError):
 # -- SQL ---------------------------------------------------------------------------------------------
 
 _COLUMNS = "id, login, name, interface, skills, active"
-_EVENT_COLUMNS = "advisor_id, state, at, reason, linkedid"
+_EVENT_COLUMNS = "advisor_id, state, at, reason, linkedid, by_login, note"
 
 _INSERT = f"INSERT INTO advisors (login, name, interface, skills) VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"  # noqa: S608
 
@@ -75,7 +75,9 @@ WHERE a.id = $1
 RETURNING {_COLUMNS}
 """  # noqa: S608 - fixed column names, values are parameters
 
-_RECORD = "INSERT INTO advisor_events (advisor_id, state, at, reason, linkedid) VALUES ($1, $2, $3, $4, $5)"
+_RECORD = """
+INSERT INTO advisor_events (advisor_id, state, at, reason, linkedid, by_login, note) VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
 
 _LAST_STATES = f"""
 SELECT DISTINCT ON (advisor_id) {_EVENT_COLUMNS}
@@ -122,6 +124,8 @@ def _change(row: asyncpg.Record) -> StateChange:
         at=row["at"],
         reason=row["reason"],
         linkedid=row["linkedid"],
+        by=row["by_login"],
+        note=row["note"],
     )
 
 
@@ -199,7 +203,7 @@ class AdvisorRepository:
     async def record_many(self, changes: Iterable[StateChange]) -> None:
         """Append several changes, all of them or none: asyncpg's executemany is one implicit transaction (since
         0.22), so no BEGIN/COMMIT round trips (the router logs every step's changes)."""
-        rows = [(c.advisor_id, c.state.value, c.at, c.reason, c.linkedid) for c in changes]
+        rows = [(c.advisor_id, c.state.value, c.at, c.reason, c.linkedid, c.by, c.note) for c in changes]
         if not rows:
             return
         try:

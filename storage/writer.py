@@ -61,6 +61,7 @@ class WriterStats(BaseModel):
     rejected: int  # records PostgreSQL refused for good, set aside in rejected/
     corrupt: int  # unreadable spool files, set aside in corrupt/
     spool_failures: int = 0  # failed attempts to spool accepted records (kept in memory, tried again)
+    spooled: int = 0  # records spooled since the start (every record goes through the spool)
 
 
 class RecordWriter:
@@ -103,6 +104,9 @@ class RecordWriter:
         self.rejected = 0
         self.corrupt = 0
         self.spool_failures = 0  # failed attempts to spool accepted records (kept in memory, tried again)
+        self.spooled = 0  # records spooled since the start
+        # told of each record once committed (e.g. the wallboard, whose figures are read from PostgreSQL)
+        self.written_listeners: list[Callable[[CallRecord], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -160,6 +164,7 @@ class RecordWriter:
         self._submitting += 1
         try:
             path = await asyncio.to_thread(self._spool.put, record)
+            self.spooled += 1
             self._count_files(1)
             if len(self._spooled) < _MEMORY_MAX:
                 self._spooled[path] = record
@@ -219,6 +224,7 @@ class RecordWriter:
             await asyncio.to_thread(put_all)
         finally:  # what reached the disk, even if a later one failed
             self._count_files(len(spooled))
+            self.spooled += len(spooled)
             for path in spooled:
                 record = self._accepted.popleft()
                 if len(self._spooled) < _MEMORY_MAX:
@@ -256,6 +262,7 @@ class RecordWriter:
             rejected=self.rejected,
             corrupt=self.corrupt,
             spool_failures=self.spool_failures,
+            spooled=self.spooled,
         )
 
     # -- drain -----------------------------------------------------------------------------------
@@ -375,6 +382,11 @@ class RecordWriter:
             self._probe.up()  # a commit says PostgreSQL is there
         _log.info("record written linkedid=%s status=%s", record.linkedid, record.status.value)
         self._settle(path, True)
+        for listener in self.written_listeners:
+            try:
+                listener(record)
+            except Exception:  # a listener is told best-effort; the record is written
+                _log.exception("record listener failed")
 
     def _settle(self, path: Path, written: bool) -> None:
         waiter = self._waiters.get(path)

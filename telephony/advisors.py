@@ -56,3 +56,5 @@ class StateChange(BaseModel):
     at: AwareDatetime
     reason: str | None = Field(default=None, max_length=40)  # pause reason key
     linkedid: str | None = Field(default=None, max_length=64)  # the call, for ringing/on_call/wrap_up
+    by: str | None = Field(default=None, max_length=40)  # the supervisor's login, when one made this change
+    note: str | None = Field(default=None, max_length=200)  # the reason they gave (free text)

@@ -89,9 +89,18 @@ class RouterCommands(Protocol):
     """Every command to the router (the desk's presence, the end of a wrap-up, the CLI, the demo) goes through
     this interface (`storage.redis.commands.RedisRouterCommands`: to whichever instance leads, over Redis)."""
 
-    async def send(self, advisor_id: int, what: Command, reason: str | None = None) -> None:
-        """Apply a presence command. Raises `telephony.presence.PresenceError` (French message) when it does not
-        apply, `RouterUnavailable` when no router answers."""
+    async def send(
+        self,
+        advisor_id: int,
+        what: Command,
+        reason: str | None = None,
+        *,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Apply a presence command (`by`: the supervisor's login when one acts for the advisor, `note` their
+        reason, both kept in the presence log). Raises `telephony.presence.PresenceError` (French message) when it
+        does not apply, `RouterUnavailable` when no router answers."""
         ...
 
 
@@ -101,4 +110,12 @@ class CommandHandler(Protocol):
     @property
     def leader(self) -> bool: ...
 
-    async def command(self, advisor_id: int, what: Command, reason: str | None = None) -> None: ...
+    async def command(
+        self,
+        advisor_id: int,
+        what: Command,
+        reason: str | None = None,
+        *,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> None: ...

@@ -196,8 +196,17 @@ class Router:
             if not isinstance(effect, CallStarted | CallTransferred):  # nothing to decide on those
                 await self._step(started)
 
-    async def command(self, advisor_id: int, what: Command, reason: str | None = None) -> None:
-        """An advisor's presence command. Raises PresenceError (French message) or RouterNotLeader."""
+    async def command(
+        self,
+        advisor_id: int,
+        what: Command,
+        reason: str | None = None,
+        *,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """An advisor's presence command. Raises PresenceError (French message) or RouterNotLeader. `by` and `note`
+        (a supervisor acting for the advisor, and why) go with the advisor's change into the presence log."""
         if not self.leader:
             raise RouterNotLeader("another instance routes this queue")
         fresh = await self._read_advisor(advisor_id) if what == "login" else None
@@ -220,6 +229,10 @@ class Router:
                 changes = self.board.wrapup_done(advisor_id, now)
             else:
                 changes = self.board.available(advisor_id, now)
+            if by is not None or note is not None:
+                changes = [
+                    c.model_copy(update={"by": by, "note": note}) if c.advisor_id == advisor_id else c for c in changes
+                ]
             self._record(changes)
             await self._step()
 

@@ -18,7 +18,7 @@ import contextlib
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import hdrs, web
 from yarl import URL
@@ -36,7 +36,7 @@ from screenpop.web.pages import STATIC_ROUTE, render
 from storage.redis.sessions import Session, SessionStore
 from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
-from storage.users import UserRepository
+from storage.users import Role, UserRepository
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 DEFAULT_NEXT = "/desk"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", STATIC_ROUTE})
-OPTIONAL_PATHS = frozenset({"/healthz"})  # public, with more for some sessions
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", STATIC_ROUTE})
+OPTIONAL_PATHS = frozenset({"/healthz", "/metrics"})  # public, with more for some sessions (metrics: see its module)
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,14 @@ class AuthDeps:
     signing: SigningKeys
     settings: DeskSettings
     session_ending: Sequence[SessionEnding] = ()  # e.g. the desk's advisor leaving the queue
+    landing: Mapping[Role, str] = field(default_factory=dict)  # where a role lands after login (default: the desk)
 
 
 @dataclass(frozen=True)
 class Auth:
     service: AuthService
     settings: DeskSettings
+    landing: Mapping[Role, str] = field(default_factory=dict)
 
 
 AUTH = web.AppKey("auth", Auth)
@@ -126,32 +128,39 @@ def _unauthenticated(request: web.Request) -> web.StreamResponse:
     raise Unauthenticated()
 
 
-def safe_next(value: str | None) -> str:
-    """`value` if it is a path of this site, else `/desk`: never an absolute or scheme-relative URL."""
+def safe_next(value: str | None, default: str = DEFAULT_NEXT) -> str:
+    """`value` if it is a path of this site, else `default`: never an absolute or scheme-relative URL."""
     if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
-        return DEFAULT_NEXT
+        return default
     if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return DEFAULT_NEXT
+        return default
     try:
         url = URL(value)
     except ValueError:
-        return DEFAULT_NEXT
+        return default
     if url.is_absolute() or url.scheme or url.path == "/login":
-        return DEFAULT_NEXT
+        return default
     return value
+
+
+def asked_page(value: str | None) -> str:
+    """The page a login was asked for, "" when none (the site's root is none): the user then lands on their role's
+    page (`AuthDeps.landing`: a supervisor's wallboard), else the desk."""
+    page = safe_next(value, default="")
+    return "" if page == "/" else page
 
 
 # -- handlers ----------------------------------------------------------------------------------------
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
-    return await _login_page(request, safe_next(request.query.get("next")))
+    return await _login_page(request, asked_page(request.query.get("next")))
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
     form = await read_form(request)
-    next_url = safe_next(_field(form, "next"))
+    next_url = asked_page(_field(form, "next"))
     if not await auth.service.login_token_ok(request.cookies.get(LOGIN_CSRF_COOKIE), _field(form, CSRF_FIELD)):
         log.warning("login refused: missing, forged or expired login form token (from %s)", request.remote)
         return await _login_page(request, next_url, error=LoginCsrfRefused(), new_token=True)
@@ -162,7 +171,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     except WebError as exc:  # the login page again, with the French reason
         return await _login_page(request, next_url, error=exc, login=name[:40])
-    response = web.Response(status=303, headers={hdrs.LOCATION: next_url, hdrs.CACHE_CONTROL: "no-store"})
+    landing = next_url or auth.landing.get(signed_in.user.role, DEFAULT_NEXT)  # no page asked: the role's own
+    response = web.Response(status=303, headers={hdrs.LOCATION: landing, hdrs.CACHE_CONTROL: "no-store"})
     secure = auth.settings.secure_cookies
     response.set_cookie(
         SESSION_COOKIE, signed_in.session.token, path="/", httponly=True, samesite="Strict", secure=secure
@@ -221,7 +231,7 @@ OPERATIONS: Operations = {
 def setup(app: web.Application, deps: AuthDeps) -> None:
     """The auth middleware (after the web layer's) and the login/logout/me routes."""
     service = AuthService(deps.users, deps.sessions, deps.throttle, deps.signing, session_ending=deps.session_ending)
-    app[AUTH] = Auth(service, deps.settings)
+    app[AUTH] = Auth(service, deps.settings, deps.landing)
     app.middlewares.append(auth_middleware)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)

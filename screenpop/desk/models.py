@@ -35,6 +35,8 @@ class Presence(BaseModel):
     state: str
     label: str
     reason: str | None
+    by: str | None = None  # the supervisor's login, when one paused the advisor or logged them out
+    note: str | None = None  # the reason they gave
 
 
 class DeskState(BaseModel):

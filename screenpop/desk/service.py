@@ -58,15 +58,15 @@ class DeskService:
     async def state(self, user: User) -> DeskState:
         """The advisor's presence as the presence log has it (the router writes the log, then tells the desk), and
         their call not yet qualified."""
-        state, reason = "logged_out", None
+        state, reason, by, note = "logged_out", None, None, None
         if user.advisor_id is not None:
             last = await self._advisors.last_state(user.advisor_id)
             if last is not None:
-                state, reason = last.state.value, last.reason
+                state, reason, by, note = last.state.value, last.reason, last.by, last.note
         current = [] if user.advisor_id is None else await self._messages.current_call(user.advisor_id)
         return DeskState(
             user=DeskUser(name=user.name, role=user.role.value, advisor_id=user.advisor_id),
-            presence=Presence(state=state, label=STATE_LABELS[state], reason=reason),
+            presence=Presence(state=state, label=STATE_LABELS[state], reason=reason, by=by, note=note),
             pause_reasons=self._pause_reasons,
             demo=self._demo,
             current_call=current,

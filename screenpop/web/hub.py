@@ -31,6 +31,7 @@ from storage.users import User
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
+LATENCY_BUCKETS_MS = (25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)  # pop → ack, /metrics
 MAX_INCOMING = 4096  # bytes: an ack is tiny
 
 
@@ -78,7 +79,7 @@ class RecentIds:
 
 @dataclass(eq=False)
 class _Socket:
-    advisor_id: int
+    advisor_id: int | None  # None: a watcher (a supervisor's wallboard), told of changes, never of desk messages
     ws: web.WebSocketResponse
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))  # JSON text frames
     sent: RecentIds = field(default_factory=RecentIds)  # message ids recently sent on this socket (dedupe)
@@ -92,6 +93,18 @@ class HubStats:
     rejected: int = 0  # forged, malformed or foreign acknowledgements
     overflows: int = 0
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))  # AMI event → ack
+    # the same latencies since the start, counted per bucket (cumulative, as Prometheus histograms are)
+    latency_buckets: dict[float, int] = field(default_factory=lambda: dict.fromkeys(LATENCY_BUCKETS_MS, 0))
+    latency_count: int = 0
+    latency_sum_ms: float = 0.0
+
+    def pop_acked(self, latency_ms: float) -> None:
+        self.latencies_ms.append(latency_ms)
+        self.latency_count += 1
+        self.latency_sum_ms += latency_ms
+        for bound in LATENCY_BUCKETS_MS:
+            if latency_ms <= bound:
+                self.latency_buckets[bound] += 1
 
     def as_dict(self) -> dict[str, float]:
         out: dict[str, float] = {
@@ -117,6 +130,7 @@ class Hub:
     def __init__(self, redis: aioredis.Redis, rounds: Rounds | None = None) -> None:
         self._messages = DeskMessages(redis, rounds)
         self._sockets: dict[int, set[_Socket]] = defaultdict(set)
+        self._watchers: set[_Socket] = set()  # the wallboards open on this instance
         self._closing: set[asyncio.Task[None]] = set()
         self.stats = HubStats()
         self.ready = asyncio.Event()  # the Redis subscription is live
@@ -174,7 +188,10 @@ class Hub:
         except asyncio.QueueFull:
             self.stats.overflows += 1
             log.warning("desk socket of advisor %s too slow: closed (it will reconnect)", socket.advisor_id)
-            self._sockets[socket.advisor_id].discard(socket)
+            if socket.advisor_id is None:
+                self._watchers.discard(socket)
+            else:
+                self._sockets[socket.advisor_id].discard(socket)
             task = asyncio.get_running_loop().create_task(self._close(socket, WSCloseCode.TRY_AGAIN_LATER))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -207,6 +224,38 @@ class Hub:
                 await writer
         return ws
 
+    # ---- the wallboards ----
+
+    def broadcast(self, message_id: str, payload: str) -> None:
+        """Offer a message (JSON text, built by a slice's notifier) to every watcher of this instance."""
+        for socket in list(self._watchers):
+            self._offer(socket, message_id, payload)
+
+    @property
+    def watchers(self) -> int:
+        return len(self._watchers)
+
+    async def watch(self, request: web.Request, user: User) -> web.WebSocketResponse:
+        """A wallboard's socket (the caller decided `user` may watch): it gets what `broadcast` offers; anything
+        the browser sends is ignored."""
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_INCOMING)
+        await ws.prepare(request)
+        socket = _Socket(None, ws)
+        self._watchers.add(socket)
+        writer = asyncio.create_task(self._writer(socket), name=f"wallboard-writer-{user.login}")
+        self._signal()
+        try:
+            async for frame in ws:
+                if frame.type is WSMsgType.ERROR:
+                    break
+        finally:
+            self._watchers.discard(socket)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            self._signal()
+        return ws
+
     async def _pending(self, advisor_id: int) -> list[tuple[Envelope, str]]:
         """The advisor's messages not yet acknowledged, oldest first."""
         found = []
@@ -227,6 +276,9 @@ class Hub:
             self.stats.delivered += 1
 
     async def _incoming(self, socket: _Socket, data: str) -> None:
+        advisor_id = socket.advisor_id
+        if advisor_id is None:  # a watcher's socket reads nothing
+            return
         try:
             ack = Ack.model_validate_json(data)
         except ValidationError:
@@ -235,7 +287,7 @@ class Hub:
             with contextlib.suppress(asyncio.QueueFull):
                 socket.queue.put_nowait('{"type":"error","error":"message non reconnu"}')
             return
-        raw = await self._messages.acknowledge(socket.advisor_id, ack.id)
+        raw = await self._messages.acknowledge(advisor_id, ack.id)
         if raw is None:  # not this advisor's, or already acknowledged
             self.stats.rejected += 1
             self._signal()
@@ -243,12 +295,12 @@ class Hub:
         self.stats.acked += 1
         message = _envelope(raw)
         if message.type == "pop":
-            self.stats.latencies_ms.append((datetime.now(UTC) - message.event_at).total_seconds() * 1000)
+            self.stats.pop_acked((datetime.now(UTC) - message.event_at).total_seconds() * 1000)
         self._signal()
 
     async def close_all(self) -> None:
         """Graceful shutdown: browsers are told the server is going away (they reconnect elsewhere)."""
-        for sockets in list(self._sockets.values()):
+        for sockets in [*self._sockets.values(), self._watchers]:
             for socket in list(sockets):
                 await self._close(socket, WSCloseCode.GOING_AWAY)
         await asyncio.gather(*self._closing, return_exceptions=True)

@@ -30,6 +30,8 @@ class PresenceCommand(BaseModel):
     advisor_id: int
     what: Command
     reason: str | None = Field(default=None, max_length=40)
+    by: str | None = Field(default=None, max_length=40)  # a supervisor acting for the advisor
+    note: str | None = Field(default=None, max_length=200)  # their reason
     reply_to: str = Field(max_length=100)
 
 
@@ -49,12 +51,20 @@ class RedisRouterCommands:
         self._queue = queue
         self._within = within
 
-    async def send(self, advisor_id: int, what: Command, reason: str | None = None) -> None:
+    async def send(
+        self,
+        advisor_id: int,
+        what: Command,
+        reason: str | None = None,
+        *,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> None:
         """Raises PresenceError (its French message; `CallInProgress` when the advisor's phone rings or is in a
         call) or RouterUnavailable when no router answers in time (or Redis is away)."""
         redis, within = self._redis, self._within
         reply_to = names.reply_channel(redis, self._queue, secrets.token_hex(8))
-        command = PresenceCommand(advisor_id=advisor_id, what=what, reason=reason, reply_to=reply_to)
+        command = PresenceCommand(advisor_id=advisor_id, what=what, reason=reason, by=by, note=note, reply_to=reply_to)
         try:
             async with redis.pubsub() as pubsub:
                 await pubsub.subscribe(reply_to)
@@ -113,7 +123,7 @@ class CommandServer:
         if not router.leader:
             return  # the leader answers
         try:
-            await router.command(command.advisor_id, command.what, command.reason)
+            await router.command(command.advisor_id, command.what, command.reason, by=command.by, note=command.note)
             reply = PresenceReply(ok=True)
         except (PresenceError, RouterNotLeader) as exc:
             reply = PresenceReply(ok=False, error=str(exc), error_id=exc.error_id)

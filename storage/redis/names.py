@@ -97,3 +97,12 @@ def signing_key(purpose: str) -> str:
 def directory_upload_key(token: str) -> str:
     """A file uploaded for import into the directory, kept between its dry run and its import (hash, expiring)."""
     return f"gps:directory:upload:{token}"
+
+
+# -- the wallboard (screenpop.supervision) ---------------------------------------------------------------------
+
+
+def wallboard_channel(redis: aioredis.Redis) -> str:
+    """ "The wallboard changed": published (throttled) by the instance that saw a change only it knows of (the
+    leading router's presence changes); every instance tells its own wallboards to read their snapshot again."""
+    return f"{channel_prefix(redis)}:wallboard"

@@ -106,6 +106,14 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
     ("post", "/annuaire/import", {"data": {}, "allow_redirects": False}, (401, 403, 403, 403, 422)),  # no file
     ("post", f"/annuaire/import/{GONE}", {"data": {}, "allow_redirects": False}, (401, 403, 403, 403, 404)),
     ("get", "/annuaire/export.csv", {}, (401, 403, 403, 200, 200)),
+    # the wallboard and the supervisor's actions (an empty form: 400, the reason is required)
+    ("get", "/supervision", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("get", "/api/supervision", {}, (401, 403, 403, 200, 200)),
+    ("post", "/supervision/action", {"data": {}, "allow_redirects": False}, (401, 403, 403, 400, 400)),
+    ("get", "/ws/supervision", {}, (401, 403, 403, 101, 101)),
+    # Prometheus: a direct loopback client (the tests' own) reads it; through a reverse proxy, a supervisor or admin
+    ("get", "/metrics", {}, (200, 200, 200, 200, 200)),
+    ("get", "/metrics", {"headers": {"X-Forwarded-For": "203.0.113.9"}}, (403, 403, 403, 200, 200)),
     # the statistics: supervisors and admins only
     ("get", "/statistiques", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
     ("get", "/statistiques/rapport", {"headers": HTML, "params": STATS, "allow_redirects": False}, PAGE_STATS),
@@ -144,10 +152,10 @@ async def call(served: Served, client: Client, method: str, path: str, spec: dic
     return await client.session.request(method.upper(), served.url + path, headers=headers, **spec)
 
 
-async def websocket(served: Served, client: Client, origin: str) -> int:
-    """The status of a websocket handshake on /ws with this Origin (101: opened)."""
+async def websocket(served: Served, client: Client, origin: str, path: str = "/ws") -> int:
+    """The status of a websocket handshake on `path` with this Origin (101: opened)."""
     try:
-        ws = await client.session.ws_connect(served.url.replace("http", "ws") + "/ws", headers={"Origin": origin})
+        ws = await client.session.ws_connect(served.url.replace("http", "ws") + path, headers={"Origin": origin})
     except aiohttp.WSServerHandshakeError as exc:
         return exc.status
     await ws.close()
@@ -165,8 +173,8 @@ async def test_every_operation_for_every_kind_of_user(served: Served) -> None:
     for method, path, spec, expected in TABLE:
         for who, status in zip(WHO, expected, strict=True):
             client = clients[who]
-            if path == "/ws":
-                got = await websocket(served, client, served.url)
+            if path.startswith("/ws"):
+                got = await websocket(served, client, served.url, path)
             else:
                 response = await call(served, client, method, path, spec)
                 got = response.status

@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from yarl import URL
 
-from config.settings import DeskSettings, load_settings
+from config.settings import DeskSettings, OpeningHours, load_settings
 from gps_admin.app import SERVICE, Endpoints, build_app
 from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
@@ -147,8 +147,11 @@ def live_call(app: web.Application) -> None:
         live.apply(effect)
 
 
-async def serve(rig: AsteriskRig, dsn: str, redis_url: str, data_dir: Path, **desk: object) -> AsyncIterator[Served]:
-    """The application served on a free loopback port (its public origin is the listener's own), until closed."""
+async def serve(
+    rig: AsteriskRig, dsn: str, redis_url: str, data_dir: Path, hours: OpeningHours | None = None, **desk: object
+) -> AsyncIterator[Served]:
+    """The application served on a free loopback port (its public origin is the listener's own), until closed.
+    `hours`: the line's opening hours (default: the settings' own)."""
     flush = aioredis.from_url(redis_url)
     await flush.flushdb()
     await flush.aclose()
@@ -162,6 +165,7 @@ async def serve(rig: AsteriskRig, dsn: str, redis_url: str, data_dir: Path, **de
         ami_username=rig.username,
         ami_secret=SecretStr(rig.secret),
         desk=DeskSettings.model_validate(desk),
+        **({} if hours is None else {"hours": hours}),
     )
     app = await build_app(settings, Endpoints(dsn, redis_url, True))
     runner = web.AppRunner(app)

@@ -107,6 +107,9 @@ async function showState() {
   const reasons_ = Object.assign({ missed_call: "appel manqué" }, desk.pause_reasons);
   const reason = desk.presence.state === "paused" && desk.presence.reason ? reasons_[desk.presence.reason] : "";
   text($("state"), desk.presence.label + (reason ? " (" + reason + ")" : ""));
+  // a supervisor paused this advisor or logged them out from the wallboard: who, and why
+  const by = desk.presence.by;
+  text($("presence-by"), by ? "Par le superviseur " + by + " : " + (desk.presence.note || "") : "");
   const reasons = $("pause-reason");
   if (!reasons.options.length) {
     for (const [key, label] of Object.entries(desk.pause_reasons)) option(reasons, key, label);

@@ -1,0 +1,158 @@
+// Tableau de bord (/supervision): the page is rendered by the server; this script keeps it live. The wallboard's
+// websocket (/ws/supervision) says "something changed" (a few times a second at most); the page then reads
+// /api/supervision again and redraws the three tables with textContent (never HTML). The clocks (waits, time in
+// state) tick every second without any request. The polite live region announces only what matters: calls start
+// or stop waiting, a caller waits beyond the threshold, a figure passes its target or falls below it.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let socket = null;
+let retry = 500;
+let fetching = null;
+let again = false;
+let last = null; // the previous snapshot, to tell what changed
+let skew = 0; // server clock − browser clock, in ms
+
+function text(el, value) { el.textContent = value == null ? "" : String(value); }
+
+function duration(seconds) {
+  if (seconds == null) return "—";
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  if (h) return h + " h " + two(m) + " min";
+  if (m) return m + " min " + two(r) + " s";
+  return r + " s";
+}
+
+function cell(row, tag, value, scope) {
+  const el = document.createElement(tag);
+  if (scope) el.scope = scope;
+  text(el, value);
+  row.appendChild(el);
+  return el;
+}
+
+function clock(row, since) {
+  const span = document.createElement("span");
+  span.className = "wb-clock";
+  row.dataset.since = since || "";
+  return span;
+}
+
+function fill(tbody, rows, empty, columns) {
+  tbody.replaceChildren();
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const td = cell(tr, "td", empty);
+    td.colSpan = columns;
+    tbody.appendChild(tr);
+  }
+  for (const row of rows) tbody.appendChild(row);
+}
+
+function draw(s) {
+  skew = Date.parse(s.at) - Date.now();
+  const gone = $("wb-unavailable"); // the database away: the calls only
+  gone.replaceChildren();
+  if (s.unavailable) { const p = document.createElement("p"); p.className = "error"; text(p, s.unavailable); gone.appendChild(p); }
+  text($("wb-figures-note"), s.figures_note);
+  text($("wb-day"), "— " + s.day);
+  text($("wb-waiting-count"), s.waiting.length);
+  text($("wb-in-call"), s.in_call);
+  fill($("wb-waiting").tBodies[0], s.waiting.map((w) => {
+    const tr = document.createElement("tr");
+    if (w.over_target) tr.className = "kpi-below";
+    cell(tr, "td", w.caller);
+    cell(tr, "td", w.topic || "—");
+    const td = cell(tr, "td", "");
+    td.appendChild(clock(tr, w.queued_at));
+    if (w.over_target) { const b = document.createElement("strong"); text(b, " (au-delà du seuil)"); td.appendChild(b); }
+    cell(tr, "td", w.ringing || "—");
+    return tr;
+  }), "Aucun appel en attente.", 4);
+  fill($("wb-advisors").tBodies[0], s.advisors.map((a) => {
+    const tr = document.createElement("tr");
+    tr.className = "state-" + a.state;
+    cell(tr, "th", a.name, "row");
+    cell(tr, "td", a.state_label);
+    cell(tr, "td", "").appendChild(clock(tr, a.since));
+    cell(tr, "td", (a.reason || "") + (a.by ? " (par " + a.by + " : " + (a.note || "") + ")" : ""));
+    return tr;
+  }), s.unavailable ? "Indisponible pour le moment." : "Aucun conseiller actif.", 4);
+  const figures = $("wb-figures").tBodies[0];
+  for (const f of s.figures) {
+    const tr = figures.querySelector('tr[data-name="' + f.name + '"]');
+    if (!tr) continue;
+    tr.className = "kpi-" + f.status;
+    text(tr.cells[1], f.shown);
+    text(tr.cells[2], f.target || "—");
+    text(tr.cells[3], f.status_label || "—");
+  }
+  const at = new Date(s.at);
+  text($("wb-updated").querySelector("time"), at.toLocaleTimeString("fr-FR"));
+  tick();
+  announce(last, s);
+  last = s;
+}
+
+function tick() {
+  const now = Date.now() + skew;
+  for (const tr of document.querySelectorAll(".wallboard tr[data-since]")) {
+    const span = tr.querySelector(".wb-clock");
+    if (span && tr.dataset.since) text(span, duration((now - Date.parse(tr.dataset.since)) / 1000));
+  }
+}
+
+function announce(before, now) {
+  if (!before) return;
+  const said = [];
+  if (!before.waiting.length && now.waiting.length) said.push(now.waiting.length + " appel(s) en attente.");
+  if (before.waiting.length && !now.waiting.length) said.push("Plus aucun appel en attente.");
+  const over = (s) => new Set(s.waiting.filter((w) => w.over_target).map((w) => w.linkedid));
+  const overBefore = over(before);
+  const newlyOver = [...over(now)].filter((id) => !overBefore.has(id)).length;
+  if (newlyOver) said.push(newlyOver + " appel(s) attendent au-delà du seuil.");
+  const status = new Map(before.figures.map((f) => [f.name, f.status]));
+  for (const f of now.figures) {
+    const was = status.get(f.name);
+    if (was && was !== f.status && f.status !== "none") said.push(f.label + " : " + f.shown + ", " + f.status_label + ".");
+  }
+  if (said.length) text($("wb-announce"), said.join(" "));
+}
+
+async function refresh() {
+  if (fetching) { again = true; return fetching; }
+  fetching = (async () => {
+    try {
+      do {
+        again = false;
+        const response = await fetch("/api/supervision", { headers: { Accept: "application/json" } });
+        if (response.status === 401) { location.assign("/login?next=/supervision"); return; }
+        if (response.ok) draw(await response.json());
+      } while (again);
+    } finally { fetching = null; }
+  })();
+  return fetching;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(scheme + "//" + location.host + "/ws/supervision");
+  socket.onopen = () => { retry = 500; text($("wb-live"), "Mis à jour en direct."); refresh(); };
+  socket.onmessage = (event) => {
+    try { if (JSON.parse(event.data).type === "wallboard") refresh(); } catch (e) { /* ignored */ }
+  };
+  socket.onclose = () => {
+    text($("wb-live"), "Connexion perdue : nouvelle tentative…");
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 10000);
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.body.dataset.wallboard = "live";
+  refresh().then(() => { document.body.dataset.wallboardReady = "1"; });
+  connect();
+  setInterval(tick, 1000);
+});

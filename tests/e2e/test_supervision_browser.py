@@ -1,0 +1,181 @@
+"""The wallboard in a real browser (Debian's chromium driven by Playwright) against the real service (`gps-admin
+serve` on real PostgreSQL and Redis, real calls through the real Asterisk 22): the supervisor lands on it after
+login; a real call appears waiting within the live update, is answered when the advisor logs in, and today's
+figures move as the KPI dictionary says (offered, answered, taux de décroché against its target, in colour and in
+words); the live region tells the important changes only. axe-core at every state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from playwright.async_api import Browser, Locator, Page, expect
+
+from tests.e2e.axe import assert_accessible
+from tests.fixtures_db import throwaway_database
+from tests.integration.harness import Driver
+from tests.rig.asterisk import AsteriskRig, free_loopback_port
+from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.servers import redis_url
+
+pytestmark = pytest.mark.asterisk
+
+PASSWORD = "motdepasse-" + secrets.token_hex(6)
+REDIS = redis_url(13)
+STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
+ALWAYS = json.dumps(
+    {d: [{"start": "00:00:00", "end": "24:00"}] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+)
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    with throwaway_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
+    """`gps-admin serve`, the line open at every hour (the test runs on any day), an advisor (agnes) and a
+    supervisor (sam)."""
+    client = aioredis.from_url(REDIS)
+    await client.flushdb()
+    await client.aclose()
+    port = free_loopback_port()
+    env = clean_env(
+        GPS_ADMIN_DATABASE_URL=fresh_database,
+        GPS_ADMIN_REDIS_URL=REDIS,
+        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
+        GPS_ADMIN_HTTP_HOST="127.0.0.1",
+        GPS_ADMIN_HTTP_PORT=str(port),
+        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
+        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
+        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
+        GPS_ADMIN_ROUTING__WRAPUP_MAX="2",
+        GPS_ADMIN_HOURS__WEEK=ALWAYS,
+        GPS_ADMIN_HOURS__HOLIDAYS_COUNTRY="FR",
+    )
+    await cli(env, "migrate")
+    await cli(
+        env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface", "Local/adv1@advisors"
+    )
+    for login, name, role, extra in (
+        ("agnes", "Agnès Roussel", "advisor", ["--advisor", "agnes"]),
+        ("sam", "Sam Carpentier", "supervisor", []),
+    ):
+        await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
+                  stdin=PASSWORD + "\n")  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    process = Process(proc, env)
+    process.env["URL"] = f"http://localhost:{port}"
+    try:
+        await process.expect(r"router \S+ leads queue gps")
+        yield process
+    finally:
+        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
+        if proc.returncode is None:
+            proc.send_signal(2)
+            await asyncio.wait_for(proc.wait(), 30)
+
+
+async def log_in_as_supervisor(page: Page, url: str) -> None:
+    await page.goto(url + "/login")
+    await page.get_by_label("Identifiant").fill("sam")
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
+    await expect(page).to_have_url(re.compile(r"/supervision$"), timeout=STEP)  # the supervisor's landing page
+    await expect(page.locator("#wb-live")).to_have_text("Mis à jour en direct.", timeout=STEP)  # websocket open
+
+
+def figure(page: Page, label: str) -> tuple[Locator, Locator, Locator]:
+    """The value, the « par rapport à l'objectif » cell and the row of a figure, by its label."""
+    row = page.locator("#wb-figures tbody tr", has=page.get_by_role("rowheader", name=label, exact=True))
+    return row.locator("td").nth(0), row.locator("td").nth(2), row
+
+
+async def test_a_real_call_waits_then_is_answered_and_today_s_figures_move(
+    served: Process, browser: Browser, asterisk_rig: AsteriskRig
+) -> None:
+    url = served.env["URL"]
+    page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    await log_in_as_supervisor(page, url)
+    waiting = page.locator("#wb-waiting tbody")
+    await expect(waiting).to_have_text("Aucun appel en attente.")
+    advisors = page.locator("#wb-advisors tbody tr", has_text="Agnès Roussel")
+    await expect(advisors.locator("td").nth(0)).to_have_text("Déconnecté")
+    offered, _, _ = figure(page, "Appels présentés")
+    await expect(offered).to_have_text("0")
+    rate, rate_status, rate_row = figure(page, "Taux de décroché")
+    await expect(rate).to_have_text("—")  # no call yet: never 0 % nor 100 %
+    link = page.get_by_role("link", name="Taux de décroché", exact=True)
+    assert await link.get_attribute("href") == "/statistiques/definitions#def-answer-rate"
+    await assert_accessible(page, "wallboard, no call")
+
+    driver = await Driver.connect(asterisk_rig)
+    try:
+        # nobody is logged in: the caller waits, and the wallboard shows it without a reload
+        await driver.call("0321009876", "DUPONT", __ADVISOR_TALK="2")
+        await expect(waiting.locator("tr")).to_have_count(1, timeout=STEP)
+        await expect(waiting).to_contain_text("03 21 00 98 76")
+        await expect(page.locator("#wb-waiting-count")).to_have_text("1")
+        await expect(page.locator("#wb-announce")).to_have_text(re.compile(r"1 appel\(s\) en attente"))
+        await assert_accessible(page, "wallboard, a call waiting")
+
+        # the advisor logs in: the call is offered to her, answered, then ends after 2 s of talk
+        await cli(served.env, "advisors", "presence", "agnes", "login")
+        await expect(advisors.locator("td").nth(0)).to_have_text(
+            re.compile("Sonnerie|En communication|Après-appel|Disponible"), timeout=STEP
+        )
+        await expect(waiting).to_have_text("Aucun appel en attente.", timeout=STEP)
+        await expect(page.locator("#wb-announce")).to_have_text(re.compile("Plus aucun appel en attente"))
+        # the record written: today's figures from PostgreSQL, by the KPI dictionary
+        await expect(offered).to_have_text("1", timeout=STEP)
+        answered, _, _ = figure(page, "Appels décrochés")
+        await expect(answered).to_have_text("1")
+        await expect(rate).to_have_text("100\u00a0%")
+        await expect(rate_status).to_have_text("objectif atteint")  # the colour said in words
+        await expect(rate_row).to_have_class("kpi-ok")
+        await assert_accessible(page, "wallboard, after an answered call")
+    finally:
+        await driver.close()
+
+    # the same figures after a reload (from PostgreSQL, not from the page's memory nor the service's)
+    await page.reload()
+    await expect(figure(page, "Appels présentés")[0]).to_have_text("1")
+
+    # the advisor's desk is open when the supervisor pauses her from the wallboard, with a reason
+    desk = await (await browser.new_context()).new_page()
+    await desk.goto(url + "/desk")
+    await desk.get_by_label("Identifiant").fill("agnes")
+    await desk.get_by_label("Mot de passe").fill(PASSWORD)
+    await desk.get_by_role("button", name=re.compile("connecter", re.I)).click()
+    await expect(desk.locator("#link")).to_have_text("connecté", timeout=STEP)
+    await expect(advisors.locator("td").nth(0)).to_have_text("Disponible", timeout=STEP)  # her wrap-up is over
+    agnes_id = await page.locator("#wb-advisor option", has_text="Agnès Roussel").get_attribute("value")
+    assert agnes_id is not None
+    await page.get_by_label("Conseiller", exact=True).select_option(agnes_id)
+    await page.get_by_label("Mettre en pause").check()
+    await page.get_by_label("Motif de l'action (obligatoire)").fill("Réunion d'équipe")
+    await page.get_by_role("button", name="Appliquer").click()  # no pause reason chosen: refused, form kept
+    await expect(page.get_by_role("alert")).to_contain_text("Choisissez le motif de la pause", timeout=STEP)
+    await expect(page.get_by_label("Motif de l'action (obligatoire)")).to_have_value("Réunion d'équipe")
+    await assert_accessible(page, "wallboard, an action refused")
+    await page.get_by_label("Motif de la pause (pour une pause)").select_option(label="Repas")
+    await page.get_by_role("button", name="Appliquer").click()
+    await expect(page).to_have_url(re.compile(r"/supervision\?fait=pause$"), timeout=STEP)
+    await expect(page.get_by_text("Le conseiller a été mis en pause.")).to_be_visible()
+    agnes_row = page.locator("#wb-advisors tbody tr", has_text="Agnès Roussel")
+    await expect(agnes_row.locator("td").nth(0)).to_have_text("En pause", timeout=STEP)
+    await expect(agnes_row.locator("td").nth(2)).to_have_text("Repas (par sam : Réunion d'équipe)")
+    # her desk says who paused her, and why
+    await expect(desk.locator("#state")).to_have_text(re.compile("^En pause"), timeout=STEP)
+    await expect(desk.locator("#presence-by")).to_have_text("Par le superviseur sam : Réunion d'équipe")
+    await assert_accessible(desk, "desk, paused by a supervisor")
