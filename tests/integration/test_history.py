@@ -87,9 +87,10 @@ async def test_the_history_loads_once_and_reads_back(seeded: asyncpg.Pool) -> No
         assert [r.model_dump(mode="json") for r in stored.rings] == json.loads(str(data["rings"]))
     kinds = dict(await pool.fetch("SELECT caller_kind, count(*) FROM call_records GROUP BY 1"))
     assert set(kinds) == {"citizen", "town_hall"}  # the CAF has no phone: it never calls
-    assert await pool.fetchval("SELECT count(*) FROM call_records WHERE caller_organisation_id IS NOT NULL") == kinds[
-        "town_hall"
-    ]
+    assert (
+        await pool.fetchval("SELECT count(*) FROM call_records WHERE caller_organisation_id IS NOT NULL")
+        == kinds["town_hall"]
+    )
     # the presence log rebuilds as the router reads it: everyone logged out at the end of the last day
     last = await AdvisorRepository(pool, SETTINGS.routing.skills).last_states()
     assert len(last) == 8 and {c.state.value for c in last.values()} == {"logged_out"}
