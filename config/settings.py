@@ -232,6 +232,21 @@ class DeskSettings(BaseModel):
     login_window: Annotated[float, Field(gt=0, le=86400)] = 900.0  # … within this many seconds, then refused
 
 
+class StatisticsSettings(BaseModel):
+    """The thresholds of the KPI dictionary (../shared/design/KPIS.md, `screenpop.statistics.kpis`) and the bounds
+    of the reports. Changing a threshold changes every figure computed after, over the stored facts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    short_abandon_seconds: Annotated[float, Field(ge=0, le=120)] = 5.0  # an abandon after a shorter wait is short
+    service_level_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0  # T of the service level (answered ≤ T)
+    answer_rate_target: Annotated[float, Field(gt=0, le=1)] = 0.85  # taux de décroché (Services Publics+)
+    service_level_target: Annotated[float, Field(gt=0, le=1)] = 0.80
+    repeat_days: Annotated[int, Field(ge=1, le=90)] = 7  # a repeat caller called within these days before
+    max_range_days: Annotated[int, Field(ge=1, le=3700)] = 1100  # a report covers at most this many days
+    drill_page_size: Annotated[int, Field(ge=10, le=500)] = 50  # calls per page of a drill-down
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -267,6 +282,7 @@ class Settings(BaseSettings):
     hours: OpeningHours = Field(default_factory=OpeningHours)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
+    statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
 
     log_level: str = "INFO"
     db_write_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0

@@ -1,0 +1,1 @@
+"""Statistics: the KPI dictionary, reports over the stored facts, charts and exports (issue 12)."""
