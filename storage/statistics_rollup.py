@@ -155,6 +155,7 @@ class RollupRepository:
         tz, sig, repeat_days = str(common[2]), signature(common), int(common[6])
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('call_stats_daily'))")
+            await conn.execute("SET LOCAL work_mem = '64MB'")  # a month's groups sorted in memory
             current = await conn.fetchrow("SELECT timezone, settings FROM call_stats_rollup")
             if current is None or (current["timezone"], current["settings"]) != (tz, sig):
                 await conn.execute("TRUNCATE call_stats_daily, call_presence_daily, call_stats_days, call_stats_stale")
