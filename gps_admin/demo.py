@@ -25,7 +25,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -38,11 +38,15 @@ from gps_admin.app import SERVICE, StartupError, build_app
 from gps_admin.console import Subparsers, endpoints
 from gps_admin.crew import Crew
 from gps_admin.directory import seed_demo as seed_demo_directory
+from gps_admin.history import load as load_history
+from gps_admin.history import months_before, plan_for
+from simulator.history import PREFIX as history_prefix
 from simulator.pbx import Pbx, Phone, QueueConfig
 from simulator.server import AmiServer
 from simulator.traffic import Callers, Mix, generate
 from storage.advisors import AdvisorRepository
 from storage.directory import DirectoryStore
+from storage.history import inputs as history_inputs
 from storage.services import ServiceRepository
 from storage.users import Role, User, UserRepository
 from telephony.hours import is_open
@@ -140,6 +144,7 @@ class Demo:
     crew: Crew  # shares `rng`
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+    history_months: int = 6  # of example history before the first start's day (0: none)
 
     def phone(self, interface: str) -> Phone:
         """Crew phones answer after 1-4 s, and 6 % of the time not at all; the demo user's headset after 2 s."""
@@ -228,6 +233,8 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(_traffic(demo, await organisation_callers(svc.pool)), name="demo-traffic"),
         asyncio.create_task(_summary(demo), name="demo-summary"),
     ]
+    if demo.history_months > 0:
+        demo.tasks.append(asyncio.create_task(_history(demo, svc.pool), name="demo-history"))
     yield
     for task in demo.tasks:
         task.cancel()
@@ -261,6 +268,35 @@ async def _traffic(demo: Demo, organisations: tuple[tuple[str, str], ...] = ()) 
     await generate(demo.pbx, callers, demo.rate)
 
 
+async def _history(demo: Demo, pool: asyncpg.Pool) -> None:
+    """The example history (`gps_admin.history`): `history_months` before today, the demo's eight advisors, loaded once
+    in the background while the demo runs, its progress printed."""
+    settings = demo.settings
+    today = datetime.now(ZoneInfo(settings.hours.timezone)).date()
+    inputs = await history_inputs(pool, settings.desk.departement, [HUMAN[0], *(login for login, _, _ in CREW)])
+    plan = plan_for(inputs, settings, months_before(today, demo.history_months), today)
+    shown = [0]
+
+    def progress(day: date, calls: int, expected: int) -> None:
+        share = min(99, 100 * calls // max(expected, 1))
+        if share >= shown[0] + 25:
+            shown[0] = share - share % 25
+            print(f"demo: example history {share} % ({calls} calls, up to {day:%d/%m/%Y})", flush=True)
+
+    try:
+        loaded = await load_history(pool, plan, progress=progress)
+    except (asyncpg.PostgresError, OSError) as exc:
+        log.warning("demo example history not loaded: %s", exc)
+        return
+    if not loaded.skipped:
+        print(
+            f"demo: example history loaded: {loaded.calls} calls and {loaded.events} presence events from "
+            f"{plan.start:%d/%m/%Y} to {plan.end - timedelta(days=1):%d/%m/%Y} in {loaded.seconds:.1f} s "
+            f"(linkedid « {history_prefix}… »)",
+            flush=True,
+        )
+
+
 async def _summary(demo: Demo, every: float = 30.0) -> None:
     while True:
         await asyncio.sleep(every)
@@ -280,9 +316,18 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, default=None, help="HTTP port (default: GPS_ADMIN_HTTP_PORT or 8080)")
     p.add_argument("--data-dir", type=Path, default=None, help="data folder (default: <data_dir>/demo)")
     p.add_argument("--rate", type=float, default=1 / 8, help="calls per second (default: one every 8 s)")
+    p.add_argument(
+        "--history-months",
+        type=int,
+        default=6,
+        help="months of example call history loaded once before today, in the background (default 6; 0: none)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0 <= args.history_months <= 36:
+        print("gps-admin demo: --history-months must be between 0 and 36", file=sys.stderr)
+        return 2
     if not 0 < args.rate <= 50:
         print("gps-admin demo: --rate must be between 0 and 50 calls per second", file=sys.stderr)
         return 2
@@ -318,7 +363,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     server = AmiServer(pbx, settings.ami_username, secret, port=ami_port)
     rng = random.Random()
-    demo = Demo(settings=settings, rate=args.rate, pbx=pbx, server=server, crew=Crew(settings, rng=rng), rng=rng)
+    demo = Demo(
+        settings=settings,
+        rate=args.rate,
+        pbx=pbx,
+        server=server,
+        crew=Crew(settings, rng=rng),
+        rng=rng,
+        history_months=args.history_months,
+    )
     pbx.phone_of = demo.phone
     with endpoints(settings) as ep:
 

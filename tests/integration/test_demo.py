@@ -142,6 +142,23 @@ async def test_readme_first_command_runs_the_demo(demo: Process, tmp_path: Path)
         assert all("(exemple)" in p["listing"]["name"] for p in partners["partners"])  # made-up, and marked
         assert all(p["listing"]["read_out"] for p in partners["partners"])
 
+    # the example history, loaded once in the background after « ready »: six months at 300-500 calls a working day
+    loaded = await demo.expect(r"demo: example history loaded: (\d+) calls and (\d+) presence events", within=180)
+    assert 120 * 300 < int(loaded[1]) < 160 * 500 and int(loaded[2]) > int(loaded[1])
+    urls = EmbeddedServers.running_urls(Path(demo.env["GPS_ADMIN_DATA_DIR"]) / "demo")
+    assert urls is not None
+    conn = await asyncpg.connect(urls[0])
+    try:
+        examples = await conn.fetchval("SELECT count(*) FROM call_records WHERE linkedid LIKE 'hist-%'")
+        assert examples == int(loaded[1])
+        sundays = (
+            "SELECT count(*) FROM call_records WHERE linkedid LIKE 'hist-%'"
+            " AND extract(isodow FROM arrived_at AT TIME ZONE 'Europe/Paris') = 7"
+        )
+        assert await conn.fetchval(sundays) == 0
+    finally:
+        await conn.close()
+
     # the administration pages show the directory to the demo's admin
     admin_password = (await demo.expect(r"^\s+admin\s+admin\s+(\S+)$", within=5))[1]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[url])) as admin:
