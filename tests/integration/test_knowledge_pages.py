@@ -125,10 +125,9 @@ async def create(client: Client, session: Session, **changes: Any) -> int:
     return int(match[1])
 
 
-async def step(client: Client, article_id: int, action: str, revision: int) -> ClientResponse:
-    return await client.post(
-        f"/connaissances/{article_id}/etat", data={"action": action, "revision": str(revision)}, allow_redirects=False
-    )
+async def step(client: Client, article_id: int, action: str, revision: int, comment: str = "") -> ClientResponse:
+    data = {"action": action, "revision": str(revision), "comment": comment}
+    return await client.post(f"/connaissances/{article_id}/etat", data=data, allow_redirects=False)
 
 
 async def test_an_article_written_submitted_and_published_through_the_pages(client: Client, session: Session) -> None:
@@ -150,8 +149,10 @@ async def test_an_article_written_submitted_and_published_through_the_pages(clie
     session.user = ROADS_EDITOR
     assert (await step(client, article_id, "publish", 2)).status == 404
     session.user = EDITOR
-    published = await step(client, article_id, "publish", 2)
+    published = await step(client, article_id, "publish", 2, comment="Relu par <b>le chef</b> de service")
     assert published.headers["Location"] == f"/connaissances/{article_id}?fait=publish"
+    history = await (await client.get(f"/connaissances/{article_id}/historique", headers=HTML)).text()
+    assert "Relu par &lt;b&gt;le chef&lt;/b&gt; de service" in history and "publier" in history
     # published: every advisor reads it, without a button; pressing one anyway is refused
     session.user = ADVISOR
     page = await (await client.get(f"/connaissances/{article_id}", headers=HTML)).text()

@@ -105,6 +105,17 @@
     body.no_answer_question = $("kb-none").checked ? $("kb-question").value : null;
   });
 
+  // « pas de réponse trouvée » without its question: the save waits for it (checked before desk.js sends the form)
+  document.addEventListener("submit", (event) => {
+    if (event.target !== $("qualification") || !$("kb-none").checked || $("kb-question").value.trim().length >= 3) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    desk.callMessage($("kb-used-msg"), "Pas de réponse trouvée : écrivez la question en quelques mots (3 caractères au moins), puis enregistrez.", "error");
+    $("kb-question").setAttribute("aria-invalid", "true");
+    $("kb-question").focus();
+  }, true);
+  $("kb-question").addEventListener("input", () => $("kb-question").removeAttribute("aria-invalid"));
+
   $("kb-none").addEventListener("change", () => {
     $("kb-question-field").hidden = !$("kb-none").checked;
     if ($("kb-none").checked) $("kb-question").focus();
@@ -257,6 +268,7 @@
     const slash = event.key === "/" && !event.altKey && !event.ctrlKey && !event.metaKey && !typingIn(event.target);
     if (altK || slash) {
       event.preventDefault();
+      if (!$("kb-panel").hidden) { $("kb-panel").hidden = true; shown = null; opener = null; }  // it covers the box
       $("kb-q").focus();
       $("kb-q").select();
     }
