@@ -27,6 +27,10 @@ from screenpop.desk.service import DeskService
 from screenpop.directory import http as directory_http
 from screenpop.directory.pages import PagesDeps
 from screenpop.directory.service import DirectoryService
+from screenpop.knowledge import http as knowledge_http
+from screenpop.knowledge.pages import Knowledge
+from screenpop.knowledge.search import KnowledgeSearch
+from screenpop.knowledge.service import KnowledgeService
 from screenpop.pops import http as pops_http
 from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
@@ -376,6 +380,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
         timezone=settings.hours.timezone,
     )
     directory_http.setup(app, directory_http.DirectoryDeps(directory, settings.desk.departement, admin_pages))
+    history = HistoryAccess(live, advisors, desk_messages.current_caller)
     calls_http.setup(
         app,
         calls_http.CallsDeps(
@@ -383,7 +388,18 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             transfers=TransferService(live, ami, directory, advisors),
             directory=directory,
             desk=settings.desk,
-            history=HistoryAccess(live, advisors, desk_messages.current_caller),
+            history=history,
+        ),
+    )
+    knowledge_http.setup(
+        app,
+        knowledge_http.KnowledgeDeps(
+            Knowledge(
+                KnowledgeService(pool, settings.desk),
+                KnowledgeSearch(pool, settings.desk),
+                settings.hours.timezone,
+            ),
+            may_read_number=history.check,  # the pop's suggestions from a caller's history: the history's rule
         ),
     )
     supervision_http.setup(

@@ -64,7 +64,8 @@ CREW = (  # login, name, the one skill (settings.routing.skills key) of the serv
     ("hugo", "Hugo Lemaire", "roads"),
 )
 ACCOUNTS = (("agnes", "Agnès Leroy", Role.ADVISOR), ("superviseur", "Sam Carpentier", Role.SUPERVISOR),
-            ("admin", "Alex Deprez", Role.ADMIN))  # fmt: skip
+            ("admin", "Alex Deprez", Role.ADMIN), ("redaction", "Romane Dufresne", Role.EDITOR))  # fmt: skip
+EDITOR_SERVICE = "Action sociale — RSA"  # the service the demo's editor writes the knowledge base for
 CLOSED: dict[str, list[list[str]]] = {}  # no span on any day: the desk refuses a transfer there
 SERVICES: tuple[tuple[str, str, tuple[str, ...], dict[str, list[list[str]]] | None], ...] = (
     ("Service des routes", "2001", ("roads",), None),  # None: always open
@@ -178,12 +179,17 @@ async def seed(pool: asyncpg.Pool, settings: Settings) -> tuple[dict[str, int], 
     await seed_demo_directory(pool, settings)  # the partners of the Pas-de-Calais (made-up contacts)
     await _knowledge(pool, settings)
     users = UserRepository(pool)
+    service_ids = {s.name: s.id for s in await services.list()}
     printed = []
     for login, name, role in ACCOUNTS:
         password = secrets.token_urlsafe(9)
         user = await users.by_login(login)
         if user is None:
-            await users.add(login, name, role, password, ids.get(login))
+            service_id = service_ids.get(EDITOR_SERVICE) if role is Role.EDITOR else None
+            if role is Role.EDITOR and service_id is None:  # a data folder whose services were renamed
+                log.warning("demo editor %s not created: no service named %s", login, EDITOR_SERVICE)
+                continue
+            await users.add(login, name, role, password, ids.get(login), service_id)
         else:
             await users.set_password(user.id, password)
         printed.append((login, role.value, password))
@@ -221,6 +227,8 @@ async def _crew_ctx(app: web.Application) -> AsyncIterator[None]:
         "  Log in as agnes and press « Disponible » to take calls yourself: each simulated advisor knows one topic,"
         " agnes knows them all,",
         "  so a caller whose topic's specialist is busy comes to her first. Ctrl-C stops everything.",
+        f"  Log in as redaction to write the knowledge base for « {EDITOR_SERVICE} » (/connaissances); agnes finds"
+        " its articles on the desk (Alt+K).",
         f"  The line closes five minutes in every hour (out-of-hours calls), next at {closes:%H:%M}"
         f" ({settings.hours.timezone} time)."
         if closes is not None

@@ -20,7 +20,7 @@ from screenpop.desk.models import DeskDay, PresenceRequest
 from screenpop.desk.service import DeskService
 from screenpop.web import nav
 from screenpop.web.body import read_json
-from screenpop.web.keys import user_of
+from screenpop.web.keys import USER, user_of
 from screenpop.web.openapi import Operations, declare, declare_errors, operation
 from screenpop.web.pages import render
 from storage.users import Role
@@ -63,7 +63,8 @@ async def set_presence(request: web.Request) -> web.Response:
 
 
 async def to_desk(request: web.Request) -> web.Response:
-    raise web.HTTPSeeOther("/desk")
+    user = request.get(USER)
+    raise web.HTTPSeeOther("/connaissances" if user is not None and user.role is Role.EDITOR else "/desk")
 
 
 OPERATIONS: Operations = {
@@ -83,7 +84,7 @@ OPERATIONS: Operations = {
             errors=(400, 403, 409, 503),
         )
     },
-    "/": {"get": operation("Redirects to the desk (to the login page first, without a session)")},
+    "/": {"get": operation("Redirects to the desk, an editor to the knowledge base (to the login page first)")},
 }
 
 

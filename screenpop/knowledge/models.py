@@ -168,3 +168,41 @@ class ImportReport(BaseModel):
     updated: int
     unchanged: int
     refused: tuple[tuple[str, str], ...] = ()  # (file or line, why): nothing written when any
+
+
+REASON_LABELS = {
+    "history": "déjà utilisé pour cet appelant",
+    "subtopic": "sous-thème choisi",
+    "topic": "thème de l'appel",
+    "past_topic": "thème d'un appel précédent",
+}
+
+
+class SuggestionView(BaseModel):
+    """An article suggested for a call (the pop), with why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    title: str
+    kind: str
+    uses: int
+    source_url: str | None
+    reason: str
+    reason_label: str
+
+
+class Suggestions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    suggestions: tuple[SuggestionView, ...]
+
+
+class TransitionForm(BaseModel):
+    """A workflow button's form: the action, the revision read, an optional comment."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    action: Action
+    revision: int = Field(ge=1, le=2_000_000_000)
+    comment: str = Field(default="", max_length=500)

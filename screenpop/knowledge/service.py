@@ -42,7 +42,7 @@ from screenpop.knowledge.workflow import (
     may_create,
 )
 from storage.knowledge.articles import ArticleContent, ArticleRepository, ArticleRow, RevisionRow, StaleArticle
-from storage.knowledge.loop import LoopRepository, Suggestion, Todo
+from storage.knowledge.loop import LoopRepository, Suggestion, Todo, WeekCount
 from storage.users import Role, User
 
 
@@ -154,6 +154,35 @@ class KnowledgeService:
             )
             for f in fiche_ids
         )
+
+    async def listing(
+        self, user: User, *, service_id: int | None = None, status: Status | None = None, topic: str | None = None
+    ) -> list[ArticleRow]:
+        """The local articles `user` may read (published ones, and every status of the services they manage), of
+        one service, status and topic (a topic key also matches its sub-topics), by service then title."""
+        rows = await self.articles.list_local(service_id, None if status is None else [status.value])
+        actor = actor_of(user)
+        return [
+            r
+            for r in rows
+            if decide(actor, _state(r), Action.READ).allowed
+            and (topic is None or any(t == topic or t.startswith(topic + "/") for t in r.topics))
+        ]
+
+    async def services(self) -> list[tuple[int, str]]:
+        """The département's services (id, name), by name: the owners of articles and the services they link."""
+        rows = await self._pool.fetch("SELECT id, name FROM services ORDER BY name, id")
+        return [(int(r["id"]), str(r["name"])) for r in rows]
+
+    def topics(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """The qualification's topics: (key, label, [(topic/sub key, label)])."""
+        return [
+            (key, topic.label, [(f"{key}/{sub}", label) for sub, label in topic.subtopics.items()])
+            for key, topic in self._desk.topics.items()
+        ]
+
+    def partners(self) -> dict[str, str]:
+        return dict(self._desk.partners)
 
     # -- writing ---------------------------------------------------------------------------------------------
 
@@ -270,6 +299,12 @@ class KnowledgeService:
         if topics is None:
             raise InvalidArticle(f"service n° {target} inconnu")
         return await self.loop.todo(target, list(topics), self._today())
+
+    async def unanswered_by_week(self, user: User, since: date, until: date, tz: str) -> list[WeekCount]:
+        """Themes left without an answer, counted by week: for editors, supervisors and admins."""
+        if user.role is Role.ADVISOR:
+            raise NotAllowed("le relevé des questions sans réponse est pour les rédacteurs et l'encadrement")
+        return await self.loop.unanswered_by_week(since, until, tz)
 
     async def suggestions(
         self, caller_number: str | None, topic: str | None, subtopic: str | None = None, limit: int = 3

@@ -123,6 +123,32 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
     ("get", "/statistiques/appels.csv", {"params": STATS_CALLS}, (401, 403, 403, 200, 200)),
     ("get", "/api/statistics/report", {"params": STATS}, (401, 403, 403, 200, 200)),
     ("get", "/api/statistics/calls", {"params": STATS_CALLS}, (401, 403, 403, 200, 200)),
+    # the knowledge base: every account reads the published articles (ART), editors, supervisors and admins write;
+    # the caller's history feeds the suggestions for who may read it; no row changes an article (a stale revision)
+    ("get", "/connaissances", {"headers": HTML, "allow_redirects": False}, (303, 200, 200, 200, 200)),
+    ("get", "/connaissances/nouveau", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("post", "/connaissances/nouveau", {"data": {}, "allow_redirects": False}, (401, 403, 403, 422, 422)),
+    ("get", "/connaissances/a-faire", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("get", "/connaissances/sans-reponse", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("get", "/connaissances/ART", {"headers": HTML, "allow_redirects": False}, (303, 200, 200, 200, 200)),
+    ("get", "/connaissances/ART/modifier", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    (
+        "post",
+        "/connaissances/ART/modifier",
+        {"data": {"revision": "999999"}, "allow_redirects": False},
+        (401, 403, 403, 422, 422),
+    ),  # an empty form
+    (
+        "post",
+        "/connaissances/ART/etat",
+        {"data": {"action": "archive", "revision": "999999"}, "allow_redirects": False},
+        (401, 403, 403, 409, 409),
+    ),
+    ("get", "/connaissances/ART/historique", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("get", "/api/knowledge/search", {"params": {"q": "archives"}}, (401, 200, 200, 200, 200)),
+    ("get", "/api/knowledge/articles/ART", {}, (401, 200, 200, 200, 200)),
+    ("get", "/api/knowledge/suggestions", {"params": {"topic": "taxes"}}, (401, 200, 200, 200, 200)),
+    ("get", "/api/knowledge/suggestions", {"params": {"number": LIVE_CALLER}}, (401, 200, 403, 200, 200)),
     ("post", "/logout", {"data": {}, "allow_redirects": False}, (401, 303, 303, 303, 303)),  # last: it ends the session
 ]
 
@@ -132,6 +158,7 @@ def template(path: str) -> str:
     for concrete, name in ((LIVE_CALL, "{linkedid}"), (PAST_CALL, "{linkedid}"), (LIVE_CALLER, "{e164}")):
         path = path.replace(concrete, name)
     path = path.replace("/communes/62041/", "/communes/{code}/")
+    path = path.replace("/ART", "/{id}")
     return path.replace(PAST_CALLER, "{e164}").replace("/ORG", "/{id}").replace(f"/{GONE}", "/{token}")
 
 
@@ -143,7 +170,7 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
 
 async def call(served: Served, client: Client, method: str, path: str, spec: dict[str, Any]) -> aiohttp.ClientResponse:
     spec = dict(spec)
-    path = path.replace("/ORG", f"/{served.closed_service}")
+    path = path.replace("/ORG", f"/{served.closed_service}").replace("/ART", f"/{served.article}")
     if spec.get("json") == {"service_id": "closed"}:
         spec["json"] = {"service_id": served.closed_service}
     if method == "post" and "data" in spec and client.csrf and path != "/login":

@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +24,9 @@ from yarl import URL
 
 from config.settings import DeskSettings, OpeningHours, load_settings
 from gps_admin.app import SERVICE, Endpoints, build_app
+from screenpop.knowledge.models import ArticleInput
+from screenpop.knowledge.service import KnowledgeService
+from screenpop.knowledge.workflow import Action
 from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.migrate import migrate
@@ -74,6 +77,7 @@ class Served:
     users: dict[str, User]
     closed_service: int  # a service of the directory that is never open
     clients: list[Client] = field(default_factory=list)
+    article: int = 0  # a published article of the knowledge base, owned by the closed service
 
     async def client(self, login: str | None = None) -> Client:
         """A new client, logged in as `login` through the login form (None: anonymous)."""
@@ -107,7 +111,9 @@ async def prepare(dsn: str) -> tuple[dict[str, User], int]:
     pool = await create_pool(dsn)
     try:
         await migrate(pool)
-        await pool.execute("TRUNCATE users, advisor_events, advisors, call_records RESTART IDENTITY CASCADE")
+        await pool.execute(
+            "TRUNCATE knowledge_articles, users, advisor_events, advisors, call_records RESTART IDENTITY CASCADE"
+        )
         await pool.execute("DELETE FROM organisations")
         advisors = AdvisorRepository(pool, {})
         agnes = await advisors.add(AGNES, "Agnès Roussel", AGNES_PHONE)
@@ -173,6 +179,7 @@ async def serve(
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     served = Served(f"http://127.0.0.1:{port}", app, dsn, redis_url, users, closed)
+    served.article = await published_article(app[SERVICE].pool, users[ADA], closed, settings.desk)
     svc = app[SERVICE]
     await asyncio.wait_for(svc.ami.ready.wait(), 30)
     await wait_for(svc.router, lambda: svc.router.leader, 30)  # presence commands are answered
@@ -182,6 +189,16 @@ async def serve(
     finally:
         await served.close()
         await runner.cleanup()
+
+
+async def published_article(pool: asyncpg.Pool, author: User, service_id: int, desk: DeskSettings) -> int:
+    """A published article of the knowledge base, owned by `service_id`."""
+    kb = KnowledgeService(pool, desk)
+    data = ArticleInput(title="Consulter les archives", body="Sur rendez-vous.", review_by=date(2099, 1, 1))
+    view = await kb.create(author, service_id, data)
+    view = await kb.transition(author, view.id, view.revision, Action.SUBMIT)
+    view = await kb.transition(author, view.id, view.revision, Action.PUBLISH)
+    return view.id
 
 
 async def db_rows(dsn: str, sql: str) -> list[asyncpg.Record]:

@@ -1,0 +1,278 @@
+"""The knowledge base in a real browser (Debian's chromium driven by Playwright) against the real service (`gps-admin
+serve` on real PostgreSQL and Redis, real calls through the real Asterisk): an editor's `<script>`, `javascript:`
+link and `onerror=` attribute never run, on the article's page nor in the desk's panel; the editor's pages by
+keyboard and pointer; on the desk, a pop's suggestion opens the article beside the call (focus managed, Escape
+closes it and gives the focus back), « utilisé » is recorded with the qualification. axe-core at every state."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, expect
+
+from config.settings import DeskSettings
+from screenpop.knowledge.models import ArticleInput
+from screenpop.knowledge.service import KnowledgeService
+from screenpop.knowledge.workflow import Action
+from storage.pool import create_pool
+from storage.users import UserRepository
+from tests.e2e.axe import assert_accessible
+from tests.fixtures_db import throwaway_database
+from tests.integration.harness import Driver
+from tests.rig.asterisk import AsteriskRig, free_loopback_port
+from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.servers import redis_url
+
+pytestmark = pytest.mark.asterisk
+
+PASSWORD = "motdepasse-" + secrets.token_hex(6)
+REDIS = redis_url(3)
+STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
+SOCIAL = "Action sociale — RSA"
+UNSAFE = (
+    "Texte avant.\n\n<script>window.pwned = 'script'; alert('script')</script>\n\n"
+    "[Cliquez ici](javascript:window.pwned='link') et "
+    '<img src="x" onerror="window.pwned=\'onerror\'; alert(1)">\n\n'
+    "<a href=\"javascript:window.pwned='raw-link'\" onclick=\"window.pwned='onclick'\">lien brut</a>\n\n"
+    "Texte après."
+)
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    with throwaway_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
+    """`gps-admin serve` with an advisor (agnes), a supervisor (sam), an editor of the social-aid service
+    (redaction), two services, and one published article on taxes (the voice menu's choice of the test's call)."""
+    client = aioredis.from_url(REDIS)
+    await client.flushdb()
+    await client.aclose()
+    port = free_loopback_port()
+    env = clean_env(
+        GPS_ADMIN_DATABASE_URL=fresh_database,
+        GPS_ADMIN_REDIS_URL=REDIS,
+        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
+        GPS_ADMIN_HTTP_HOST="127.0.0.1",
+        GPS_ADMIN_HTTP_PORT=str(port),
+        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
+        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
+        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
+        GPS_ADMIN_ROUTING__WRAPUP_MAX="2",
+    )
+    await cli(env, "migrate")
+    await cli(env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface",
+              "Local/adv1@advisors")  # fmt: skip
+    await cli(env, "services", "add", "--name", "Service des routes", "--extension", "2001", "--topic", "roads")
+    await cli(env, "services", "add", "--name", SOCIAL, "--extension", "2004", "--topic", "social_aid")
+    for login, name, role, extra in (
+        ("agnes", "Agnès Roussel", "advisor", ["--advisor", "agnes"]),
+        ("sam", "Sam Carpentier", "supervisor", []),
+        ("redaction", "Romane Dufresne", "editor", ["--service", SOCIAL]),
+    ):
+        await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
+                  stdin=PASSWORD + "\n")  # fmt: skip
+    await published(fresh_database, "Payer ses impôts locaux par mensualités", ("taxes",), "Le prélèvement mensuel.")
+    proc = await asyncio.create_subprocess_exec(
+        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    process = Process(proc, env)
+    process.env["URL"] = f"http://localhost:{port}"
+    try:
+        await process.expect(r"router \S+ leads queue gps")
+        yield process
+    finally:
+        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
+        if proc.returncode is None:
+            proc.send_signal(2)
+            await asyncio.wait_for(proc.wait(), 30)
+
+
+async def published(dsn: str, title: str, topics: tuple[str, ...], body: str) -> int:
+    """A published article of the social-aid service, written and published by the supervisor."""
+    pool = await create_pool(dsn)
+    try:
+        sam = await UserRepository(pool).by_login("sam")
+        assert sam is not None
+        service_id = await pool.fetchval("SELECT id FROM services WHERE name = $1", SOCIAL)
+        kb = KnowledgeService(pool, DeskSettings())
+        view = await kb.create(
+            sam, service_id, ArticleInput(title=title, body=body, topics=topics, review_by=date(2099, 1, 1))
+        )
+        view = await kb.transition(sam, view.id, view.revision, Action.SUBMIT)
+        view = await kb.transition(sam, view.id, view.revision, Action.PUBLISH)
+        return view.id
+    finally:
+        await pool.close()
+
+
+async def log_in(page: Page, url: str, login: str, *, desk: bool) -> None:
+    await page.goto(url + ("/desk" if desk else "/connaissances"))
+    await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
+    await page.get_by_label("Identifiant").fill(login)
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
+    if desk:
+        await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
+        await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)  # the page has started
+    else:
+        await expect(page).to_have_url(re.compile(r"/connaissances$"), timeout=STEP)
+
+
+def watch(page: Page, seen: list[str]) -> None:
+    """Record every dialog (alert) and console message of the page: an injected script would show in them."""
+
+    async def on_dialog(dialog: Dialog) -> None:
+        seen.append("dialog: " + dialog.message)
+        await dialog.dismiss()
+
+    def on_console(message: ConsoleMessage) -> None:
+        seen.append("console: " + message.text)
+
+    page.on("dialog", on_dialog)
+    page.on("console", on_console)
+
+
+async def test_an_editors_script_link_and_event_attribute_never_run(served: Process, browser: Browser) -> None:
+    url = served.env["URL"]
+    page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    seen: list[str] = []
+    watch(page, seen)
+    await log_in(page, url, "redaction", desk=False)
+    await assert_accessible(page, "knowledge list, editor")
+    # the editor writes an article through the form, by keyboard and pointer
+    await page.get_by_role("link", name="Nouvel article").click()
+    await expect(page.get_by_role("heading", name="Nouvel article")).to_be_visible()
+    await assert_accessible(page, "new article form")
+    await page.get_by_role("button", name="Créer le brouillon").click()  # empty: refused, in French
+    await expect(page.get_by_role("heading", name="L'article n'est pas enregistré")).to_be_visible()
+    await expect(page.locator(".error-summary")).to_contain_text("Titre : au moins 3 caractères.")
+    await assert_accessible(page, "new article refused")
+    await page.get_by_label("Titre").fill("Article piégé")
+    await page.get_by_label("Texte de l'article (Markdown)").fill(UNSAFE)
+    await page.get_by_label("RSA", exact=True).check()
+    await page.get_by_role("button", name="Créer le brouillon").click()
+    await expect(page.get_by_role("heading", name="Article piégé")).to_be_visible(timeout=STEP)
+    await expect(page.get_by_role("status")).to_have_text("Article créé (brouillon).")
+    body = page.locator(".kb-body")
+    await expect(body).to_contain_text("Texte après.")
+    await assert_accessible(page, "article, draft")
+    await page.get_by_role("button", name="Envoyer en relecture").click()
+    await page.get_by_role("button", name="Publier").click()
+    await expect(page.get_by_role("status")).to_have_text("Article publié : les conseillers le voient.")
+    article_url = page.url.split("?")[0]
+    # nothing ran: no dialog, no console message, no flag; no script, image, javascript: link nor on* attribute
+    assert await page.evaluate("window.pwned") is None
+    assert await body.locator("script, img, [onerror], [onclick], a[href^='javascript']").count() == 0
+    await body.get_by_text("lien brut").click()  # the raw link is text: clicking it does nothing
+    await expect(page).to_have_url(re.compile(re.escape(article_url)))
+    # its history, with the readable diff
+    await page.get_by_role("link", name="Historique et différences").click()
+    await expect(page.get_by_role("heading", name=re.compile("Différences de la version 2"))).to_be_visible()
+    await assert_accessible(page, "history and diff")
+    await page.goto(url + "/connaissances/a-faire")
+    await assert_accessible(page, "to-do list")
+    await page.goto(url + "/connaissances/sans-reponse")
+    await assert_accessible(page, "weekly report")
+    await page.goto(url + "/connaissances?q=pi%C3%A9g%C3%A9")
+    await expect(page.locator("ol.hits mark").first).to_be_visible()
+    await assert_accessible(page, "search results")
+    assert await page.evaluate("window.pwned") is None
+
+    # the same article in the desk's panel: rebuilt from the sanitised HTML, nothing runs either
+    desk = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    watch(desk, seen)
+    await log_in(desk, url, "agnes", desk=True)
+    await desk.keyboard.press("Alt+k")
+    await expect(desk.locator("#kb-q")).to_be_focused()
+    await desk.keyboard.type("piégé")
+    await desk.keyboard.press("Enter")
+    await expect(desk.locator("#kb-count")).to_have_text(re.compile("1 article pour « piégé »"), timeout=STEP)
+    await desk.locator("#kb-results button.link").first.click()
+    panel = desk.locator("#kb-panel")
+    await expect(panel).to_be_visible()
+    await expect(desk.locator("#kb-panel-title")).to_be_focused()
+    await expect(desk.locator("#kb-panel-body")).to_contain_text("Texte après.")
+    assert await desk.locator("#kb-panel-body script, #kb-panel-body img, #kb-panel-body [onerror]").count() == 0
+    assert await desk.locator("#kb-panel-body a[href^='javascript'], #kb-panel-body [onclick]").count() == 0
+    await assert_accessible(desk, "desk, article panel open")
+    await desk.keyboard.press("Escape")
+    await expect(panel).to_be_hidden()
+    await expect(desk.locator("#kb-results button.link").first).to_be_focused()
+    assert await desk.evaluate("window.pwned") is None
+    assert not [s for s in seen if "pwned" in s or s.startswith("dialog")], seen
+
+
+async def test_a_suggestion_opens_beside_the_call_and_is_recorded_as_used(
+    served: Process, browser: Browser, asterisk_rig: AsteriskRig, fresh_database: str
+) -> None:
+    url = served.env["URL"]
+    page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    await log_in(page, url, "agnes", desk=True)
+    await assert_accessible(page, "desk with the knowledge base")
+    await page.get_by_role("button", name="Disponible").click()
+    await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)
+    driver = await Driver.connect(asterisk_rig)
+    try:
+        await driver.call("0321000401", "Jeanne Martin", __ADVISOR_TALK="3", __GPS_TOPIC="taxes")
+        await expect(page.locator("#caller-name")).to_have_text("Jeanne Martin", timeout=STEP)
+        # the suggestion of the voice menu's topic, asked once the pop is shown
+        suggestion = page.locator("#kb-suggestions button.link", has_text="Payer ses impôts locaux par mensualités")
+        await expect(suggestion).to_be_visible(timeout=STEP)
+        await expect(page.locator("#kb-suggestions")).to_contain_text("thème de l'appel")
+        # the whole desk still fits a 1366×768 screen: the call and the qualification's button
+        for element in ("#pop", "#q-save"):
+            box = await page.locator(element).bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 768, (element, box)
+        await suggestion.click()
+        await expect(page.locator("#kb-panel-title")).to_be_focused()
+        await expect(page.locator("#kb-panel-body")).to_contain_text("Le prélèvement mensuel.")
+        await expect(page.locator("#pop")).to_be_visible()  # beside the call: the page did not change
+        await assert_accessible(page, "suggestion open in the panel")
+        use = page.locator("#kb-panel").get_by_role("button", name="Utilisé pour cet appel")
+        await use.click()
+        await expect(use).to_have_attribute("aria-pressed", "true")
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#kb-panel")).to_be_hidden()
+        await expect(suggestion).to_be_focused()  # the focus is back where it was
+        await expect(page.locator("#kb-used")).to_contain_text("Payer ses impôts locaux par mensualités")
+        await assert_accessible(page, "article marked as used")
+        ended = await served.expect(r"call ended linkedid=(\S+) status=\w+ caller=\+33321000401", within=60)
+        linkedid = ended.group(1)
+        await page.get_by_label("Issue").select_option("advice")
+        save = page.get_by_role("button", name="Enregistrer la qualification")
+        # « pas de réponse trouvée » wants its question, and not with an article used
+        await page.get_by_label("Pas de réponse trouvée").check()
+        await save.click()
+        await expect(page.locator("#kb-used-msg")).to_contain_text("écrivez la question", timeout=STEP)
+        await expect(page.get_by_label("La question en quelques mots")).to_be_focused()
+        await assert_accessible(page, "no answer without its question")
+        await page.get_by_label("La question en quelques mots").fill("aide au permis")
+        await save.click()
+        await expect(page.locator("#q-msg")).to_contain_text("choisissez l'un ou l'autre", timeout=STEP)
+        await page.get_by_label("Pas de réponse trouvée").uncheck()
+        await save.click()
+        await expect(page.locator("#q-msg")).to_have_text(re.compile("^Qualification enregistrée"), timeout=STEP)
+    finally:
+        await driver.close()
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        rows = await conn.fetch(
+            "SELECT a.title FROM knowledge_call_articles AS k JOIN knowledge_articles AS a ON a.id = k.article_id"
+            " WHERE k.linkedid = $1",
+            linkedid,
+        )
+    finally:
+        await conn.close()
+    assert [r["title"] for r in rows] == ["Payer ses impôts locaux par mensualités"]
