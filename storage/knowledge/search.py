@@ -61,14 +61,12 @@ ORDER BY t.ord
 # from these narrow rows (a `count(*) OVER ()` under the sort carried every match's vector into a tuplestore
 # that spilled to disk for a common word: 34 ms → 18 ms for « logemnt », 4,939 matches, bench/README.md).
 _SEARCH = f"""
-WITH q AS (SELECT to_tsquery('french', $1) AS q),
-hits AS MATERIALIZED (
+WITH hits AS MATERIALIZED (
     SELECT a.id, (a.kind = 'local') AS local,
-           ts_rank('{{0.1, 0.2, 0.4, 1.0}}', a.rank_vector, q.q, 1) * a.rank_factor
+           ts_rank('{{0.1, 0.2, 0.4, 1.0}}', a.rank_vector, (SELECT to_tsquery('french', $1)), 1) * a.rank_factor
                * (1 + ln(1 + a.uses) / 4) AS score
     FROM knowledge_articles AS a
-    CROSS JOIN q
-    WHERE a.search_vector @@ q.q
+    WHERE a.search_vector @@ (SELECT to_tsquery('french', $1))
       AND (a.status = ANY ($2::text[])
            OR (a.status <> 'archived' AND a.kind = 'local' AND ($4 OR a.service_id = $3::bigint)))
       AND ($5::text IS NULL OR a.kind = $5)
