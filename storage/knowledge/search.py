@@ -54,7 +54,7 @@ CROSS JOIN LATERAL (
 ORDER BY t.ord
 """  # noqa: S608 (constants only)
 
-# $1 tsquery text, $2 statuses visible to everyone, $3 a service whose unarchived articles are visible too,
+# $1 tsquery text, $2 the status visible to everyone, $3 a service whose unarchived articles are visible too,
 # $4 every unarchived local article visible, $5 kind filter (NULL: both), $6 topic filter, $7 limit, $8 offset.
 # Matching uses the whole article's vector (GIN); ranking the small one kept in the row (migration 0018). Each
 # match is scored as the scan reads it and kept as (id, local, score) only: the count and the page are taken
@@ -67,7 +67,7 @@ WITH hits AS MATERIALIZED (
                * (1 + ln(1 + a.uses) / 4) AS score
     FROM knowledge_articles AS a
     WHERE a.search_vector @@ (SELECT to_tsquery('french', $1))
-      AND (a.status = ANY ($2::text[])
+      AND (a.status = $2::text
            OR (a.status <> 'archived' AND a.kind = 'local' AND ($4 OR a.service_id = $3::bigint)))
       AND ($5::text IS NULL OR a.kind = $5)
       AND ($6::text IS NULL OR a.topics @> ARRAY[$6::text])
@@ -181,7 +181,7 @@ class SearchRepository:
             rows = await conn.fetch(
                 _SEARCH,
                 tsquery,
-                ["published"],
+                "published",
                 visibility.service_id,
                 visibility.all_services,
                 kind,
