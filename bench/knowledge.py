@@ -61,6 +61,20 @@ QUERIES: tuple[str, ...] = (
     "minimum vieillesse", "aspa", "rqth travail handicap", "recours mdph", "pension alimentaire", "garde alternée",
     "alloc", "presta", "obligation alimentaire ehpad", "fonds de solidarité logement",
 )  # fmt: skip
+# The kinds of query, for the table by class: a term found in no article widened to its closest words, the last
+# term being typed (a prefix), one word, several words.
+TYPOS = ("alocation autonomie", "handicpa", "colège bourse", "logemnt", "asistante maternele", "vaccinnation")
+TYPING = ("alloc", "presta")
+
+
+def query_class(query: str) -> str:
+    if query in TYPOS:
+        return "typo widened"
+    if query in TYPING:
+        return "being typed (prefix)"
+    return "one word" if len(re.findall(r"\w+", query)) == 1 else "several words"
+
+
 SERVICES = ("Action sociale", "Autonomie", "Collèges", "Routes", "Enfance et famille")
 TOPICS = ("social_aid", "elderly", "secondary_schools", "roads", "childhood")
 
@@ -142,9 +156,13 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def _cpu_ms(pid: int) -> float:
-    """CPU time (user + system) used so far by process `pid` (the PostgreSQL backend), in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    """CPU time used so far by process `pid` (the PostgreSQL backend), in ms: the scheduler's nanoseconds
+    (/proc/PID/schedstat), else user + system time in clock ticks (10 ms steps)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(
@@ -155,7 +173,7 @@ async def measure(
     actor = Actor(Role.ADVISOR)
 
     async def full_text(query: str) -> int:
-        return len((await search.search(actor, query, typing=query in ("alloc", "presta"))).hits)
+        return len((await search.search(actor, query, typing=query in TYPING)).hits)
 
     async def ilike(query: str) -> int:
         return len(await repo.ilike([w for w in re.findall(r"\w+", query) if len(w) > 1]))
@@ -213,15 +231,35 @@ async def main_async(args: argparse.Namespace, dsn: str) -> None:
             )
         print("(p50…max: wall time of one search; CPU: the mean CPU time of one search, the bench's own plus its")
         print(" PostgreSQL backend's: the wall time minus the waits for the core, shared with the rest of the machine)")
+        print("\nFrench full text by class of query:\n")
+        print("| class | queries | searches | p50 ms | p95 ms | p99 ms | max ms | CPU ms per search (PostgreSQL) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        label, timings, cpu, server, _ = results[0]
+        order = _order(args)
+        for name in ("one word", "several words", "typo widened", "being typed (prefix)"):
+            index = [i for i, q in enumerate(order) if query_class(q) == name]
+            times = [timings[i] for i in index]
+            print(
+                f"| {name} | {sum(1 for q in QUERIES if query_class(q) == name)} | {len(times)} | "
+                f"{statistics.median(times):.2f} | {percentile(times, 95):.2f} | {percentile(times, 99):.2f} | "
+                f"{max(times):.2f} | {statistics.mean(cpu[i] for i in index):.2f} "
+                f"({statistics.mean(server[i] for i in index):.2f}) |"
+            )
         slow = sorted(((t, q) for q, t in _per_query(results[0][1], args)), reverse=True)[:6]
         print("\nslowest queries (full text, median ms): " + ", ".join(f"« {q} » {t:.1f}" for t, q in slow))
     finally:
         await pool.close()
 
 
-def _per_query(timings: list[float], args: argparse.Namespace) -> list[tuple[str, float]]:
+def _order(args: argparse.Namespace) -> list[str]:
+    """The full-text searches in the order `measure` ran them."""
     order = [q for _ in range(args.rounds) for q in QUERIES]
     random.Random(args.seed).shuffle(order)
+    return order
+
+
+def _per_query(timings: list[float], args: argparse.Namespace) -> list[tuple[str, float]]:
+    order = _order(args)
     by: dict[str, list[float]] = {}
     for query, t in zip(order, timings, strict=True):
         by.setdefault(query, []).append(t)

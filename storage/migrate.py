@@ -23,6 +23,9 @@ _log = logging.getLogger(__name__)
 
 # Arbitrary, stable 64-bit key for pg_advisory_lock: "gps-admin migrations".
 ADVISORY_LOCK_KEY = 0x6770_735F_6D69_6772
+# A migration may rewrite a table (0018 rewrites the knowledge articles: 10 s for 25,000 on a loaded core): not
+# bounded by the pool's command timeout, meant for queries.
+MIGRATION_TIMEOUT = 3600.0
 _FILE_NAME = re.compile(r"^(?P<version>[0-9]{4})_(?P<label>[a-z0-9_]+)\.sql$")
 
 _CREATE_TABLE = """
@@ -88,7 +91,7 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> lis
                 continue
             _log.info("applying migration %s", migration.name)
             async with conn.transaction():
-                await conn.execute(migration.sql)
+                await conn.execute(migration.sql, timeout=MIGRATION_TIMEOUT)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     migration.version,
