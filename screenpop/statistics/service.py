@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -144,6 +145,7 @@ class StatisticsService:
         self._settings = settings
         self._stats = settings.statistics
         self._t = kpis.Thresholds.from_settings(settings)
+        self._targets = {"answer_rate": self._t.answer_rate_target, "service_level": self._t.service_level_target}
         self._tz = ZoneInfo(settings.hours.timezone)
         self._now = now
 
@@ -333,17 +335,7 @@ class StatisticsService:
         return out
 
     def _figure_out(self, name: str, figure: kpis.Figure) -> FigureOut:
-        target = {"answer_rate": self._t.answer_rate_target, "service_level": self._t.service_level_target}.get(name)
-        return FigureOut(
-            name=name,
-            label=definitions.DEFINITIONS[name].label,
-            value=figure.value,
-            numerator=figure.numerator,
-            denominator=figure.denominator,
-            shown=definitions.show(name, figure),
-            target=target,
-            meets_target=None if target is None else kpis.meets(figure, target),
-        )
+        return _figure_out(name, figure, self._targets.get(name))
 
     def group_label(self, dim: str, key: str | None, label: str | None) -> str:
         """A group's French label (the key when nothing better is known; « Non renseigné » for none)."""
@@ -528,3 +520,19 @@ async def refresh_forever(service: StatisticsService, every: float = 60.0, batch
         if built:
             log.info("statistics: %d day(s) summed", built)
         await asyncio.sleep(0.1 if built == batch else every)
+
+
+@functools.lru_cache(maxsize=8192)
+def _figure_out(name: str, figure: kpis.Figure, target: float | None) -> FigureOut:
+    """One figure as the API and the pages give it. Cached: FigureOut is frozen, and the groups of a report repeat
+    the same figures (1 call, 0 %, 100 %…), so a month of ~1,300 groups of 24 figures builds far fewer."""
+    return FigureOut(
+        name=name,
+        label=definitions.DEFINITIONS[name].label,
+        value=figure.value,
+        numerator=figure.numerator,
+        denominator=figure.denominator,
+        shown=definitions.show(name, figure),
+        target=target,
+        meets_target=None if target is None else kpis.meets(figure, target),
+    )
