@@ -17,18 +17,19 @@ The SQL of the reports (`storage.statistics`) computes the same figures by aggre
 - **Wrap-up** of an answered call: from the end of the advisor's talk (transfer, hang-up) to the qualification being
   saved, never below 0 (qualified during the call) nor above `wrap_up_cap` (the router ends a wrap-up then);
   unknown (None) while the call is not qualified.
-- **AHT**: (talk + hold + wrap-up) / answered; a wrap-up not known yet counts 0.
+- **AHT**: (talk + hold + wrap-up) / answered; a wrap-up not known yet counts 0. The record's `talk_seconds` runs from
+  the answer to the end of the advisor's part, hold included: talk here is `talk_seconds − hold_seconds`.
 - **Occupancy**: time on call and in wrap-up / (logged-in time − pause time), from the presence log.
 - Every ratio or mean with an empty denominator is None (shown « — »), never 0 % or 100 %.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from config.settings import Settings, StatisticsSettings
 from telephony.advisors import AdvisorState
@@ -85,8 +86,8 @@ class CallFacts:
     queue_entered_at: datetime | None = None
     answered_at: datetime | None = None
     wait: float | None = None  # seconds in the queue (`wait_seconds`); None: never queued
-    talk: float | None = None  # seconds of talk (`talk_seconds`); None: never answered
-    hold: float = 0.0  # seconds on hold during the talk (Hold/Unhold); 0 until recorded
+    talk: float | None = None  # answer → end of the advisor's part (`talk_seconds`), hold included; None: unanswered
+    hold: float = 0.0  # seconds on hold within the talk (`hold_seconds`, Hold/Unhold); 0 until recorded
     qualified_at: datetime | None = None
     outcome: Outcome | None = None
     topic: str | None = None
@@ -127,16 +128,95 @@ class CallFacts:
 
     def wrap_up(self, t: Thresholds) -> float | None:
         """Seconds from the end of the talk to the qualification being saved, within [0, wrap_up_cap]."""
-        end = self.talk_ended_at()
-        if end is None or self.qualified_at is None:
+        if self.answered_at is None or self.qualified_at is None:
             return None
-        return min(max((self.qualified_at - end).total_seconds(), 0.0), t.wrap_up_cap)
+        after_talk = (self.qualified_at - self.answered_at).total_seconds() - (self.talk or 0.0)
+        return min(max(after_talk, 0.0), t.wrap_up_cap)
 
     def is_repeat(self, t: Thresholds) -> bool:
         """The same number called within `repeat_days` before this call (anonymous calls never repeat)."""
         if self.caller_number is None or self.previous_call_at is None:
             return False
         return self.arrived_at - self.previous_call_at <= timedelta(days=t.repeat_days)
+
+
+class CallSet(StrEnum):
+    """The calls behind a figure (what its drill-down lists): the numerator's calls for a rate, the calls averaged
+    for a mean, the calls counted for a count."""
+
+    ALL = "all"
+    OFFERED = "offered"
+    CLOSED = "closed"
+    ANSWERED = "answered"
+    ANSWERED_IN_TIME = "answered_in_time"
+    ABANDONED = "abandoned"
+    SHORT_ABANDONED = "short_abandoned"
+    FAILED = "failed"
+    TRANSFERS = "transfers"
+    IMMEDIATE_ANSWERS = "immediate_answers"
+    CALLBACKS_REQUESTED = "callbacks_requested"
+    REPEAT_CALLS = "repeat_calls"
+    UNANSWERED_QUESTIONS = "unanswered_questions"
+
+
+def in_set(f: CallFacts, which: CallSet, t: Thresholds) -> bool:
+    """Whether a call is one of the calls behind a figure (the same predicates as `totals`)."""
+    match which:
+        case CallSet.ALL:
+            return True
+        case CallSet.OFFERED:
+            return f.line_open
+        case CallSet.CLOSED:
+            return not f.line_open
+        case CallSet.ANSWERED:
+            return f.is_answered()
+        case CallSet.ANSWERED_IN_TIME:
+            return f.is_answered() and f.waited <= t.service_level
+        case CallSet.ABANDONED:
+            return f.is_abandon() and not f.is_short_abandon(t)
+        case CallSet.SHORT_ABANDONED:
+            return f.is_short_abandon(t)
+        case CallSet.FAILED:
+            return f.line_open and not f.is_answered() and not f.is_abandon()
+        case CallSet.TRANSFERS:
+            return f.is_answered() and f.outcome is Outcome.TRANSFER
+        case CallSet.IMMEDIATE_ANSWERS:
+            return f.is_answered() and f.outcome is Outcome.IMMEDIATE_ANSWER
+        case CallSet.CALLBACKS_REQUESTED:
+            return f.is_answered() and f.callback_requested
+        case CallSet.REPEAT_CALLS:
+            return f.line_open and f.is_repeat(t)
+        case CallSet.UNANSWERED_QUESTIONS:
+            return f.line_open and f.unanswered_question
+
+
+# The calls behind each figure (the drill-down of a figure lists them).
+FIGURE_CALLS: dict[str, CallSet] = {
+    "calls": CallSet.ALL,
+    "offered": CallSet.OFFERED,
+    "closed": CallSet.CLOSED,
+    "answered": CallSet.ANSWERED,
+    "answer_rate": CallSet.ANSWERED,
+    "abandoned": CallSet.ABANDONED,
+    "short_abandoned": CallSet.SHORT_ABANDONED,
+    "abandon_rate": CallSet.ABANDONED,
+    "failed": CallSet.FAILED,
+    "service_level": CallSet.ANSWERED_IN_TIME,
+    "asa": CallSet.ANSWERED,
+    "average_abandon_time": CallSet.ABANDONED,
+    "aht": CallSet.ANSWERED,
+    "average_talk": CallSet.ANSWERED,
+    "average_hold": CallSet.ANSWERED,
+    "average_wrap_up": CallSet.ANSWERED,
+    "occupancy": CallSet.ANSWERED,
+    "transfers": CallSet.TRANSFERS,
+    "transfer_rate": CallSet.TRANSFERS,
+    "immediate_answer_rate": CallSet.IMMEDIATE_ANSWERS,
+    "callbacks_requested": CallSet.CALLBACKS_REQUESTED,
+    "callback_request_rate": CallSet.CALLBACKS_REQUESTED,
+    "repeat_callers": CallSet.REPEAT_CALLS,
+    "unanswered_questions": CallSet.UNANSWERED_QUESTIONS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +286,7 @@ class Totals:
     answered_in_time: int = 0  # answered with wait ≤ T
     answered_wait: float = 0.0  # sum of the waits of answered calls
     abandoned_wait: float = 0.0  # sum of the waits of abandoned (not short) calls
-    talk: float = 0.0  # sums over answered calls
+    talk: float = 0.0  # sums over answered calls: talk net of hold, hold, wrap-up (AHT is their sum)
     hold: float = 0.0
     wrap_up: float = 0.0
     wrapped_up: int = 0  # answered calls whose wrap-up is known (qualified)
@@ -217,8 +297,17 @@ class Totals:
     unanswered_questions: int = 0  # offered, a question left without an answer
 
     def __add__(self, other: Totals) -> Totals:
-        sums = {name: getattr(self, name) + getattr(other, name) for name in TOTALS_FIELDS}
-        return Totals(**sums)
+        return Totals.of({name: getattr(self, name) + getattr(other, name) for name in TOTALS_FIELDS})
+
+    @classmethod
+    def of(cls, sums: Mapping[str, float]) -> Totals:
+        """From sums by name (SQL rows): counts as int, durations as float."""
+        zero = cls()
+        values: dict[str, Any] = {
+            name: int(sums[name]) if isinstance(getattr(zero, name), int) else float(sums[name])
+            for name in TOTALS_FIELDS
+        }
+        return cls(**values)
 
 
 TOTALS_FIELDS: tuple[str, ...] = Totals.__slots__
@@ -241,7 +330,7 @@ def totals(facts: Iterable[CallFacts], t: Thresholds) -> Totals:
             answered += 1
             answered_wait += f.waited
             in_time += f.waited <= t.service_level
-            talk += f.talk or 0.0
+            talk += max((f.talk or 0.0) - f.hold, 0.0)  # the conversation itself, hold apart
             hold += f.hold
             w = f.wrap_up(t)
             if w is not None:
@@ -297,15 +386,20 @@ BUSY_STATES = frozenset({AdvisorState.ON_CALL, AdvisorState.WRAP_UP})
 
 
 def presence_totals(intervals: Iterable[PresenceInterval]) -> PresenceTotals:
+    return presence_of((i.state, i.seconds) for i in intervals)
+
+
+def presence_of(seconds: Iterable[tuple[str, float]]) -> PresenceTotals:
+    """Busy, logged-in and pause seconds from seconds per presence state (as `advisor_events.state` names them)."""
     busy = logged_in = paused = 0.0
-    for i in intervals:
-        if i.state is AdvisorState.LOGGED_OUT:
+    for state, s in seconds:
+        if state == AdvisorState.LOGGED_OUT:
             continue
-        logged_in += i.seconds
-        if i.state is AdvisorState.PAUSED:
-            paused += i.seconds
-        elif i.state in BUSY_STATES:
-            busy += i.seconds
+        logged_in += s
+        if state == AdvisorState.PAUSED:
+            paused += s
+        elif state in BUSY_STATES:
+            busy += s
     return PresenceTotals(busy, logged_in, paused)
 
 
@@ -367,6 +461,7 @@ class Figures:
 
 
 FIGURE_NAMES: tuple[str, ...] = tuple(n for n in Figures.__slots__ if n != "totals")
+assert set(FIGURE_NAMES) == set(FIGURE_CALLS), "every figure drills down to its calls"
 
 
 def figures(t: Totals, presence: PresenceTotals | None = None) -> Figures:

@@ -11,13 +11,16 @@ import pytest
 from config.settings import Settings
 from screenpop.statistics import definitions
 from screenpop.statistics.kpis import (
+    FIGURE_CALLS,
     FIGURE_NAMES,
     CallFacts,
+    CallSet,
     Figure,
     PresenceInterval,
     StateChangeFact,
     Thresholds,
     compute,
+    in_set,
     intervals,
     longest_wait,
     meets,
@@ -171,7 +174,9 @@ def test_wrap_up_runs_from_the_end_of_talk_to_the_saved_qualification() -> None:
     ]
     f = compute(calls, T)
     assert f.average_wrap_up == Figure.mean(150.0, 3)
-    assert f.aht == Figure.mean(4 * 100.0 + 20.0 + 150.0, 4)
+    # talk_seconds includes the hold: talk 380 (net) + hold 20 + wrap-up 150
+    assert f.aht == Figure.mean(4 * 100.0 + 150.0, 4)
+    assert f.average_talk == Figure.mean(380.0, 4)
     assert f.average_hold.value == 5.0
 
 
@@ -258,3 +263,24 @@ def test_every_figure_has_a_french_definition_with_its_thresholds() -> None:
     assert "5 s" in definitions.DEFINITIONS["short_abandoned"].sentence(T)
     anchors = [d.anchor for d in definitions.DEFINITIONS.values()]
     assert len(set(anchors)) == len(anchors)
+
+
+def test_each_count_figure_counts_the_calls_its_drill_down_lists() -> None:
+    calls = [
+        call(wait=30.0, outcome=Outcome.TRANSFER, callback_requested=True),
+        call(wait=3.0, outcome=Outcome.IMMEDIATE_ANSWER, unanswered_question=True),
+        call(CallStatus.ABANDONED, wait=2.0),
+        call(CallStatus.ABANDONED_RINGING, wait=25.0),
+        call(CallStatus.FAILED, wait=400.0),
+        call(CallStatus.CLOSED),
+        call(caller_number="+33321000001", previous_call_at=DAY - timedelta(days=1)),
+    ]
+    f = compute(calls, T)
+    for name, which in FIGURE_CALLS.items():
+        listed = sum(in_set(c, which, T) for c in calls)
+        figure = getattr(f, name)
+        if figure.kind == "count":
+            assert figure.value == listed, name
+        elif figure.kind == "rate" and name != "occupancy":
+            assert figure.numerator == listed, name
+    assert sum(in_set(c, CallSet.ANSWERED_IN_TIME, T) for c in calls) == 2

@@ -1,0 +1,159 @@
+"""The statistics slice's wire models: the report's query, the report (JSON API and pages), a drill-down page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Grouping = Literal["day", "week", "month"]
+Compare = Literal["none", "month", "year"]
+Dimension = Literal[
+    "day",
+    "week",
+    "month",
+    "hour",
+    "weekday",
+    "topic",
+    "subtopic",
+    "outcome",
+    "service",
+    "partner",
+    "commune",
+    "epci",
+    "advisor",
+    "caller_kind",
+]
+# The breakdowns of a report, in the order the page shows them (the time one is the chosen grouping).
+BREAKDOWNS: tuple[Dimension, ...] = (
+    "hour",
+    "weekday",
+    "topic",
+    "subtopic",
+    "outcome",
+    "service",
+    "partner",
+    "commune",
+    "epci",
+    "advisor",
+    "caller_kind",
+)
+DIMENSION_LABELS: dict[str, str] = {
+    "day": "Jour",
+    "week": "Semaine",
+    "month": "Mois",
+    "hour": "Heure d'arrivée",
+    "weekday": "Jour de la semaine",
+    "topic": "Thème",
+    "subtopic": "Sous-thème",
+    "outcome": "Issue",
+    "service": "Service de transfert",
+    "partner": "Partenaire",
+    "commune": "Commune",
+    "epci": "Intercommunalité (EPCI)",
+    "advisor": "Conseiller",
+    "caller_kind": "Type d'appelant",
+}
+
+
+class ReportQuery(BaseModel):
+    """A report's period (dates in the line's time zone, both included), time grouping and comparison."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    end: date
+    grouping: Grouping = "day"
+    compare: Compare = "none"
+
+
+class FigureOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    label: str
+    value: float | None = Field(description="share in [0, 1], seconds, or a count; null when « — »")
+    numerator: float
+    denominator: float | None
+    shown: str = Field(description="as the page shows it, in French")
+    target: float | None = None
+    meets_target: bool | None = None
+
+
+class GroupOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None = Field(description="null: « non renseigné »")
+    label: str
+    share: float | None = Field(description="the group's calls / the period's calls")
+    figures: dict[str, FigureOut]
+
+
+class AdvisorPresenceOut(BaseModel):
+    """An advisor's time over the period, from the presence log (seconds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="the advisor's phone interface (the key of the `advisor` breakdown)")
+    advisor: str
+    logged_in: float
+    paused: float
+    busy: float = Field(description="on call and in wrap-up")
+    occupancy: FigureOut
+    pauses: dict[str, float] = Field(description="pause seconds by reason (French label)")
+
+
+class PeriodOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    start: date
+    end: date
+    label: str
+    figures: dict[str, FigureOut]
+    breakdowns: dict[str, list[GroupOut]]
+    presence: list[AdvisorPresenceOut] = Field(default_factory=list)
+    pauses: dict[str, float] = Field(default_factory=dict, description="every advisor's pause seconds by reason")
+
+
+class ReportOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    grouping: Grouping
+    compare: Compare
+    timezone: str
+    report: PeriodOut
+    comparison: PeriodOut | None = None
+
+
+class CallRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    linkedid: str
+    arrived_at: str = Field(description="dd/mm/yyyy hh:mm:ss in the line's time zone")
+    number: str = Field(description="French format; empty when withheld")
+    status: str
+    wait_seconds: float
+    wait: str
+    talk_seconds: float | None
+    outcome: str
+    topic: str
+    commune: str
+    advisor: str
+
+
+class DrillOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    figure: str
+    figure_label: str
+    dimension: Dimension | None
+    key: str | None
+    group_label: str | None
+    start: date
+    end: date
+    total: int
+    page: int
+    pages: int
+    page_size: int
+    calls: list[CallRow]
