@@ -19,9 +19,9 @@ from typing import Any
 
 import asyncpg
 
-# The seconds on hold within the talk: `hold_seconds` arrives with the Hold/Unhold facts (migration 0013, branch
-# `hold`); until it is merged, hold counts 0. Once it is: HOLD = "coalesce(c.hold_seconds, 0)".
-HOLD = "0::float8"
+# The seconds on hold within the talk: `hold_seconds`, from the Hold/Unhold facts (migration 0013; 0 for rows
+# written before it).
+HOLD = "coalesce(c.hold_seconds, 0)"
 
 _FACTS = f"""
 WITH f AS (

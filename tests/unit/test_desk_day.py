@@ -67,12 +67,19 @@ CASES: list[tuple[str, list[CallFacts], list[StateChangeFact], datetime, dict[st
         dict(calls_taken=0, qualified=0, aht_seconds=None, hold_seconds=0.0, pause_seconds=0.0),
     ),
     (
-        "two calls qualified: (100 + 20 + 40 + 10) / 2; hold counted apart",
-        [call(at(9), talk=100, hold=20, wrap=20), call(at(10), talk=40, wrap=10)],
+        "two calls qualified: (100 + 20 + 40 + 10) / 2",
+        [call(at(9), talk=100, wrap=20), call(at(10), talk=40, wrap=10)],
         [],
         at(12),
-        # the dictionary's AHT as screenpop.statistics.kpis computes it: (talk + hold + wrap-up) / answered
-        dict(calls_taken=2, qualified=2, aht_seconds=(100 + 20 + 20 + 40 + 10) / 2, hold_seconds=20.0),
+        dict(calls_taken=2, qualified=2, aht_seconds=(100 + 20 + 40 + 10) / 2, hold_seconds=0.0),
+    ),
+    (
+        # talk_seconds includes the hold: AHT = (talk − hold) + hold + wrap-up = talk_seconds + wrap-up
+        "hold of the calls taken, summed, counted once in the AHT",
+        [call(at(9), talk=100, hold=20, wrap=20), call(at(10), talk=40, hold=5.5, wrap=10)],
+        [],
+        at(12),
+        dict(calls_taken=2, qualified=2, hold_seconds=25.5, aht_seconds=(100 + 20 + 40 + 10) / 2),
     ),
     (
         "a call not yet qualified counts, its wrap-up 0 until then",
