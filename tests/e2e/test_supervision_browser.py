@@ -165,7 +165,7 @@ async def test_a_real_call_waits_then_is_answered_and_today_s_figures_move(
     await page.get_by_label("Mettre en pause").check()
     await page.get_by_label("Motif de l'action (obligatoire)").fill("Réunion d'équipe")
     await page.get_by_role("button", name="Appliquer").click()  # no pause reason chosen: refused, form kept
-    await expect(page.get_by_role("alert")).to_contain_text("Choisissez le motif de la pause", timeout=STEP)
+    await expect(page.locator(".error-summary")).to_contain_text("Choisissez le motif de la pause", timeout=STEP)
     await expect(page.get_by_label("Motif de l'action (obligatoire)")).to_have_value("Réunion d'équipe")
     await assert_accessible(page, "wallboard, an action refused")
     await page.get_by_label("Motif de la pause (pour une pause)").select_option(label="Repas")
