@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from screenpop.desk.models import STATE_LABELS
 from screenpop.statistics import definitions, kpis
+from screenpop.statistics.service import MONTHS, WEEKDAYS
 from screenpop.supervision.errors import ActionRefused, InvalidAction, RouterDown, UnknownAdvisor
 from screenpop.supervision.models import ActionForm, AdvisorRow, FigureRow, Snapshot, Status, WaitingCall
 from storage.advisors import AdvisorRepository
@@ -40,15 +42,20 @@ UNAVAILABLE = (
     "La base de données ne répond pas : les conseillers et les chiffres du jour reviendront avec elle ; les appels "
     "en attente restent à jour."
 )
-STATE_LABELS = {
-    AdvisorState.AVAILABLE: "Disponible",
-    AdvisorState.RINGING: "Sonnerie",
-    AdvisorState.ON_CALL: "En communication",
-    AdvisorState.WRAP_UP: "Après-appel",
-    AdvisorState.PAUSED: "En pause",
-    AdvisorState.LOGGED_OUT: "Déconnecté",
+# the advisors' states in the words of their desk, in the wallboard's order
+STATE_ORDER = {
+    s: i
+    for i, s in enumerate(
+        (
+            AdvisorState.AVAILABLE,
+            AdvisorState.RINGING,
+            AdvisorState.ON_CALL,
+            AdvisorState.WRAP_UP,
+            AdvisorState.PAUSED,
+            AdvisorState.LOGGED_OUT,
+        )
+    )
 }
-STATE_ORDER = {s: i for i, s in enumerate(STATE_LABELS)}
 # the figures of the wallboard, in the order shown, and the target of those that have one
 SHOWN = (
     "offered",
@@ -63,27 +70,12 @@ SHOWN = (
     "transfers",
     "callbacks_requested",
 )
-DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 Clock = Callable[[], datetime]
 
 
 def french_day(day: datetime) -> str:
-    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def _percent(share: float) -> str:
@@ -171,7 +163,7 @@ class SupervisionService:
                     advisor_id=advisor.id,
                     name=advisor.name,
                     state=state.value,
-                    state_label=STATE_LABELS[state],
+                    state_label=STATE_LABELS[state.value],
                     reason=None if reason is None else self._reason_labels.get(reason, reason),
                     since=change.at if change is not None else None,
                     seconds_in_state=None if change is None else max(0, int((now - change.at).total_seconds())),

@@ -152,7 +152,7 @@ async def test_a_real_call_waits_then_is_answered_and_today_s_figures_move(
         # the advisor logs in: the call is offered to her, answered, then ends after 2 s of talk
         await cli(served.env, "advisors", "presence", "agnes", "login")
         await expect(advisors.locator("td").nth(0)).to_have_text(
-            re.compile("Sonnerie|En communication|Après-appel|Disponible"), timeout=STEP
+            re.compile("Appel entrant|En communication|Fin d'appel|Disponible"), timeout=STEP
         )
         await expect(waiting).to_have_text("Aucun appel en attente.", timeout=STEP)
         await announced(page, "Plus aucun appel en attente")
