@@ -140,6 +140,7 @@ class SupervisionService:
             return Snapshot(
                 at=now,
                 day=french_day(local),
+                time=local.strftime("%H:%M:%S"),
                 waiting=(waiting := self._waiting(now, {})),
                 longest_wait_seconds=waiting[0].wait_seconds if waiting else None,
                 threshold_seconds=round(t.service_level),
@@ -175,6 +176,7 @@ class SupervisionService:
         return Snapshot(
             at=now,
             day=french_day(local),
+            time=local.strftime("%H:%M:%S"),
             waiting=waiting,
             longest_wait_seconds=waiting[0].wait_seconds if waiting else None,
             threshold_seconds=round(self._t.service_level),

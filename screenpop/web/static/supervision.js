@@ -91,8 +91,9 @@ function draw(s) {
     text(tr.cells[2], f.target || "—");
     text(tr.cells[3], f.status_label || "—");
   }
-  const at = new Date(s.at);
-  text($("wb-updated").querySelector("time"), at.toLocaleTimeString("fr-FR"));
+  const time = $("wb-updated").querySelector("time");
+  time.dateTime = s.at;
+  text(time, s.time);
   tick();
   announce(last, s);
   last = s;
