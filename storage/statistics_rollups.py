@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from storage.statistics import SUM_NAMES, GroupRow, params, presence_seconds, report_groups
+from storage.statistics import SUM_NAMES, GroupRow, PresenceRow, params, presence_rows, report_groups
 
 # the breakdowns summed per day; the others (day, week, month, weekday) are made of the days' whole sums
 DAY_DIMENSIONS: tuple[str, ...] = (
@@ -77,15 +77,12 @@ class RollupRepository:
             await conn.execute("DELETE FROM statistics_dirty_days WHERE day = $1", day)
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('statistics_rollups'), $1::int)", day.toordinal())
             rows = await report_groups(conn, common_of(start, end), DAY_DIMENSIONS)
-            presence = await presence_seconds(conn, start, end)
+            presence = await presence_rows(conn, start, end)
             await conn.execute("DELETE FROM statistics_days WHERE day = $1", day)
-            await conn.execute(
-                "INSERT INTO statistics_days (day, thresholds, logged_in, paused, busy) VALUES ($1, $2, $3, $4, $5)",
-                day,
-                thresholds,
-                presence["logged_in"],
-                presence["paused"],
-                presence["busy"],
+            await conn.execute("INSERT INTO statistics_days (day, thresholds) VALUES ($1, $2)", day, thresholds)
+            await conn.executemany(
+                "INSERT INTO statistics_presence (day, advisor_id, state, reason, seconds) VALUES ($1, $2, $3, $4, $5)",
+                [(day, p.advisor_id, p.state, p.reason, p.seconds) for p in presence],
             )
             await conn.executemany(
                 _INSERT,
@@ -134,14 +131,14 @@ class RollupRepository:
                 out.append(GroupRow(dim, r[f"k_{dim}"], None, {n: r[n] for n in SUM_NAMES}))
         return out
 
-    async def presence(self, days: Sequence[date]) -> dict[str, float]:
-        row = await self._pool.fetchrow(
-            """SELECT coalesce(sum(logged_in), 0) AS logged_in, coalesce(sum(paused), 0) AS paused,
-                      coalesce(sum(busy), 0) AS busy
-               FROM statistics_days WHERE day = ANY ($1::date[])""",
+    async def presence(self, days: Sequence[date]) -> list[PresenceRow]:
+        """The presence seconds of these days, per advisor, state and reason."""
+        rows = await self._pool.fetch(
+            """SELECT advisor_id, state, reason, sum(seconds) AS seconds FROM statistics_presence
+               WHERE day = ANY ($1::date[]) GROUP BY advisor_id, state, reason""",
             list(days),
         )
-        return dict(row or {})
+        return [PresenceRow(r["advisor_id"], r["state"], r["reason"], r["seconds"]) for r in rows]
 
 
 def common_for(tz: str, short: float, t: float, cap: float, repeat_days: int) -> Any:

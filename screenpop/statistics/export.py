@@ -49,16 +49,43 @@ def _header() -> list[str]:
         "Groupe",
         "Part des appels (%)",
         *(definitions.DEFINITIONS[n].label + UNITS[definitions.DEFINITIONS[n].unit] for n in FIGURE_NAMES),
+        *PRESENCE_COLUMNS,
     ]
 
 
+PRESENCE_COLUMNS = ("Temps connecté (s)", "Temps en pause (s)", "Temps en communication et après-appel (s)")
+PRESENCE_GROUP = "Temps des conseillers"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
 def _rows(which: str, p: PeriodOut) -> Iterable[list[str]]:
-    yield [which, _date(p.start), _date(p.end), "Ensemble", "", p.label, "100,00", *_values(p.figures)]
+    yield [which, _date(p.start), _date(p.end), "Ensemble", "", p.label, "100,00", *_values(p.figures), "", "", ""]
     for dim, groups in p.breakdowns.items():
         for g in groups:
             share = "" if g.share is None else f"{g.share * 100:.2f}".replace(".", ",")
             key = _key(dim, g.key)
-            yield [which, _date(p.start), _date(p.end), DIMENSION_LABELS[dim], key, g.label, share, *_values(g.figures)]
+            yield [
+                which,
+                _date(p.start),
+                _date(p.end),
+                DIMENSION_LABELS[dim],
+                key,
+                g.label,
+                share,
+                *_values(g.figures),
+                "",
+                "",
+                "",
+            ]
+    occupancy = FIGURE_NAMES.index("occupancy")
+    for a in p.presence:
+        figures = [""] * len(FIGURE_NAMES)
+        figures[occupancy] = _plain(a.occupancy)
+        times = [_seconds(a.logged_in), _seconds(a.paused), _seconds(a.busy)]
+        yield [which, _date(p.start), _date(p.end), PRESENCE_GROUP, a.key, a.advisor, "", *figures, *times]
 
 
 def _values(figures: dict[str, FigureOut]) -> list[str]:

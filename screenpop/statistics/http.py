@@ -121,6 +121,7 @@ def _report_context(service: StatisticsService, q: ReportQuery, report: ReportOu
         "q": q,
         "report": report,
         "definitions": definitions.DEFINITIONS,
+        "duration": definitions.duration,
         "main_figures": MAIN_FIGURES,
         "table_figures": TABLE_FIGURES,
         "dimensions": (q.grouping, *BREAKDOWNS),

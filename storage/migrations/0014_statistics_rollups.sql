@@ -8,12 +8,19 @@
 CREATE TABLE statistics_days (
     day         date PRIMARY KEY,
     thresholds  text NOT NULL CHECK (char_length(thresholds) <= 200),
-    built_at    timestamptz NOT NULL DEFAULT now(),
-    -- the presence log's seconds that day (occupancy)
-    logged_in   double precision NOT NULL DEFAULT 0,
-    paused      double precision NOT NULL DEFAULT 0,
-    busy        double precision NOT NULL DEFAULT 0
+    built_at    timestamptz NOT NULL DEFAULT now()
 );
+
+-- the presence log's seconds that day, per advisor, state and pause reason ('' for none): occupancy, time logged in
+-- and in pause by reason
+CREATE TABLE statistics_presence (
+    day         date NOT NULL REFERENCES statistics_days (day) ON DELETE CASCADE,
+    advisor_id  bigint NOT NULL,
+    state       text NOT NULL CHECK (char_length(state) <= 20),
+    reason      text NOT NULL CHECK (char_length(reason) <= 40),
+    seconds     double precision NOT NULL
+);
+CREATE INDEX statistics_presence_day_idx ON statistics_presence (day);
 
 -- the sums of a day per breakdown (dimension '' : the whole day) and key (NULL: « non renseigné »), named as
 -- screenpop.statistics.kpis.Totals

@@ -100,8 +100,18 @@ async def store_records(pool: asyncpg.Pool) -> None:
     """The communes, an advisor and RECORDS (also used by the browser test)."""
     await ensure_communes(pool)
     await pool.execute("TRUNCATE advisors RESTART IDENTITY CASCADE")
-    await pool.execute(
-        "INSERT INTO advisors (login, name, interface) VALUES ('agnes', 'Agnès Roussel', 'Local/agnes@advisors')"
+    advisor_id = await pool.fetchval(
+        "INSERT INTO advisors (login, name, interface) VALUES ('agnes', 'Agnès Roussel', 'Local/agnes@advisors') "
+        "RETURNING id"
+    )
+    await pool.executemany(  # 8:00 logged in, 12:00–13:00 at lunch, 17:00 logged out
+        "INSERT INTO advisor_events (advisor_id, state, reason, at) VALUES ($1, $2, $3, $4)",
+        [
+            (advisor_id, "available", None, DAY.replace(hour=8)),
+            (advisor_id, "paused", "meal", DAY.replace(hour=12)),
+            (advisor_id, "available", None, DAY.replace(hour=13)),
+            (advisor_id, "logged_out", None, DAY.replace(hour=17)),
+        ],
     )
     columns = sorted({c for r in RECORDS for c in r})
     await pool.executemany(
@@ -160,6 +170,10 @@ async def test_the_json_report_gives_the_hand_computed_figures(client: Client) -
     assert {"Béthune", "Liévin", "Non renseigné"} <= communes
     advisors = {g["label"] for g in body["report"]["breakdowns"]["advisor"]}
     assert "Agnès Roussel" in advisors
+    [agnes] = body["report"]["presence"]
+    assert (agnes["advisor"], agnes["logged_in"], agnes["paused"]) == ("Agnès Roussel", 9 * 3600, 3600)
+    assert agnes["pauses"] == {"Repas": 3600} and body["report"]["pauses"] == {"Repas": 3600}
+    assert agnes["occupancy"]["value"] == 0.0  # no on_call in this log: 0 of 8 h available, not « — »
     hours = {g["key"]: g["figures"]["offered"]["value"] for g in body["report"]["breakdowns"]["hour"]}
     assert hours == {"09": 1, "10": 1, "11": 1, "12": 1, "22": 0}  # Paris hours; 22 h is closed
     before = body["comparison"]
@@ -220,6 +234,11 @@ async def test_the_report_csv_reads_back_in_a_french_spreadsheet(client: Client)
     assert {r[5] for r in communes} >= {"Béthune", "Liévin"}
     days = [r for r in rows if r[3] == "Jour" and r[0] == "Période"]
     assert [r[4] for r in days] == ["10/03/2026"] and days[0][5] == "mardi 10/03/2026"
+    assert all(len(r) == len(header) for r in rows)
+    [agnes] = [r for r in rows if r[3] == "Temps des conseillers" and r[0] == "Période"]
+    assert agnes[4:6] == ["Local/agnes@advisors", "Agnès Roussel"]
+    assert agnes[-3:] == ["32400,0", "3600,0", "0,0"]
+    assert agnes[header.index("Taux d'occupation (%)")] == "0,00"
     compared = [r for r in rows if r[0] == "Comparaison"]
     assert compared[0][1:3] == ["10/03/2025", "10/03/2025"] and compared[0][rate] == ""  # no call: « — »
 
@@ -242,6 +261,7 @@ async def test_the_pages(client: Client) -> None:
     assert "66,7\u00a0%" in text and "non atteint" in text
     assert "/statistiques/definitions#def-answer-rate" in text
     assert "/statistiques/appels?" in text
+    assert "Temps des conseillers" in text and "Repas : 1 h 00 min" in text
     definitions_page = await (await client.get("/statistiques/definitions")).text()
     for d in definitions.DEFINITIONS.values():
         assert f'id="{d.anchor}"' in definitions_page
@@ -283,3 +303,15 @@ async def test_advisors_are_refused(client: Client, session: Session) -> None:
         response = await client.get(path, params=PERIOD)
         assert response.status == 403
         assert "superviseurs" in (await response.json())["message"]
+
+
+async def test_the_figures_alone_equal_the_reports(pool: asyncpg.Pool) -> None:
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 10, 15, 0, tzinfo=UTC))  # that day, 16:00
+    today = DAY.date()
+    figures = await service.figures(today, today)
+    report = await service.report(service.default_query().model_copy(update={"start": today, "end": today}))
+    for name, shown in report.report.figures.items():
+        assert getattr(figures, name).value == shown.value, name
+    assert figures.offered.value == 4 and figures.closed.value == 1
+    # occupancy up to now only: logged in 8:00–16:00 (7 h available, 1 h at lunch)
+    assert (figures.occupancy.numerator, figures.occupancy.denominator) == (0.0, 7 * 3600)

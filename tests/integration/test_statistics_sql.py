@@ -316,16 +316,22 @@ async def test_presence_seconds_in_sql_equal_the_pure_intervals(pool: asyncpg.Po
             events.append((advisor_id, rng.choice(list(AdvisorState)).value, at))
     await pool.executemany("INSERT INTO advisor_events (advisor_id, state, at) VALUES ($1, $2, $3)", events)
     repo = StatisticsRepository(pool)
-    sql = await repo.presence(s, e)
+    rows = await repo.presence(s, e)
+    sql = kpis.presence_of((r.state, r.seconds) for r in rows)
+    for advisor_id in ids:  # per advisor too
+        own = kpis.presence_of((r.state, r.seconds) for r in rows if r.advisor_id == advisor_id)
+        mine = [kpis.StateChangeFact(str(a), AdvisorState(st), at) for a, st, at in events if a == advisor_id]
+        expected = kpis.presence_totals(kpis.intervals(mine, s, e))
+        assert (own.logged_in, own.paused, own.busy) == pytest.approx(
+            (expected.logged_in, expected.paused, expected.busy)
+        )
     changes = [
         kpis.StateChangeFact(str(r["advisor_id"]), AdvisorState(r["state"]), r["at"])
         for r in await repo.presence_changes(s, e)
     ]
     pure = kpis.presence_totals(kpis.intervals(changes, s, e))
     assert pure.logged_in > pure.busy > 0 and pure.paused > 0
-    assert sql["logged_in"] == pytest.approx(pure.logged_in)
-    assert sql["paused"] == pytest.approx(pure.paused)
-    assert sql["busy"] == pytest.approx(pure.busy)
+    assert (sql.logged_in, sql.paused, sql.busy) == pytest.approx((pure.logged_in, pure.paused, pure.busy))
     # and from the log as stored, without the query's own selection
     everything = [kpis.StateChangeFact(str(a), AdvisorState(st), at) for a, st, at in events]
     whole = kpis.presence_totals(kpis.intervals(everything, s, e))
@@ -341,8 +347,10 @@ async def _presence_log(pool: asyncpg.Pool) -> None:
         at = s.astimezone(UTC) - timedelta(hours=30)
         while at < e + timedelta(hours=5):
             at += timedelta(seconds=rng.uniform(1, 4 * 3600))
-            events.append((advisor_id, rng.choice(list(AdvisorState)).value, at))
-    await pool.executemany("INSERT INTO advisor_events (advisor_id, state, at) VALUES ($1, $2, $3)", events)
+            state = rng.choice(list(AdvisorState))
+            reason = rng.choice(["meal", "break", "missed_call", None]) if state is AdvisorState.PAUSED else None
+            events.append((advisor_id, state.value, reason, at))
+    await pool.executemany("INSERT INTO advisor_events (advisor_id, state, reason, at) VALUES ($1, $2, $3, $4)", events)
 
 
 def _same_report(a: PeriodOut, b: PeriodOut) -> None:
@@ -354,6 +362,13 @@ def _same_report(a: PeriodOut, b: PeriodOut) -> None:
         return out
 
     va, vb = values(a), values(b)
+    assert [(x.key, x.pauses.keys()) for x in a.presence] == [(x.key, x.pauses.keys()) for x in b.presence]
+    for x, y in zip(a.presence, b.presence, strict=True):
+        assert (x.logged_in, x.paused, x.busy) == pytest.approx((y.logged_in, y.paused, y.busy))
+        assert x.pauses == pytest.approx(y.pauses)
+        va[("presence", x.key, "occupancy")] = x.occupancy.value
+        vb[("presence", y.key, "occupancy")] = y.occupancy.value
+    assert a.pauses == pytest.approx(b.pauses)
     assert va.keys() == vb.keys()
     for k, v in va.items():
         if v is None or vb[k] is None:
@@ -371,6 +386,12 @@ async def test_the_daily_sums_give_the_report_the_records_give(
     queries = [ReportQuery(start=START, end=END, grouping=g, compare="none") for g in ("day", "week", "month")]
     plain = [await service.report(q) for q in queries]
     assert plain[0].report.figures["occupancy"].value is not None
+    people = plain[0].report.presence
+    assert [p.advisor for p in people] == ["Agnès Roussel", "Bruno Lefèvre"]
+    assert set(plain[0].report.pauses) == {"Repas", "Pause", "Appel manqué", "Sans motif"}
+    assert sum(plain[0].report.pauses.values()) == pytest.approx(sum(p.paused for p in people))
+    agnes = next(g for g in plain[0].report.breakdowns["advisor"] if g.key == "Local/agnes@advisors")
+    assert agnes.figures["occupancy"].value == people[0].occupancy.value is not None
     assert await service.refresh(limit=1000) > 15
     assert await service.refresh(limit=1000) == 0  # nothing left
     summed = await pool.fetchval("SELECT count(*) FROM statistics_days WHERE day BETWEEN $1 AND $2", START, END)
