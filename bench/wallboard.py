@@ -31,7 +31,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import redis.asyncio as aioredis
 
+from config.settings import load_settings
 from screenpop.statistics.kpis import Thresholds
+from screenpop.statistics.service import StatisticsService
 from screenpop.supervision.notifier import WallboardNotifier
 from screenpop.supervision.service import SupervisionService
 from storage.advisors import AdvisorRepository
@@ -39,7 +41,6 @@ from storage.calls import CallRecordRepository
 from storage.migrate import migrate
 from storage.pool import create_pool
 from storage.redis.commands import RedisRouterCommands
-from storage.statistics import StatisticsRepository
 from telephony.advisors import AdvisorState, StateChange
 from telephony.effects import AdvisorRinging, AnyEffect, CallAnswered, CallEnded, CallQueued, CallStarted
 from telephony.live import LiveView
@@ -164,7 +165,7 @@ async def _run(calls: int, advisors: int, snapshots: int, effects: int) -> tuple
             service = SupervisionService(
                 live,
                 repo,
-                StatisticsRepository(pool),
+                StatisticsService(pool, load_settings(), lambda: datetime.now(UTC)),
                 RedisRouterCommands(redis, "gps"),
                 thresholds=Thresholds(),
                 pause_reasons={"break": "Pause"},
