@@ -60,7 +60,6 @@ from storage.redis.signing import SigningKeys
 from storage.redis.throttle import LoginThrottle
 from storage.redis.uploads import UploadStore
 from storage.spool import Spool
-from storage.statistics import StatisticsRepository
 from storage.users import Role, UserRepository
 from storage.writer import RecordWriter
 from telephony.advisors import StateChange
@@ -402,13 +401,15 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             may_read_number=history.check,  # the pop's suggestions from a caller's history: the history's rule
         ),
     )
+    statistics = StatisticsService(pool, settings, lambda: datetime.now(UTC))
+    statistics_http.setup(app, statistics_http.StatisticsDeps(statistics))
     supervision_http.setup(
         app,
         supervision_http.SupervisionDeps(
             SupervisionService(
                 live,
                 advisors,
-                StatisticsRepository(pool),
+                statistics,  # today's figures, as the reports compute them
                 RedisRouterCommands(redis, queue),
                 thresholds=Thresholds.from_settings(settings),
                 pause_reasons=settings.routing.pause_reasons,
@@ -419,8 +420,6 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             settings.origins,
         ),
     )
-    statistics = StatisticsService(pool, settings, lambda: datetime.now(UTC))
-    statistics_http.setup(app, statistics_http.StatisticsDeps(statistics))
 
     async def statistics_ctx(_: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(refresh_forever(statistics), name="statistics-daily-sums")

@@ -112,6 +112,7 @@ def families(svc: Sources, *, redis_up: bool, postgresql_up: bool) -> list[Metri
         GaugeMetricFamily("gps_redis_up", "1 when Redis answered PING within 1 s", value=int(redis_up)),
         GaugeMetricFamily("gps_router_leader", "1 while this instance leads the routing", value=int(svc.router.leader)),
         GaugeMetricFamily("gps_desk_sockets", "Advisors' desk websockets open on this instance", value=hub.sockets),
+        GaugeMetricFamily("gps_wallboard_sockets", "Wallboards open on this instance", value=svc.hub.watchers),
     ]
     buckets = [(f"{bound / 1000:g}", float(hub.latency_buckets[bound])) for bound in LATENCY_BUCKETS_MS]
     buckets.append(("+Inf", float(hub.latency_count)))

@@ -54,6 +54,7 @@ class Snapshot(BaseModel):
 
     at: datetime
     day: str  # « samedi 5 décembre 2026 »
+    time: str  # « 18:25:09 », in the line's time zone
     waiting: list[WaitingCall]
     longest_wait_seconds: int | None
     threshold_seconds: int  # T of the service level: a wait beyond it is flagged

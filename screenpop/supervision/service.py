@@ -4,10 +4,9 @@ Sources, each the one that is right on every instance:
 - the calls waiting and in progress: the instance's live view (`telephony.live`), fed by its own AMI link;
 - the advisors' states: the presence log in PostgreSQL (the leading router writes it, then tells the desks and the
   wallboards); the live view's advisors are exact only on the leader's instance, so they are not read here;
-- today's figures: the stored facts of the day summed by the statistics' SQL (`storage.statistics`, the same sums
-  as the reports, kept equal to the pure module by its test) and turned into figures by the KPI dictionary
-  (`screenpop.statistics.kpis.figures`), never by counters kept in memory: a restart, or another instance, shows
-  the same.
+- today's figures: the statistics' own figures of the day (`StatisticsService.figures(today, today)`: the stored
+  facts summed by the reports' SQL, kept equal to the KPI dictionary `screenpop.statistics.kpis` by its test), never
+  counters kept in memory: a restart, or another instance, shows the same.
 """
 
 from __future__ import annotations
@@ -15,16 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from screenpop.desk.models import STATE_LABELS
 from screenpop.statistics import definitions, kpis
+from screenpop.statistics.errors import ReportTooSlow
+from screenpop.statistics.service import MONTHS, WEEKDAYS, StatisticsService
 from screenpop.supervision.errors import ActionRefused, InvalidAction, RouterDown, UnknownAdvisor
 from screenpop.supervision.models import ActionForm, AdvisorRow, FigureRow, Snapshot, Status, WaitingCall
 from storage.advisors import AdvisorRepository
-from storage.statistics import StatisticsRepository, params
 from storage.users import User
 from telephony.advisors import MISSED_CALL, AdvisorState
 from telephony.aio import bounded
@@ -40,15 +41,20 @@ UNAVAILABLE = (
     "La base de données ne répond pas : les conseillers et les chiffres du jour reviendront avec elle ; les appels "
     "en attente restent à jour."
 )
-STATE_LABELS = {
-    AdvisorState.AVAILABLE: "Disponible",
-    AdvisorState.RINGING: "Sonnerie",
-    AdvisorState.ON_CALL: "En communication",
-    AdvisorState.WRAP_UP: "Après-appel",
-    AdvisorState.PAUSED: "En pause",
-    AdvisorState.LOGGED_OUT: "Déconnecté",
+# the advisors' states in the words of their desk, in the wallboard's order
+STATE_ORDER = {
+    s: i
+    for i, s in enumerate(
+        (
+            AdvisorState.AVAILABLE,
+            AdvisorState.RINGING,
+            AdvisorState.ON_CALL,
+            AdvisorState.WRAP_UP,
+            AdvisorState.PAUSED,
+            AdvisorState.LOGGED_OUT,
+        )
+    )
 }
-STATE_ORDER = {s: i for i, s in enumerate(STATE_LABELS)}
 # the figures of the wallboard, in the order shown, and the target of those that have one
 SHOWN = (
     "offered",
@@ -63,27 +69,12 @@ SHOWN = (
     "transfers",
     "callbacks_requested",
 )
-DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 Clock = Callable[[], datetime]
 
 
 def french_day(day: datetime) -> str:
-    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def _percent(share: float) -> str:
@@ -95,7 +86,7 @@ class SupervisionService:
         self,
         live: LiveView,
         advisors: AdvisorRepository,
-        statistics: StatisticsRepository,
+        statistics: StatisticsService,
         commands: RouterCommands,
         *,
         thresholds: kpis.Thresholds,
@@ -122,32 +113,22 @@ class SupervisionService:
     async def snapshot(self) -> Snapshot:
         now = self._clock()
         local = now.astimezone(self._tz)
-        start = datetime.combine(local.date(), time(0), self._tz).astimezone(UTC)
         t = self._t
-        common = params(
-            start,
-            now + timedelta(seconds=1),
-            self._tz.key,
-            t.short_abandon,
-            t.service_level,
-            t.wrap_up_cap,
-            t.repeat_days,
-        )
         try:  # PostgreSQL away or slow: the calls waiting (the live view) are shown all the same
-            advisors, last, groups, presence = await bounded(
+            advisors, last, figures = await bounded(
                 asyncio.gather(
                     self._advisors.list(active_only=True),
                     self._advisors.last_states(),
-                    self._statistics.groups(common, ()),  # the day as a whole: one row
-                    self._statistics.presence(start, now),
+                    self._statistics.figures(local.date(), local.date()),  # today, as the reports compute a day
                 ),
                 self._within,
             )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, ReportTooSlow) as exc:
             log.warning("wallboard: the database did not answer (%r): calls only", exc)
             return Snapshot(
                 at=now,
                 day=french_day(local),
+                time=local.strftime("%H:%M:%S"),
                 waiting=(waiting := self._waiting(now, {})),
                 longest_wait_seconds=waiting[0].wait_seconds if waiting else None,
                 threshold_seconds=round(t.service_level),
@@ -158,8 +139,6 @@ class SupervisionService:
                 unavailable=UNAVAILABLE,
             )
         names = {a.interface: a.name for a in advisors}
-        whole = next(g for g in groups if g.dimension == "")
-        figures = kpis.figures(kpis.Totals.of(whole.sums), kpis.PresenceTotals(**presence))
         waiting = self._waiting(now, names)
         rows = []
         for advisor in advisors:
@@ -171,7 +150,7 @@ class SupervisionService:
                     advisor_id=advisor.id,
                     name=advisor.name,
                     state=state.value,
-                    state_label=STATE_LABELS[state],
+                    state_label=STATE_LABELS[state.value],
                     reason=None if reason is None else self._reason_labels.get(reason, reason),
                     since=change.at if change is not None else None,
                     seconds_in_state=None if change is None else max(0, int((now - change.at).total_seconds())),
@@ -183,6 +162,7 @@ class SupervisionService:
         return Snapshot(
             at=now,
             day=french_day(local),
+            time=local.strftime("%H:%M:%S"),
             waiting=waiting,
             longest_wait_seconds=waiting[0].wait_seconds if waiting else None,
             threshold_seconds=round(self._t.service_level),

@@ -44,6 +44,7 @@ async def test_metrics_parse_and_tell_the_service_s_state(served: Served) -> Non
     assert value["gps_calls_waiting"] == 0
     assert value["gps_postgresql_up"] == 1 and value["gps_redis_up"] == 1
     assert value["gps_router_leader"] == 1
+    assert value["gps_desk_sockets"] == 0 and value["gps_wallboard_sockets"] == 0
     for counter in ("gps_records_spooled", "gps_records_written", "gps_records_rejected"):
         assert families[counter].type == "counter"
     latency = families["gps_pop_latency_seconds"]

@@ -18,14 +18,15 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from config.settings import load_settings
 from gps_admin.app import SERVICE, Endpoints, build_app
 from screenpop.statistics.kpis import Thresholds
+from screenpop.statistics.service import StatisticsService
 from screenpop.supervision.service import SHOWN, SupervisionService
 from storage.advisors import AdvisorRepository
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
 from storage.redis.commands import RedisRouterCommands
-from storage.statistics import StatisticsRepository
 from telephony.effects import CallQueued, CallStarted
 from telephony.live import LiveView
 from telephony.records import CallStatus, RingAttempt, RingResult
@@ -384,7 +385,7 @@ async def test_with_the_database_away_the_wallboard_still_shows_the_calls_waitin
     service = SupervisionService(
         live,
         AdvisorRepository(pool, {}),
-        StatisticsRepository(pool),
+        StatisticsService(pool, load_settings(), lambda: datetime.now(UTC)),
         RedisRouterCommands(redis := aioredis.Redis(), "gps"),  # never connected: no action here
         thresholds=Thresholds(),
         pause_reasons={},

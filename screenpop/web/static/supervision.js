@@ -12,6 +12,8 @@ let fetching = null;
 let again = false;
 let last = null; // the previous snapshot, to tell what changed
 let skew = 0; // server clock − browser clock, in ms
+let threshold = null; // seconds: a wait beyond it is flagged (the service level's T)
+const overSaid = new Set(); // the waiting calls already announced as beyond the threshold
 
 function text(el, value) { el.textContent = value == null ? "" : String(value); }
 
@@ -53,6 +55,7 @@ function fill(tbody, rows, empty, columns) {
 
 function draw(s) {
   skew = Date.parse(s.at) - Date.now();
+  threshold = s.threshold_seconds;
   const gone = $("wb-unavailable"); // the database away: the calls only
   gone.replaceChildren();
   if (s.unavailable) { const p = document.createElement("p"); p.className = "error"; text(p, s.unavailable); gone.appendChild(p); }
@@ -62,13 +65,12 @@ function draw(s) {
   text($("wb-in-call"), s.in_call);
   fill($("wb-waiting").tBodies[0], s.waiting.map((w) => {
     const tr = document.createElement("tr");
-    if (w.over_target) tr.className = "kpi-below";
+    tr.dataset.linkedid = w.linkedid;
     cell(tr, "td", w.caller);
     cell(tr, "td", w.topic || "—");
-    const td = cell(tr, "td", "");
-    td.appendChild(clock(tr, w.queued_at));
-    if (w.over_target) { const b = document.createElement("strong"); text(b, " (au-delà du seuil)"); td.appendChild(b); }
+    cell(tr, "td", "").appendChild(clock(tr, w.queued_at));
     cell(tr, "td", w.ringing || "—");
+    if (w.over_target) flagOver(tr);
     return tr;
   }), "Aucun appel en attente.", 4);
   fill($("wb-advisors").tBodies[0], s.advisors.map((a) => {
@@ -89,36 +91,58 @@ function draw(s) {
     text(tr.cells[2], f.target || "—");
     text(tr.cells[3], f.status_label || "—");
   }
-  const at = new Date(s.at);
-  text($("wb-updated").querySelector("time"), at.toLocaleTimeString("fr-FR"));
+  const time = $("wb-updated").querySelector("time");
+  time.dateTime = s.at;
+  text(time, s.time);
   tick();
   announce(last, s);
   last = s;
 }
 
-function tick() {
-  const now = Date.now() + skew;
-  for (const tr of document.querySelectorAll(".wallboard tr[data-since]")) {
-    const span = tr.querySelector(".wb-clock");
-    if (span && tr.dataset.since) text(span, duration((now - Date.parse(tr.dataset.since)) / 1000));
-  }
+function flagOver(tr) {
+  if (tr.classList.contains("kpi-below")) return;
+  tr.classList.add("kpi-below");
+  const b = document.createElement("strong");
+  text(b, " (au-delà du seuil)");
+  tr.cells[2].appendChild(b);
 }
 
+// The clocks tick here, between snapshots; a caller passing the threshold meanwhile is flagged and announced once.
+function tick() {
+  const now = Date.now() + skew;
+  const crossed = [];
+  for (const tr of document.querySelectorAll(".wallboard tr[data-since]")) {
+    const span = tr.querySelector(".wb-clock");
+    if (!span || !tr.dataset.since) continue;
+    const seconds = (now - Date.parse(tr.dataset.since)) / 1000;
+    text(span, duration(seconds));
+    const id = tr.dataset.linkedid;
+    if (id && threshold != null && seconds > threshold) {
+      flagOver(tr);
+      if (!overSaid.has(id)) { overSaid.add(id); crossed.push(id); }
+    }
+  }
+  if (crossed.length && last) say(crossed.length + " appel(s) attendent depuis plus de " + threshold + " s.");
+}
+
+function say(message) { text($("wb-announce"), message); }
+
 function announce(before, now) {
+  const present = new Set(now.waiting.map((w) => w.linkedid));
+  for (const id of overSaid) if (!present.has(id)) overSaid.delete(id); // calls gone: forgotten
   if (!before) return;
   const said = [];
   if (!before.waiting.length && now.waiting.length) said.push(now.waiting.length + " appel(s) en attente.");
   if (before.waiting.length && !now.waiting.length) said.push("Plus aucun appel en attente.");
-  const over = (s) => new Set(s.waiting.filter((w) => w.over_target).map((w) => w.linkedid));
-  const overBefore = over(before);
-  const newlyOver = [...over(now)].filter((id) => !overBefore.has(id)).length;
-  if (newlyOver) said.push(newlyOver + " appel(s) attendent au-delà du seuil.");
+  const newlyOver = now.waiting.filter((w) => w.over_target && !overSaid.has(w.linkedid));
+  for (const w of newlyOver) overSaid.add(w.linkedid);
+  if (newlyOver.length) said.push(newlyOver.length + " appel(s) attendent depuis plus de " + now.threshold_seconds + " s.");
   const status = new Map(before.figures.map((f) => [f.name, f.status]));
   for (const f of now.figures) {
     const was = status.get(f.name);
     if (was && was !== f.status && f.status !== "none") said.push(f.label + " : " + f.shown + ", " + f.status_label + ".");
   }
-  if (said.length) text($("wb-announce"), said.join(" "));
+  if (said.length) say(said.join(" "));
 }
 
 async function refresh() {
