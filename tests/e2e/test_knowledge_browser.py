@@ -84,6 +84,7 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
         await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
                   stdin=PASSWORD + "\n")  # fmt: skip
     await published(fresh_database, "Payer ses impôts locaux par mensualités", ("taxes",), "Le prélèvement mensuel.")
+    await published(fresh_database, "Demander le RSA", ("social_aid/rsa",), "À la Caf ou en MDS.")
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -194,6 +195,11 @@ async def test_an_editors_script_link_and_event_attribute_never_run(served: Proc
     desk = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
     watch(desk, seen)
     await log_in(desk, url, "agnes", desk=True)
+    await desk.locator("#h-kb").click()  # the focus out of any field: « / » goes to the search
+    await desk.keyboard.press("/")
+    await expect(desk.locator("#kb-q")).to_be_focused()
+    await expect(desk.locator("#kb-q")).to_have_value("")  # the « / » was not typed into it
+    await desk.get_by_label("Motif de pause").focus()
     await desk.keyboard.press("Alt+k")
     await expect(desk.locator("#kb-q")).to_be_focused()
     await desk.keyboard.type("piégé")
@@ -248,6 +254,12 @@ async def test_a_suggestion_opens_beside_the_call_and_is_recorded_as_used(
         await expect(suggestion).to_be_focused()  # the focus is back where it was
         await expect(page.locator("#kb-used")).to_contain_text("Payer ses impôts locaux par mensualités")
         await assert_accessible(page, "article marked as used")
+        # the advisor picks the theme: the suggestions follow it
+        await page.get_by_label("Thème", exact=True).select_option("social_aid")
+        await expect(page.locator("#kb-suggestions")).to_contain_text("Demander le RSA", timeout=STEP)
+        await page.get_by_label("Sous-thème").select_option("rsa")
+        await expect(page.locator("#kb-suggestions")).to_contain_text("sous-thème choisi", timeout=STEP)
+        await expect(page.locator("#kb-suggestions")).not_to_contain_text("Payer ses impôts")
         ended = await served.expect(r"call ended linkedid=(\S+) status=\w+ caller=\+33321000401", within=60)
         linkedid = ended.group(1)
         await page.get_by_label("Issue").select_option("advice")
