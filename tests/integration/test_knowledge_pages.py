@@ -317,6 +317,30 @@ async def test_the_editors_to_do_list_and_the_weekly_report(
     page = html.unescape(await (await client.get("/connaissances/a-faire", headers=HTML)).text())
     assert "aide au permis de conduire" in page and "déneigement" not in page  # their topics only
     assert f'href="/connaissances/{late}"' in page and "Vieux texte" in page
+    # « Rédiger un article » starts a draft with the question as its title, on its theme
+    link = re.search(r'href="(/connaissances/nouveau\?[^"]+)"', page)
+    assert link is not None
+    form_page = html.unescape(await (await client.get(html.unescape(link[1]), headers=HTML)).text())
+    assert 'value="aide au permis de conduire"' in form_page
+    assert re.search(r'value="social_aid" checked', form_page)
+    # written from the question, the article takes it off the list; the other one is set aside
+    response = await client.post(
+        "/connaissances/nouveau",
+        data=multidict(form(title="Aide au permis de conduire", question="1.1")),
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert await pool.fetchval("SELECT resolved_by FROM knowledge_unanswered WHERE linkedid = '1.1'") == "ed.social"
+    page = html.unescape(await (await client.get("/connaissances/a-faire", headers=HTML)).text())
+    assert "aide au permis de conduire" not in page
+    # the roads' question is not the social editor's to set aside; the roads' editor sets it aside
+    assert (await client.post("/connaissances/questions/1.2/classer", data={})).status == 403
+    session.user = ROADS_EDITOR
+    response = await client.post("/connaissances/questions/1.2/classer", data={}, allow_redirects=False)
+    assert response.headers["Location"] == "/connaissances/a-faire?fait=classee"
+    assert (await client.post("/connaissances/questions/1.2/classer", data={})).status == 404  # done already
+    await pool.execute("UPDATE knowledge_unanswered SET resolved_at = NULL WHERE linkedid = '1.2'")
+    session.user = EDITOR
     session.user = SUPERVISOR
     page = html.unescape(await (await client.get(f"/connaissances/a-faire?service={ROADS}", headers=HTML)).text())
     assert "déneigement de ma rue" in page and "Vieux texte" not in page
