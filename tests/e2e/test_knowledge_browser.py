@@ -85,6 +85,14 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
                   stdin=PASSWORD + "\n")  # fmt: skip
     await published(fresh_database, "Payer ses impôts locaux par mensualités", ("taxes",), "Le prélèvement mensuel.")
     await published(fresh_database, "Demander le RSA", ("social_aid/rsa",), "À la Caf ou en MDS.")
+    conn = await asyncpg.connect(fresh_database)
+    try:  # a question an advisor could not answer, on the editor's theme: their to-do list and the weekly report
+        await conn.execute(
+            "INSERT INTO knowledge_unanswered (linkedid, question, topic, subtopic, asked_by)"
+            " VALUES ('1.1', 'aide au permis de conduire', 'social_aid', 'rsa', 'agnes')"
+        )
+    finally:
+        await conn.close()
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -183,9 +191,18 @@ async def test_an_editors_script_link_and_event_attribute_never_run(served: Proc
     await expect(page.get_by_role("heading", name=re.compile("Différences de la version 2"))).to_be_visible()
     await assert_accessible(page, "history and diff")
     await page.goto(url + "/connaissances/a-faire")
+    await expect(page.locator("main")).to_contain_text("aide au permis de conduire")
     await assert_accessible(page, "to-do list")
     await page.goto(url + "/connaissances/sans-reponse")
+    await expect(page.get_by_role("row", name=re.compile("Aide sociale, RSA"))).to_contain_text("1")
     await assert_accessible(page, "weekly report")
+    await page.goto(url + "/connaissances/a-faire")
+    await page.get_by_role("link", name=re.compile("Rédiger un article")).click()
+    await expect(page.get_by_label("Titre")).to_have_value("aide au permis de conduire")
+    await page.goto(url + "/connaissances/a-faire")
+    await page.get_by_role("button", name=re.compile("Classer")).click()
+    await expect(page.get_by_role("status")).to_have_text("Question classée : elle quitte la liste.")
+    await assert_accessible(page, "to-do list, question set aside")
     await page.goto(url + "/connaissances?q=pi%C3%A9g%C3%A9")
     await expect(page.locator("ol.hits mark").first).to_be_visible()
     await assert_accessible(page, "search results")
