@@ -186,6 +186,17 @@ async def test_an_editors_script_link_and_event_attribute_never_run(served: Proc
     assert await body.locator("script, img, [onerror], [onclick], a[href^='javascript']").count() == 0
     await body.get_by_text("lien brut").click()  # the raw link is text: clicking it does nothing
     await expect(page).to_have_url(re.compile(re.escape(article_url)))
+    await assert_accessible(page, "article, published")
+    # an edit from an older revision (someone saved meanwhile): refused, the editor's text kept
+    await page.get_by_role("link", name="Modifier").click()
+    await assert_accessible(page, "edit form")
+    await page.locator("input[name=revision]").evaluate("input => { input.value = '1'; }")
+    await page.get_by_label("Résumé").fill("Mon résumé à ne pas perdre")
+    await page.get_by_role("button", name="Enregistrer l'article").click()
+    await expect(page.locator(".error-summary")).to_contain_text("modifié entre-temps", timeout=STEP)
+    await expect(page.get_by_label("Résumé")).to_have_value("Mon résumé à ne pas perdre")
+    await assert_accessible(page, "edit refused: concurrent save")
+    await page.goto(article_url)
     # its history, with the readable diff
     await page.get_by_role("link", name="Historique et différences").click()
     await expect(page.get_by_role("heading", name=re.compile("Différences de la version 2"))).to_be_visible()
