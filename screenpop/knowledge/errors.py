@@ -29,6 +29,13 @@ class RevisionNotFound(KnowledgeError):
     status = 404
 
 
+class QuestionNotFound(KnowledgeError):
+    """A question left without an answer: unknown, or already answered or set aside."""
+
+    error_id = "knowledge-question-not-found"
+    status = 404
+
+
 class ArticleConflict(KnowledgeError):
     """Someone saved the article since this user read it."""
 

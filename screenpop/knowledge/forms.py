@@ -26,7 +26,9 @@ FIELD_LABELS = {
     "service_id": "Service propriétaire",
 }
 _FICHE_SPLIT = re.compile(r"[\s,;]+")
-_TEXT_MAX = {"title": 300, "summary": 2000, "body": 100_000, "review_by": 20, "linked_fiches": 400, "service_id": 20}
+LINKEDID = re.compile(r"[0-9.]{1,64}")
+_TEXT_MAX = {"title": 300, "summary": 2000, "body": 100_000, "review_by": 20, "linked_fiches": 400, "service_id": 20,
+             "question": 64}  # fmt: skip
 
 
 @dataclass
@@ -79,6 +81,11 @@ class ArticleForm:
             linked_partners=tuple(p.key for p in article.linked_partners),
             revision=article.revision,
         )
+
+    def question(self) -> str | None:
+        """The call whose question without an answer this article answers (its linkedid), if any."""
+        value = self.get("question")
+        return value if LINKEDID.fullmatch(value) else None
 
     def service_id(self) -> int | None:
         value = self.get("service_id")

@@ -30,7 +30,7 @@ from screenpop.knowledge.workflow import ACTION_LABELS, STATUS_LABELS, Action, S
 from screenpop.web import nav
 from screenpop.web.errors import BadRequest, Forbidden
 from screenpop.web.keys import user_of
-from screenpop.web.openapi import Operations, operation
+from screenpop.web.openapi import LINKEDID, Operations, operation
 from screenpop.web.pages import render
 from storage.users import Role, User
 
@@ -240,8 +240,14 @@ async def _form_page(
 async def new_page(request: web.Request) -> web.Response:
     user = _writer(request)
     review_by = (date.today() + timedelta(days=365)).isoformat()
-    form = ArticleForm(values={"review_by": review_by, "service_id": str(user.service_id or "")})
-    return await _form_page(request, form, article=None)
+    title = " ".join(request.query.get("titre", "").split())[:300]  # from a question without an answer
+    topic = request.query.get("theme", "")
+    known = {k for k, _, subs in request.app[KNOWLEDGE].service.topics() for k in (k, *(s for s, _ in subs))}
+    topics = tuple(dict.fromkeys((topic.partition("/")[0], topic))) if topic in known else ()
+    question = request.query.get("question", "")
+    values = {"review_by": review_by, "service_id": str(user.service_id or ""), "title": title, "question": question}
+    values["question"] = ArticleForm(values=values).question() or ""
+    return await _form_page(request, ArticleForm(values=values, topics=topics), article=None)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -262,6 +268,12 @@ async def create(request: web.Request) -> web.Response:
             request, form, article=None, errors={GENERAL: _sentence(exc.message)}, status=exc.status
         )
     log.info("knowledge article %s created by %s", created.id, user.login)
+    question = form.question()
+    if question is not None:  # written for a question without an answer: it leaves the to-do list
+        try:
+            await kb.service.resolve_question(user, question, created.id)
+        except KnowledgeError as exc:
+            log.info("question of call %s not resolved by article %s: %s", question, created.id, exc.message)
     raise web.HTTPSeeOther(f"/connaissances/{created.id}?fait=cree")
 
 
@@ -370,6 +382,7 @@ async def todo_page(request: web.Request) -> web.Response:
             "service_name": dict(services).get(chosen, f"service n° {chosen}"),
             "topic_labels": _topic_labels(kb.service),
             "pick_service": user.role is not Role.EDITOR,
+            "done": "Question classée : elle quitte la liste." if request.query.get("fait") == "classee" else None,
         },
     )
 
@@ -380,6 +393,15 @@ def _topic_labels(service: KnowledgeService) -> dict[str, str]:
         labels[key] = label
         labels.update({k: f"{label} › {v}" for k, v in subs})
     return labels
+
+
+async def set_aside(request: web.Request) -> web.Response:
+    """A question without an answer set aside (nothing to write for it): it leaves the to-do list."""
+    user = _writer(request)
+    linkedid = request.match_info["linkedid"]
+    await request.app[KNOWLEDGE].service.resolve_question(user, linkedid)
+    log.info("question of call %s set aside by %s", linkedid, user.login)
+    raise web.HTTPSeeOther("/connaissances/a-faire?fait=classee")
 
 
 async def unanswered_page(request: web.Request) -> web.Response:
@@ -427,6 +449,14 @@ OPERATIONS: Operations = {
     "/connaissances/sans-reponse": {
         "get": operation("Themes without an answer, counted by week (HTML): ?semaines=", errors=(403,))
     },
+    "/connaissances/questions/{linkedid}/classer": {
+        "post": operation(
+            "Set aside a question without an answer (form; 303 to the to-do list)",
+            csrf=True,
+            errors=(403, 404),
+            path_parameters=(LINKEDID,),
+        )
+    },
     "/connaissances/{id}": {
         "get": operation("An article (HTML): its text, review date, links", errors=(404,), path_parameters=(ID,))
     },
@@ -467,4 +497,5 @@ def setup(app: web.Application, knowledge: Knowledge) -> None:
     app.router.add_post(f"/connaissances/{ARTICLE_ID}/modifier", update)
     app.router.add_post(f"/connaissances/{ARTICLE_ID}/etat", transition)
     app.router.add_get(f"/connaissances/{ARTICLE_ID}/historique", history_page)
+    app.router.add_post(r"/connaissances/questions/{linkedid:[0-9.]{1,64}}/classer", set_aside)
     nav.register(app, nav.item("Base de connaissances", "/connaissances", WRITERS, order=30))

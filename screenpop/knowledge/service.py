@@ -19,6 +19,7 @@ from screenpop.knowledge.errors import (
     ArticleNotFound,
     InvalidArticle,
     NotAllowed,
+    QuestionNotFound,
     RevisionNotFound,
 )
 from screenpop.knowledge.fiches import FICHE_ID, LIVE_PAGE
@@ -299,6 +300,22 @@ class KnowledgeService:
         if topics is None:
             raise InvalidArticle(f"service n° {target} inconnu")
         return await self.loop.todo(target, list(topics), self._today())
+
+    async def resolve_question(self, user: User, linkedid: str, article_id: int | None = None) -> None:
+        """A question left without an answer, answered (by the article written for it) or set aside, by an editor
+        of a service whose topics include the question's, or a supervisor or admin. Raises `QuestionNotFound`
+        when no such question is open, `NotAllowed` for anyone else."""
+        topic = await self._pool.fetchval(
+            "SELECT topic FROM knowledge_unanswered WHERE linkedid = $1 AND resolved_at IS NULL", linkedid
+        )
+        if topic is None:
+            raise QuestionNotFound("question introuvable, ou déjà traitée")
+        if user.role not in (Role.SUPERVISOR, Role.ADMIN):
+            topics = await self._pool.fetchval("SELECT topics FROM services WHERE id = $1", user.service_id)
+            if user.role is not Role.EDITOR or topics is None or topic not in topics:
+                raise NotAllowed("cette question porte sur un thème d'un autre service")
+        if not await self.loop.resolve(linkedid, user.login, article_id):
+            raise QuestionNotFound("question introuvable, ou déjà traitée")
 
     async def unanswered_by_week(self, user: User, since: date, until: date, tz: str) -> list[WeekCount]:
         """Themes left without an answer, counted by week: for editors, supervisors and admins."""

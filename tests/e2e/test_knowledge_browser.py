@@ -84,6 +84,15 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
         await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
                   stdin=PASSWORD + "\n")  # fmt: skip
     await published(fresh_database, "Payer ses impôts locaux par mensualités", ("taxes",), "Le prélèvement mensuel.")
+    await published(fresh_database, "Demander le RSA", ("social_aid/rsa",), "À la Caf ou en MDS.")
+    conn = await asyncpg.connect(fresh_database)
+    try:  # a question an advisor could not answer, on the editor's theme: their to-do list and the weekly report
+        await conn.execute(
+            "INSERT INTO knowledge_unanswered (linkedid, question, topic, subtopic, asked_by)"
+            " VALUES ('1.1', 'aide au permis de conduire', 'social_aid', 'rsa', 'agnes')"
+        )
+    finally:
+        await conn.close()
     proc = await asyncio.create_subprocess_exec(
         GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -177,14 +186,34 @@ async def test_an_editors_script_link_and_event_attribute_never_run(served: Proc
     assert await body.locator("script, img, [onerror], [onclick], a[href^='javascript']").count() == 0
     await body.get_by_text("lien brut").click()  # the raw link is text: clicking it does nothing
     await expect(page).to_have_url(re.compile(re.escape(article_url)))
+    await assert_accessible(page, "article, published")
+    # an edit from an older revision (someone saved meanwhile): refused, the editor's text kept
+    await page.get_by_role("link", name="Modifier").click()
+    await assert_accessible(page, "edit form")
+    await page.locator("input[name=revision]").evaluate("input => { input.value = '1'; }")
+    await page.get_by_label("Résumé").fill("Mon résumé à ne pas perdre")
+    await page.get_by_role("button", name="Enregistrer l'article").click()
+    await expect(page.locator(".error-summary")).to_contain_text("modifié entre-temps", timeout=STEP)
+    await expect(page.get_by_label("Résumé")).to_have_value("Mon résumé à ne pas perdre")
+    await assert_accessible(page, "edit refused: concurrent save")
+    await page.goto(article_url)
     # its history, with the readable diff
     await page.get_by_role("link", name="Historique et différences").click()
     await expect(page.get_by_role("heading", name=re.compile("Différences de la version 2"))).to_be_visible()
     await assert_accessible(page, "history and diff")
     await page.goto(url + "/connaissances/a-faire")
+    await expect(page.locator("main")).to_contain_text("aide au permis de conduire")
     await assert_accessible(page, "to-do list")
     await page.goto(url + "/connaissances/sans-reponse")
+    await expect(page.get_by_role("row", name=re.compile("Aide sociale, RSA"))).to_contain_text("1")
     await assert_accessible(page, "weekly report")
+    await page.goto(url + "/connaissances/a-faire")
+    await page.get_by_role("link", name=re.compile("Rédiger un article")).click()
+    await expect(page.get_by_label("Titre")).to_have_value("aide au permis de conduire")
+    await page.goto(url + "/connaissances/a-faire")
+    await page.get_by_role("button", name=re.compile("Classer")).click()
+    await expect(page.get_by_role("status")).to_have_text("Question classée : elle quitte la liste.")
+    await assert_accessible(page, "to-do list, question set aside")
     await page.goto(url + "/connaissances?q=pi%C3%A9g%C3%A9")
     await expect(page.locator("ol.hits mark").first).to_be_visible()
     await assert_accessible(page, "search results")
@@ -194,6 +223,11 @@ async def test_an_editors_script_link_and_event_attribute_never_run(served: Proc
     desk = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
     watch(desk, seen)
     await log_in(desk, url, "agnes", desk=True)
+    await desk.locator("#h-kb").click()  # the focus out of any field: « / » goes to the search
+    await desk.keyboard.press("/")
+    await expect(desk.locator("#kb-q")).to_be_focused()
+    await expect(desk.locator("#kb-q")).to_have_value("")  # the « / » was not typed into it
+    await desk.get_by_label("Motif de pause").focus()
     await desk.keyboard.press("Alt+k")
     await expect(desk.locator("#kb-q")).to_be_focused()
     await desk.keyboard.type("piégé")
@@ -248,6 +282,12 @@ async def test_a_suggestion_opens_beside_the_call_and_is_recorded_as_used(
         await expect(suggestion).to_be_focused()  # the focus is back where it was
         await expect(page.locator("#kb-used")).to_contain_text("Payer ses impôts locaux par mensualités")
         await assert_accessible(page, "article marked as used")
+        # the advisor picks the theme: the suggestions follow it
+        await page.get_by_label("Thème", exact=True).select_option("social_aid")
+        await expect(page.locator("#kb-suggestions")).to_contain_text("Demander le RSA", timeout=STEP)
+        await page.get_by_label("Sous-thème").select_option("rsa")
+        await expect(page.locator("#kb-suggestions")).to_contain_text("sous-thème choisi", timeout=STEP)
+        await expect(page.locator("#kb-suggestions")).not_to_contain_text("Payer ses impôts")
         ended = await served.expect(r"call ended linkedid=(\S+) status=\w+ caller=\+33321000401", within=60)
         linkedid = ended.group(1)
         await page.get_by_label("Issue").select_option("advice")

@@ -145,6 +145,12 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
         (401, 403, 403, 409, 409),
     ),
     ("get", "/connaissances/ART/historique", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    (
+        "post",
+        f"/connaissances/questions/{PAST_CALL}/classer",
+        {"data": {}, "allow_redirects": False},
+        (401, 403, 403, 404, 404),
+    ),  # no question without an answer on that call
     ("get", "/api/knowledge/search", {"params": {"q": "archives"}}, (401, 200, 200, 200, 200)),
     ("get", "/api/knowledge/articles/ART", {}, (401, 200, 200, 200, 200)),
     ("get", "/api/knowledge/suggestions", {"params": {"topic": "taxes"}}, (401, 200, 200, 200, 200)),

@@ -23,7 +23,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from gps_admin.demo import free_port
+from gps_admin.demo import ACCOUNTS, free_port
 from storage.embedded import EmbeddedServers
 from tests.serve import GPS_ADMIN, Process, clean_env
 
@@ -161,6 +161,7 @@ async def test_readme_first_command_runs_the_demo(demo: Process, tmp_path: Path)
 
     # the administration pages show the directory to the demo's admin
     admin_password = (await demo.expect(r"^\s+admin\s+admin\s+(\S+)$", within=5))[1]
+    await demo.expect(r"^\s+redaction\s+editor\s+\S+$", within=5)  # the knowledge base's editor
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[url])) as admin:
         await log_in(admin, url, "admin", admin_password)
         listing = await admin.get(f"{url}/annuaire?q=caf", headers={"Accept": "text/html"})
@@ -274,7 +275,7 @@ async def test_a_folder_of_an_older_version_is_migrated_and_keeps_its_records(de
         conn = await asyncpg.connect(urls[0])
         try:
             assert int(await conn.fetchval("SELECT count(*) FROM call_records")) >= records  # nothing lost
-            assert int(await conn.fetchval("SELECT count(*) FROM users")) == 3  # the demo accounts, again
+            assert int(await conn.fetchval("SELECT count(*) FROM users")) == len(ACCOUNTS)  # the demo accounts, again
         finally:
             await conn.close()
     finally:

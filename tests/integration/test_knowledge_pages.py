@@ -6,10 +6,12 @@ table and the browser tests use the real login)."""
 
 from __future__ import annotations
 
+import gzip
 import html
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from config.settings import DeskSettings
 from screenpop.calls.errors import NotYourCaller
 from screenpop.knowledge import http as knowledge_http
+from screenpop.knowledge.imports import SUBSET, import_fiches
 from screenpop.knowledge.pages import Knowledge
 from screenpop.knowledge.search import KnowledgeSearch
 from screenpop.knowledge.service import KnowledgeService
@@ -317,6 +320,30 @@ async def test_the_editors_to_do_list_and_the_weekly_report(
     page = html.unescape(await (await client.get("/connaissances/a-faire", headers=HTML)).text())
     assert "aide au permis de conduire" in page and "déneigement" not in page  # their topics only
     assert f'href="/connaissances/{late}"' in page and "Vieux texte" in page
+    # « Rédiger un article » starts a draft with the question as its title, on its theme
+    link = re.search(r'href="(/connaissances/nouveau\?[^"]+)"', page)
+    assert link is not None
+    form_page = html.unescape(await (await client.get(html.unescape(link[1]), headers=HTML)).text())
+    assert 'value="aide au permis de conduire"' in form_page
+    assert re.search(r'value="social_aid" checked', form_page)
+    # written from the question, the article takes it off the list; the other one is set aside
+    response = await client.post(
+        "/connaissances/nouveau",
+        data=multidict(form(title="Aide au permis de conduire", question="1.1")),
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert await pool.fetchval("SELECT resolved_by FROM knowledge_unanswered WHERE linkedid = '1.1'") == "ed.social"
+    page = html.unescape(await (await client.get("/connaissances/a-faire", headers=HTML)).text())
+    assert "aide au permis de conduire" not in page
+    # the roads' question is not the social editor's to set aside; the roads' editor sets it aside
+    assert (await client.post("/connaissances/questions/1.2/classer", data={})).status == 403
+    session.user = ROADS_EDITOR
+    response = await client.post("/connaissances/questions/1.2/classer", data={}, allow_redirects=False)
+    assert response.headers["Location"] == "/connaissances/a-faire?fait=classee"
+    assert (await client.post("/connaissances/questions/1.2/classer", data={})).status == 404  # done already
+    await pool.execute("UPDATE knowledge_unanswered SET resolved_at = NULL WHERE linkedid = '1.2'")
+    session.user = EDITOR
     session.user = SUPERVISOR
     page = html.unescape(await (await client.get(f"/connaissances/a-faire?service={ROADS}", headers=HTML)).text())
     assert "déneigement de ma rue" in page and "Vieux texte" not in page
@@ -326,3 +353,23 @@ async def test_the_editors_to_do_list_and_the_weekly_report(
     session.user = ADVISOR
     assert (await client.get("/connaissances/a-faire", headers=HTML)).status == 403
     assert (await client.get("/connaissances/sans-reponse", headers=HTML)).status == 403
+
+
+async def test_a_national_fiche_reads_with_its_credit_and_is_read_only(
+    client: Client, session: Session, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    with gzip.open(SUBSET, "rb") as f:
+        first = f.readline()
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(first)
+    await import_fiches(pool, DESK, path, file_date=date(2020, 12, 26))
+    fiche_id = await pool.fetchval("SELECT id FROM knowledge_articles WHERE kind = 'national'")
+    session.user = ADVISOR
+    page = html.unescape(await (await client.get(f"/connaissances/{fiche_id}", headers=HTML)).text())
+    assert "Fiche nationale" in page and "Source : Service-public.fr" in page and "fichier du 26 décembre 2020" in page
+    assert 'href="https://www.service-public.fr/' in page
+    session.user = SUPERVISOR  # read-only for everyone
+    page = html.unescape(await (await client.get(f"/connaissances/{fiche_id}", headers=HTML)).text())
+    assert 'name="action"' not in page and "/modifier" not in page
+    refused = await client.get(f"/connaissances/{fiche_id}/modifier", headers=HTML)
+    assert refused.status == 403 and "lecture seule" in html.unescape(await refused.text())

@@ -4,7 +4,7 @@
 // shown with `callMessage`, it goes when the next call pops. A control that hides itself (« Transfert avec
 // présentation », « Terminer le transfert »…) hands the focus on (`handOnFocus`): it is never lost to the page.
 // No keyboard shortcut is taken here (the page is used with Tab, Enter, Space and arrows): a feature module that
-// adds one says it on the page, and leaves Alt+K (the knowledge base's search) alone.
+// adds one says it on the page, and leaves Alt+K and « / » alone (the knowledge base's search, knowledge-desk.js).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
