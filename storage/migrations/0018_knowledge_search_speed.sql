@@ -37,3 +37,32 @@ CREATE OR REPLACE FUNCTION knowledge_words_of(title text, summary text, topic_te
          gps_fold(pieces.w) AS f
     WHERE length(f) BETWEEN 3 AND 40
 $$;
+
+-- 3. The vocabulary's counts, a fifth less work: 0011 upserted every word of a statement through ON CONFLICT, computing
+-- the trigrams of each (« known » words included: 9 in 10 after the first batch of an import) and taking the costly
+-- conflict path for each known one; now the known words are updated, and only the new ones get their trigrams
+-- (462 fiches' 10 statements: 1.03 s → 0.80 s of CPU; the same rows, compared on them). A word another writer adds
+-- meanwhile still goes through ON CONFLICT; the known words are locked in word order first, as 0011's insert did.
+CREATE OR REPLACE FUNCTION knowledge_vocabulary_apply(delta_words text[], deltas integer[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    -- the words already known, locked in word order (as the insert below: two writers never wait on each other
+    -- in opposite orders)
+    PERFORM 1 FROM knowledge_words WHERE word = ANY (delta_words) ORDER BY word FOR NO KEY UPDATE;
+    WITH d AS (
+        SELECT w, n FROM unnest(delta_words, deltas) AS t (w, n) WHERE n <> 0
+    ), known AS (
+        UPDATE knowledge_words AS kw SET ndoc = kw.ndoc + d.n FROM d WHERE kw.word = d.w RETURNING kw.word
+    ), fresh AS (
+        SELECT d.w, d.n, gps_trigrams(d.w) AS tg
+        FROM d WHERE NOT EXISTS (SELECT 1 FROM known WHERE known.word = d.w) ORDER BY d.w
+    ), up AS (
+        INSERT INTO knowledge_words AS kw (word, ndoc, ntrgm)
+        SELECT w, n, cardinality(tg) FROM fresh
+        ON CONFLICT (word) DO UPDATE SET ndoc = kw.ndoc + EXCLUDED.ndoc  -- a word another writer just added
+        RETURNING id, word, (xmax = 0) AS inserted
+    )
+    INSERT INTO knowledge_trigrams (trigram, len, word_id)
+    SELECT t, length(up.word), up.id FROM up JOIN fresh ON fresh.w = up.word, unnest(fresh.tg) AS t WHERE up.inserted;
+    DELETE FROM knowledge_words WHERE ndoc <= 0 AND word = ANY (delta_words);
+END $$;

@@ -271,3 +271,21 @@ async def test_the_vocabulary_words_of_every_article_are_0011s(corpus: tuple[asy
             "SELECT coalesce(array_agg(w ORDER BY w), '{}') FROM knowledge_words_of($1, $2, $3, $4) AS w", *row.values()
         )
         assert words == await pool.fetchval(WORDS_0011, joined)
+
+
+async def test_the_vocabulary_is_the_articles_words_with_their_trigrams(
+    corpus: tuple[asyncpg.Pool, dict[str, int]],
+) -> None:
+    pool, _ = corpus
+    counted = await pool.fetch(
+        "SELECT w AS word, count(*)::integer AS ndoc FROM knowledge_articles AS r,"
+        " knowledge_words_of(r.title, r.summary, r.topic_text, r.body_text) AS w GROUP BY w ORDER BY w"
+    )
+    kept = await pool.fetch("SELECT word, ndoc FROM knowledge_words ORDER BY word")
+    assert [tuple(r) for r in kept] == [tuple(r) for r in counted] and kept
+    wrong = await pool.fetchval(
+        "SELECT count(*) FROM knowledge_words AS w WHERE w.ntrgm <> cardinality(gps_trigrams(w.word))"
+        " OR ARRAY(SELECT t.trigram FROM knowledge_trigrams AS t WHERE t.word_id = w.id AND t.len = length(w.word)"
+        "          ORDER BY t.trigram) <> ARRAY(SELECT g FROM unnest(gps_trigrams(w.word)) AS g ORDER BY g)"
+    )
+    assert wrong == 0

@@ -61,6 +61,21 @@ def test_fold_chars_keeps_positions() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Œuvre sociale à l’Hôtel, ÉLÈVES, ŀl, ß, æ",
+        "İstanbul Hôtel",  # a capital whose lowercase is two characters
+        "Kelvin \u212a, e\u0301, ǅ, ﬁ, Ἀθῆναι, 東京",
+        "àáâãäåçèéêëìíîïñòóôõöùúûüýÿāăąćĉċčďēĕėęěĝğġģĥĩīĭįĵķĺļľńņňōŏőŕŗřśŝşšţťũūŭůűųŵŷźżžđłøıħ’ŀ",
+        "",
+    ],
+)
+def test_fold_chars_is_the_table_character_for_character(text: str) -> None:
+    lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    assert fold_chars(text) == lowered.translate(str.maketrans(FOLD_FROM, FOLD_TO))
+
+
+@pytest.mark.parametrize(
     ("query", "terms"),
     [
         ("Allocation personnalisée d'autonomie", ["allocation", "personnalisee", "autonomie"]),
