@@ -1,7 +1,8 @@
 """Statistics at scale (issue 12 item 10): a month's and a year's full report over millions of call records.
 
     python -m bench.stats [--calls 10000000] [--years 3] [--advisors 300] [--regenerate] [--rounds 20]
-                          [--year-rounds 3] [--dsn postgresql://postgres@127.0.0.1:5432] [--db gps_bench_stats]
+                          [--year-rounds 3] [--raw-rounds 3] [--raw-year-rounds 1] [--check 1]
+                          [--dsn postgresql://postgres@127.0.0.1:5432] [--db gps_bench_stats] [--generate-only]
 
 Data: a database `--db` on the server `--dsn`, created and migrated by the bench and kept between runs (generated
 again only with `--regenerate` or when its size differs): `--calls` call records over `--years` years before today
@@ -9,13 +10,16 @@ with `--advisors` advisors, their presence log, the demo's services and director
 demo's example history, its volume scaled), written with COPY (secondary indexes built after the load, the
 classifying trigger off: the rows carry their caller kind), progress and generation time printed.
 
-Measured in the same run:
-- the report: `screenpop.statistics.service.StatisticsService.report` as the page asks it (every breakdown, grouped
-  by day for a month, by month for a year), over `--rounds` months drawn from the period and `--year-rounds`
-  twelve-month periods;
+Measured in the same run, on months drawn from the period (grouped by day) and twelve-month periods (by month), every
+breakdown of the report page:
+- the rollup (migration 0016, `storage.statistics_rollup`): its groups and the presence seconds, as the report would
+  read them (`--rounds` months, `--year-rounds` years), after building every day once (time printed);
+- the report as the statistics slice computes it today, `StatisticsService.report` (one scan of the raw records with
+  GROUPING SETS, `storage.statistics`): `--raw-rounds` months, `--raw-year-rounds` years;
 - the baseline: a plain SQL recomputation over the raw records written here, independently (one GROUP BY per
-  breakdown, repeat callers by a window over the caller's calls instead of a look-up per call);
-- exactness: every sum of every group of every breakdown of the report's rows equals the baseline's.
+  breakdown, repeat callers by a window over the caller's calls instead of a look-up per call), same periods;
+- exactness on `--check` periods of each kind: every sum of every group of every breakdown, of the rollup and of the
+  report's SQL, equals the baseline's; the presence seconds of the rollup equal the log's.
 The machine's load (`os.getloadavg`) is printed with the figures.
 """
 
