@@ -29,6 +29,8 @@ from screenpop.directory.service import DirectoryService
 from screenpop.pops import http as pops_http
 from screenpop.pops.notifier import PopPublisher, PresencePublisher
 from screenpop.pops.service import DeskMessageStore, context_lookup
+from screenpop.statistics import http as statistics_http
+from screenpop.statistics.service import StatisticsService, refresh_forever
 from screenpop.web import http as web_http
 from screenpop.web.hub import Hub
 from screenpop.web.keys import USER
@@ -363,6 +365,15 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             history=HistoryAccess(live, advisors, desk_messages.current_caller),
         ),
     )
+    statistics = StatisticsService(pool, settings, lambda: datetime.now(UTC))
+    statistics_http.setup(app, statistics_http.StatisticsDeps(statistics))
+
+    async def statistics_ctx(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(refresh_forever(statistics), name="statistics-daily-sums")
+        yield
+        await stop_tasks([task])
+
+    app.cleanup_ctx.append(statistics_ctx)
     app.router.add_get("/healthz", health)
     declare(app, HEALTH)
     return app

@@ -100,7 +100,12 @@ _DEFINITIONS = (
         "(Conversation + mise en attente + après-appel) ÷ appels décrochés (DMT) ; un après-appel pas encore "
         "qualifié compte 0.",
     ),
-    Definition("average_talk", "Durée moyenne de conversation", "duration", "Conversation ÷ appels décrochés."),
+    Definition(
+        "average_talk",
+        "Durée moyenne de conversation",
+        "duration",
+        "Conversation (du décroché à la fin de l'échange du conseiller, hors mise en attente) ÷ appels décrochés.",
+    ),
     Definition(
         "average_hold",
         "Durée moyenne de mise en attente",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screenpop.web.errors import BadRequest, NotFound
+from screenpop.web.errors import BadRequest, NotFound, WebError
 
 
 class BadPeriod(BadRequest):
@@ -29,3 +29,14 @@ class BadReportOption(BadRequest):
 class UnknownFigure(NotFound):
     error_id = "unknown-figure"
     default_message = "Indicateur inconnu."
+
+
+class ReportTooSlow(WebError):
+    """A report or a drill-down that PostgreSQL did not finish in time (a long period whose days are not summed yet)."""
+
+    error_id = "report-too-slow"
+    status = 503
+    default_message = (
+        "Ce rapport demande trop de calculs pour le moment : réduisez la période, ou réessayez dans quelques minutes "
+        "(les totaux journaliers sont en cours de préparation)."
+    )

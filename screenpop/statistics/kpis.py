@@ -17,7 +17,8 @@ The SQL of the reports (`storage.statistics`) computes the same figures by aggre
 - **Wrap-up** of an answered call: from the end of the advisor's talk (transfer, hang-up) to the qualification being
   saved, never below 0 (qualified during the call) nor above `wrap_up_cap` (the router ends a wrap-up then);
   unknown (None) while the call is not qualified.
-- **AHT**: (talk + hold + wrap-up) / answered; a wrap-up not known yet counts 0.
+- **AHT**: (talk + hold + wrap-up) / answered; a wrap-up not known yet counts 0. The record's `talk_seconds` runs from
+  the answer to the end of the advisor's part, hold included: talk here is `talk_seconds − hold_seconds`.
 - **Occupancy**: time on call and in wrap-up / (logged-in time − pause time), from the presence log.
 - Every ratio or mean with an empty denominator is None (shown « — »), never 0 % or 100 %.
 """
@@ -85,8 +86,8 @@ class CallFacts:
     queue_entered_at: datetime | None = None
     answered_at: datetime | None = None
     wait: float | None = None  # seconds in the queue (`wait_seconds`); None: never queued
-    talk: float | None = None  # seconds of talk (`talk_seconds`); None: never answered
-    hold: float = 0.0  # seconds on hold during the talk (Hold/Unhold); 0 until recorded
+    talk: float | None = None  # answer → end of the advisor's part (`talk_seconds`), hold included; None: unanswered
+    hold: float = 0.0  # seconds on hold within the talk (`hold_seconds`, Hold/Unhold); 0 until recorded
     qualified_at: datetime | None = None
     outcome: Outcome | None = None
     topic: str | None = None
@@ -285,7 +286,7 @@ class Totals:
     answered_in_time: int = 0  # answered with wait ≤ T
     answered_wait: float = 0.0  # sum of the waits of answered calls
     abandoned_wait: float = 0.0  # sum of the waits of abandoned (not short) calls
-    talk: float = 0.0  # sums over answered calls
+    talk: float = 0.0  # sums over answered calls: talk net of hold, hold, wrap-up (AHT is their sum)
     hold: float = 0.0
     wrap_up: float = 0.0
     wrapped_up: int = 0  # answered calls whose wrap-up is known (qualified)
@@ -329,7 +330,7 @@ def totals(facts: Iterable[CallFacts], t: Thresholds) -> Totals:
             answered += 1
             answered_wait += f.waited
             in_time += f.waited <= t.service_level
-            talk += f.talk or 0.0
+            talk += max((f.talk or 0.0) - f.hold, 0.0)  # the conversation itself, hold apart
             hold += f.hold
             w = f.wrap_up(t)
             if w is not None:
@@ -385,15 +386,20 @@ BUSY_STATES = frozenset({AdvisorState.ON_CALL, AdvisorState.WRAP_UP})
 
 
 def presence_totals(intervals: Iterable[PresenceInterval]) -> PresenceTotals:
+    return presence_of((i.state, i.seconds) for i in intervals)
+
+
+def presence_of(seconds: Iterable[tuple[str, float]]) -> PresenceTotals:
+    """Busy, logged-in and pause seconds from seconds per presence state (as `advisor_events.state` names them)."""
     busy = logged_in = paused = 0.0
-    for i in intervals:
-        if i.state is AdvisorState.LOGGED_OUT:
+    for state, s in seconds:
+        if state == AdvisorState.LOGGED_OUT:
             continue
-        logged_in += i.seconds
-        if i.state is AdvisorState.PAUSED:
-            paused += i.seconds
-        elif i.state in BUSY_STATES:
-            busy += i.seconds
+        logged_in += s
+        if state == AdvisorState.PAUSED:
+            paused += s
+        elif state in BUSY_STATES:
+            busy += s
     return PresenceTotals(busy, logged_in, paused)
 
 

@@ -90,6 +90,20 @@ class GroupOut(BaseModel):
     figures: dict[str, FigureOut]
 
 
+class AdvisorPresenceOut(BaseModel):
+    """An advisor's time over the period, from the presence log (seconds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="the advisor's phone interface (the key of the `advisor` breakdown)")
+    advisor: str
+    logged_in: float
+    paused: float
+    busy: float = Field(description="on call and in wrap-up")
+    occupancy: FigureOut
+    pauses: dict[str, float] = Field(description="pause seconds by reason (French label)")
+
+
 class PeriodOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -98,6 +112,8 @@ class PeriodOut(BaseModel):
     label: str
     figures: dict[str, FigureOut]
     breakdowns: dict[str, list[GroupOut]]
+    presence: list[AdvisorPresenceOut] = Field(default_factory=list)
+    pauses: dict[str, float] = Field(default_factory=dict, description="every advisor's pause seconds by reason")
 
 
 class ReportOut(BaseModel):

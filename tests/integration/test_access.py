@@ -45,6 +45,9 @@ WHO = ("anonymous", AGNES, BRUNO, SAM, ADA)
 
 QUALIFICATION = {"topic": "taxes", "outcome": "advice", "note": "vu"}
 GONE = "x" * 32  # an import's token that does not exist (or expired)
+STATS = {"start": "2025-03-01", "end": "2025-03-31", "compare": "year"}  # the month of make_record's call
+STATS_CALLS = {**STATS, "figure": "answered", "dimension": "topic"}
+PAGE_STATS = (303, 403, 403, 200, 200)
 
 # (method, path as /openapi.json names it, the request made) → the status for each kind of user, in WHO's order.
 # The caller's history: only the advisor who is in (or just finished) a call with that number, and supervisors and
@@ -102,6 +105,15 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
     ("post", "/annuaire/import", {"data": {}, "allow_redirects": False}, (401, 403, 403, 403, 422)),  # no file
     ("post", f"/annuaire/import/{GONE}", {"data": {}, "allow_redirects": False}, (401, 403, 403, 403, 404)),
     ("get", "/annuaire/export.csv", {}, (401, 403, 403, 200, 200)),
+    # the statistics: supervisors and admins only
+    ("get", "/statistiques", {"headers": HTML, "allow_redirects": False}, (303, 403, 403, 200, 200)),
+    ("get", "/statistiques/rapport", {"headers": HTML, "params": STATS, "allow_redirects": False}, PAGE_STATS),
+    ("get", "/statistiques/rapport.csv", {"params": STATS}, (401, 403, 403, 200, 200)),
+    ("get", "/statistiques/definitions", {"headers": HTML, "allow_redirects": False}, PAGE_STATS),
+    ("get", "/statistiques/appels", {"headers": HTML, "params": STATS_CALLS, "allow_redirects": False}, PAGE_STATS),
+    ("get", "/statistiques/appels.csv", {"params": STATS_CALLS}, (401, 403, 403, 200, 200)),
+    ("get", "/api/statistics/report", {"params": STATS}, (401, 403, 403, 200, 200)),
+    ("get", "/api/statistics/calls", {"params": STATS_CALLS}, (401, 403, 403, 200, 200)),
     ("post", "/logout", {"data": {}, "allow_redirects": False}, (401, 303, 303, 303, 303)),  # last: it ends the session
 ]
 

@@ -15,6 +15,7 @@ import pytest
 
 from config.settings import Settings
 from screenpop.statistics import kpis
+from screenpop.statistics.models import PeriodOut, ReportQuery
 from screenpop.statistics.service import StatisticsService
 from storage.communes import ensure_communes
 from storage.statistics import DIMENSIONS, StatisticsRepository, params
@@ -189,7 +190,9 @@ def _same(sql: kpis.Totals, pure: kpis.Totals, where: str) -> None:
 @pytest.fixture
 async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
     await ensure_communes(migrated_pool)
-    await migrated_pool.execute("TRUNCATE advisors, knowledge_unanswered RESTART IDENTITY CASCADE")
+    await migrated_pool.execute(
+        "TRUNCATE advisors, knowledge_unanswered, statistics_days, statistics_dirty_days RESTART IDENTITY CASCADE"
+    )
     await migrated_pool.executemany("INSERT INTO advisors (login, name, interface) VALUES ($1, $2, $3)", ADVISORS)
     return migrated_pool
 
@@ -313,17 +316,101 @@ async def test_presence_seconds_in_sql_equal_the_pure_intervals(pool: asyncpg.Po
             events.append((advisor_id, rng.choice(list(AdvisorState)).value, at))
     await pool.executemany("INSERT INTO advisor_events (advisor_id, state, at) VALUES ($1, $2, $3)", events)
     repo = StatisticsRepository(pool)
-    sql = await repo.presence(s, e)
+    rows = await repo.presence(s, e)
+    sql = kpis.presence_of((r.state, r.seconds) for r in rows)
+    for advisor_id in ids:  # per advisor too
+        own = kpis.presence_of((r.state, r.seconds) for r in rows if r.advisor_id == advisor_id)
+        mine = [kpis.StateChangeFact(str(a), AdvisorState(st), at) for a, st, at in events if a == advisor_id]
+        expected = kpis.presence_totals(kpis.intervals(mine, s, e))
+        assert (own.logged_in, own.paused, own.busy) == pytest.approx(
+            (expected.logged_in, expected.paused, expected.busy)
+        )
     changes = [
         kpis.StateChangeFact(str(r["advisor_id"]), AdvisorState(r["state"]), r["at"])
         for r in await repo.presence_changes(s, e)
     ]
     pure = kpis.presence_totals(kpis.intervals(changes, s, e))
     assert pure.logged_in > pure.busy > 0 and pure.paused > 0
-    assert sql["logged_in"] == pytest.approx(pure.logged_in)
-    assert sql["paused"] == pytest.approx(pure.paused)
-    assert sql["busy"] == pytest.approx(pure.busy)
+    assert (sql.logged_in, sql.paused, sql.busy) == pytest.approx((pure.logged_in, pure.paused, pure.busy))
     # and from the log as stored, without the query's own selection
     everything = [kpis.StateChangeFact(str(a), AdvisorState(st), at) for a, st, at in events]
     whole = kpis.presence_totals(kpis.intervals(everything, s, e))
     assert (whole.logged_in, whole.paused, whole.busy) == pytest.approx((pure.logged_in, pure.paused, pure.busy))
+
+
+async def _presence_log(pool: asyncpg.Pool) -> None:
+    s, e = _period()
+    rng = random.Random(5)
+    ids = [r["id"] for r in await pool.fetch("SELECT id FROM advisors ORDER BY id")]
+    events = []
+    for advisor_id in ids:
+        at = s.astimezone(UTC) - timedelta(hours=30)
+        while at < e + timedelta(hours=5):
+            at += timedelta(seconds=rng.uniform(1, 4 * 3600))
+            state = rng.choice(list(AdvisorState))
+            reason = rng.choice(["meal", "break", "missed_call", None]) if state is AdvisorState.PAUSED else None
+            events.append((advisor_id, state.value, reason, at))
+    await pool.executemany("INSERT INTO advisor_events (advisor_id, state, reason, at) VALUES ($1, $2, $3, $4)", events)
+
+
+def _same_report(a: PeriodOut, b: PeriodOut) -> None:
+    def values(p: PeriodOut) -> dict[tuple[str, str | None, str], float | None]:
+        out: dict[tuple[str, str | None, str], float | None] = {("", None, n): f.value for n, f in p.figures.items()}
+        for dim, groups in p.breakdowns.items():
+            for g in groups:
+                out.update({(dim, g.key, n): f.value for n, f in g.figures.items()})
+        return out
+
+    va, vb = values(a), values(b)
+    assert [(x.key, x.pauses.keys()) for x in a.presence] == [(x.key, x.pauses.keys()) for x in b.presence]
+    for x, y in zip(a.presence, b.presence, strict=True):
+        assert (x.logged_in, x.paused, x.busy) == pytest.approx((y.logged_in, y.paused, y.busy))
+        assert x.pauses == pytest.approx(y.pauses)
+        va[("presence", x.key, "occupancy")] = x.occupancy.value
+        vb[("presence", y.key, "occupancy")] = y.occupancy.value
+    assert a.pauses == pytest.approx(b.pauses)
+    assert va.keys() == vb.keys()
+    for k, v in va.items():
+        if v is None or vb[k] is None:
+            assert v is vb[k], k
+        else:
+            assert v == pytest.approx(vb[k], rel=1e-9, abs=1e-9), k
+
+
+async def test_the_daily_sums_give_the_report_the_records_give(
+    pool: asyncpg.Pool, stored: list[kpis.CallFacts]
+) -> None:
+    await _presence_log(pool)
+    now = datetime(2026, 4, 3, 10, 0, tzinfo=UTC)  # 3 April: the period's last days are not over
+    service = StatisticsService(pool, SETTINGS, lambda: now)
+    queries = [ReportQuery(start=START, end=END, grouping=g, compare="none") for g in ("day", "week", "month")]
+    plain = [await service.report(q) for q in queries]
+    assert plain[0].report.figures["occupancy"].value is not None
+    people = plain[0].report.presence
+    assert [p.advisor for p in people] == ["Agnès Roussel", "Bruno Lefèvre"]
+    assert set(plain[0].report.pauses) == {"Repas", "Pause", "Appel manqué", "Sans motif"}
+    assert sum(plain[0].report.pauses.values()) == pytest.approx(sum(p.paused for p in people))
+    agnes = next(g for g in plain[0].report.breakdowns["advisor"] if g.key == "Local/agnes@advisors")
+    assert agnes.figures["occupancy"].value == people[0].occupancy.value is not None
+    assert await service.refresh(limit=1000) > 15
+    assert await service.refresh(limit=1000) == 0  # nothing left
+    summed = await pool.fetchval("SELECT count(*) FROM statistics_days WHERE day BETWEEN $1 AND $2", START, END)
+    assert summed == (date(2026, 4, 3) - START).days
+    for q, before in zip(queries, plain, strict=True):
+        _same_report((await service.report(q)).report, before.report)
+
+    # a summed day changes (a late qualification): the report reads it from the records until it is summed again
+    linkedid = next(
+        f.linkedid for f in stored if f.is_answered() and _local(f).date() == date(2026, 3, 25) and f.outcome is None
+    )
+    await pool.execute("UPDATE call_records SET outcome = 'transfer' WHERE linkedid = $1", linkedid)
+    assert await pool.fetchval("SELECT count(*) FROM statistics_dirty_days WHERE day = '2026-03-25'") == 1
+    pure = kpis.compute(await service.facts(START, END), T)
+    changed = await service.report(queries[0])
+    assert (
+        changed.report.figures["transfers"].value
+        == pure.transfers.value
+        == plain[0].report.figures["transfers"].numerator + 1
+    )
+    assert await service.refresh(limit=1000) >= 1
+    _same_report((await service.report(queries[0])).report, changed.report)

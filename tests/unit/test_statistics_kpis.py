@@ -174,7 +174,9 @@ def test_wrap_up_runs_from_the_end_of_talk_to_the_saved_qualification() -> None:
     ]
     f = compute(calls, T)
     assert f.average_wrap_up == Figure.mean(150.0, 3)
-    assert f.aht == Figure.mean(4 * 100.0 + 20.0 + 150.0, 4)
+    # talk_seconds includes the hold: talk 380 (net) + hold 20 + wrap-up 150
+    assert f.aht == Figure.mean(4 * 100.0 + 150.0, 4)
+    assert f.average_talk == Figure.mean(380.0, 4)
     assert f.average_hold.value == 5.0
 
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 
 from config.settings import Settings
-from screenpop.statistics.errors import BadPeriod, BadReportOption, PeriodTooLong, ReversedPeriod
+from screenpop.statistics.errors import BadPeriod, BadReportOption, PeriodTooLong, ReportTooSlow, ReversedPeriod
 from screenpop.statistics.service import StatisticsService, query_from, shift
 
 
@@ -64,3 +64,15 @@ def test_a_reversed_a_too_long_or_an_absurd_period_is_refused() -> None:
 def test_the_default_report_is_the_last_thirty_days_in_paris() -> None:
     q = service().default_query()
     assert (q.start, q.end) == (date(2026, 2, 10), date(2026, 3, 11))  # 23:30 UTC is already the 11th in Paris
+
+
+async def test_a_query_that_runs_out_of_time_is_a_french_503() -> None:
+    s = service()
+
+    async def too_slow(*_: object) -> set[date]:
+        raise TimeoutError
+
+    s._rollups.summed = too_slow  # type: ignore[method-assign,assignment]
+    with pytest.raises(ReportTooSlow, match="réduisez la période") as refused:
+        await s.report(s.default_query())
+    assert refused.value.status == 503

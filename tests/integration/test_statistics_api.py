@@ -1,0 +1,317 @@
+"""The statistics over HTTP on a real PostgreSQL (aiohttp test server; a test middleware sets the user): the JSON
+report and drill-down with hand-computed figures, the CSV exports parsed back as a French spreadsheet reads them
+(`;`, UTF-8 with BOM, decimal comma, dd/mm/yyyy, CRLF, accents), the pages, and the refusals in French."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from config.settings import Settings
+from screenpop.statistics import definitions
+from screenpop.statistics import http as statistics_http
+from screenpop.statistics.service import StatisticsService
+from screenpop.web import http as web_http
+from screenpop.web.keys import USER
+from storage.communes import ensure_communes
+from storage.users import Role, User
+from tests.fixtures_db import fresh_database, migrated_pool
+
+__all__ = ["fresh_database", "migrated_pool"]
+
+PARIS = ZoneInfo("Europe/Paris")
+SAM = User(id=2, login="sam", name="Sam Carpentier", role=Role.SUPERVISOR)
+ALICE = User(id=3, login="alice", name="Alice", role=Role.ADVISOR, advisor_id=1)
+DAY = datetime(2026, 3, 10, 9, 0, tzinfo=PARIS)  # a Tuesday
+PERIOD = {"start": "2026-03-10", "end": "2026-03-10"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Client = TestClient[web.Request, web.Application]
+
+
+class Session:
+    user: User | None = SAM
+
+
+def _call(n: int, at: datetime, status: str, **kw: Any) -> dict[str, Any]:
+    at = at.astimezone(UTC)
+    wait = kw.pop("wait", None)
+    talk = kw.pop("talk", None)
+    answered = at + timedelta(seconds=1 + wait) if status == "answered" and wait is not None else None
+    row: dict[str, Any] = {
+        "linkedid": f"1773000000.{n}",
+        "caller_number": kw.pop("number", f"+3332100000{n}"),
+        "arrived_at": at,
+        "line_open": status != "closed",
+        "status": status,
+        "queue_entered_at": None if wait is None else at + timedelta(seconds=1),
+        "answered_at": answered,
+        "wait_seconds": wait,
+        "talk_seconds": talk,
+        "ended_at": at + timedelta(seconds=600),
+        "hangup_by": "caller",
+        "advisor_interface": "Local/agnes@advisors" if answered else None,
+        "advisor_name": "agnes" if answered else None,
+    }
+    row.update(kw)
+    return row
+
+
+RECORDS = [
+    _call(
+        1,
+        DAY,
+        "answered",
+        wait=10.0,
+        talk=120.0,
+        topic="taxes",
+        subtopic="income_tax",
+        outcome="immediate_answer",
+        commune_insee="62119",
+        qualified_at=(DAY + timedelta(seconds=11 + 120 + 30)).astimezone(UTC),
+    ),
+    _call(
+        2,
+        DAY + timedelta(hours=1),
+        "answered",
+        wait=30.0,
+        talk=60.0,
+        topic="social_aid",
+        outcome="transfer",
+        transfer_service="Service de l'aide sociale",
+        commune_insee="62510",
+    ),
+    _call(3, DAY + timedelta(hours=2), "abandoned", wait=45.0, number="+33321000001"),
+    _call(4, DAY + timedelta(hours=3), "abandoned", wait=2.0),
+    _call(5, DAY.replace(hour=22), "closed"),
+    _call(6, DAY - timedelta(days=28), "answered", wait=5.0, talk=30.0),  # a month before
+]
+
+
+async def store_records(pool: asyncpg.Pool) -> None:
+    """The communes, an advisor and RECORDS (also used by the browser test)."""
+    await ensure_communes(pool)
+    await pool.execute("TRUNCATE advisors RESTART IDENTITY CASCADE")
+    advisor_id = await pool.fetchval(
+        "INSERT INTO advisors (login, name, interface) VALUES ('agnes', 'Agnès Roussel', 'Local/agnes@advisors') "
+        "RETURNING id"
+    )
+    await pool.executemany(  # 8:00 logged in, 12:00–13:00 at lunch, 17:00 logged out
+        "INSERT INTO advisor_events (advisor_id, state, reason, at) VALUES ($1, $2, $3, $4)",
+        [
+            (advisor_id, "available", None, DAY.replace(hour=8)),
+            (advisor_id, "paused", "meal", DAY.replace(hour=12)),
+            (advisor_id, "available", None, DAY.replace(hour=13)),
+            (advisor_id, "logged_out", None, DAY.replace(hour=17)),
+        ],
+    )
+    columns = sorted({c for r in RECORDS for c in r})
+    await pool.executemany(
+        f"INSERT INTO call_records ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
+        [tuple(r.get(c) for c in columns) for r in RECORDS],
+    )
+
+
+@pytest.fixture
+async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
+    await store_records(migrated_pool)
+    return migrated_pool
+
+
+@pytest.fixture
+async def session() -> Session:
+    return Session()
+
+
+@pytest.fixture
+async def client(pool: asyncpg.Pool, session: Session) -> AsyncIterator[Client]:
+    @web.middleware
+    async def test_user(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if session.user is not None:
+            request[USER] = session.user
+        return await handler(request)
+
+    app = web.Application()
+    web_http.setup(app, web_http.WebDeps())
+    app.middlewares.append(test_user)
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 20, tzinfo=UTC))
+    statistics_http.setup(app, statistics_http.StatisticsDeps(service))
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+async def test_the_json_report_gives_the_hand_computed_figures(client: Client) -> None:
+    response = await client.get("/api/statistics/report", params={**PERIOD, "compare": "month"})
+    assert response.status == 200
+    body = await response.json()
+    figures = body["report"]["figures"]
+    values = {name: figures[name]["value"] for name in figures}
+    assert values["calls"] == 5 and values["offered"] == 4 and values["closed"] == 1
+    assert values["answered"] == 2 and values["abandoned"] == 1 and values["short_abandoned"] == 1
+    assert values["answer_rate"] == pytest.approx(2 / 3)  # 2 / (4 − 1 short)
+    assert figures["answer_rate"]["shown"] == "66,7\u00a0%"
+    assert figures["answer_rate"]["meets_target"] is False
+    assert values["service_level"] == pytest.approx(1 / 3)  # waited 10 s ≤ 20 s
+    assert values["asa"] == 20.0 and values["average_abandon_time"] == 45.0
+    assert values["average_wrap_up"] == pytest.approx(30.0)
+    assert values["transfer_rate"] == 0.5 and values["immediate_answer_rate"] == 0.5
+    topics = {g["key"]: g for g in body["report"]["breakdowns"]["topic"]}
+    assert topics["taxes"]["label"] == "Impôts et fiscalité"
+    communes = {g["label"] for g in body["report"]["breakdowns"]["commune"]}
+    assert {"Béthune", "Liévin", "Non renseigné"} <= communes
+    advisors = {g["label"] for g in body["report"]["breakdowns"]["advisor"]}
+    assert "Agnès Roussel" in advisors
+    [agnes] = body["report"]["presence"]
+    assert (agnes["advisor"], agnes["logged_in"], agnes["paused"]) == ("Agnès Roussel", 9 * 3600, 3600)
+    assert agnes["pauses"] == {"Repas": 3600} and body["report"]["pauses"] == {"Repas": 3600}
+    assert agnes["occupancy"]["value"] == 0.0  # no on_call in this log: 0 of 8 h available, not « — »
+    hours = {g["key"]: g["figures"]["offered"]["value"] for g in body["report"]["breakdowns"]["hour"]}
+    assert hours == {"09": 1, "10": 1, "11": 1, "12": 1, "22": 0}  # Paris hours; 22 h is closed
+    before = body["comparison"]
+    assert (before["start"], before["end"]) == ("2026-02-10", "2026-02-10")
+    assert before["figures"]["answered"]["value"] == 1
+    assert before["figures"]["answer_rate"]["value"] == 1.0
+
+
+async def test_a_day_without_calls_shows_dashes(client: Client) -> None:
+    response = await client.get("/api/statistics/report", params={"start": "2026-03-01", "end": "2026-03-01"})
+    figures = (await response.json())["report"]["figures"]
+    assert figures["offered"]["value"] == 0
+    assert figures["answer_rate"]["value"] is None and figures["answer_rate"]["shown"] == "—"
+    assert figures["answer_rate"]["meets_target"] is None
+
+
+async def test_the_abandoned_calls_to_call_back(client: Client) -> None:
+    response = await client.get("/api/statistics/calls", params={**PERIOD, "figure": "abandoned"})
+    assert response.status == 200
+    body = await response.json()
+    assert body["total"] == 1
+    [row] = body["calls"]
+    assert row["number"] == "03 21 00 00 01"
+    assert row["arrived_at"] == "10/03/2026 11:00:00"
+    assert row["wait"] == "45 s"
+    grouped = await client.get(
+        "/api/statistics/calls", params={**PERIOD, "figure": "offered", "dimension": "commune", "key": "62119"}
+    )
+    body = await grouped.json()
+    assert (
+        body["total"] == 1 and body["group_label"] == "Béthune" and body["calls"][0]["topic"] == "Impôts et fiscalité"
+    )
+    unknown = await client.get("/api/statistics/calls", params={**PERIOD, "figure": "offered", "dimension": "commune"})
+    assert (await unknown.json())["total"] == 2  # the group « non renseigné »: the abandoned calls
+
+
+def _read(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf")  # the BOM
+    text = body.decode("utf-8-sig")
+    assert "\r\n" in text and text.count("\n") == text.count("\r\n")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+async def test_the_report_csv_reads_back_in_a_french_spreadsheet(client: Client) -> None:
+    response = await client.get("/statistiques/rapport.csv", params={**PERIOD, "compare": "year"})
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = _read(await response.read())
+    header = rows[0]
+    assert header[:6] == ["Période", "Début", "Fin", "Regroupement", "Clé", "Groupe"]
+    rate = header.index("Taux de décroché (%)")
+    asa = header.index("Attente moyenne avant décroché (s)")
+    whole = rows[1]
+    assert whole[:6] == ["Période", "10/03/2026", "10/03/2026", "Ensemble", "", "le 10/03/2026"]
+    assert whole[rate] == "66,67" and whole[asa] == "20,0"
+    communes = [r for r in rows if r[3] == "Commune"]
+    assert {r[5] for r in communes} >= {"Béthune", "Liévin"}
+    days = [r for r in rows if r[3] == "Jour" and r[0] == "Période"]
+    assert [r[4] for r in days] == ["10/03/2026"] and days[0][5] == "mardi 10/03/2026"
+    assert all(len(r) == len(header) for r in rows)
+    [agnes] = [r for r in rows if r[3] == "Temps des conseillers" and r[0] == "Période"]
+    assert agnes[4:6] == ["Local/agnes@advisors", "Agnès Roussel"]
+    assert agnes[-3:] == ["32400,0", "3600,0", "0,0"]
+    assert agnes[header.index("Taux d'occupation (%)")] == "0,00"
+    compared = [r for r in rows if r[0] == "Comparaison"]
+    assert compared[0][1:3] == ["10/03/2025", "10/03/2025"] and compared[0][rate] == ""  # no call: « — »
+
+
+async def test_the_drill_down_csv(client: Client) -> None:
+    response = await client.get("/statistiques/appels.csv", params={**PERIOD, "figure": "answered"})
+    rows = _read(await response.read())
+    assert rows[0][0] == "Arrivée"
+    assert [r[0] for r in rows[1:]] == ["10/03/2026 09:00:00", "10/03/2026 10:00:00"]
+    assert rows[1][3] == "10,0" and rows[1][7] == "Béthune" and rows[1][8] == "Agnès Roussel"
+
+
+async def test_the_pages(client: Client) -> None:
+    form = await client.get("/statistiques")
+    assert form.status == 200 and 'name="start"' in await form.text()
+    page = await client.get("/statistiques/rapport", params={**PERIOD, "compare": "month"})
+    text = await page.text()
+    assert page.status == 200
+    assert "<svg" in text and "<caption>" in text and 'scope="row"' in text
+    assert "66,7\u00a0%" in text and "non atteint" in text
+    assert "/statistiques/definitions#def-answer-rate" in text
+    assert "/statistiques/appels?" in text
+    assert "Temps des conseillers" in text and "Repas : 1 h 00 min" in text
+    definitions_page = await (await client.get("/statistiques/definitions")).text()
+    for d in definitions.DEFINITIONS.values():
+        assert f'id="{d.anchor}"' in definitions_page
+    drill = await client.get(
+        "/statistiques/appels", params={**PERIOD, "figure": "abandoned", "dimension": "hour", "key": "11"}
+    )
+    assert drill.status == 200 and "03 21 00 00 01" in await drill.text()
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "error", "words"),
+    [
+        ({"start": "2026-03-10", "end": "2026-03-01"}, 400, "reversed-period", "inversez"),
+        ({"start": "2016-01-01", "end": "2026-01-01"}, 400, "period-too-long", "trois ans"),
+        ({"start": "", "end": "2026-01-01"}, 400, "bad-period", "début"),
+        ({"start": "hier", "end": "2026-01-01"}, 400, "bad-period", "illisible"),
+        ({**PERIOD, "grouping": "century"}, 400, "bad-report-option", "Regroupement"),
+    ],
+)
+async def test_bad_periods_are_refused_in_french(
+    client: Client, params: dict[str, str], status: int, error: str, words: str
+) -> None:
+    for path in ("/api/statistics/report", "/api/statistics/calls", "/statistiques/rapport.csv"):
+        response = await client.get(path, params=params)
+        assert response.status == status
+        body = await response.json()
+        assert body["error"] == error and words in body["message"]
+
+
+async def test_bad_drill_downs_are_refused(client: Client) -> None:
+    for params in ({"figure": "nope"}, {"dimension": "nope"}, {"key": "x" * 500, "dimension": "topic"}):
+        response = await client.get("/api/statistics/calls", params={**PERIOD, **params})
+        assert response.status == 400
+
+
+async def test_advisors_are_refused(client: Client, session: Session) -> None:
+    session.user = ALICE
+    for path in ("/api/statistics/report", "/statistiques", "/statistiques/rapport.csv"):
+        response = await client.get(path, params=PERIOD)
+        assert response.status == 403
+        assert "superviseurs" in (await response.json())["message"]
+
+
+async def test_the_figures_alone_equal_the_reports(pool: asyncpg.Pool) -> None:
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 10, 15, 0, tzinfo=UTC))  # that day, 16:00
+    today = DAY.date()
+    figures = await service.figures(today, today)
+    report = await service.report(service.default_query().model_copy(update={"start": today, "end": today}))
+    for name, shown in report.report.figures.items():
+        assert getattr(figures, name).value == shown.value, name
+    assert figures.offered.value == 4 and figures.closed.value == 1
+    # occupancy up to now only: logged in 8:00–16:00 (7 h available, 1 h at lunch)
+    assert (figures.occupancy.numerator, figures.occupancy.denominator) == (0.0, 7 * 3600)
