@@ -1,5 +1,5 @@
-"""`python -m bench.stats` on a tiny size: it generates, builds the rollup, times every path and finds the report's
-sums, the rollup's and the plain SQL baseline's identical (exit code 0), then reuses its database. Never timings."""
+"""`python -m bench.stats` on a tiny size: it generates, sums the days, times every path and finds the report's sums,
+the raw SQL's and the plain SQL baseline's identical (exit code 0), then reuses its database. Never timings."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ def test_the_bench_runs_small_and_finds_every_path_exact(capsys: pytest.CaptureF
         assert stats.main(args) == 0
         out = capsys.readouterr().out
         assert f"database {name} created" in out and "generated " in out
-        assert "| month | rollup: groups (call_stats_daily) + presence | 2 |" in out
+        assert "| month | report (StatisticsService.report: daily sums of 0014) | 2 |" in out
         assert "| year | baseline (plain SQL over the raw records) | 1 |" in out
         checks = [line for line in out.splitlines() if line.startswith("- ")]
-        assert len(checks) == 6 and all(line.endswith("identical") for line in checks), checks
+        assert len(checks) == 4 and all(line.endswith("identical") for line in checks), checks
         assert stats.main([*args, "--generate-only"]) == 0
         assert "reusing " in capsys.readouterr().out
     finally:
