@@ -411,14 +411,15 @@ class DirectoryStore:
         row = await self._pool.fetchrow("SELECT * FROM directory_caller($1, $2)", number, raw)
         return None if row is None else (row["caller_kind"], int(row["organisation_id"]))
 
-    async def caller_organisation(self, number: str) -> CallerOrganisation | None:
-        """Who a caller's number (E.164) is by the directory (`directory_caller`), with its commune; None for a
-        number not known."""
+    async def caller_organisation(self, number: str | None, raw: str = "") -> CallerOrganisation | None:
+        """Who a caller's number (E.164; or, when it has none, the internal extension `raw`) is by the directory
+        (`directory_caller`), with its commune; None for a number not known."""
         row = await self._pool.fetchrow(
             "SELECT d.caller_kind, o.id, o.name, o.kind, o.commune_insee, c.name AS commune_name, c.postal_codes "
-            "FROM directory_caller($1, '') AS d JOIN organisations AS o ON o.id = d.organisation_id "
+            "FROM directory_caller($1, $2) AS d JOIN organisations AS o ON o.id = d.organisation_id "
             "LEFT JOIN communes AS c ON c.code_insee = o.commune_insee",
             number,
+            raw,
         )
         if row is None:
             return None

@@ -254,6 +254,7 @@ class CallTracker:
             at=at,
             caller_number=e164(call.caller_num_raw, self._line.default_region),
             caller_name=caller_name(call.caller_name_raw),
+            caller_number_raw=clean_text(call.caller_num_raw, 80),
             line_open=call.line_open,
         )
 

@@ -21,6 +21,7 @@ class CallStarted(Effect):
     kind: Literal["call_started"] = "call_started"
     caller_number: str | None
     caller_name: str | None
+    caller_number_raw: str = ""  # as Asterisk gave it, cleaned and bounded: an internal extension has no E.164
     line_open: bool
 
 

@@ -67,6 +67,7 @@ class LiveCall:
     arrived_at: datetime
     phase: CallPhase = CallPhase.ARRIVED
     caller_number: str | None = None  # E.164, None when withheld
+    caller_number_raw: str = ""  # as Asterisk gave it (an internal extension has no E.164)
     caller_name: str | None = None
     caller_display: str = ""  # the number in French format, as the desk shows it ("03 21 00 00 01")
     line_open: bool = True
@@ -163,6 +164,7 @@ class LiveView:
         if isinstance(effect, CallStarted):
             call.arrived_at, call.line_open = effect.at, effect.line_open
             call.caller_number, call.caller_name = effect.caller_number, effect.caller_name
+            call.caller_number_raw = effect.caller_number_raw
         elif isinstance(effect, CallQueued):
             call.queue, call.queued_at, call.menu_topic = effect.queue, effect.at, effect.topic
             call.caller_number = effect.caller_number or call.caller_number

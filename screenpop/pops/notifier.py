@@ -41,11 +41,12 @@ MAX_PREFETCHED = 10_000  # caller contexts kept for calls in progress
 
 
 AdvisorOf = Callable[[str], int | None]  # interface → advisor id
-ContextOf = Callable[[str | None], Awaitable[CallerContext]]  # E.164 → context
+# (E.164 or None, the number as Asterisk gave it: an internal extension has no E.164) → context
+ContextOf = Callable[[str | None, str], Awaitable[CallerContext]]
 IsLeader = Callable[[], bool]
 
 
-async def no_context(_: str | None) -> CallerContext:
+async def no_context(_: str | None, __: str = "") -> CallerContext:
     return CallerContext()
 
 
@@ -79,7 +80,7 @@ class PopPublisher:
         instance's next round, after the messages before it (`drained()` waits for it)."""
         if isinstance(effect, CallQueued):
             if self._is_leader():
-                self._prefetch(effect.linkedid, effect.caller_number)
+                self._prefetch(effect.linkedid, effect.caller_number, self._raw(effect.linkedid))
             return
         if isinstance(effect, CallEnded):
             prefetched = self._contexts.pop(effect.linkedid, None)
@@ -102,10 +103,14 @@ class PopPublisher:
         """Caller contexts held for calls in progress."""
         return len(self._contexts)
 
-    def _prefetch(self, linkedid: str, number: str | None) -> None:
-        if number is None or linkedid in self._contexts:
+    def _raw(self, linkedid: str) -> str:
+        call = self.live.call(linkedid)
+        return "" if call is None else call.caller_number_raw
+
+    def _prefetch(self, linkedid: str, number: str | None, raw: str) -> None:
+        if (number is None and not raw) or linkedid in self._contexts:
             return
-        self._contexts[linkedid] = asyncio.ensure_future(self._context_of(number))
+        self._contexts[linkedid] = asyncio.ensure_future(self._context_of(number, raw))
         while len(self._contexts) > MAX_PREFETCHED:  # calls whose end was never seen
             self._contexts.pop(next(iter(self._contexts))).cancel()
 
@@ -113,12 +118,12 @@ class PopPublisher:
         """The context looked up when the call was queued (a ring-no-answer's next ring reuses it), else now."""
         prefetched = self._contexts.get(linkedid)
         if prefetched is None:
-            return await self._context_of(number)
+            return await self._context_of(number, self._raw(linkedid))
         try:
             return await asyncio.shield(prefetched)  # shared by the call's rings: a cancelled wait leaves it be
         except asyncio.CancelledError:
             if prefetched.cancelled():  # dropped meanwhile: look it up now
-                return await self._context_of(number)
+                return await self._context_of(number, self._raw(linkedid))
             raise
 
     async def _message(self, effect: AnyEffect) -> DeskMessage | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import UTC, datetime
 
 import asyncpg
@@ -25,6 +26,7 @@ from telephony.aio import bounded
 
 log = logging.getLogger(__name__)
 
+_EXTENSION = re.compile(r"[0-9]{2,10}")  # an internal extension, as the directory keeps them
 CONTEXT_WITHIN = 0.2  # seconds: a pop goes without history rather than wait longer
 
 
@@ -104,24 +106,28 @@ def context_lookup(pool: asyncpg.Pool, desk: DeskSettings) -> ContextOf:
     calls = QualificationService(pool, desk)
     directory = DirectoryStore(pool)
 
-    async def known(number: str) -> tuple[CallerOrganisation | None, list[OrganisationCallItem]]:
-        found = await directory.caller_organisation(number)
+    async def known(number: str | None, raw: str) -> tuple[CallerOrganisation | None, list[OrganisationCallItem]]:
+        found = await directory.caller_organisation(number, raw)
         if found is None:
             return None, []
         commune = found.commune_insee if found.caller_kind == "town_hall" else None
-        return found, await calls.organisation_history(found.id, commune, number)
+        return found, await calls.organisation_history(found.id, commune, number or "")
 
-    async def lookup(number: str) -> CallerContext:
+    async def lookup(number: str | None, raw: str) -> CallerContext:
+        if number is None:  # an internal extension: who it is by the directory, no history of a number
+            organisation, recent = await known(None, raw)
+            return _context(CallerFacts(history=[], commune=None, open_callbacks=[]), organisation, recent)
         facts, (organisation, recent) = await asyncio.gather(
-            calls.caller_facts(number, desk.history_size), known(number)
+            calls.caller_facts(number, desk.history_size), known(number, "")
         )
         return _context(facts, organisation, recent)
 
-    async def context_of(number: str | None) -> CallerContext:
-        if number is None:
+    async def context_of(number: str | None, raw: str = "") -> CallerContext:
+        """`raw` is looked at only when the number has no E.164 form (an internal extension)."""
+        if number is None and not _EXTENSION.fullmatch(raw.strip()):
             return CallerContext()
         try:
-            return await bounded(lookup(number), CONTEXT_WITHIN)
+            return await bounded(lookup(number, raw.strip()), CONTEXT_WITHIN)
         except Exception as exc:
             log.warning("pop without history (%s)", exc)
             return CallerContext()

@@ -24,7 +24,15 @@ from screenpop.web.keys import USER
 from screenpop.web.middleware import errors
 from storage.users import Role, User
 from telephony.advisors import AdvisorState, StateChange
-from telephony.effects import AdvisorRingEnded, AdvisorRinging, AnyEffect, CallAnswered, CallEnded, CallQueued
+from telephony.effects import (
+    AdvisorRingEnded,
+    AdvisorRinging,
+    AnyEffect,
+    CallAnswered,
+    CallEnded,
+    CallQueued,
+    CallStarted,
+)
 from telephony.records import RingResult
 from tests.fixtures_db import make_record
 from tests.servers import redis_url
@@ -297,7 +305,7 @@ async def test_the_callers_context_is_looked_up_as_the_call_queues_and_reused_by
     looked_up: list[str | None] = []
     answer = asyncio.Event()
 
-    async def context_of(number: str | None) -> CallerContext:
+    async def context_of(number: str | None, raw: str = "") -> CallerContext:
         looked_up.append(number)
         await answer.wait()  # the database answers when the test says so
         return CallerContext(commune="Arras (62041)")
@@ -323,6 +331,34 @@ async def test_the_callers_context_is_looked_up_as_the_call_queues_and_reused_by
     await pub.on_effect(ringing("700.2", "PJSIP/adv9"))  # a call whose queueing was not seen (service restarted)
     assert looked_up == ["+33321000001", "+33321000001"]  # looked up at ring time instead
     assert pub.prefetched == 0  # the ended call's context is let go
+
+
+async def test_an_internal_extension_s_context_is_looked_up_by_the_number_asterisk_gave(
+    redis: aioredis.Redis,
+) -> None:
+    """An extension has no E.164 form: the look-up gets the raw number (the directory names the service)."""
+    looked_up: list[tuple[str | None, str]] = []
+
+    async def context_of(number: str | None, raw: str = "") -> CallerContext:
+        looked_up.append((number, raw))
+        return CallerContext(commune="Arras (62041)")
+
+    pub = publisher(redis, context_of)
+    now = datetime.now(UTC)
+    await pub.on_effect(
+        CallStarted(
+            linkedid="710.1", at=now, caller_number=None, caller_name=None, caller_number_raw="4321", line_open=True
+        )
+    )
+    await pub.on_effect(CallQueued(linkedid="710.1", at=now, queue="gps", caller_number=None, topic=None))
+    await pub.on_effect(ringing("710.1").model_copy(update={"caller_number": None}))
+    await pub.drained()
+    assert looked_up == [(None, "4321")]  # at queue time, reused by the ring
+    pops = [m for m in await pending(redis, 7) if m.type == "pop"]
+    assert [(m.linkedid, m.context and m.context.commune) for m in pops] == [("710.1", "Arras (62041)")]
+    await pub.on_effect(CallStarted(linkedid="711.1", at=now, caller_number=None, caller_name=None, line_open=True))
+    await pub.on_effect(CallQueued(linkedid="711.1", at=now, queue="gps", caller_number=None, topic=None))
+    assert looked_up == [(None, "4321")]  # withheld: nothing to look up
 
 
 async def test_the_subscription_is_made_again_when_redis_drops_it(

@@ -421,7 +421,7 @@ async def test_pop_context_carries_history_commune_and_open_callbacks(
     await repo.save(
         "100.1", qual(commune_insee="62041", callback_requested=True, callback_slot="après 17 h"), ALICE, ADV1
     )
-    context = await context_lookup(pool, DESK)("+33612345678")
+    context = await context_lookup(pool, DESK)("+33612345678", "")
     assert (context.commune, context.commune_code) == ("Arras (62000)", "62041")  # as people know it
     assert context.caller is None and context.organisation_history == ()
     # one HistoryItem for the pops and the history API (the pop showed "Handicap — Dossier MDPH" in one field)
@@ -429,7 +429,7 @@ async def test_pop_context_carries_history_commune_and_open_callbacks(
         ("Handicap", "Dossier MDPH", "Conseil, orientation", "Alice Martin")
     ]
     assert [(c.topic_label, c.slot) for c in context.open_callbacks] == [("Handicap", "après 17 h")]
-    assert await context_lookup(pool, DESK)(None) == CallerContext()
+    assert await context_lookup(pool, DESK)(None, "") == CallerContext()
 
 
 async def test_a_town_hall_calling_pops_as_itself_with_its_commune_s_recent_calls(
@@ -459,7 +459,7 @@ async def test_a_town_hall_calling_pops_as_itself_with_its_commune_s_recent_call
     kinds = dict(await pool.fetch("SELECT linkedid, caller_kind FROM call_records WHERE linkedid LIKE '50%'"))
     assert kinds == {"501.1": "partner", "502.1": "town_hall", "503.1": "town_hall", "504.1": "citizen"}  # 0010
 
-    context = await context_lookup(pool, DESK)("+33353010010")
+    context = await context_lookup(pool, DESK)("+33353010010", "")
     assert context.caller is not None
     assert (context.caller.kind, context.caller.kind_label, context.caller.name) == (
         "town_hall",
@@ -474,10 +474,39 @@ async def test_a_town_hall_calling_pops_as_itself_with_its_commune_s_recent_call
     ]  # not Arras's, nor a citizen's
     assert context.organisation_history[1].note == "demande du CCAS"
     assert [h.linkedid for h in context.history] == ["502.1"]  # the number's own history, as for anyone
-    ccas = await context_lookup(pool, DESK)("+33353010011")  # a partner: its own calls, no commune of its own
+    ccas = await context_lookup(pool, DESK)("+33353010011", "")  # a partner: its own calls, no commune of its own
     assert ccas.caller is not None and ccas.caller.kind == "partner"
     assert [c.linkedid for c in ccas.organisation_history] == ["501.1"]
-    assert (await context_lookup(pool, DESK)("+33600000000")).caller is None
+    assert (await context_lookup(pool, DESK)("+33600000000", "")).caller is None
+
+
+async def test_an_internal_service_calling_from_its_extension_pops_as_itself(
+    repo: QualificationService, pool: asyncpg.Pool
+) -> None:
+    """An extension has no E.164 form: the directory still names the service (the record's classification, 0010,
+    did; the pop did not), with its recent calls; a number nobody has, or a withheld one, stays a citizen."""
+    service = int(
+        await pool.fetchval(
+            "INSERT INTO organisations (kind, name, owner, active, extension) "
+            "VALUES ('service', 'Service des collèges', 'admin', true, '4321') RETURNING id"
+        )
+    )
+    calls = CallRecordRepository(pool)
+    await calls.upsert(make_record("601.1", caller_number=None, caller_number_raw="4321", caller_name=None))
+    assert await pool.fetchval("SELECT caller_kind FROM call_records WHERE linkedid = '601.1'") == "internal"
+
+    context = await context_lookup(pool, DESK)(None, " 4321 ")
+    assert context.caller is not None
+    assert (context.caller.kind, context.caller.name, context.caller.organisation_id) == (
+        "internal",
+        "Service des collèges",
+        service,
+    )
+    assert [c.linkedid for c in context.organisation_history] == ["601.1"]
+    assert context.history == () and context.commune is None
+    assert await context_lookup(pool, DESK)(None, "9999") == CallerContext()  # an extension nobody has
+    assert await context_lookup(pool, DESK)(None, "") == CallerContext()  # withheld
+    assert await context_lookup(pool, DESK)(None, "0321;DROP") == CallerContext()  # not an extension: not looked up
 
 
 # -- services ----------------------------------------------------------------------------------------
