@@ -193,12 +193,17 @@ def count(n: float | None) -> str:
 
 def show(name: str, figure: Figure) -> str:
     """A figure as the pages show it, in French."""
+    return show_value(name, figure.value)
+
+
+def show_value(name: str, value: float | None) -> str:
+    """A figure's value (`Figure.value`) as the pages show it, in French."""
     unit = DEFINITIONS[name].unit
     if unit == "percent":
-        return percent(figure.value)
+        return percent(value)
     if unit == "duration":
-        return duration(figure.value)
-    return count(figure.value)
+        return duration(value)
+    return count(value)
 
 
 def plain(name: str, figure: Figure) -> str:
