@@ -2,6 +2,9 @@
 wallboard adds to the service loop per AMI effect.
 
     python -m bench.wallboard [--calls N] [--advisors A] [--snapshots S] [--effects E]
+    python -m bench.wallboard --live [--rates 10 100] [--seconds 10] [--wait 3] [--role leader|follower]
+
+`--live`: the lag of the wallboard behind the AMI at R calls/s through the whole service (`bench.wallboard_live`).
 
 On the real PostgreSQL at 127.0.0.1:5432 (a throw-away database, migrated, dropped at the end):
 
@@ -204,6 +207,11 @@ async def _run(calls: int, advisors: int, snapshots: int, effects: int) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else argv
+    if "--live" in args_given:  # the lag behind the AMI, through the whole service: bench.wallboard_live
+        from bench import wallboard_live
+
+        return wallboard_live.main(args_given)
     parser = argparse.ArgumentParser(prog="python -m bench.wallboard", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500, help="records arrived today")
     parser.add_argument("--advisors", type=int, default=30)

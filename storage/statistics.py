@@ -188,6 +188,24 @@ async def presence_rows(conn: asyncpg.Connection, start: datetime, end: datetime
     return [PresenceRow(r["advisor_id"], r["state"], r["reason"], r["seconds"]) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class SupervisorActionRow:
+    """A presence change a supervisor made: the state they put the advisor in (paused, logged_out), its reason key,
+    when, who, what they wrote, and the seconds it lasted within the span."""
+
+    advisor_id: int
+    state: str
+    reason: str
+    at: datetime
+    by: str
+    note: str | None
+    seconds: float
+
+
+# A report reads at most this many supervisor actions (a supervisor acts a few times a day).
+SUPERVISOR_ACTIONS_MAX = 20_000
+
+
 class StatisticsRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -247,6 +265,17 @@ FROM f ORDER BY arrived_at, linkedid"""  # noqa: S608 - fixed SQL
         async with self._pool.acquire() as conn:
             return await presence_rows(conn, start, end)
 
+    async def supervisor_actions(self, start: datetime, end: datetime) -> list[SupervisorActionRow]:
+        """The presence changes a supervisor made within [start, end) (pauses and log-outs they imposed), by time,
+        each with how long it lasted (until the advisor's next change, within the span)."""
+        rows = await self._pool.fetch(_SUPERVISOR_ACTIONS, start, end, SUPERVISOR_ACTIONS_MAX)
+        return [
+            SupervisorActionRow(
+                r["advisor_id"], r["state"], r["reason"], r["at"], r["by_login"], r["note"], r["seconds"]
+            )
+            for r in rows
+        ]
+
     async def advisors(self) -> dict[int, tuple[str, str]]:
         """Every advisor's id → (interface, name), for the presence tables."""
         rows = await self._pool.fetch("SELECT id, interface, name FROM advisors")
@@ -282,3 +311,19 @@ SELECT advisor_id, state, reason, sum(s) AS seconds FROM spans WHERE s > 0
 GROUP BY advisor_id, state, reason"""
 )
 _CHANGED = _CHANGES + "SELECT advisor_id, state, at FROM ev ORDER BY at, id"  # noqa: S608 - fixed SQL
+
+# The partial index of 0019 finds the supervisors' rows; the advisor's next change (advisor_events_advisor_at_idx)
+# ends each one.
+_SUPERVISOR_ACTIONS = """
+SELECT e.advisor_id, e.state, coalesce(e.reason, '') AS reason, e.at, e.by_login, e.note,
+       extract(epoch FROM least(coalesce(n.at, $2::timestamptz), $2::timestamptz) - e.at)::float8 AS seconds
+FROM advisor_events AS e
+LEFT JOIN LATERAL (
+    SELECT x.at FROM advisor_events AS x
+    WHERE x.advisor_id = e.advisor_id AND x.at >= e.at AND (x.at > e.at OR x.id > e.id)
+    ORDER BY x.at, x.id LIMIT 1
+) AS n ON true
+WHERE e.by_login IS NOT NULL AND e.at >= $1::timestamptz AND e.at < $2::timestamptz
+ORDER BY e.at, e.id
+LIMIT $3::int
+"""

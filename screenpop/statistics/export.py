@@ -50,18 +50,28 @@ def _header() -> list[str]:
         "Part des appels (%)",
         *(definitions.DEFINITIONS[n].label + UNITS[definitions.DEFINITIONS[n].unit] for n in FIGURE_NAMES),
         *PRESENCE_COLUMNS,
+        *ACTION_COLUMNS,
     ]
 
 
 PRESENCE_COLUMNS = ("Temps connecté (s)", "Temps en pause (s)", "Temps en communication et après-appel (s)")
 PRESENCE_GROUP = "Temps des conseillers"
+ACTION_COLUMNS = (
+    "Pauses imposées par un superviseur",
+    "Temps en pause imposée (s)",
+    "Déconnexions imposées par un superviseur",
+    "Temps déconnecté après une déconnexion imposée (s)",
+    "Imposées par",
+    "Motifs des pauses imposées",
+)
+ACTION_GROUP = "Actions des superviseurs"
 
 
 def _seconds(value: float) -> str:
     return f"{value:.1f}".replace(".", ",")
 
 
-def _rows(which: str, p: PeriodOut) -> Iterable[list[str]]:
+def _lines(which: str, p: PeriodOut) -> Iterable[list[str]]:
     yield [which, _date(p.start), _date(p.end), "Ensemble", "", p.label, "100,00", *_values(p.figures), "", "", ""]
     for dim, groups in p.breakdowns.items():
         for g in groups:
@@ -86,6 +96,25 @@ def _rows(which: str, p: PeriodOut) -> Iterable[list[str]]:
         figures[occupancy] = _plain(a.occupancy)
         times = [_seconds(a.logged_in), _seconds(a.paused), _seconds(a.busy)]
         yield [which, _date(p.start), _date(p.end), PRESENCE_GROUP, a.key, a.advisor, "", *figures, *times]
+    for s in p.supervisor_actions:
+        blank = [""] * (len(FIGURE_NAMES) + len(PRESENCE_COLUMNS))
+        reasons = " ; ".join(f"{reason} : {count}" for reason, count in s.reasons.items())
+        actions = [
+            str(s.pauses),
+            _seconds(s.pause_seconds),
+            str(s.logouts),
+            _seconds(s.logout_seconds),
+            ", ".join(s.by),
+            reasons,
+        ]
+        yield [which, _date(p.start), _date(p.end), ACTION_GROUP, s.key, s.advisor, "", *blank, *actions]
+
+
+def _rows(which: str, p: PeriodOut) -> Iterable[list[str]]:
+    """Every line of a period, padded to the header's width (the presence and action columns are blank elsewhere)."""
+    width = len(_header())
+    for line in _lines(which, p):
+        yield line + [""] * (width - len(line))
 
 
 def _values(figures: dict[str, FigureOut]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -104,6 +104,38 @@ class AdvisorPresenceOut(BaseModel):
     pauses: dict[str, float] = Field(description="pause seconds by reason (French label)")
 
 
+class SupervisorActionOut(BaseModel):
+    """A pause or a log-out a supervisor imposed on an advisor (presence log, `by_login` and `note`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    at_shown: str = Field(description="dd/mm/yyyy hh:mm:ss in the line's time zone")
+    key: str = Field(description="the advisor's phone interface")
+    advisor: str
+    action: Literal["pause", "logout"]
+    action_label: str
+    reason: str = Field(description="the pause's reason (French label); empty for a log-out")
+    by: str = Field(description="the supervisor's login")
+    note: str | None = Field(description="what the supervisor wrote")
+    seconds: float = Field(description="how long it lasted: until the advisor's next change, within the period")
+
+
+class AdvisorActionsOut(BaseModel):
+    """The pauses and log-outs supervisors imposed on one advisor over the period."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="the advisor's phone interface")
+    advisor: str
+    pauses: int
+    pause_seconds: float
+    logouts: int
+    logout_seconds: float
+    by: list[str] = Field(description="the supervisors' logins, by number of actions")
+    reasons: dict[str, int] = Field(description="imposed pauses by reason (French label)")
+
+
 class PeriodOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -114,6 +146,12 @@ class PeriodOut(BaseModel):
     breakdowns: dict[str, list[GroupOut]]
     presence: list[AdvisorPresenceOut] = Field(default_factory=list)
     pauses: dict[str, float] = Field(default_factory=dict, description="every advisor's pause seconds by reason")
+    supervisor_actions: list[AdvisorActionsOut] = Field(
+        default_factory=list, description="per advisor, the pauses and log-outs a supervisor imposed"
+    )
+    supervisor_action_log: list[SupervisorActionOut] = Field(
+        default_factory=list, description="each action a supervisor took, by time (the latest 500)"
+    )
 
 
 class ReportOut(BaseModel):

@@ -31,6 +31,7 @@ from screenpop.statistics.errors import (
 )
 from screenpop.statistics.models import (
     BREAKDOWNS,
+    AdvisorActionsOut,
     AdvisorPresenceOut,
     CallRow,
     Compare,
@@ -41,8 +42,16 @@ from screenpop.statistics.models import (
     PeriodOut,
     ReportOut,
     ReportQuery,
+    SupervisorActionOut,
 )
-from storage.statistics import SUM_NAMES, GroupRow, PresenceRow, StatisticsRepository, params
+from storage.statistics import (
+    SUM_NAMES,
+    GroupRow,
+    PresenceRow,
+    StatisticsRepository,
+    SupervisorActionRow,
+    params,
+)
 from storage.statistics_rollups import RollupRepository, common_for
 from telephony.identity import french_display
 from telephony.records import OUTCOME_LABELS, CallStatus, Outcome
@@ -256,9 +265,11 @@ class StatisticsService:
     async def _period(self, p: Period, grouping: str) -> PeriodOut:
         dims: tuple[str, ...] = (grouping, *BREAKDOWNS)
         rows, presence = await self._sums(p, dims)
-        advisors = await self._repo.advisors() if presence else {}
+        start, end = self._instants(p)
+        actions = await self._repo.supervisor_actions(start, min(end, self._now())) if start < self._now() else []
+        advisors = await self._repo.advisors() if presence or actions else {}
         with _collector_paused():
-            return self._period_out(p, dims, rows, presence, advisors)
+            return self._period_out(p, dims, rows, presence, advisors, actions)
 
     def _period_out(
         self,
@@ -267,11 +278,13 @@ class StatisticsService:
         rows: list[GroupRow],
         presence: list[PresenceRow],
         advisors: dict[int, tuple[str, str]],
+        actions: list[SupervisorActionRow],
     ) -> PeriodOut:
         """A period's output from its sums: ~1,400 groups × 24 figures for a month, no I/O."""
         whole = next(r for r in rows if r.dimension == "")
         total = kpis.figures(_totals(whole), kpis.presence_of((r.state, r.seconds) for r in presence))
         people = self._presence(presence, advisors)
+        log_out = [self._action(a, advisors) for a in actions]
         by_interface = {a.key: a for a in people}
         per_dim: dict[str, list[GroupRow]] = {dim: [] for dim in dims}
         for row in rows:
@@ -295,6 +308,24 @@ class StatisticsService:
             breakdowns=breakdowns,
             presence=people,
             pauses=dict(sorted(pauses.items(), key=lambda kv: -kv[1])),
+            supervisor_actions=imposed(log_out),
+            supervisor_action_log=log_out[-ACTION_LOG_MAX:],
+        )
+
+    def _action(self, row: SupervisorActionRow, advisors: dict[int, tuple[str, str]]) -> SupervisorActionOut:
+        interface, name = advisors.get(row.advisor_id, (f"#{row.advisor_id}", f"Conseiller n° {row.advisor_id}"))
+        pause = row.state == "paused"
+        return SupervisorActionOut(
+            at=row.at,
+            at_shown=row.at.astimezone(self._tz).strftime("%d/%m/%Y %H:%M:%S"),
+            key=interface,
+            advisor=name,
+            action="pause" if pause else "logout",
+            action_label="Mise en pause" if pause else "Déconnexion",
+            reason=self._pause_label(row.reason) if pause else "",
+            by=row.by,
+            note=row.note,
+            seconds=max(row.seconds, 0.0),
         )
 
     def _pause_label(self, reason: str) -> str:
@@ -475,6 +506,40 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+ACTION_LOG_MAX = 500  # the report lists the latest actions; the per-advisor sums count them all
+
+
+def imposed(actions: list[SupervisorActionOut]) -> list[AdvisorActionsOut]:
+    """Per advisor (by name), the pauses and log-outs supervisors imposed: how many, how long, by whom (the most
+    active first), for which reasons (the most frequent first)."""
+    per: dict[str, list[SupervisorActionOut]] = {}
+    for a in actions:
+        per.setdefault(a.key, []).append(a)
+    out = []
+    for key, own in per.items():
+        pauses = [a for a in own if a.action == "pause"]
+        logouts = [a for a in own if a.action == "logout"]
+        by: dict[str, int] = {}
+        reasons: dict[str, int] = {}
+        for a in own:
+            by[a.by] = by.get(a.by, 0) + 1
+        for a in pauses:
+            reasons[a.reason] = reasons.get(a.reason, 0) + 1
+        out.append(
+            AdvisorActionsOut(
+                key=key,
+                advisor=own[0].advisor,
+                pauses=len(pauses),
+                pause_seconds=sum(a.seconds for a in pauses),
+                logouts=len(logouts),
+                logout_seconds=sum(a.seconds for a in logouts),
+                by=sorted(by, key=lambda login: (-by[login], login)),
+                reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+            )
+        )
+    return sorted(out, key=lambda a: a.advisor)
 
 
 def _runs(start: date, end: date, summed: set[date]) -> list[Period]:

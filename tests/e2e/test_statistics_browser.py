@@ -1,7 +1,8 @@
 """The statistics in a real browser (Debian's chromium driven by Playwright) over the real slice and a real
 PostgreSQL (an aiohttp test server with the shared web layer: its CSP, headers and error pages; a test middleware
-sets the supervisor): the form, the report with its tables and SVG charts, a drill-down to the abandoned calls and
-the definitions, by keyboard where it matters; axe-core at every state (0 serious or critical)."""
+sets the supervisor): the form, the report with its tables and SVG charts and the supervisors' actions, a drill-down
+to the abandoned calls and the definitions, by keyboard where it matters; axe-core at every state (0 serious or
+critical)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from screenpop.web import http as web_http
 from screenpop.web.keys import USER
 from tests.e2e.axe import assert_accessible
 from tests.fixtures_db import fresh_database, migrated_pool
-from tests.integration.test_statistics_api import SAM, store_records
+from tests.integration.test_statistics_api import SAM, store_records, store_supervisor_actions
 
 __all__ = ["fresh_database", "migrated_pool"]
 
@@ -32,6 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @pytest.fixture
 async def server(migrated_pool: asyncpg.Pool) -> AsyncIterator[TestServer]:
     await store_records(migrated_pool)
+    await store_supervisor_actions(migrated_pool)
 
     @web.middleware
     async def supervisor(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -66,6 +68,10 @@ async def test_a_report_then_the_abandoned_calls_behind_its_figure(browser: Brow
     await expect(rate).to_contain_text("66,7\u00a0%")
     await expect(rate).to_contain_text("non atteint")
     await expect(page.get_by_role("img", name="Appels présentés et abandons par heure d'arrivée")).to_be_visible()
+    imposed = page.get_by_role("table", name="Pauses et déconnexions imposées par un superviseur, par conseiller")
+    await expect(imposed.get_by_role("row", name="Agnès Roussel")).to_contain_text("Formation : 1")
+    actions = page.get_by_role("table", name="Chaque action d'un superviseur, par date")
+    await expect(actions.get_by_role("row", name="10/03/2026 15:00:00")).to_contain_text("Formation <b>logiciel</b>")
     await assert_accessible(page, "the report")
     await page.get_by_text("Données du graphique").first.click()
     await expect(page.get_by_role("table", name="Appels présentés et abandons par heure d'arrivée")).to_be_visible()

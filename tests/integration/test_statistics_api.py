@@ -22,8 +22,10 @@ from screenpop.statistics import http as statistics_http
 from screenpop.statistics.service import StatisticsService
 from screenpop.web import http as web_http
 from screenpop.web.keys import USER
+from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
 from storage.users import Role, User
+from telephony.advisors import AdvisorState, StateChange
 from tests.fixtures_db import fresh_database, migrated_pool
 
 __all__ = ["fresh_database", "migrated_pool"]
@@ -119,6 +121,33 @@ async def store_records(pool: asyncpg.Pool) -> None:
         f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
         [tuple(r.get(c) for c in columns) for r in RECORDS],
     )
+
+
+async def store_supervisor_actions(pool: asyncpg.Pool) -> None:
+    """Sam (a supervisor) puts Agnès in training 15:00–15:45, then logs her out at 16:30 (her own 17:00 change ends
+    it), through the presence log's repository as the wallboard's action does; her own 15:45 return is hers."""
+    advisors = AdvisorRepository(pool, Settings().routing.skills)
+    agnes = await advisors.by_login("agnes")
+    assert agnes is not None
+    for change in (
+        StateChange(
+            advisor_id=agnes.id,
+            state=AdvisorState.PAUSED,
+            at=DAY.replace(hour=15),
+            reason="training",
+            by="sam",
+            note="Formation <b>logiciel</b>",
+        ),
+        StateChange(advisor_id=agnes.id, state=AdvisorState.AVAILABLE, at=DAY.replace(hour=15, minute=45)),
+        StateChange(
+            advisor_id=agnes.id,
+            state=AdvisorState.LOGGED_OUT,
+            at=DAY.replace(hour=16, minute=30),
+            by="sam",
+            note="Fin de service",
+        ),
+    ):
+        await advisors.record(change)
 
 
 @pytest.fixture
@@ -237,7 +266,8 @@ async def test_the_report_csv_reads_back_in_a_french_spreadsheet(client: Client)
     assert all(len(r) == len(header) for r in rows)
     [agnes] = [r for r in rows if r[3] == "Temps des conseillers" and r[0] == "Période"]
     assert agnes[4:6] == ["Local/agnes@advisors", "Agnès Roussel"]
-    assert agnes[-3:] == ["32400,0", "3600,0", "0,0"]
+    presence = header.index("Temps connecté (s)")
+    assert agnes[presence : presence + 3] == ["32400,0", "3600,0", "0,0"]
     assert agnes[header.index("Taux d'occupation (%)")] == "0,00"
     compared = [r for r in rows if r[0] == "Comparaison"]
     assert compared[0][1:3] == ["10/03/2025", "10/03/2025"] and compared[0][rate] == ""  # no call: « — »
@@ -269,6 +299,52 @@ async def test_the_pages(client: Client) -> None:
         "/statistiques/appels", params={**PERIOD, "figure": "abandoned", "dimension": "hour", "key": "11"}
     )
     assert drill.status == 200 and "03 21 00 00 01" in await drill.text()
+
+
+async def test_the_actions_a_supervisor_took_appear_in_the_report(client: Client, pool: asyncpg.Pool) -> None:
+    before = await (await client.get("/api/statistics/report", params=PERIOD)).json()
+    assert before["report"]["supervisor_actions"] == [] and before["report"]["supervisor_action_log"] == []
+    await store_supervisor_actions(pool)
+
+    body = await (await client.get("/api/statistics/report", params=PERIOD)).json()
+    [agnes] = body["report"]["supervisor_actions"]
+    assert agnes == {
+        "key": "Local/agnes@advisors",
+        "advisor": "Agnès Roussel",
+        "pauses": 1,
+        "pause_seconds": 2700.0,  # 15:00 → her own return at 15:45
+        "logouts": 1,
+        "logout_seconds": 1800.0,  # 16:30 → her next change at 17:00
+        "by": ["sam"],
+        "reasons": {"Formation": 1},
+    }
+    log = body["report"]["supervisor_action_log"]
+    assert [(a["at_shown"], a["action"], a["reason"], a["by"], a["note"], a["seconds"]) for a in log] == [
+        ("10/03/2026 15:00:00", "pause", "Formation", "sam", "Formation <b>logiciel</b>", 2700.0),
+        ("10/03/2026 16:30:00", "logout", "", "sam", "Fin de service", 1800.0),
+    ]
+    # her own pause (12:00, no supervisor) is not an action; the comparison month had none
+    other = await (await client.get("/api/statistics/report", params={**PERIOD, "compare": "month"})).json()
+    assert other["comparison"]["supervisor_actions"] == []
+
+    rows = _read(await (await client.get("/statistiques/rapport.csv", params=PERIOD)).read())
+    header = rows[0]
+    [line] = [r for r in rows if r[3] == "Actions des superviseurs"]
+    assert all(len(r) == len(header) for r in rows)
+    assert line[4:6] == ["Local/agnes@advisors", "Agnès Roussel"]
+    assert line[header.index("Pauses imposées par un superviseur") :] == [
+        "1",
+        "2700,0",
+        "1",
+        "1800,0",
+        "sam",
+        "Formation : 1",
+    ]
+
+    text = await (await client.get("/statistiques/rapport", params=PERIOD)).text()
+    assert "Actions des superviseurs" in text and "Mise en pause" in text and "Déconnexion" in text
+    assert "Formation &lt;b&gt;logiciel&lt;/b&gt;" in text and "<b>logiciel" not in text  # escaped
+    assert "45 min" in text
 
 
 @pytest.mark.parametrize(

@@ -173,7 +173,7 @@ def test_a_period_s_output_is_the_previous_implementation_s(seed: int) -> None:
     rows, presence, advisors = sample(seed)
     p = Period(date(2026, 3, 1), date(2026, 3, 31))
     dims = ("day", *BREAKDOWNS)
-    fast = s._period_out(p, dims, rows, presence, advisors)
+    fast = s._period_out(p, dims, rows, presence, advisors, [])
     before = reference_period(s, p, dims, rows, presence, advisors)
     assert sum(len(g) for g in fast.breakdowns.values()) > 400
     assert fast == before
@@ -184,7 +184,7 @@ def test_the_empty_period_too() -> None:
     s = service()
     rows = [GroupRow("", None, None, dict.fromkeys(SUM_NAMES, 0))]
     p = Period(date(2026, 3, 1), date(2026, 3, 1))
-    fast = s._period_out(p, ("day", *BREAKDOWNS), rows, [], {})
+    fast = s._period_out(p, ("day", *BREAKDOWNS), rows, [], {}, [])
     before = reference_period(s, p, ("day", *BREAKDOWNS), rows, [], {})
     assert fast.model_dump_json() == before.model_dump_json()
     assert fast.figures["answer_rate"].shown == definitions.DASH
