@@ -43,6 +43,7 @@ from screenpop.supervision.service import SupervisionService
 from screenpop.web import http as web_http
 from screenpop.web.hub import Hub
 from screenpop.web.keys import USER
+from screenpop.web.nav import HOMES
 from screenpop.web.openapi import Operations, declare, operation
 from storage.advisors import AdvisorRepository
 from storage.communes import ensure_communes
@@ -73,6 +74,8 @@ from telephony.pipeline import CallPipeline
 from telephony.router import Router
 
 log = logging.getLogger(__name__)
+# where each role starts (after a login with no page asked, and at the site's root); the others: the desk
+HOME_PAGES = {Role.SUPERVISOR: "/supervision", Role.ADMIN: "/supervision", Role.EDITOR: "/connaissances"}
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     router.presence_listeners.append(wallboard.on_presence)
 
     app = web.Application()
+    app[HOMES] = dict(HOME_PAGES)
     app[SERVICE] = Service(
         settings,
         endpoints,
@@ -359,7 +363,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             signing=SigningKeys(redis),
             settings=settings.desk,
             session_ending=[desk.leave_queue],  # « Fermer la session »: the advisor leaves the queue first
-            landing={Role.SUPERVISOR: "/supervision", Role.ADMIN: "/supervision"},  # the wallboard, not a desk
+            landing=HOME_PAGES,  # a supervisor's wallboard, an editor's knowledge base, not a desk
         ),
     )
     desk_http.setup(app, desk_http.DeskDeps(desk, min(settings.desk.note_max, NOTE_DB_MAX)))

@@ -63,8 +63,8 @@ async def set_presence(request: web.Request) -> web.Response:
 
 
 async def to_desk(request: web.Request) -> web.Response:
-    user = request.get(USER)
-    raise web.HTTPSeeOther("/connaissances" if user is not None and user.role is Role.EDITOR else "/desk")
+    """The site's root: the page the user's role starts on (`web.nav.HOMES`, the same as after a login)."""
+    raise web.HTTPSeeOther(nav.home(request.app, request.get(USER)))
 
 
 OPERATIONS: Operations = {

@@ -28,6 +28,14 @@ class NavLink:
 
 
 NAV = web.AppKey("nav", list[NavItem])
+# where each role's work starts: after a login with no page asked, and at the site's root (default: the desk)
+HOMES = web.AppKey("homes", dict[Role, str])
+DEFAULT_HOME = "/desk"
+
+
+def home(app: web.Application, user: User | None) -> str:
+    """The page `user`'s role starts on (a supervisor's wallboard, an editor's knowledge base), else the desk."""
+    return DEFAULT_HOME if user is None else app.get(HOMES, {}).get(user.role, DEFAULT_HOME)
 
 
 def register(app: web.Application, *items: NavItem) -> None:

@@ -6,6 +6,7 @@ check's details behind a login, the websocket refused to other origins, and no c
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.integration.webapp import (
     HTML,
     LIVE_CALL,
     LIVE_CALLER,
+    PASSWORD,
     PAST_CALL,
     PAST_CALLER,
     SAM,
@@ -221,6 +223,22 @@ async def test_every_operation_for_every_kind_of_user(served: Served) -> None:
                 wrong[(method, path + (" " + str(spec.get("json", "")) if "json" in spec else ""), who)] = (got, status)
     assert not wrong, "\n".join(f"{k}: got {v[0]}, expected {v[1]}" for k, v in wrong.items())
     assert not uncached, sorted(uncached)
+
+
+async def test_the_site_s_root_and_a_login_send_each_role_where_its_work_starts(served: Served) -> None:
+    """One map (`gps_admin.app.HOME_PAGES`): a supervisor or an admin starts on the wallboard, an advisor at the
+    desk, at the site's root as after a login with no page asked (a page asked wins)."""
+    for who, home in ((AGNES, "/desk"), (SAM, "/supervision"), (ADA, "/supervision")):
+        client = await served.client(who)
+        root = await client.session.get(served.url + "/", headers=HTML, allow_redirects=False)
+        assert (root.status, root.headers.get("Location")) == (303, home), who
+    fresh = await served.client(None)
+    page = await (await fresh.session.get(served.url + "/login", headers=HTML)).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    form = {"csrf": token[1], "login": SAM, "password": PASSWORD}
+    landed = await fresh.session.post(served.url + "/login", data=form, allow_redirects=False)
+    assert (landed.status, landed.headers.get("Location")) == (303, "/supervision")
 
 
 async def test_a_callers_history_is_for_the_advisor_on_the_call_then_until_it_is_qualified(served: Served) -> None:
