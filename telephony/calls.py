@@ -640,21 +640,30 @@ class CallTracker:
         just before with a Cause-0 hang-up get their records amended (`hangup_by = system`). Calls still up end
         with the same verdict (their hang-ups, or the snapshot after the restart)."""
         self.shutdown_at = e.at
-        out: list[AnyEffect] = []
-        for call, ended_at in reversed(self._recent.values()):
-            if ended_at < e.at - SHUTDOWN_WINDOW:
-                break
-            if call.cause_zero and not call.system_ended:
-                call.system_ended = True
-                out.append(CallRecordAmended(linkedid=call.key, at=e.at, record=self.record(call, ended_at)))
+        out = self._amend_cut(e.at)
         for call in self._calls.values():
             call.system_ended = True
         return out
 
+    def _amend_cut(self, at: datetime) -> list[AnyEffect]:
+        """The calls that ended within `SHUTDOWN_WINDOW` before `at` with a Cause-0 hang-up (Asterisk cut them):
+        their records amended to say the system ended them, once."""
+        out: list[AnyEffect] = []
+        for call, ended_at in reversed(self._recent.values()):
+            if ended_at < at - SHUTDOWN_WINDOW:
+                break
+            if call.cause_zero and not call.system_ended:
+                call.system_ended = True
+                out.append(CallRecordAmended(linkedid=call.key, at=at, record=self.record(call, ended_at)))
+        return out
+
     def _on_LinkDown(self, e: ev.LinkDown) -> list[AnyEffect]:
+        """The link is lost. Asterisk stopping may close the AMI session before its Shutdown reaches us (seen on the
+        rig once with `core restart now`: the link closed, no Shutdown): the calls it had just cut (Cause 0) are amended all
+        the same; a link lost while no call ended with Cause 0 amends nothing."""
         if self.link_down_since is None:
             self.link_down_since = e.at
-        return []
+        return self._amend_cut(e.at)
 
     # ---- snapshot after a (re)connect ----
 

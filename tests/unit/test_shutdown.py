@@ -86,3 +86,46 @@ def test_without_a_shutdown_a_call_ended_while_blind_stays_unknown() -> None:
     s.at(45).snapshot()
     records = [fx.record for fx in apply(s) if isinstance(fx, CallEnded)]
     assert [(r.hangup_by, r.reconstructed) for r in records] == [(HangupBy.UNKNOWN, True)]
+
+
+def test_a_restart_whose_shutdown_never_arrived_is_told_by_the_lost_link() -> None:
+    """Asterisk may close the AMI session before its Shutdown event is sent: the Cause-0 hang-ups just before the
+    link was lost are the restart's all the same (a rig run of `core restart now` lost the Shutdown)."""
+    s = Scenario()
+    c, leg = answered(s)
+    s.at(40).hangup(c, cause=0)
+    s.hangup(leg)
+    w = s.at(40).inbound(num="0321000002")
+    s.join(w)
+    s.at(40.001).hangup(w, cause=0)
+    s.at(40.2).link_down()
+    s.at(45).snapshot()
+    amended = [fx.record for fx in apply(s) if isinstance(fx, CallRecordAmended)]
+    assert sorted((r.status, r.hangup_by) for r in amended) == sorted(
+        [(CallStatus.ANSWERED, HangupBy.SYSTEM), (CallStatus.FAILED, HangupBy.SYSTEM)]
+    )
+
+
+def test_a_lost_link_amends_nothing_after_normal_hang_ups_or_long_after_a_cause_0() -> None:
+    s = Scenario()
+    c1, leg1 = answered(s)
+    s.at(30).hangup(leg1)  # cause 16: the advisor hung up
+    s.hangup(c1)
+    c2 = s.at(31).inbound(num="0321000002")
+    s.at(32).join(c2)
+    s.at(33).hangup(c2, cause=0)  # cause 0, but 30 s before the link was lost
+    s.at(63).link_down()
+    s.at(64).snapshot()
+    assert not [fx for fx in apply(s) if isinstance(fx, CallRecordAmended)]
+
+
+def test_a_shutdown_then_the_lost_link_amend_each_call_once() -> None:
+    s = Scenario()
+    c, leg = answered(s)
+    s.at(40).hangup(c, cause=0)
+    s.hangup(leg)
+    s.at(41)
+    shutdown(s)
+    s.at(41.1).link_down()
+    s.at(45).snapshot()
+    assert len([fx for fx in apply(s) if isinstance(fx, CallRecordAmended)]) == 1
