@@ -658,9 +658,9 @@ class CallTracker:
         return out
 
     def _on_LinkDown(self, e: ev.LinkDown) -> list[AnyEffect]:
-        """The link is lost. Asterisk stopping may close the AMI session before its Shutdown reaches us (seen on the
-        rig once with `core restart now`: the link closed, no Shutdown): the calls it had just cut (Cause 0) are amended all
-        the same; a link lost while no call ended with Cause 0 amends nothing."""
+        """The link is lost. Asterisk stopping may close the AMI session before its Shutdown reaches us (seen once on
+        the rig with `core restart now`: the link closed, no Shutdown): the calls it had just cut (Cause 0) are
+        amended all the same; a link lost while no call ended with Cause 0 amends nothing."""
         if self.link_down_since is None:
             self.link_down_since = e.at
         return self._amend_cut(e.at)
