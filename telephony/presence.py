@@ -9,7 +9,8 @@ STANDBY, or OFFERED while the service offers that advisor to the head call; ring
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -84,13 +85,42 @@ class _Waiting:
     offered_to: int | None = None
     looking_up: bool = False  # the caller's previous advisor is being looked up
 
+    @property
+    def key(self) -> tuple[datetime, str]:
+        """Its place in the queue: oldest first, ties by linkedid (as `routing.plan` sorts)."""
+        return (self.queued_at, self.linkedid)
+
+    @property
+    def undecided(self) -> bool:
+        """Neither ringing nor offered: `routing.plan` would decide for it once it is the head."""
+        return not self.ringing and self.offered_to is None
+
+
+def _count(counts: dict[int, int], key: int | None, delta: int) -> None:
+    """Add `delta` to `counts[key]` (None: nothing); a count that falls to 0 leaves the dict."""
+    if key is None:
+        return
+    n = counts.get(key, 0) + delta
+    if n:
+        counts[key] = n
+    else:
+        del counts[key]
+
 
 @dataclass
 class PresenceBoard:
     routing: RoutingSettings
     _by_id: dict[int, _Presence] = field(default_factory=dict)
     _by_interface: dict[str, _Presence] = field(default_factory=dict)
-    _waiting: dict[str, _Waiting] = field(default_factory=dict)
+    _waiting: dict[str, _Waiting] = field(default_factory=dict)  # in the order the calls joined (`waiting()`)
+    # Indexes of the waiting calls, kept by `_enter`/`_leave` at each change of a call (join, leave, ring, offer,
+    # look-up answer), so that a step costs O(log n), not O(n), with n calls waiting (with 300 calls waiting and no
+    # advisor, rebuilding and sorting all of them at every effect held the service loop: bench/README.md):
+    # the undecided calls' keys, sorted (the head is the first), and how many waiting calls name each advisor as
+    # offered to them or as preferred.
+    _undecided: list[tuple[datetime, str]] = field(default_factory=list)
+    _offered_calls: dict[int, int] = field(default_factory=dict)
+    _preferred: dict[int, int] = field(default_factory=dict)
     invalid_interfaces: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)  # interfaces whose desired membership may have changed
     # Indexes kept by `_index` and `offer`/`withdraw`, so that a step reads only what can matter (with hundreds
@@ -175,8 +205,7 @@ class PresenceBoard:
         Each view is kept until its advisor changes (built without re-validation: the board's data is valid)."""
         if not relevant_only:
             return [self._view(p) for p in self._by_id.values()]
-        preferred = {w.preferred for w in self._waiting.values() if w.preferred is not None}
-        extra = [self._by_id[i] for i in preferred if i in self._by_id and i not in self._available]
+        extra = [self._by_id[i] for i in self._preferred if i in self._by_id and i not in self._available]
         chosen = sorted([*self._available.values(), *extra], key=_by_rank)  # the board's order, as without indexes
         return [self._view(p) for p in chosen]
 
@@ -195,22 +224,23 @@ class PresenceBoard:
         return view
 
     def needs_decision(self) -> bool:
-        """Whether some waiting call is neither ringing nor offered (else planning would decide nothing)."""
-        return any(not w.ringing and w.offered_to is None for w in self._waiting.values())
+        """Whether some waiting call is neither ringing nor offered (else planning would decide nothing). O(1)."""
+        return bool(self._undecided)
+
+    def head(self) -> WaitingCall | None:
+        """The call `routing.plan(self.waiting(), …)` would decide for: the oldest waiting call (by `queued_at`,
+        then linkedid) neither ringing nor offered; None if there is none. O(1): the order is kept as calls change."""
+        if not self._undecided:
+            return None
+        return _call(self._waiting[self._undecided[0][1]])
+
+    def offered_advisors(self) -> Set[int]:
+        """The advisors named as offered (`offered_to`) by some waiting call, as `routing.plan` gathers them."""
+        return self._offered_calls.keys()
 
     def waiting(self) -> list[WaitingCall]:
-        return [
-            WaitingCall(
-                linkedid=w.linkedid,
-                queued_at=w.queued_at,
-                topic=w.topic,
-                preferred_advisor=w.preferred,
-                ringing=w.ringing,
-                offered_to=w.offered_to,
-                looking_up=w.looking_up,
-            )
-            for w in self._waiting.values()
-        ]
+        """Every waiting call, in the order they joined. O(n): for tests and tools; the router uses `head`."""
+        return [_call(w) for w in self._waiting.values()]
 
     def waiting_call(self, linkedid: str) -> tuple[str | None, datetime] | None:
         w = self._waiting.get(linkedid)
@@ -304,7 +334,9 @@ class PresenceBoard:
         self.dirty.add(p.advisor.interface)
         w = self._waiting.get(linkedid)
         if w is not None:
+            self._leave(w)
             w.offered_to = advisor_id
+            self._enter(w)
 
     def withdraw(self, advisor_id: int) -> str | None:
         """Cancel an offer (the call went elsewhere or ended); returns the call it was for."""
@@ -318,7 +350,9 @@ class PresenceBoard:
         self._withdrawn.append((linkedid, advisor_id))
         w = self._waiting.get(linkedid)
         if w is not None and w.offered_to == advisor_id:
+            self._leave(w)
             w.offered_to = None
+            self._enter(w)
         return linkedid
 
     def take_withdrawn(self) -> list[tuple[str, int]]:
@@ -337,8 +371,10 @@ class PresenceBoard:
         """The look-up's answer (None: no previous advisor, or the look-up failed): the call can be decided."""
         w = self._waiting.get(linkedid)
         if w is not None:
+            self._leave(w)
             w.preferred = advisor_id
             w.looking_up = False
+            self._enter(w)
 
     def stale_offers(self) -> list[int]:
         """Offers for calls that no longer wait (answered elsewhere, abandoned)."""
@@ -354,7 +390,7 @@ class PresenceBoard:
 
     def on_effect(self, effect: AnyEffect) -> list[StateChange]:
         if isinstance(effect, CallQueued):
-            self._waiting[effect.linkedid] = _Waiting(effect.linkedid, effect.at, effect.topic, effect.caller_number)
+            self._join(_Waiting(effect.linkedid, effect.at, effect.topic, effect.caller_number))
             return []
         if isinstance(effect, MemberUpdate):
             if effect.device_state == DEVICE_INVALID:
@@ -363,13 +399,15 @@ class PresenceBoard:
                 self.invalid_interfaces.discard(effect.interface)
             return []
         if isinstance(effect, CallEnded | CallLeftQueue):
-            self._waiting.pop(effect.linkedid, None)
+            self._drop(effect.linkedid)
             return []
         p = self._by_interface.get(getattr(effect, "interface", ""))
         w = self._waiting.get(effect.linkedid)
         if isinstance(effect, AdvisorRinging):
             if w is not None:
+                self._leave(w)
                 w.ringing = True
+                self._enter(w)
             if p is None:
                 return []
             if p.offered_for is not None:
@@ -379,9 +417,11 @@ class PresenceBoard:
             return self._set(p, AdvisorState.RINGING, effect.at, linkedid=effect.linkedid, keep_idle=True)
         if isinstance(effect, AdvisorRingEnded):
             if effect.result is RingResult.CALLER_GONE:  # nobody to offer any more
-                self._waiting.pop(effect.linkedid, None)
+                self._drop(effect.linkedid)
             elif w is not None and effect.result is not RingResult.ANSWERED:  # answered: CallAnswered follows
+                self._leave(w)
                 w.ringing = False
+                self._enter(w)
             if p is None or p.state is not AdvisorState.RINGING or p.linkedid != effect.linkedid:
                 return []
             if effect.result is RingResult.NO_ANSWER:
@@ -390,7 +430,7 @@ class PresenceBoard:
                 return []  # CallAnswered follows
             return self._resume(p, effect.at, keep_idle=True)
         if isinstance(effect, CallAnswered):
-            self._waiting.pop(effect.linkedid, None)
+            self._drop(effect.linkedid)
             if p is None:
                 return []
             p.qualified = None
@@ -409,6 +449,36 @@ class PresenceBoard:
         return []
 
     # ---- internals ----
+
+    def _join(self, w: _Waiting) -> None:
+        """A call joins the queue (joining again: it replaces the earlier entry, keeping its place in `waiting()`)."""
+        old = self._waiting.get(w.linkedid)
+        if old is not None:
+            self._leave(old)
+        self._waiting[w.linkedid] = w
+        self._enter(w)
+
+    def _drop(self, linkedid: str) -> None:
+        """A call no longer waits (answered, gone, left the queue)."""
+        w = self._waiting.pop(linkedid, None)
+        if w is not None:
+            self._leave(w)
+
+    def _enter(self, w: _Waiting) -> None:
+        """Count a waiting call in the indexes (after it joined or changed). O(log n) plus a list insertion."""
+        if w.undecided:
+            insort(self._undecided, w.key)
+        _count(self._offered_calls, w.offered_to, 1)
+        _count(self._preferred, w.preferred, 1)
+
+    def _leave(self, w: _Waiting) -> None:
+        """Take a waiting call out of the indexes (before it changes or leaves); the reverse of `_enter`."""
+        if w.undecided:
+            i = bisect_left(self._undecided, w.key)
+            assert self._undecided[i] == w.key  # entered when it became undecided
+            del self._undecided[i]
+        _count(self._offered_calls, w.offered_to, -1)
+        _count(self._preferred, w.preferred, -1)
 
     def _resume(self, p: _Presence, at: datetime, *, keep_idle: bool = False) -> list[StateChange]:
         """After a ring or a wrap-up: available, unless a pause was asked meanwhile."""
@@ -472,6 +542,18 @@ class PresenceBoard:
 
 
 _EPOCH = datetime(1970, 1, 1).astimezone()
+
+
+def _call(w: _Waiting) -> WaitingCall:
+    return WaitingCall(
+        linkedid=w.linkedid,
+        queued_at=w.queued_at,
+        topic=w.topic,
+        preferred_advisor=w.preferred,
+        ringing=w.ringing,
+        offered_to=w.offered_to,
+        looking_up=w.looking_up,
+    )
 
 
 def _by_rank(p: _Presence) -> int:

@@ -45,7 +45,7 @@ from telephony.ports import (
     Unavailable,
 )
 from telephony.presence import MemberConfig, PresenceBoard, PresenceError, reconcile
-from telephony.routing import Hold, Offer, next_wakeup, plan
+from telephony.routing import Hold, Offer, next_wakeup, plan_head
 
 log = logging.getLogger(__name__)
 
@@ -255,9 +255,18 @@ class Router:
         for advisor_id in self.board.stale_offers():
             self.board.withdraw(advisor_id)
         await self._release_withdrawn()
+        # the head and the offered advisors as the board keeps them: O(1) in the calls waiting (a step used to
+        # rebuild and sort them all, O(n²) over a pile-up: bench/README.md, "Router step made incremental")
+        head = self.board.head()
         decisions = (
-            plan(self.board.waiting(), self.board.views(relevant_only=True), now, self._routing.continuity_wait)
-            if self.board.needs_decision()
+            plan_head(
+                head,
+                self.board.offered_advisors(),
+                self.board.views(relevant_only=True),
+                now,
+                self._routing.continuity_wait,
+            )
+            if head is not None
             else []
         )
         offered = False

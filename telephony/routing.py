@@ -10,7 +10,7 @@ Times are passed in (`now`); `continuity_wait` is in seconds (`RoutingSettings.c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -154,9 +154,22 @@ def plan(
     )
     if head is None:
         return []
+    return plan_head(head, {c.offered_to for c in waiting if c.offered_to is not None}, advisors, now, continuity_wait)
+
+
+def plan_head(
+    head: WaitingCall,
+    offered: Container[int],
+    advisors: Sequence[AdvisorView],
+    now: datetime,
+    continuity_wait: float,
+) -> list[Decision]:
+    """`plan` once its head is known: `plan(waiting, …) == plan_head(head, offered, …)` where `head` is the first call
+    of `waiting` in queue order neither ringing nor offered, and `offered` the advisors named in the waiting calls'
+    `offered_to`. For a caller that keeps both as the calls change (`PresenceBoard.head`, `offered_advisors`), a
+    decision then costs O(len(advisors)) whatever the number of calls waiting, instead of a sort of them all."""
     if head.looking_up:  # who it should go to is not known yet (the look-up is bounded by the service)
         return [Hold(linkedid=head.linkedid, until=None, reason="continuity_lookup")]
-    offered = {c.offered_to for c in waiting if c.offered_to is not None}
     if any(a.advisor_id in offered and not a.claimed for a in advisors):
         advisors = [replace(a, claimed=True) if a.advisor_id in offered and not a.claimed else a for a in advisors]
     return [choose_advisor(head, advisors, now, continuity_wait)]
