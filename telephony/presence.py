@@ -114,10 +114,10 @@ class PresenceBoard:
     _by_interface: dict[str, _Presence] = field(default_factory=dict)
     _waiting: dict[str, _Waiting] = field(default_factory=dict)  # in the order the calls joined (`waiting()`)
     # Indexes of the waiting calls, kept by `_enter`/`_leave` at each change of a call (join, leave, ring, offer,
-    # look-up answer), so that a step costs O(log n), not O(n), with n calls waiting (with 300 calls waiting and no
-    # advisor, rebuilding and sorting all of them at every effect held the service loop: bench/README.md):
-    # the undecided calls' keys, sorted (the head is the first), and how many waiting calls name each advisor as
-    # offered to them or as preferred.
+    # look-up answer: a bisect and a list insertion or deletion), so that a step costs O(1), not O(n), with n calls
+    # waiting (with 300 calls waiting and no advisor, rebuilding and sorting all of them at every effect held the
+    # service loop: bench/README.md): the undecided calls' keys, sorted (the head is the first), and how many
+    # waiting calls name each advisor as offered to them or as preferred.
     _undecided: list[tuple[datetime, str]] = field(default_factory=list)
     _offered_calls: dict[int, int] = field(default_factory=dict)
     _preferred: dict[int, int] = field(default_factory=dict)
@@ -235,7 +235,8 @@ class PresenceBoard:
         return _call(self._waiting[self._undecided[0][1]])
 
     def offered_advisors(self) -> Set[int]:
-        """The advisors named as offered (`offered_to`) by some waiting call, as `routing.plan` gathers them."""
+        """The advisors named as offered (`offered_to`) by some waiting call, as `routing.plan` gathers them (a live
+        view: read it before the board changes again)."""
         return self._offered_calls.keys()
 
     def waiting(self) -> list[WaitingCall]:
