@@ -19,8 +19,8 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.e2e.axe import assert_accessible
 from tests.fixtures_db import throwaway_database
-from tests.integration.harness import Driver
-from tests.rig.asterisk import AsteriskRig, free_loopback_port
+from tests.integration.harness import WITHIN, Driver
+from tests.rig.asterisk import AmiConnection, AsteriskRig, free_loopback_port
 from tests.serve import GPS_ADMIN, Process, clean_env, cli
 from tests.servers import redis_url
 
@@ -201,3 +201,40 @@ async def test_a_real_call_waits_then_is_answered_and_today_s_figures_move(
     await expect(desk.locator("#state")).to_have_text(re.compile("^En pause"), timeout=STEP)
     await expect(desk.locator("#presence-by")).to_have_text("Par le superviseur sam : Réunion d'équipe")
     await assert_accessible(desk, "desk, paused by a supervisor")
+
+
+async def test_a_call_on_hold_is_said_in_words_on_the_wallboard(
+    served: Process, browser: Browser, asterisk_rig: AsteriskRig
+) -> None:
+    """agnes answers a real call, then starts an attended transfer (Asterisk holds the caller): her row says « En
+    communication — appel en attente depuis m:ss » in words, the calls in progress count it, the live region tells
+    it; she cancels (Unhold): back to « En communication »."""
+    url = served.env["URL"]
+    page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    await log_in_as_supervisor(page, url)
+    await page.evaluate(RECORD_ANNOUNCEMENTS)
+    state = page.locator("#wb-advisors tbody tr", has_text="Agnès Roussel").locator("td").nth(0)
+    watcher = await AmiConnection.login(asterisk_rig)
+    driver = await Driver.connect(asterisk_rig)
+    try:
+        await cli(served.env, "advisors", "presence", "agnes", "login")
+        await expect(state).to_have_text("Disponible", timeout=STEP)
+        await driver.call("0321009877", "MARTIN", __ADVISOR_TALK="60", __SERVICE_TALK="60")
+        connect = await watcher.wait_for({"Event": "AgentConnect", "Interface": "Local/adv1@advisors"}, WITHIN)
+        channel = connect["DestChannel"]
+        await watcher.wait_for({"Event": "BridgeEnter", "Channel": channel}, WITHIN)  # in the caller's bridge
+        await expect(state).to_have_text("En communication", timeout=STEP)
+        await driver.act([("Action", "Atxfer"), ("Channel", channel), ("Exten", "2001"), ("Context", "services")])
+        await expect(state).to_have_text(
+            re.compile(r"^En communication — appel en attente depuis \d+:\d\d$"), timeout=STEP
+        )
+        await expect(page.locator("#wb-on-hold")).to_have_text(", dont 1 en attente")
+        await announced(page, "Agnès Roussel : appel en attente\\.")
+        await assert_accessible(page, "wallboard, a call on hold")
+        await driver.act({"Action": "CancelAtxfer", "Channel": channel})
+        await expect(state).to_have_text("En communication", timeout=STEP)
+        await expect(page.locator("#wb-on-hold")).to_have_text("")
+        await announced(page, "Agnès Roussel : appel repris\\.")
+    finally:
+        await watcher.close()
+        await driver.close()
