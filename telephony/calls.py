@@ -25,11 +25,13 @@ from telephony.effects import (
     AnyEffect,
     CallAnswered,
     CallEnded,
+    CallHeld,
     CallLeftQueue,
     CallQueued,
     CallRecordAmended,
     CallStarted,
     CallTransferred,
+    CallUnheld,
     ConsultationEnded,
     ConsultationStarted,
 )
@@ -507,10 +509,11 @@ class CallTracker:
         party = self._party(e)
         if party is not None:
             call, leg = party
-            if not call.held:
+            call.held.add(leg.uniqueid)
+            if call.hold_since is None:
                 call.hold_since = max(e.at, call.answered_at or e.at)
                 call.hold_count += 1
-            call.held.add(leg.uniqueid)
+                return [CallHeld(linkedid=call.key, at=call.hold_since)]
         return []
 
     def _on_Unhold(self, e: ev.Unhold) -> list[AnyEffect]:
@@ -519,8 +522,9 @@ class CallTracker:
         if party is not None:
             call, leg = party
             call.held.discard(leg.uniqueid)
-            if not call.held:
+            if not call.held and call.hold_since is not None:
                 self._close_hold(call, e.at)
+                return [CallUnheld(linkedid=call.key, at=e.at)]
         return []
 
     @staticmethod

@@ -90,6 +90,20 @@ class ConsultationEnded(Effect):
     interface: str
 
 
+class CallHeld(Effect):
+    """A party put the conversation on hold: a hold span starts at `at` (a second Hold while it is held is the same
+    span, and tells nothing). Only while the advisor who answered is on the call, as the record counts it."""
+
+    kind: Literal["call_held"] = "call_held"
+
+
+class CallUnheld(Effect):
+    """The conversation is off hold (every party that held it took it off): the span ends at `at`. A span still open
+    when the advisor's part ends (hang-up, transfer) ends there, without this effect."""
+
+    kind: Literal["call_unheld"] = "call_unheld"
+
+
 class MemberUpdate(Effect):
     """What Asterisk says of a queue member (linkedid is empty: a member is not a call)."""
 
@@ -137,6 +151,8 @@ AnyEffect = (
     | CallTransferred
     | ConsultationStarted
     | ConsultationEnded
+    | CallHeld
+    | CallUnheld
     | MemberUpdate
     | MembersResynced
     | CallEnded

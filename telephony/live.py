@@ -2,8 +2,8 @@
 
 Fed once, by the service loop (`telephony.pipeline.CallPipeline`), with every effect of the tracker before any
 listener runs, so a listener reads the state *after* the effect it is handling; the advisors' states come from the
-presence board's changes (`on_presence`). The screen pops, the desk (transfers, who took a call), and later the
-wallboard and the switchboard read it; nobody keeps a copy of their own.
+presence board's changes (`on_presence`). The screen pops, the desk (transfers, who took a call), the wallboard
+(calls waiting, in progress, on hold) and later the switchboard read it; nobody keeps a copy of their own.
 
 One eviction rule: an ended call stays `ended_kept` (its record is written within milliseconds, normally; a
 qualification saved meanwhile still knows who took the call), then leaves the view at the next call's end; past
@@ -25,11 +25,13 @@ from telephony.effects import (
     AnyEffect,
     CallAnswered,
     CallEnded,
+    CallHeld,
     CallLeftQueue,
     CallQueued,
     CallRecordAmended,
     CallStarted,
     CallTransferred,
+    CallUnheld,
     ConsultationEnded,
     ConsultationStarted,
 )
@@ -83,6 +85,19 @@ class LiveCall:
     transferred_to: str | None = None
     ended_at: datetime | None = None
     status: CallStatus | None = None  # once ended
+    # hold (Asterisk's Hold/Unhold while the advisor is on the call, as the record counts it)
+    on_hold_since: datetime | None = None  # the current hold span's start, None when not on hold
+    hold_closed: timedelta = timedelta(0)  # the spans ended so far
+    hold_count: int = 0  # spans started so far
+
+    @property
+    def on_hold(self) -> bool:
+        return self.on_hold_since is not None
+
+    def hold_so_far(self, now: datetime) -> timedelta:
+        """The cumulative hold at `now`: the spans ended, plus the current one up to `now`."""
+        since = self.on_hold_since
+        return self.hold_closed + (max(timedelta(0), now - since) if since is not None else timedelta(0))
 
     @property
     def desk(self) -> str | None:
@@ -99,6 +114,12 @@ class LiveCall:
     def with_advisor(self) -> bool:
         """The advisor who answered is on it (talking or consulting): it can be transferred."""
         return self.phase in (CallPhase.TALKING, CallPhase.CONSULTING)
+
+
+def _end_hold(call: LiveCall, at: datetime) -> None:
+    if call.on_hold_since is not None:
+        call.hold_closed += max(timedelta(0), at - call.on_hold_since)
+        call.on_hold_since = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +211,12 @@ class LiveView:
             call.phase = CallPhase.TALKING
         elif isinstance(effect, AdvisorReleased):
             call.released_at = effect.at
+            _end_hold(call, effect.at)  # a hold still open ends with the advisor's part, as in the record
+        elif isinstance(effect, CallHeld):
+            if call.with_advisor and call.released_at is None and call.on_hold_since is None:
+                call.on_hold_since, call.hold_count = effect.at, call.hold_count + 1
+        elif isinstance(effect, CallUnheld):
+            _end_hold(call, effect.at)  # an Unhold without a Hold changes nothing
         elif isinstance(effect, ConsultationStarted):
             if call.with_advisor:
                 call.consulting, call.phase = effect.target, CallPhase.CONSULTING
@@ -198,7 +225,9 @@ class LiveView:
                 call.consulting, call.phase = None, CallPhase.TALKING
         elif isinstance(effect, CallTransferred):
             call.transferred_to, call.consulting, call.phase = effect.target, None, CallPhase.TRANSFERRED
+            _end_hold(call, effect.at)
         elif isinstance(effect, CallEnded):
+            _end_hold(call, effect.at)
             call.ended_at, call.status, call.phase = effect.at, effect.record.status, CallPhase.ENDED
             self._ended[call.linkedid] = effect.at
             self._evict(effect.at - self._ended_kept)

@@ -34,6 +34,11 @@ class AdvisorRow(BaseModel):
     seconds_in_state: int | None
     by: str | None = None  # the supervisor who paused them or logged them out
     note: str | None = None
+    # in call, the caller on hold (the live view): since when, the current hold's seconds, the call's hold so far
+    on_hold_since: datetime | None = None
+    on_hold_seconds: int | None = None
+    hold_total_seconds: int | None = None  # the call's cumulative hold, past spans included (None: not in call)
+    hold_label: str | None = None  # « appel en attente depuis 1:05 », shown after the state, in words
 
 
 class FigureRow(BaseModel):
@@ -59,6 +64,7 @@ class Snapshot(BaseModel):
     longest_wait_seconds: int | None
     threshold_seconds: int  # T of the service level: a wait beyond it is flagged
     in_call: int  # calls with an advisor now
+    on_hold: int = 0  # of which the caller is on hold
     advisors: list[AdvisorRow]
     figures: list[FigureRow]
     figures_note: str  # what the figures cover (« appels terminés depuis minuit »)

@@ -34,17 +34,20 @@ from telephony.effects import (
     AnyEffect,
     CallAnswered,
     CallEnded,
+    CallHeld,
     CallLeftQueue,
     CallQueued,
     CallStarted,
     CallTransferred,
+    CallUnheld,
 )
 from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
 
 INTERVAL = 0.25  # seconds: at most 4 messages a second per output
-# the effects that change what the wallboard shows (a waiting call, its ring, a call answered or ended)
+# the effects that change what the wallboard shows (a waiting call, its ring, a call answered, put on hold or taken
+# off it, ended)
 WATCHED = (
     CallStarted,
     CallQueued,
@@ -52,6 +55,8 @@ WATCHED = (
     AdvisorRinging,
     AdvisorRingEnded,
     CallAnswered,
+    CallHeld,
+    CallUnheld,
     CallTransferred,
     CallEnded,
 )

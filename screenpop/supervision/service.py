@@ -77,6 +77,11 @@ def french_day(day: datetime) -> str:
     return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def minutes_seconds(seconds: int) -> str:
+    """« 1:05 », « 12:00 », « 75:10 »: a hold's length as the wallboard says it (m:ss)."""
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
 def _percent(share: float) -> str:
     return definitions.percent(share).replace(",0\u00a0%", "\u00a0%")
 
@@ -133,6 +138,7 @@ class SupervisionService:
                 longest_wait_seconds=waiting[0].wait_seconds if waiting else None,
                 threshold_seconds=round(t.service_level),
                 in_call=sum(1 for c in self._live.calls() if c.with_advisor),
+                on_hold=sum(1 for c in self._live.calls() if c.with_advisor and c.on_hold),
                 advisors=[],
                 figures=[self._figure(name, None) for name in SHOWN],
                 figures_note=UNAVAILABLE,
@@ -140,11 +146,18 @@ class SupervisionService:
             )
         names = {a.interface: a.name for a in advisors}
         waiting = self._waiting(now, names)
+        talking = {c.advisor: c for c in self._live.calls() if c.with_advisor and c.advisor is not None}
         rows = []
         for advisor in advisors:
             change = last.get(advisor.id)
             state = change.state if change is not None else AdvisorState.LOGGED_OUT
             reason = change.reason if change is not None and state is AdvisorState.PAUSED else None
+            call = None
+            if state is AdvisorState.ON_CALL:  # their call: the one the presence log names, else by their phone
+                named = self._live.call(change.linkedid) if change is not None and change.linkedid else None
+                call = named if named is not None and named.with_advisor else talking.get(advisor.interface)
+            held = None if call is None else call.on_hold_since
+            held_for = None if held is None else max(0, int((now - held).total_seconds()))
             rows.append(
                 AdvisorRow(
                     advisor_id=advisor.id,
@@ -156,6 +169,10 @@ class SupervisionService:
                     seconds_in_state=None if change is None else max(0, int((now - change.at).total_seconds())),
                     by=change.by if change is not None else None,
                     note=change.note if change is not None else None,
+                    on_hold_since=held,
+                    on_hold_seconds=held_for,
+                    hold_total_seconds=None if call is None else int(call.hold_so_far(now).total_seconds()),
+                    hold_label=None if held_for is None else f"appel en attente depuis {minutes_seconds(held_for)}",
                 )
             )
         rows.sort(key=lambda r: (STATE_ORDER[AdvisorState(r.state)], r.name))
@@ -167,6 +184,7 @@ class SupervisionService:
             longest_wait_seconds=waiting[0].wait_seconds if waiting else None,
             threshold_seconds=round(self._t.service_level),
             in_call=sum(1 for c in self._live.calls() if c.with_advisor),
+            on_hold=sum(1 for c in self._live.calls() if c.with_advisor and c.on_hold),
             advisors=rows,
             figures=[self._figure(name, getattr(figures, name)) for name in SHOWN],
             figures_note=(

@@ -11,13 +11,14 @@ import re
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.e2e.axe import assert_accessible
+from tests.e2e.conftest import STEP, log_in
 from tests.e2e.keyboard import assert_reflows, cut_select_labels, focus_ring, tab_to
-from tests.e2e.test_desk_browser import STEP, call_ended, fresh_database, log_in, row, served
+from tests.e2e.test_desk_browser import call_ended, row, served
 from tests.integration.harness import Driver
 from tests.rig.asterisk import AsteriskRig
 from tests.serve import Process
 
-__all__ = ["fresh_database", "served"]
+__all__ = ["served"]
 
 AVAILABLE = re.compile("^Disponible")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,96 +13,32 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Route, expect
 
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
 from tests.e2e.axe import assert_accessible
-from tests.fixtures_db import make_record, throwaway_database
+from tests.e2e.conftest import STEP, log_in, seed_agnes, serve_env, serving
+from tests.fixtures_db import make_record
 from tests.integration.harness import Driver
-from tests.rig.asterisk import AsteriskRig, free_loopback_port
-from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.rig.asterisk import AsteriskRig
+from tests.serve import Process, cli
 from tests.servers import redis_url
 
 pytestmark = pytest.mark.asterisk
 
-PASSWORD = "motdepasse-" + secrets.token_hex(6)
 REDIS = redis_url(14)
-STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
-
-
-@pytest.fixture
-def fresh_database() -> Iterator[str]:
-    """Each browser test starts `gps-admin serve` on its own database (it adds the same advisor and users)."""
-    with throwaway_database() as dsn:
-        yield dsn
 
 
 @pytest.fixture
 async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
-    client = aioredis.from_url(REDIS)
-    await client.flushdb()
-    await client.aclose()
-    port = free_loopback_port()
-    env = clean_env(
-        GPS_ADMIN_DATABASE_URL=fresh_database,
-        GPS_ADMIN_REDIS_URL=REDIS,
-        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
-        GPS_ADMIN_HTTP_HOST="127.0.0.1",
-        GPS_ADMIN_HTTP_PORT=str(port),
-        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
-        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
-        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
-        GPS_ADMIN_ROUTING__WRAPUP_MAX="2",
-    )
-    await cli(env, "migrate")
-    await cli(
-        env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface", "Local/adv1@advisors"
-    )
-    await cli(
-        env,
-        "users",
-        "add",
-        "--login",
-        "agnes",
-        "--name",
-        "Agnès Roussel",
-        "--role",
-        "advisor",
-        "--advisor",
-        "agnes",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
-    await cli(
-        env,
-        "users",
-        "add",
-        "--login",
-        "sam",
-        "--name",
-        "Sam Carpentier",
-        "--role",
-        "supervisor",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
+    """`gps-admin serve` with an advisor (agnes), a supervisor (sam) and two services."""
+    env = await serve_env(asterisk_rig, fresh_database, REDIS, tmp_path / "data")
+    await seed_agnes(env)
     await cli(env, "services", "add", "--name", "Service des routes", "--extension", "2001")
     await cli(env, "services", "add", "--name", "Archives départementales", "--extension", "2002", "--hours", "{}")
-    proc = await asyncio.create_subprocess_exec(
-        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    process = Process(proc, env)
-    process.env["URL"] = f"http://localhost:{port}"
-    try:
-        await process.expect(r"router \S+ leads queue gps")
+    async with serving(env) as process:
         yield process
-    finally:
-        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
-        if proc.returncode is None:
-            proc.send_signal(2)
-            await asyncio.wait_for(proc.wait(), 30)
 
 
 async def row(dsn: str, linkedid: str) -> dict[str, Any]:
@@ -121,21 +56,6 @@ async def call_ended(served: Process, number: str) -> str:
     linkedid = ended.group(1)
     await served.expect(rf"record written linkedid={re.escape(linkedid)} ", within=60)
     return linkedid
-
-
-async def log_in(page: Page, url: str, *, started: bool = True, login: str = "agnes") -> None:
-    """Log in as agnes on the login form; `started`: then wait until the desk page has started."""
-    await page.goto(url + "/desk")
-    await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
-    await page.get_by_label("Identifiant").fill(login)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
-    if not started:
-        return
-    # the page has started (desk.js's `start()`: buttons wired, lists loaded, websocket open): the buttons are in the
-    # markup before their handlers are set, and a click before does nothing (seen: "Disponible" clicked in vain)
-    await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)
 
 
 async def test_pop_qualify_transfer_and_replay_in_the_browser(
@@ -397,7 +317,7 @@ async def test_a_supervisor_has_no_desk_and_every_account_can_end_its_session(
     page = await (await browser.new_context()).new_page()
     await page.goto(url + "/login")
     await assert_accessible(page, "login page")
-    await log_in(page, url, started=False, login="sam")
+    await log_in(page, url, "sam", started=False)
     await expect(page.get_by_role("heading", name="Pas de poste conseiller pour ce compte")).to_be_visible()
     assert await page.locator("script").count() == 0  # no desk to start: no websocket refused in a loop
     await assert_accessible(page, "no desk for a supervisor")

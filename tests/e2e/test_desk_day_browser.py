@@ -9,12 +9,13 @@ import re
 from playwright.async_api import Browser, expect
 
 from tests.e2e.axe import assert_accessible
-from tests.e2e.test_desk_browser import STEP, call_ended, fresh_database, log_in, served
+from tests.e2e.conftest import STEP, log_in
+from tests.e2e.test_desk_browser import call_ended, served
 from tests.integration.harness import Driver
 from tests.rig.asterisk import AsteriskRig
 from tests.serve import Process
 
-__all__ = ["fresh_database", "served"]
+__all__ = ["served"]
 
 DURATION = re.compile(r"^(\d+ s|\d+ min \d{2} s|\d+ h \d{2} min)$")
 

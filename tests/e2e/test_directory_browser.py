@@ -6,11 +6,9 @@ administration pages (create, edit, deactivate, history, import report). axe-cor
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,23 +16,21 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, expect
 
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
 from tests.e2e.axe import assert_accessible
-from tests.fixtures_db import make_record, throwaway_database
+from tests.e2e.conftest import STEP, log_in, seed_agnes, serve_env, serving
+from tests.fixtures_db import make_record
 from tests.integration.harness import Driver
-from tests.rig.asterisk import AsteriskRig, free_loopback_port
-from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.rig.asterisk import AsteriskRig
+from tests.serve import Process, cli
 from tests.servers import redis_url
 
 pytestmark = pytest.mark.asterisk
 
-PASSWORD = "motdepasse-" + secrets.token_hex(6)
 REDIS = redis_url(10)
-STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
 TODAY = datetime.now(ZoneInfo("Europe/Paris")).date()
 HEADER = "type;nom;téléphones;code postal;ville;commune (code INSEE);horaires;fermetures exceptionnelles;" \
          "départements servis;à dire à l'usager;contact réservé aux agents"  # fmt: skip
@@ -49,72 +45,19 @@ DIRECTORY = [
 
 
 @pytest.fixture
-def fresh_database() -> Iterator[str]:
-    with throwaway_database() as dsn:
-        yield dsn
-
-
-@pytest.fixture
 async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
     """`gps-admin serve` with an advisor (agnes), a supervisor (sam), an admin (ada), a service, and a small
     directory imported with the command (a town hall whose number calls, its CCAS, the CAF, a closed MDPH)."""
-    client = aioredis.from_url(REDIS)
-    await client.flushdb()
-    await client.aclose()
-    port = free_loopback_port()
-    env = clean_env(
-        GPS_ADMIN_DATABASE_URL=fresh_database,
-        GPS_ADMIN_REDIS_URL=REDIS,
-        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
-        GPS_ADMIN_HTTP_HOST="127.0.0.1",
-        GPS_ADMIN_HTTP_PORT=str(port),
-        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
-        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
-        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
-        GPS_ADMIN_ROUTING__WRAPUP_MAX="2",
-    )
-    await cli(env, "migrate")
-    await cli(env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface",
-              "Local/adv1@advisors")  # fmt: skip
-    for login, name, role, extra in (
-        ("agnes", "Agnès Roussel", "advisor", ["--advisor", "agnes"]),
-        ("sam", "Sam Carpentier", "supervisor", []),
-        ("ada", "Ada Deprez", "admin", []),
-    ):
-        await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
-                  stdin=PASSWORD + "\n")  # fmt: skip
+    env = await serve_env(asterisk_rig, fresh_database, REDIS, tmp_path / "data")
+    await seed_agnes(env, ("ada", "Ada Deprez", "admin", []))
     await cli(env, "services", "add", "--name", "Service des routes", "--extension", "2001")
     directory = tmp_path / "annuaire.csv"
     directory.write_text("\n".join([HEADER, *DIRECTORY]) + "\n", encoding="utf-8")
     await cli(env, "communes", "load")  # before the directory: an import leaves out the communes it does not know
     imported = await cli(env, "directory", "import", "--format", "csv", str(directory))
     assert "4 créés" in imported and "averti" not in imported, imported
-    proc = await asyncio.create_subprocess_exec(
-        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    process = Process(proc, env)
-    process.env["URL"] = f"http://localhost:{port}"
-    try:
-        await process.expect(r"router \S+ leads queue gps")
+    async with serving(env) as process:
         yield process
-    finally:
-        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
-        if proc.returncode is None:
-            proc.send_signal(2)
-            await asyncio.wait_for(proc.wait(), 30)
-
-
-async def log_in(page: Page, url: str, login: str, *, desk: bool = True) -> None:
-    await page.goto(url + ("/desk" if desk else "/annuaire"))
-    await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
-    await page.get_by_label("Identifiant").fill(login)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    if desk:
-        await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
-        await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)  # the page has started
-    else:
-        await expect(page).to_have_url(re.compile(r"/annuaire$"), timeout=STEP)
 
 
 async def record(dsn: str, linkedid: str) -> dict[str, Any]:
@@ -299,7 +242,7 @@ async def test_the_administration_pages(served: Process, browser: Browser, fresh
     a supervisor sees the directory, not the import. axe-core at every page and state."""
     url = served.env["URL"]
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
-    await log_in(page, url, "ada", desk=False)
+    await log_in(page, url, "ada", lands_on="/annuaire")
     await expect(page.get_by_role("link", name="Annuaire", exact=True)).to_have_attribute("aria-current", "page")
     await expect(page.locator("#count")).to_have_text(re.compile(r"5 fiches"))  # 4 imported, 1 service
     await assert_accessible(page, "directory list")
@@ -380,7 +323,7 @@ async def test_the_administration_pages(served: Process, browser: Browser, fresh
 
     # a supervisor: the directory, not the import
     other = await (await browser.new_context()).new_page()
-    await log_in(other, url, "sam", desk=False)
+    await log_in(other, url, "sam", lands_on="/annuaire")
     await expect(other.get_by_role("link", name=re.compile("Importer"))).to_have_count(0)
     body = html.unescape(await other.content())
     assert "CCAS de Béthune (exemple)" in body

@@ -6,16 +6,13 @@ closes it and gives the focus back), « utilisé » is recorded with the qualifi
 
 from __future__ import annotations
 
-import asyncio
 import re
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, expect
 
 from config.settings import DeskSettings
@@ -25,17 +22,15 @@ from screenpop.knowledge.workflow import Action
 from storage.pool import create_pool
 from storage.users import UserRepository
 from tests.e2e.axe import assert_accessible
-from tests.fixtures_db import throwaway_database
+from tests.e2e.conftest import STEP, add_user, log_in, seed_agnes, serve_env, serving
 from tests.integration.harness import Driver
-from tests.rig.asterisk import AsteriskRig, free_loopback_port
-from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.rig.asterisk import AsteriskRig
+from tests.serve import Process, cli
 from tests.servers import redis_url
 
 pytestmark = pytest.mark.asterisk
 
-PASSWORD = "motdepasse-" + secrets.token_hex(6)
 REDIS = redis_url(3)
-STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
 SOCIAL = "Action sociale — RSA"
 UNSAFE = (
     "Texte avant.\n\n<script>window.pwned = 'script'; alert('script')</script>\n\n"
@@ -47,42 +42,14 @@ UNSAFE = (
 
 
 @pytest.fixture
-def fresh_database() -> Iterator[str]:
-    with throwaway_database() as dsn:
-        yield dsn
-
-
-@pytest.fixture
 async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
     """`gps-admin serve` with an advisor (agnes), a supervisor (sam), an editor of the social-aid service
     (redaction), two services, and one published article on taxes (the voice menu's choice of the test's call)."""
-    client = aioredis.from_url(REDIS)
-    await client.flushdb()
-    await client.aclose()
-    port = free_loopback_port()
-    env = clean_env(
-        GPS_ADMIN_DATABASE_URL=fresh_database,
-        GPS_ADMIN_REDIS_URL=REDIS,
-        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
-        GPS_ADMIN_HTTP_HOST="127.0.0.1",
-        GPS_ADMIN_HTTP_PORT=str(port),
-        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
-        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
-        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
-        GPS_ADMIN_ROUTING__WRAPUP_MAX="2",
-    )
-    await cli(env, "migrate")
-    await cli(env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface",
-              "Local/adv1@advisors")  # fmt: skip
+    env = await serve_env(asterisk_rig, fresh_database, REDIS, tmp_path / "data")
+    await seed_agnes(env)
     await cli(env, "services", "add", "--name", "Service des routes", "--extension", "2001", "--topic", "roads")
     await cli(env, "services", "add", "--name", SOCIAL, "--extension", "2004", "--topic", "social_aid")
-    for login, name, role, extra in (
-        ("agnes", "Agnès Roussel", "advisor", ["--advisor", "agnes"]),
-        ("sam", "Sam Carpentier", "supervisor", []),
-        ("redaction", "Romane Dufresne", "editor", ["--service", SOCIAL]),
-    ):
-        await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
-                  stdin=PASSWORD + "\n")  # fmt: skip
+    await add_user(env, "redaction", "Romane Dufresne", "editor", ["--service", SOCIAL])
     await published(fresh_database, "Payer ses impôts locaux par mensualités", ("taxes",), "Le prélèvement mensuel.")
     await published(fresh_database, "Demander le RSA", ("social_aid/rsa",), "À la Caf ou en MDS.")
     conn = await asyncpg.connect(fresh_database)
@@ -93,19 +60,8 @@ async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path)
         )
     finally:
         await conn.close()
-    proc = await asyncio.create_subprocess_exec(
-        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    process = Process(proc, env)
-    process.env["URL"] = f"http://localhost:{port}"
-    try:
-        await process.expect(r"router \S+ leads queue gps")
+    async with serving(env) as process:
         yield process
-    finally:
-        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
-        if proc.returncode is None:
-            proc.send_signal(2)
-            await asyncio.wait_for(proc.wait(), 30)
 
 
 async def published(dsn: str, title: str, topics: tuple[str, ...], body: str) -> int:
@@ -124,19 +80,6 @@ async def published(dsn: str, title: str, topics: tuple[str, ...], body: str) ->
         return view.id
     finally:
         await pool.close()
-
-
-async def log_in(page: Page, url: str, login: str, *, desk: bool) -> None:
-    await page.goto(url + ("/desk" if desk else "/connaissances"))
-    await expect(page).to_have_url(re.compile(r"/login"), timeout=STEP)
-    await page.get_by_label("Identifiant").fill(login)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    if desk:
-        await expect(page).to_have_url(re.compile(r"/desk$"), timeout=STEP)
-        await expect(page.locator("#link")).to_have_text("connecté", timeout=STEP)  # the page has started
-    else:
-        await expect(page).to_have_url(re.compile(r"/connaissances$"), timeout=STEP)
 
 
 def watch(page: Page, seen: list[str]) -> None:
@@ -158,7 +101,7 @@ async def test_an_editors_script_link_and_event_attribute_never_run(served: Proc
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
     seen: list[str] = []
     watch(page, seen)
-    await log_in(page, url, "redaction", desk=False)
+    await log_in(page, url, "redaction", lands_on="/connaissances")
     await assert_accessible(page, "knowledge list, editor")
     # the editor writes an article through the form, by keyboard and pointer
     await page.get_by_role("link", name="Nouvel article").click()
@@ -222,7 +165,7 @@ async def test_an_editors_script_link_and_event_attribute_never_run(served: Proc
     # the same article in the desk's panel: rebuilt from the sanitised HTML, nothing runs either
     desk = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
     watch(desk, seen)
-    await log_in(desk, url, "agnes", desk=True)
+    await log_in(desk, url, "agnes")
     await desk.locator("#h-kb").click()  # the focus out of any field: « / » goes to the search
     await desk.keyboard.press("/")
     await expect(desk.locator("#kb-q")).to_be_focused()
@@ -253,7 +196,7 @@ async def test_a_suggestion_opens_beside_the_call_and_is_recorded_as_used(
 ) -> None:
     url = served.env["URL"]
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
-    await log_in(page, url, "agnes", desk=True)
+    await log_in(page, url, "agnes")
     await assert_accessible(page, "desk with the knowledge base")
     await page.get_by_role("button", name="Disponible").click()
     await expect(page.locator("#state")).to_have_text(re.compile("^Disponible"), timeout=STEP)

@@ -6,94 +6,50 @@ words); the live region tells the important changes only. axe-core at every stat
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.e2e.axe import assert_accessible
-from tests.fixtures_db import throwaway_database
-from tests.integration.harness import Driver
-from tests.rig.asterisk import AsteriskRig, free_loopback_port
-from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.e2e.conftest import STEP, log_in, seed_agnes, serve_env, serving
+from tests.integration.harness import WITHIN, Driver
+from tests.rig.asterisk import AmiConnection, AsteriskRig
+from tests.serve import Process, cli
 from tests.servers import redis_url
 
 pytestmark = pytest.mark.asterisk
 
-PASSWORD = "motdepasse-" + secrets.token_hex(6)
 REDIS = redis_url(13)
-STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
 ALWAYS = json.dumps(
     {d: [{"start": "00:00:00", "end": "24:00"}] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 )
 
 
 @pytest.fixture
-def fresh_database() -> Iterator[str]:
-    with throwaway_database() as dsn:
-        yield dsn
-
-
-@pytest.fixture
 async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
     """`gps-admin serve`, the line open at every hour (the test runs on any day), an advisor (agnes) and a
     supervisor (sam)."""
-    client = aioredis.from_url(REDIS)
-    await client.flushdb()
-    await client.aclose()
-    port = free_loopback_port()
-    env = clean_env(
-        GPS_ADMIN_DATABASE_URL=fresh_database,
-        GPS_ADMIN_REDIS_URL=REDIS,
-        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
-        GPS_ADMIN_HTTP_HOST="127.0.0.1",
-        GPS_ADMIN_HTTP_PORT=str(port),
-        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
-        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
-        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
-        GPS_ADMIN_ROUTING__WRAPUP_MAX="2",
+    env = await serve_env(
+        asterisk_rig,
+        fresh_database,
+        REDIS,
+        tmp_path / "data",
         GPS_ADMIN_HOURS__WEEK=ALWAYS,
         GPS_ADMIN_HOURS__HOLIDAYS_COUNTRY="FR",
         GPS_ADMIN_STATISTICS__SERVICE_LEVEL_SECONDS="3",  # a waiting caller passes the threshold within the test
     )
-    await cli(env, "migrate")
-    await cli(
-        env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface", "Local/adv1@advisors"
-    )
-    for login, name, role, extra in (
-        ("agnes", "Agnès Roussel", "advisor", ["--advisor", "agnes"]),
-        ("sam", "Sam Carpentier", "supervisor", []),
-    ):
-        await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
-                  stdin=PASSWORD + "\n")  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    process = Process(proc, env)
-    process.env["URL"] = f"http://localhost:{port}"
-    try:
-        await process.expect(r"router \S+ leads queue gps")
+    await seed_agnes(env)
+    async with serving(env) as process:
         yield process
-    finally:
-        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
-        if proc.returncode is None:
-            proc.send_signal(2)
-            await asyncio.wait_for(proc.wait(), 30)
 
 
 async def log_in_as_supervisor(page: Page, url: str) -> None:
-    await page.goto(url + "/login")
-    await page.get_by_label("Identifiant").fill("sam")
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    await expect(page).to_have_url(re.compile(r"/supervision$"), timeout=STEP)  # the supervisor's landing page
-    await expect(page.locator("#wb-live")).to_have_text("Mis à jour en direct.", timeout=STEP)  # websocket open
+    """From the login page, no page asked: the supervisor lands on the wallboard, kept live (websocket open)."""
+    await log_in(page, url, "sam", lands_on="/supervision", ask="/login")
 
 
 # every text the live region takes, kept by the test (the region says one thing at a time)
@@ -175,11 +131,7 @@ async def test_a_real_call_waits_then_is_answered_and_today_s_figures_move(
 
     # the advisor's desk is open when the supervisor pauses her from the wallboard, with a reason
     desk = await (await browser.new_context()).new_page()
-    await desk.goto(url + "/desk")
-    await desk.get_by_label("Identifiant").fill("agnes")
-    await desk.get_by_label("Mot de passe").fill(PASSWORD)
-    await desk.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    await expect(desk.locator("#link")).to_have_text("connecté", timeout=STEP)
+    await log_in(desk, url, "agnes")
     await expect(advisors.locator("td").nth(0)).to_have_text("Disponible", timeout=STEP)  # her wrap-up is over
     agnes_id = await page.locator("#wb-advisor option", has_text="Agnès Roussel").get_attribute("value")
     assert agnes_id is not None
@@ -201,3 +153,40 @@ async def test_a_real_call_waits_then_is_answered_and_today_s_figures_move(
     await expect(desk.locator("#state")).to_have_text(re.compile("^En pause"), timeout=STEP)
     await expect(desk.locator("#presence-by")).to_have_text("Par le superviseur sam : Réunion d'équipe")
     await assert_accessible(desk, "desk, paused by a supervisor")
+
+
+async def test_a_call_on_hold_is_said_in_words_on_the_wallboard(
+    served: Process, browser: Browser, asterisk_rig: AsteriskRig
+) -> None:
+    """agnes answers a real call, then starts an attended transfer (Asterisk holds the caller): her row says « En
+    communication — appel en attente depuis m:ss » in words, the calls in progress count it, the live region tells
+    it; she cancels (Unhold): back to « En communication »."""
+    url = served.env["URL"]
+    page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+    await log_in_as_supervisor(page, url)
+    await page.evaluate(RECORD_ANNOUNCEMENTS)
+    state = page.locator("#wb-advisors tbody tr", has_text="Agnès Roussel").locator("td").nth(0)
+    watcher = await AmiConnection.login(asterisk_rig)
+    driver = await Driver.connect(asterisk_rig)
+    try:
+        await cli(served.env, "advisors", "presence", "agnes", "login")
+        await expect(state).to_have_text("Disponible", timeout=STEP)
+        await driver.call("0321009877", "MARTIN", __ADVISOR_TALK="60", __SERVICE_TALK="60")
+        connect = await watcher.wait_for({"Event": "AgentConnect", "Interface": "Local/adv1@advisors"}, WITHIN)
+        channel = connect["DestChannel"]
+        await watcher.wait_for({"Event": "BridgeEnter", "Channel": channel}, WITHIN)  # in the caller's bridge
+        await expect(state).to_have_text("En communication", timeout=STEP)
+        await driver.act([("Action", "Atxfer"), ("Channel", channel), ("Exten", "2001"), ("Context", "services")])
+        await expect(state).to_have_text(
+            re.compile(r"^En communication — appel en attente depuis \d+:\d\d$"), timeout=STEP
+        )
+        await expect(page.locator("#wb-on-hold")).to_have_text(", dont 1 en attente")
+        await announced(page, "Agnès Roussel : appel en attente\\.")
+        await assert_accessible(page, "wallboard, a call on hold")
+        await driver.act({"Action": "CancelAtxfer", "Channel": channel})
+        await expect(state).to_have_text("En communication", timeout=STEP)
+        await expect(page.locator("#wb-on-hold")).to_have_text("")
+        await announced(page, "Agnès Roussel : appel repris\\.")
+    finally:
+        await watcher.close()
+        await driver.close()

@@ -33,7 +33,7 @@ from telephony.records import CallStatus, RingAttempt, RingResult
 from tests.fixtures_db import fresh_database, make_record
 from tests.integration.harness import Driver, always_open
 from tests.integration.webapp import AGNES, BRUNO, HTML, SAM, Client, Served, db_rows, serve
-from tests.rig.asterisk import AsteriskRig, free_loopback_port
+from tests.rig.asterisk import AmiConnection, AsteriskRig, free_loopback_port
 from tests.servers import redis_url
 
 __all__ = ["fresh_database"]
@@ -372,6 +372,74 @@ async def test_real_calls_on_the_rig_move_the_wallboard_s_figures_as_the_diction
     rate = figures["answer_rate"]
     assert (rate["numerator"], rate["denominator"], rate["status_label"]) == (1, 2, "objectif non atteint")
     assert figures["asa"]["value"] is not None and figures["aht"]["value"] is not None
+
+
+def advisor_row(body: dict[str, Any], name: str = "Agnès Roussel") -> dict[str, Any]:
+    row: dict[str, Any] = next(a for a in body["advisors"] if a["name"] == name)
+    return row
+
+
+async def test_a_call_put_on_hold_on_the_rig_shows_on_the_wallboard_then_resumes(
+    served_open: Served, asterisk_rig: AsteriskRig
+) -> None:
+    """A real call answered by agnes on the rig; she starts an attended transfer (Asterisk holds the caller: Hold on
+    her channel), the wallboard, told through its websocket, says « En communication — appel en attente depuis m:ss »
+    and counts the call on hold; she cancels (Unhold), the wallboard shows her in call, not on hold."""
+    served = served_open
+    svc = served.app[SERVICE]
+    sam, agnes = await served.client(SAM), await served.client(AGNES)
+    ws = await sam.session.ws_connect(
+        served.url.replace("http", "ws") + "/ws/supervision", headers={"Origin": served.url}
+    )
+    driver = await Driver.connect(asterisk_rig)
+    watcher = await AmiConnection.login(asterisk_rig)
+
+    async def until(condition: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The snapshot once `condition` holds, read again at each "changed" message of the wallboard."""
+        while not condition(body := await snapshot(served, sam)):
+            await next_wallboard_message(ws)
+        return body
+
+    try:
+        response = await agnes.session.post(
+            served.url + "/api/presence", json={"state": "login"}, headers=agnes.headers()
+        )
+        assert response.status == 200
+        await driver.call("0321000204", "Inès Fournier", __ADVISOR_TALK="60", __SERVICE_TALK="60")
+        body = await until(lambda b: advisor_row(b)["state"] == "on_call")
+        assert advisor_row(body)["on_hold_since"] is None and body["on_hold"] == 0
+        call = next(c for c in svc.live.calls() if c.caller_number == "+33321000204" and c.with_advisor)
+        assert call.advisor_channel is not None
+        # the advisor's leg in the caller's bridge first (as when a person clicks)
+        await watcher.wait_for({"Event": "BridgeEnter", "Channel": call.advisor_channel}, WITHIN)
+        await driver.act(
+            [("Action", "Atxfer"), ("Channel", call.advisor_channel), ("Exten", "2001"), ("Context", "services")]
+        )
+        held = await until(lambda b: advisor_row(b)["on_hold_since"] is not None)
+        row = advisor_row(held)
+        assert row["state"] == "on_call" and row["state_label"] == "En communication"
+        assert (
+            row["hold_label"]
+            == f"appel en attente depuis {row['on_hold_seconds'] // 60}:{row['on_hold_seconds'] % 60:02d}"
+        )
+        assert held["on_hold"] == 1 and held["in_call"] >= 1
+        page = await (await sam.session.get(served.url + "/supervision", headers=HTML)).text()
+        assert 'En communication<span class="wb-hold"' in page and " — appel en attente depuis " in page
+        assert "dont 1 en attente" in page
+
+        await driver.act({"Action": "CancelAtxfer", "Channel": call.advisor_channel})
+        resumed = await until(lambda b: advisor_row(b)["on_hold_since"] is None)
+        row = advisor_row(resumed)
+        assert row["state"] == "on_call" and row["hold_label"] is None and resumed["on_hold"] == 0
+        assert row["hold_total_seconds"] is not None and row["hold_total_seconds"] >= 0
+        assert call.hold_count == 1 and not call.on_hold and call.hold_closed > timedelta(0)
+        while any(c["Channel"].startswith("Local/2001@services-") for c in await driver.channels()):
+            await watcher.wait_for({"Event": "Hangup"}, WITHIN)  # the consultation torn down, as on a real desk
+        await driver.hangup(call.advisor_channel)
+    finally:
+        await watcher.close()
+        await driver.close()
+        await ws.close()
 
 
 async def test_with_the_database_away_the_wallboard_still_shows_the_calls_waiting() -> None:

@@ -488,12 +488,23 @@ def test_rig_captures(name: str, hours: OpeningHours, expected: dict[str, Any], 
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        # Atxfer, consultation, the advisor hangs up: the transfer completes
-        ("attended_transfer.ami", ["consultation_started", "call_transferred", "advisor_released", "call_ended"]),
-        # Atxfer, consultation, CancelAtxfer (back to the caller), then the advisor hangs up
+        # Atxfer (Asterisk holds the caller), consultation, the advisor hangs up: the transfer completes (no Unhold:
+        # the hold ends with the advisor's part)
+        (
+            "attended_transfer.ami",
+            ["call_held", "consultation_started", "call_transferred", "advisor_released", "call_ended"],
+        ),
+        # Atxfer, consultation, CancelAtxfer (back to the caller, then off hold), then the advisor hangs up
         (
             "attended_transfer_cancelled.ami",
-            ["consultation_started", "consultation_ended", "advisor_released", "call_ended"],
+            [
+                "call_held",
+                "consultation_started",
+                "consultation_ended",
+                "call_unheld",
+                "advisor_released",
+                "call_ended",
+            ],
         ),
     ],
 )

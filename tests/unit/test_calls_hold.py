@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from config.settings import LineSettings
+from config.settings import LineSettings, OpeningHours
 from telephony import events as ev
 from telephony.calls import CallTracker
-from telephony.effects import CallEnded
+from telephony.effects import CallEnded, CallHeld, CallUnheld
 from telephony.records import HOLD_COUNT_MAX, HOLD_SECONDS_MAX, CallRecord
 from telephony.replay import replay
 from tests.unit.scenario import T0, Scenario
@@ -274,3 +274,31 @@ def test_hold_in_the_rigs_captures(capture: str, seconds: float | None) -> None:
         assert record.transferred_at is not None
         held = float(data.split(b"Event: Hold\r\n", 1)[1].split(b"Timestamp: ", 1)[1].split(b"\r\n", 1)[0])
         assert record.hold_seconds == pytest.approx(record.transferred_at.timestamp() - held, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (sc_no_hold, []),
+        (sc_advisor_holds_once, [("call_held", 20.0), ("call_unheld", 32.5)]),
+        (sc_two_holds, [("call_held", 10.0), ("call_unheld", 20.0), ("call_held", 30.0), ("call_unheld", 35.0)]),
+        (sc_duplicate_hold_and_unhold, [("call_held", 10.0), ("call_unheld", 20.0)]),
+        (sc_unhold_without_hold, []),
+        (sc_both_parties_hold_overlapping, [("call_held", 10.0), ("call_unheld", 25.0)]),
+        (sc_hold_open_when_the_caller_hangs_up, [("call_held", 40.0)]),  # the span ends with the call, no effect
+        (sc_hold_open_at_a_blind_transfer, [("call_held", 20.0)]),  # the Unhold after the transfer is not told
+        (sc_hold_before_the_answer_is_not_counted, []),
+        (sc_abandoned_call_has_no_hold, []),
+    ],
+    ids=lambda v: v.__name__[3:] if callable(v) else "",
+)
+def test_the_spans_the_record_counts_are_told_to_the_live_view(
+    build: Callable[[Scenario], None], expected: list[tuple[str, float]]
+) -> None:
+    """One CallHeld at each span's start, one CallUnheld at its end when an Unhold ends it: the live view reads the
+    same spans as the record."""
+    s = Scenario()
+    build(s)
+    tracker = CallTracker(LineSettings(), OpeningHours())  # as `run`
+    effects = [fx for e in s.events for fx in tracker.apply(e) if isinstance(fx, CallHeld | CallUnheld)]
+    assert [(fx.kind, (fx.at - T0).total_seconds()) for fx in effects] == expected

@@ -16,10 +16,12 @@ from telephony.effects import (
     AnyEffect,
     CallAnswered,
     CallEnded,
+    CallHeld,
     CallLeftQueue,
     CallQueued,
     CallStarted,
     CallTransferred,
+    CallUnheld,
     ConsultationEnded,
     ConsultationStarted,
     MemberUpdate,
@@ -234,3 +236,102 @@ def test_advisors_states_follow_the_presence_changes() -> None:
     assert seven is not None and (seven.state, seven.since, seven.linkedid) == (AdvisorState.RINGING, at(3), LID)
     assert eight is not None and (eight.state, eight.reason) == (AdvisorState.PAUSED, "meal")
     assert view.advisor(9) is None
+
+
+# ---- hold: CallHeld/CallUnheld (the tracker's reading of Asterisk's Hold/Unhold) ----
+
+
+def held(s: float) -> CallHeld:
+    return CallHeld(linkedid=LID, at=at(s))
+
+
+def unheld(s: float) -> CallUnheld:
+    return CallUnheld(linkedid=LID, at=at(s))
+
+
+TALKING: list[AnyEffect] = [started(), queued(), ringing(ADV1, 3), answered(ADV1, 5)]
+
+
+@dataclass(frozen=True)
+class HoldCase:
+    name: str
+    effects: list[AnyEffect]
+    now: float  # seconds: when the hold so far is read
+    on_hold_since: datetime | None
+    hold_count: int
+    so_far: float  # seconds of hold at `now`, the current span included
+
+
+HOLD_CASES = [
+    HoldCase("never held", TALKING, 30, None, 0, 0),
+    HoldCase("on hold: since when, and counting", [*TALKING, held(20)], 32.5, at(20), 1, 12.5),
+    HoldCase("held then taken off hold", [*TALKING, held(20), unheld(32.5)], 60, None, 1, 12.5),
+    HoldCase(
+        "held twice: the spans add up",
+        [*TALKING, held(10), unheld(20), held(30)],
+        35,
+        at(30),
+        2,
+        15,
+    ),
+    HoldCase("a second hold within the span is the same span", [*TALKING, held(10), held(15)], 20, at(10), 1, 10),
+    HoldCase("an unhold without a hold changes nothing", [*TALKING, unheld(10)], 30, None, 0, 0),
+    HoldCase(
+        "an unhold after the span ended changes nothing", [*TALKING, held(10), unheld(20), unheld(25)], 30, None, 1, 10
+    ),
+    HoldCase(
+        "hang-up while on hold: the span ends with the call",
+        [*TALKING, held(40), ended(45)],
+        100,
+        None,
+        1,
+        5,
+    ),
+    HoldCase(
+        "the advisor hangs up while on hold: the span ends with their part",
+        [*TALKING, held(50), AdvisorReleased(linkedid=LID, at=at(65), interface=ADV1)],
+        80,
+        None,
+        1,
+        15,
+    ),
+    HoldCase(
+        "a transfer while on hold ends the span",
+        [*TALKING, held(20), CallTransferred(linkedid=LID, at=at(30), transfer_kind=TransferKind.BLIND, target="2001")],
+        90,
+        None,
+        1,
+        10,
+    ),
+    HoldCase(
+        "on hold while consulting a service (the attended transfer's hold)",
+        [*TALKING, held(20), ConsultationStarted(linkedid=LID, at=at(20), interface=ADV1, target="2001")],
+        25,
+        at(20),
+        1,
+        5,
+    ),
+    HoldCase("a hold before the answer is not the conversation's", [started(), queued(), held(2)], 10, None, 0, 0),
+]
+
+
+@pytest.mark.parametrize("case", HOLD_CASES, ids=[c.name for c in HOLD_CASES])
+def test_the_hold_of_a_live_call(case: HoldCase) -> None:
+    view = LiveView()
+    for effect in case.effects:
+        view.apply(effect)
+    call = view.call(LID)
+    assert call is not None
+    assert (call.on_hold_since, call.on_hold, call.hold_count) == (
+        case.on_hold_since,
+        case.on_hold_since is not None,
+        case.hold_count,
+    )
+    assert call.hold_so_far(at(case.now)) == timedelta(seconds=case.so_far)
+
+
+def test_a_hold_of_a_call_the_view_never_saw_answered_is_not_kept() -> None:
+    view = LiveView()
+    view.apply(held(10))  # adopted mid-call (a restart): not known to be with an advisor
+    call = view.call(LID)
+    assert call is not None and not call.on_hold

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from screenpop.supervision.notifier import Throttle, WallboardNotifier
-from telephony.effects import CallQueued, MemberUpdate
+from telephony.effects import CallHeld, CallQueued, CallUnheld, MemberUpdate
 
 AT = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 
@@ -66,5 +66,28 @@ async def test_only_the_effects_the_wallboard_shows_tell_it() -> None:
     assert sent == []
     await notifier.on_effect(CallQueued(linkedid="1.1", at=AT, queue="gps", caller_number=None, topic=None))
     assert len(sent) == 1 and json.loads(sent[0][1]) == {"id": sent[0][0], "type": "wallboard"}
+    await notifier.close()
+    await redis.aclose()
+
+
+async def test_a_call_put_on_hold_or_taken_off_it_tells_the_wallboards() -> None:
+    sent: list[str] = []
+    redis = aioredis.Redis()  # never connected: nothing here publishes
+    notifier = WallboardNotifier(redis, lambda message_id, payload: sent.append(payload), interval=0.0)
+    await notifier.on_effect(CallHeld(linkedid="1.1", at=AT))
+    await notifier.on_effect(CallUnheld(linkedid="1.1", at=AT))
+    assert [json.loads(p)["type"] for p in sent] == ["wallboard", "wallboard"]
+    await notifier.close()
+    await redis.aclose()
+
+
+async def test_holds_are_throttled_like_every_change() -> None:
+    sent: list[str] = []
+    redis = aioredis.Redis()
+    notifier = WallboardNotifier(redis, lambda message_id, payload: sent.append(payload), interval=3600.0)
+    for _ in range(3):
+        await notifier.on_effect(CallHeld(linkedid="1.1", at=AT))
+        await notifier.on_effect(CallUnheld(linkedid="1.1", at=AT))
+    assert len(sent) == 1  # the first at once, the others folded into one due at the interval's end
     await notifier.close()
     await redis.aclose()

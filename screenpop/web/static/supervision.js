@@ -27,6 +27,23 @@ function duration(seconds) {
   return r + " s";
 }
 
+function minutesSeconds(seconds) { // a hold's length, m:ss (« 1:05 »)
+  const s = Math.max(0, Math.floor(seconds));
+  return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+}
+
+// « — appel en attente depuis 1:05 » after an advisor's state while their caller is on hold (said in words)
+function holdNote(since) {
+  const span = document.createElement("span");
+  span.className = "wb-hold";
+  span.dataset.holdSince = since;
+  text(span, " — appel en attente depuis ");
+  const clock = document.createElement("span");
+  clock.className = "wb-hold-clock";
+  span.appendChild(clock);
+  return span;
+}
+
 function cell(row, tag, value, scope) {
   const el = document.createElement(tag);
   if (scope) el.scope = scope;
@@ -63,6 +80,7 @@ function draw(s) {
   text($("wb-day"), "— " + s.day);
   text($("wb-waiting-count"), s.waiting.length);
   text($("wb-in-call"), s.in_call);
+  text($("wb-on-hold"), s.on_hold ? ", dont " + s.on_hold + " en attente" : "");
   fill($("wb-waiting").tBodies[0], s.waiting.map((w) => {
     const tr = document.createElement("tr");
     tr.dataset.linkedid = w.linkedid;
@@ -77,7 +95,8 @@ function draw(s) {
     const tr = document.createElement("tr");
     tr.className = "state-" + a.state;
     cell(tr, "th", a.name, "row");
-    cell(tr, "td", a.state_label);
+    const state = cell(tr, "td", a.state_label);
+    if (a.on_hold_since) state.appendChild(holdNote(a.on_hold_since));
     cell(tr, "td", "").appendChild(clock(tr, a.since));
     cell(tr, "td", (a.reason || "") + (a.by ? " (par " + a.by + " : " + (a.note || "") + ")" : ""));
     return tr;
@@ -122,6 +141,9 @@ function tick() {
       if (!overSaid.has(id)) { overSaid.add(id); crossed.push(id); }
     }
   }
+  for (const hold of document.querySelectorAll(".wallboard .wb-hold[data-hold-since]")) {
+    text(hold.querySelector(".wb-hold-clock"), minutesSeconds((now - Date.parse(hold.dataset.holdSince)) / 1000));
+  }
   if (crossed.length && last) say(crossed.length + " appel(s) attendent depuis plus de " + threshold + " s.");
 }
 
@@ -137,6 +159,11 @@ function announce(before, now) {
   const newlyOver = now.waiting.filter((w) => w.over_target && !overSaid.has(w.linkedid));
   for (const w of newlyOver) overSaid.add(w.linkedid);
   if (newlyOver.length) said.push(newlyOver.length + " appel(s) attendent depuis plus de " + now.threshold_seconds + " s.");
+  const held = new Set(before.advisors.filter((a) => a.on_hold_since).map((a) => a.advisor_id));
+  for (const a of now.advisors) {
+    if (a.on_hold_since && !held.has(a.advisor_id)) said.push(a.name + " : appel en attente.");
+    else if (!a.on_hold_since && held.has(a.advisor_id) && a.state === "on_call") said.push(a.name + " : appel repris.");
+  }
   const status = new Map(before.figures.map((f) => [f.name, f.status]));
   for (const f of now.figures) {
     const was = status.get(f.name);
