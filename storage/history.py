@@ -101,9 +101,9 @@ WITH src AS (
 ), decided AS (
     SELECT *, CASE
                   WHEN h < 6 THEN 'cancelled'
-                  WHEN qualified_at > $2 - interval '2 days' AND h < 60 THEN 'open'
-                  WHEN qualified_at > $2 - interval '10 days' AND h < 9 THEN 'open'
-                  WHEN done_at > $2 THEN 'open'
+                  WHEN qualified_at > $2::timestamptz - interval '2 days' AND h < 60 THEN 'open'
+                  WHEN qualified_at > $2::timestamptz - interval '10 days' AND h < 9 THEN 'open'
+                  WHEN done_at > $2::timestamptz THEN 'open'
                   ELSE 'done'
               END AS status
     FROM fate
