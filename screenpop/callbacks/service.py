@@ -65,7 +65,7 @@ class CallbackService:
         """How many callbacks are open now, and how many of them are past one working day."""
         since = await self._repo.open_since()
         now = self._clock()
-        return len(since), sum(kpis.is_overdue(at, now, self._hours) for at in since)
+        return len(since), kpis.overdue_count(since, now, self._hours)
 
     async def attempt(self, user: User, callback_id: int, attempt: AttemptIn) -> AttemptOut:
         check(user)

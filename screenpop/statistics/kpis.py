@@ -586,6 +586,20 @@ def is_overdue(created_at: datetime, now: datetime, hours: OpeningHours) -> bool
     return not within_working_day(created_at, now, hours)
 
 
+def overdue_count(asked: Iterable[datetime], now: datetime, hours: OpeningHours) -> int:
+    """How many open callbacks asked at `asked` are past one working day at `now` (the calendar read once a day)."""
+    following: dict[date, date | None] = {}
+    now_clock = local_clock(now, hours)
+    late = 0
+    for at in asked:
+        day, clock = local_clock(at, hours)
+        if day not in following:
+            following[day] = next_open_day(day, hours)
+        deadline = following[day]
+        late += deadline is not None and now_clock >= (deadline, clock)
+    return late
+
+
 def within_from_groups(groups: Iterable[tuple[date, time, date, time, int]], hours: OpeningHours) -> int:
     """The callbacks done within one working day, from (created local day, created local time, done local day,
     done local time, how many) groups: what `storage.callbacks` returns so the calendar stays here."""

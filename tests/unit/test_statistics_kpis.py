@@ -31,6 +31,7 @@ from screenpop.statistics.kpis import (
     is_overdue,
     longest_wait,
     meets,
+    overdue_count,
     presence_totals,
     within_from_groups,
     within_working_day,
@@ -331,6 +332,7 @@ def test_a_callback_is_done_within_one_working_day_before_the_same_time_on_the_n
 ) -> None:
     assert within_working_day(created, done, HOURS) is within
     assert is_overdue(created, done, HOURS) is not within
+    assert overdue_count([created, created], done, HOURS) == (0 if within else 2)
     # the SQL's grouped form decides the same
     local_c, local_d = created.astimezone(PARIS), done.astimezone(PARIS)
     groups = [(local_c.date(), local_c.time().replace(tzinfo=None), local_d.date(), local_d.time(), 3)]
