@@ -16,10 +16,14 @@ RESULT_LABELS: dict[str, str] = {
 }
 
 
+_CONTROLS = {c: " " for c in (*range(0x20), 0x7F)}  # NUL cannot be stored (PostgreSQL text); none is wanted
+
+
 def _one_line(value: str | None) -> str | None:
+    """One line of text: control characters (NUL included) and runs of blanks made one space; empty: None."""
     if value is None:
         return None
-    value = " ".join(value.split())
+    value = " ".join(value.translate(_CONTROLS).split())
     return value or None
 
 

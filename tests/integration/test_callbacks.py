@@ -142,7 +142,7 @@ async def test_attempts_then_reached_closes_it_and_nothing_more_is_taken(pool: a
     told = Told()
     service = CallbackService(pool, SETTINGS.hours, {}, changed=told)
     [cb] = (await service.open(ALICE)).callbacks
-    first = await service.attempt(ALICE, cb.id, AttemptIn(result="sans_reponse", note="  pas  de réponse "))
+    first = await service.attempt(ALICE, cb.id, AttemptIn(result="sans_reponse", note="  pas\x00de\r\nréponse "))
     assert first.status == "open" and "reste en attente" in first.message and told.n == 0
     [listed] = (await service.open(ALICE)).callbacks
     assert listed.attempts == 1 and listed.last_attempt_label == "Sans réponse"
