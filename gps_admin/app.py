@@ -20,6 +20,8 @@ from aiohttp import web
 from config.settings import Settings
 from gps_admin import metrics as metrics_http
 from screenpop.auth import http as auth_http
+from screenpop.callbacks import http as callbacks_http
+from screenpop.callbacks.service import CallbackService
 from screenpop.calls import http as calls_http
 from screenpop.calls.service import HistoryAccess, QualificationService, TransferService
 from screenpop.desk import http as desk_http
@@ -387,7 +389,9 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
     calls_http.setup(
         app,
         calls_http.CallsDeps(
-            qualifications=QualificationService(pool, settings.desk, taken_by=live.taken_by, qualified=desk),
+            qualifications=QualificationService(
+                pool, settings.desk, taken_by=live.taken_by, qualified=desk, callbacks_changed=wallboard.on_callbacks
+            ),
             transfers=TransferService(live, ami, directory, advisors),
             directory=directory,
             desk=settings.desk,
@@ -405,6 +409,9 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
             may_read_number=history.check,  # the pop's suggestions from a caller's history: the history's rule
         ),
     )
+    topic_labels = {key: topic.label for key, topic in settings.desk.topics.items()}
+    callbacks = CallbackService(pool, settings.hours, topic_labels, changed=wallboard.on_callbacks)
+    callbacks_http.setup(app, callbacks_http.CallbacksDeps(callbacks))
     statistics = StatisticsService(pool, settings, lambda: datetime.now(UTC))
     statistics_http.setup(app, statistics_http.StatisticsDeps(statistics))
     supervision_http.setup(
@@ -415,6 +422,7 @@ async def build_app(settings: Settings, endpoints: Endpoints, *, demo: bool = Fa
                 advisors,
                 statistics,  # today's figures, as the reports compute them
                 RedisRouterCommands(redis, queue),
+                callbacks=callbacks.waiting,  # the open callbacks now, and those past one working day
                 thresholds=Thresholds.from_settings(settings),
                 pause_reasons=settings.routing.pause_reasons,
                 topics={key: topic.label for key, topic in settings.desk.topics.items()},

@@ -109,6 +109,7 @@ async def load(
                 day = until
                 if progress is not None:
                     progress(day, calls, expected)
+            await store.copy_callbacks(conn, gen.PREFIX, await conn.fetchval("SELECT now()"))
         if analyze:
             await conn.execute("ANALYZE call_records")
             await conn.execute("ANALYZE advisor_events")

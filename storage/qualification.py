@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from storage.callbacks import request_in
 from storage.calls import APPLY_PENDING, QUALIFICATION_COLUMNS
 from storage.knowledge.loop import LoopRepository
 from storage.services import Service, service_from_row
@@ -178,6 +179,20 @@ class SavingQualification:
         """The directory's organisation a qualification names as the partner given (id, name, kind, active)."""
         return await self._conn.fetchrow(  # type: ignore[no-any-return]
             "SELECT id, name, kind, active FROM organisations WHERE id = $1", organisation_id
+        )
+
+    async def callback(self, values: QualificationValues, by: str) -> bool:
+        """The call's callback, in this transaction (migration 0020): made when the qualification asks for one (once:
+        saved again, it is kept), its open one cancelled when it no longer does. Whether the open list changed."""
+        return await request_in(
+            self._conn,
+            self.linkedid,
+            requested=values.callback_requested,
+            commune_insee=values.commune_insee,
+            topic=values.topic,
+            subtopic=values.subtopic,
+            slot=values.callback_slot,
+            by=by,
         )
 
     async def keep_pending(self, advisor_interface: str | None, values: QualificationValues, by: str) -> None:

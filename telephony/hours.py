@@ -14,7 +14,7 @@ Rules, the same for everyone:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -107,6 +107,22 @@ def _intervals(day: date, hours: OpeningHours) -> list[tuple[datetime, datetime]
         end = datetime.combine(day + timedelta(days=1) if span.overnight else day, span.end, tzinfo=zone)
         found.append((start.astimezone(UTC), end.astimezone(UTC)))
     return sorted(found)
+
+
+def next_open_day(day: date, hours: OpeningHours, *, horizon_days: int = HORIZON_DAYS) -> date | None:
+    """The first day after `day` on which the place opens (weekly spans that day, not closed); None when it does not
+    open within `horizon_days`."""
+    for offset in range(1, horizon_days + 1):
+        candidate = day + timedelta(days=offset)
+        if hours.week[WEEKDAYS[candidate.weekday()]] and day_is_open(candidate, hours):
+            return candidate
+    return None
+
+
+def local_clock(at: datetime, hours: OpeningHours) -> tuple[date, time]:
+    """The local date and time of day of the instant `at` (timezone-aware) in `hours.timezone`."""
+    local = _local(at, hours)
+    return local.date(), local.time().replace(tzinfo=None)
 
 
 def next_opening(at: datetime, hours: OpeningHours, *, horizon_days: int = HORIZON_DAYS) -> datetime | None:

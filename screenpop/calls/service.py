@@ -80,15 +80,18 @@ class QualificationService:
         desk: DeskSettings,
         taken_by: TakenBy = _no_call,
         qualified: Qualified | None = None,
+        callbacks_changed: Callable[[], None] | None = None,
     ) -> None:
         """`taken_by`: for a call in progress (its record not written yet), the interface of the advisor who
-        answered it, as the live view tells (`LiveView.taken_by`). `qualified`: told after each successful save."""
+        answered it, as the live view tells (`LiveView.taken_by`). `qualified`: told after each successful save.
+        `callbacks_changed`: told when a save made, asked again or cancelled a callback (the wallboards refresh)."""
         self._repository = QualificationRepository(pool)
         self._advisors = AdvisorRepository(pool, {})
         self._communes = CommuneRepository(pool)
         self._desk = desk
         self._taken_by = taken_by
         self._qualified = qualified
+        self._callbacks_changed = callbacks_changed
 
     # ---- qualifying ----
 
@@ -167,6 +170,7 @@ class QualificationService:
                 await saving.record_knowledge(q.articles_used, q.no_answer_question, q.topic, q.subtopic, user.login)
             except UnusableArticle as exc:
                 raise UnknownArticle(f"article(s) inconnu(s) ou non publié(s) : {exc}") from None
+            callbacks_changed = await saving.callback(values, user.login)
             if call is None:
                 await saving.keep_pending(owner, values, user.login)
                 saved: CallRecordView | PendingQualification = PendingQualification(
@@ -177,6 +181,8 @@ class QualificationService:
                 saved = CallRecordView.model_validate({**dict(row), "changed": changed})
         if isinstance(saved, PendingQualification):
             await self._repository.join_pending(linkedid)
+        if callbacks_changed and self._callbacks_changed is not None:
+            self._callbacks_changed()
         return saved
 
     def _check_lists(self, q: Qualification) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from screenpop.statistics.kpis import FIGURE_NAMES, Figure, Thresholds
+from screenpop.statistics.kpis import CALLBACK_FIGURE_NAMES, FIGURE_NAMES, Figure, Thresholds
 
 Unit = Literal["count", "percent", "duration"]
 DASH = "—"
@@ -154,10 +154,69 @@ _DEFINITIONS = (
         "count",
         "Appels pour lesquels le conseiller a noté « pas de réponse trouvée » dans la base de connaissances.",
     ),
+    # the callbacks, over those created (qualification saved with « rappel demandé ») in the period
+    Definition(
+        "callbacks_created",
+        "Rappels créés",
+        "count",
+        "Rappels enregistrés avec la qualification d'un appel (« rappel demandé ») pendant la période.",
+    ),
+    Definition(
+        "callbacks_done",
+        "Rappels effectués",
+        "count",
+        "Rappels créés pendant la période où le citoyen a été joint (tentative « joint »).",
+    ),
+    Definition(
+        "callbacks_cancelled",
+        "Rappels annulés",
+        "count",
+        "Rappels créés pendant la période puis annulés avec un motif (ou décochés à la requalification).",
+    ),
+    Definition(
+        "callback_completion",
+        "Taux de rappels effectués",
+        "percent",
+        "Rappels effectués ÷ (rappels créés − rappels annulés) ; un rappel encore en attente compte comme "
+        "non effectué.",
+    ),
+    Definition(
+        "callback_within_day",
+        "Rappels effectués sous un jour ouvré",
+        "percent",
+        "Parmi les rappels effectués, part de ceux faits avant la même heure le jour d'ouverture suivant de la ligne "
+        "(demandé vendredi à 16 h, effectué lundi avant 16 h).",
+    ),
+    Definition(
+        "callback_median_delay",
+        "Délai médian de rappel",
+        "duration",
+        "Médiane du temps entre la demande de rappel et le rappel effectué, sur les rappels effectués.",
+    ),
+    Definition(
+        "callback_attempts",
+        "Tentatives par rappel",
+        "count",
+        "Tentatives d'appel enregistrées sur les rappels effectués (celle qui a joint comprise) ÷ rappels effectués.",
+    ),
+    # live, on the wallboard only
+    Definition(
+        "callbacks_open",
+        "Rappels en attente",
+        "count",
+        "Rappels demandés ni effectués ni annulés, maintenant, quel que soit le jour de la demande ; « en retard » : "
+        "au-delà d'un jour ouvré (pas faits avant la même heure le jour d'ouverture suivant de la ligne).",
+    ),
 )
+# the figures of the wallboard alone (a state now, not a period's)
+LIVE_NAMES: tuple[str, ...] = ("callbacks_open",)
 
 DEFINITIONS: dict[str, Definition] = {d.name: d for d in _DEFINITIONS}
-assert tuple(DEFINITIONS) == FIGURE_NAMES, "every figure has its definition, in the order of kpis.Figures"
+assert tuple(DEFINITIONS) == FIGURE_NAMES + CALLBACK_FIGURE_NAMES + LIVE_NAMES, (
+    "every figure has its definition, in the order of kpis.Figures then kpis.CallbackFigures"
+)
+# shown with one decimal (« 1,5 »), not rounded to a whole count
+DECIMALS = frozenset({"callback_attempts"})
 
 
 def _number(value: float, decimals: int = 1) -> str:
@@ -203,6 +262,8 @@ def show_value(name: str, value: float | None) -> str:
         return percent(value)
     if unit == "duration":
         return duration(value)
+    if name in DECIMALS:
+        return DASH if value is None else _number(value)
     return count(value)
 
 
@@ -215,6 +276,6 @@ def plain(name: str, figure: Figure) -> str:
     unit = DEFINITIONS[name].unit
     if unit == "percent":
         return f"{value * 100:.2f}".replace(".", ",")
-    if unit == "duration":
+    if unit == "duration" or name in DECIMALS:
         return f"{value:.1f}".replace(".", ",")
     return str(round(value))

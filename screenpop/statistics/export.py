@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from screenpop.statistics import definitions
-from screenpop.statistics.kpis import FIGURE_NAMES, Figure
+from screenpop.statistics.kpis import CALLBACK_FIGURE_NAMES, FIGURE_NAMES, Figure, FigureKind
 from screenpop.statistics.models import DIMENSION_LABELS, DrillOut, FigureOut, PeriodOut, ReportOut
 
 BOM = "\ufeff"
@@ -31,11 +31,12 @@ def _date(d: date) -> str:
 
 
 def _plain(f: FigureOut) -> str:
-    figure = Figure(
-        "count" if f.denominator is None else ("rate" if definitions.DEFINITIONS[f.name].unit == "percent" else "mean"),
-        f.numerator,
-        f.denominator,
+    kind: FigureKind = (
+        "count" if f.denominator is None else ("rate" if definitions.DEFINITIONS[f.name].unit == "percent" else "mean")
     )
+    if f.name in MEDIANS:
+        kind = "median"
+    figure = Figure(kind, f.numerator, f.denominator)
     return definitions.plain(f.name, figure)
 
 
@@ -51,7 +52,11 @@ def _header() -> list[str]:
         *(definitions.DEFINITIONS[n].label + UNITS[definitions.DEFINITIONS[n].unit] for n in FIGURE_NAMES),
         *PRESENCE_COLUMNS,
         *ACTION_COLUMNS,
+        *(definitions.DEFINITIONS[n].label + UNITS[definitions.DEFINITIONS[n].unit] for n in CALLBACK_FIGURE_NAMES),
     ]
+
+
+MEDIANS = frozenset({"callback_median_delay"})
 
 
 PRESENCE_COLUMNS = ("Temps connecté (s)", "Temps en pause (s)", "Temps en communication et après-appel (s)")
@@ -72,7 +77,10 @@ def _seconds(value: float) -> str:
 
 
 def _lines(which: str, p: PeriodOut) -> Iterable[list[str]]:
-    yield [which, _date(p.start), _date(p.end), "Ensemble", "", p.label, "100,00", *_values(p.figures), "", "", ""]
+    callbacks = [_plain(p.callbacks[n]) if n in p.callbacks else "" for n in CALLBACK_FIGURE_NAMES]
+    blank = [""] * (len(PRESENCE_COLUMNS) + len(ACTION_COLUMNS))
+    whole = [which, _date(p.start), _date(p.end), "Ensemble", "", p.label, "100,00", *_values(p.figures)]
+    yield [*whole, *blank, *callbacks]
     for dim, groups in p.breakdowns.items():
         for g in groups:
             share = "" if g.share is None else f"{g.share * 100:.2f}".replace(".", ",")

@@ -21,18 +21,29 @@ The SQL of the reports (`storage.statistics`) computes the same figures by aggre
   the answer to the end of the advisor's part, hold included: talk here is `talk_seconds − hold_seconds`.
 - **Occupancy**: time on call and in wrap-up / (logged-in time − pause time), from the presence log.
 - Every ratio or mean with an empty denominator is None (shown « — »), never 0 % or 100 %.
+
+Callbacks (the `callbacks` table, one per call whose qualification asked for one), by the day of their **creation**
+(the qualification's save):
+- **Completion**: callbacks done / (callbacks created − cancelled).
+- **Within one working day**: of the callbacks done, the share done before the same local time on the line's next
+  open day after the day of the request (`telephony.hours.next_open_day`: weekly spans that day, not a holiday nor
+  an exceptional closure): asked Friday 16:00, done Monday 15:59 is within, Monday 16:00 is not.
+- **Median delay**: the median of done − created over the callbacks done.
+- **Attempts per callback**: the attempts recorded on the callbacks done (the reaching one included) / callbacks done.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from config.settings import Settings, StatisticsSettings
+from config.settings import OpeningHours, Settings, StatisticsSettings
 from telephony.advisors import AdvisorState
+from telephony.hours import local_clock, next_open_day
 from telephony.records import CallStatus, Outcome
 
 ABANDON_STATUSES = frozenset({CallStatus.ABANDONED, CallStatus.ABANDONED_RINGING})
@@ -233,13 +244,14 @@ class PresenceInterval:
         return max((self.end - self.start).total_seconds(), 0.0)
 
 
-FigureKind = Literal["count", "rate", "mean"]
+FigureKind = Literal["count", "rate", "mean", "median"]
 
 
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One KPI: `value` is numerator / denominator for a rate or a mean (None when the denominator is 0, shown « — »),
-    the numerator itself for a count (denominator None). Seconds for durations, a share in [0, 1] for rates."""
+    the numerator itself for a count (denominator None), the median itself for a median (the denominator: how many
+    values, None shown when 0). Seconds for durations, a share in [0, 1] for rates."""
 
     kind: FigureKind
     numerator: float
@@ -251,6 +263,8 @@ class Figure:
             return self.numerator
         if not self.denominator:
             return None
+        if self.kind == "median":
+            return self.numerator
         return self.numerator / self.denominator
 
     @classmethod
@@ -264,6 +278,10 @@ class Figure:
     @classmethod
     def mean(cls, total: float, n: float) -> Figure:
         return cls("mean", total, n)
+
+    @classmethod
+    def median_of(cls, median: float | None, n: float) -> Figure:
+        return cls("median", median or 0.0, n if median is not None else 0)
 
 
 def meets(figure: Figure, target: float) -> bool | None:
@@ -517,3 +535,138 @@ def longest_wait(waiting_since: Iterable[datetime], now: datetime) -> float | No
     """Seconds the oldest caller now waiting has waited (None: nobody waits)."""
     oldest = min(waiting_since, default=None)
     return None if oldest is None else max((now - oldest).total_seconds(), 0.0)
+
+
+# ---- callbacks ----
+
+
+class CallbackStatus(StrEnum):
+    """A callback's state (`callbacks.status`)."""
+
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class AttemptResult(StrEnum):
+    """What one attempt to call back gave (`callback_attempts.result`): only « joint » closes the callback."""
+
+    REACHED = "joint"
+    NO_ANSWER = "sans_reponse"
+    VOICEMAIL = "messagerie"
+    WRONG_NUMBER = "faux_numero"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackFacts:
+    """One row of `callbacks` with its number of attempts. Times are aware."""
+
+    created_at: datetime
+    status: CallbackStatus
+    done_at: datetime | None = None
+    attempts: int = 0
+
+
+def working_day_deadline(created_at: datetime, hours: OpeningHours) -> tuple[date, time] | None:
+    """The local (day, time) before which a callback asked at `created_at` is done within one working day: the same
+    local time on the line's next open day; None when the line does not open within a year."""
+    day, clock = local_clock(created_at, hours)
+    following = next_open_day(day, hours)
+    return None if following is None else (following, clock)
+
+
+def within_working_day(created_at: datetime, done_at: datetime, hours: OpeningHours) -> bool:
+    """Whether a callback was done before the same time on the next open day (always, when the line never opens)."""
+    deadline = working_day_deadline(created_at, hours)
+    return deadline is None or local_clock(done_at, hours) < deadline
+
+
+def is_overdue(created_at: datetime, now: datetime, hours: OpeningHours) -> bool:
+    """An open callback past its working day."""
+    return not within_working_day(created_at, now, hours)
+
+
+def overdue_count(asked: Iterable[datetime], now: datetime, hours: OpeningHours) -> int:
+    """How many open callbacks asked at `asked` are past one working day at `now` (the calendar read once a day)."""
+    following: dict[date, date | None] = {}
+    now_clock = local_clock(now, hours)
+    late = 0
+    for at in asked:
+        day, clock = local_clock(at, hours)
+        if day not in following:
+            following[day] = next_open_day(day, hours)
+        deadline = following[day]
+        late += deadline is not None and now_clock >= (deadline, clock)
+    return late
+
+
+def within_from_groups(groups: Iterable[tuple[date, time, date, time, int]], hours: OpeningHours) -> int:
+    """The callbacks done within one working day, from (created local day, created local time, done local day,
+    done local time, how many) groups: what `storage.callbacks` returns so the calendar stays here."""
+    within = 0
+    for created_day, created_time, done_day, done_time, n in groups:
+        following = next_open_day(created_day, hours)
+        if following is None or (done_day, done_time) < (following, created_time):
+            within += n
+    return within
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackTotals:
+    """The sums the callback figures are made of, over the callbacks created in a period (the SQL's too)."""
+
+    created: int = 0
+    cancelled: int = 0
+    done: int = 0
+    within_day: int = 0  # done within one working day
+    attempts_done: int = 0  # attempts recorded on the done callbacks
+    median_delay: float | None = None  # seconds, over the done callbacks
+
+
+def callback_totals(facts: Iterable[CallbackFacts], hours: OpeningHours) -> CallbackTotals:
+    created = cancelled = done = within = attempts = 0
+    delays: list[float] = []
+    for f in facts:
+        created += 1
+        if f.status is CallbackStatus.CANCELLED:
+            cancelled += 1
+        elif f.status is CallbackStatus.DONE and f.done_at is not None:
+            done += 1
+            attempts += f.attempts
+            delays.append((f.done_at - f.created_at).total_seconds())
+            within += within_working_day(f.created_at, f.done_at, hours)
+    return CallbackTotals(
+        created=created,
+        cancelled=cancelled,
+        done=done,
+        within_day=within,
+        attempts_done=attempts,
+        median_delay=statistics.median(delays) if delays else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackFigures:
+    callbacks_created: Figure
+    callbacks_done: Figure
+    callbacks_cancelled: Figure
+    callback_completion: Figure
+    callback_within_day: Figure
+    callback_median_delay: Figure
+    callback_attempts: Figure
+
+
+CALLBACK_FIGURE_NAMES: tuple[str, ...] = CallbackFigures.__slots__
+
+
+def callback_figures(t: CallbackTotals) -> CallbackFigures:
+    """The callback figures from their sums (the same function for the pure and the SQL paths)."""
+    return CallbackFigures(
+        callbacks_created=Figure.count(t.created),
+        callbacks_done=Figure.count(t.done),
+        callbacks_cancelled=Figure.count(t.cancelled),
+        callback_completion=Figure.ratio(t.done, t.created - t.cancelled),
+        callback_within_day=Figure.ratio(t.within_day, t.done),
+        callback_median_delay=Figure.median_of(t.median_delay, t.done),
+        callback_attempts=Figure.mean(t.attempts_done, t.done),
+    )

@@ -152,6 +152,11 @@ class PeriodOut(BaseModel):
     supervisor_action_log: list[SupervisorActionOut] = Field(
         default_factory=list, description="each action a supervisor took, by time (the latest 500)"
     )
+    callbacks: dict[str, FigureOut] = Field(
+        default_factory=dict,
+        description="the callbacks created in the period: created, done, cancelled, completion, done within one"
+        " working day, median delay, attempts per callback (screenpop.statistics.kpis.CallbackFigures)",
+    )
 
 
 class ReportOut(BaseModel):

@@ -6,6 +6,8 @@ Where changes come from, and how each reaches every instance:
   (`on_effect`), after its live view has applied the effect;
 - the call records (today's figures): every instance writes each record (idempotent), so each tells its own
   wallboards once the record is committed (`on_written`);
+- the callbacks: the instance that saved a qualification or closed a callback tells its own wallboards and publishes
+  "wallboard changed" on Redis for the others (`on_callbacks`);
 - the advisors' presence: only the leading router decides it and writes the presence log, so the leader publishes
   "wallboard changed" on Redis (`on_presence`, `names.wallboard_channel`) and every instance, itself included,
   relays it to its wallboards (`run`).
@@ -119,6 +121,12 @@ class WallboardNotifier:
     def on_written(self, record: CallRecord) -> None:
         """A listener of the record writer: today's figures changed."""
         self._local()
+
+    def on_callbacks(self) -> None:
+        """A callback was made, closed or cancelled (the open callbacks changed): this instance's wallboards at once,
+        every other instance's through Redis (the one that saved it is the only one to know)."""
+        self._local()
+        self._shared()
 
     async def on_presence(self, changes: list[StateChange]) -> None:
         """A presence listener of the router (the leader, once the changes are in the presence log)."""

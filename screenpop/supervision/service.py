@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,11 @@ SHOWN = (
 )
 
 Clock = Callable[[], datetime]
+OpenCallbacks = Callable[[], Awaitable[tuple[int, int]]]  # (open now, of which past one working day)
+
+
+async def _no_callbacks() -> tuple[int, int]:
+    return 0, 0
 
 
 def french_day(day: datetime) -> str:
@@ -100,6 +105,7 @@ class SupervisionService:
         timezone: str = "Europe/Paris",
         clock: Clock | None = None,
         within: float = 3.0,
+        callbacks: OpenCallbacks = _no_callbacks,
     ) -> None:
         self._live = live
         self._advisors = advisors
@@ -112,6 +118,7 @@ class SupervisionService:
         self._tz = ZoneInfo(timezone)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._within = within  # seconds: the database's answer at most, then the calls alone
+        self._callbacks = callbacks
 
     # ---- the snapshot ----
 
@@ -120,11 +127,12 @@ class SupervisionService:
         local = now.astimezone(self._tz)
         t = self._t
         try:  # PostgreSQL away or slow: the calls waiting (the live view) are shown all the same
-            advisors, last, figures = await bounded(
+            advisors, last, figures, (open_callbacks, overdue) = await bounded(
                 asyncio.gather(
                     self._advisors.list(active_only=True),
                     self._advisors.last_states(),
                     self._statistics.figures(local.date(), local.date()),  # today, as the reports compute a day
+                    self._callbacks(),
                 ),
                 self._within,
             )
@@ -140,7 +148,7 @@ class SupervisionService:
                 in_call=sum(1 for c in self._live.calls() if c.with_advisor),
                 on_hold=sum(1 for c in self._live.calls() if c.with_advisor and c.on_hold),
                 advisors=[],
-                figures=[self._figure(name, None) for name in SHOWN],
+                figures=[*(self._figure(name, None) for name in SHOWN), self._open_callbacks(None)],
                 figures_note=UNAVAILABLE,
                 unavailable=UNAVAILABLE,
             )
@@ -186,10 +194,13 @@ class SupervisionService:
             in_call=sum(1 for c in self._live.calls() if c.with_advisor),
             on_hold=sum(1 for c in self._live.calls() if c.with_advisor and c.on_hold),
             advisors=rows,
-            figures=[self._figure(name, getattr(figures, name)) for name in SHOWN],
+            figures=[
+                *(self._figure(name, getattr(figures, name)) for name in SHOWN),
+                self._open_callbacks((open_callbacks, overdue)),
+            ],
             figures_note=(
-                "Depuis minuit, sur les appels terminés (un appel en cours compte à sa fin) ; les rappels sont ceux "
-                "demandés aujourd'hui, leur suivi n'existe pas encore."
+                "Depuis minuit, sur les appels terminés (un appel en cours compte à sa fin) ; les rappels demandés "
+                "sont ceux d'aujourd'hui, les rappels en attente ceux de tous les jours, maintenant."
             ),
         )
 
@@ -241,6 +252,37 @@ class SupervisionService:
             status=status,
             status_label=status_label,
             definition=f"{DEFINITIONS_URL}#{definition.anchor}",
+        )
+
+    def _open_callbacks(self, found: tuple[int, int] | None) -> FigureRow:
+        """« Rappels en attente »: open now, and how many are past one working day, said in words."""
+        definition = definitions.DEFINITIONS["callbacks_open"]
+        link = f"{DEFINITIONS_URL}#{definition.anchor}"
+        if found is None:
+            return FigureRow(
+                name="callbacks_open",
+                label=definition.label,
+                value=None,
+                shown=definitions.DASH,
+                numerator=0,
+                denominator=None,
+                target=None,
+                status="none",
+                status_label="indisponible",
+                definition=link,
+            )
+        n, late = found
+        return FigureRow(
+            name="callbacks_open",
+            label=definition.label,
+            value=n,
+            shown=f"{definitions.count(n)} (dont {definitions.count(late)} en retard)" if n else "0",
+            numerator=n,
+            denominator=None,
+            target="sous un jour ouvré",
+            status="below" if late else "ok",
+            status_label=f"{late} au-delà d'un jour ouvré" if late else "aucun en retard",
+            definition=link,
         )
 
     # ---- actions ----

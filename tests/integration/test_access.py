@@ -50,6 +50,8 @@ GONE = "x" * 32  # an import's token that does not exist (or expired)
 STATS = {"start": "2025-03-01", "end": "2025-03-31", "compare": "year"}  # the month of make_record's call
 STATS_CALLS = {**STATS, "figure": "answered", "dimension": "topic"}
 PAGE_STATS = (303, 403, 403, 200, 200)
+CB = "424242"  # a callback that does not exist
+NO_CB = (401, 404, 404, 404, 404)
 
 # (method, path as /openapi.json names it, the request made) → the status for each kind of user, in WHO's order.
 # The caller's history: only the advisor who is in (or just finished) a call with that number, and supervisors and
@@ -157,6 +159,13 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
     ("get", "/api/knowledge/articles/ART", {}, (401, 200, 200, 200, 200)),
     ("get", "/api/knowledge/suggestions", {"params": {"topic": "taxes"}}, (401, 200, 200, 200, 200)),
     ("get", "/api/knowledge/suggestions", {"params": {"number": LIVE_CALLER}}, (401, 200, 403, 200, 200)),
+    # the callbacks: advisors, supervisors and admins (no callback CB: a well-formed request ends at 404)
+    ("get", "/rappels", {"headers": HTML, "allow_redirects": False}, (303, 200, 200, 200, 200)),
+    ("post", f"/rappels/{CB}/tentative", {"data": {"result": "joint"}, "allow_redirects": False}, NO_CB),
+    ("post", f"/rappels/{CB}/annulation", {"data": {"reason": "x"}, "allow_redirects": False}, NO_CB),
+    ("get", "/api/callbacks", {}, (401, 200, 200, 200, 200)),
+    ("post", f"/api/callbacks/{CB}/attempts", {"json": {"result": "joint"}}, NO_CB),
+    ("post", f"/api/callbacks/{CB}/cancel", {"json": {"reason": "x"}}, NO_CB),
     ("post", "/logout", {"data": {}, "allow_redirects": False}, (401, 303, 303, 303, 303)),  # last: it ends the session
 ]
 
@@ -165,7 +174,7 @@ def template(path: str) -> str:
     """The path as /openapi.json names it."""
     for concrete, name in ((LIVE_CALL, "{linkedid}"), (PAST_CALL, "{linkedid}"), (LIVE_CALLER, "{e164}")):
         path = path.replace(concrete, name)
-    path = path.replace("/communes/62041/", "/communes/{code}/")
+    path = path.replace("/communes/62041/", "/communes/{code}/").replace(f"/{CB}/", "/{id}/")
     path = path.replace("/ART", "/{id}")
     return path.replace(PAST_CALLER, "{e164}").replace("/ORG", "/{id}").replace(f"/{GONE}", "/{token}")
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import hypothesis
 import pytest
 import schemathesis
@@ -67,8 +69,9 @@ SETTINGS = hypothesis.settings(
 class Fuzz:
     """Calls every case made for each operation, logged in; keeps the statuses and the server errors."""
 
-    def __init__(self, url: str, cookie: str, csrf: str) -> None:
+    def __init__(self, url: str, cookie: str, csrf: str, paths: dict[str, list[dict[str, str]]] | None = None) -> None:
         self.url, self.cookie, self.csrf = url, cookie, csrf
+        self.paths = PATHS if paths is None else paths
         self.errors: list[str] = []
         self.statuses: dict[str, Counter[int]] = defaultdict(Counter)
 
@@ -80,7 +83,7 @@ class Fuzz:
             operations.append(result.ok())
         operations.sort(key=lambda op: op.path == "/logout")  # last: it ends the session
         for operation in operations:
-            for path in PATHS.get(operation.path, [{}]):
+            for path in self.paths.get(operation.path, [{}]):
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     with contextlib.suppress(hypothesis.errors.Unsatisfiable):  # nothing invalid to make
                         self.test(operation, mode, path)()
@@ -107,11 +110,36 @@ class Fuzz:
         return call
 
 
+CALLBACK_PATHS = (
+    "/api/callbacks/{id}/attempts",
+    "/api/callbacks/{id}/cancel",
+    "/rappels/{id}/tentative",
+    "/rappels/{id}/annulation",
+)
+
+
+async def open_callbacks(served: Served) -> dict[str, list[dict[str, str]]]:
+    """Open callbacks for the operations on one (a made-up id ends at 404): each operation on its own, so the bodies
+    reach the SQL while it is open (a « joint » attempt or a cancellation closes it)."""
+    conn = await asyncpg.connect(served.dsn)
+    try:
+        ids = [
+            await conn.fetchval(
+                "INSERT INTO callbacks (linkedid, requested_by, created_at) VALUES ($1, 'agnes', now()) RETURNING id",
+                f"fuzz.{secrets.token_hex(6)}",
+            )
+            for _ in CALLBACK_PATHS
+        ]
+    finally:
+        await conn.close()
+    return {path: [{}, {"id": str(i)}] for path, i in zip(CALLBACK_PATHS, ids, strict=True)}
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("who", [AGNES, ADA])
 async def test_no_server_error_on_any_operation(served: Served, who: str, report: Callable[[str], None]) -> None:
     client = await served.client(who)
-    fuzz = Fuzz(served.url, client.session_cookie, client.csrf)
+    fuzz = Fuzz(served.url, client.session_cookie, client.csrf, {**PATHS, **await open_callbacks(served)})
     await asyncio.to_thread(fuzz.run)
     total = sum(sum(c.values()) for c in fuzz.statuses.values())
     report(f"schemathesis as {who}: {total} requests over {len(fuzz.statuses)} operations, {len(fuzz.errors)} 5xx")

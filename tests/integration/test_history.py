@@ -91,6 +91,21 @@ async def test_the_history_loads_once_and_reads_back(seeded: asyncpg.Pool) -> No
         await pool.fetchval("SELECT count(*) FROM call_records WHERE caller_organisation_id IS NOT NULL")
         == kinds["town_hall"]
     )
+    # every record qualified with « rappel demandé » has its callback, with outcomes (two weeks long past: done or
+    # cancelled), and the attempts that led there; the report's callback figures mean something
+    asked = await pool.fetchval("SELECT count(*) FROM call_records WHERE callback_requested")
+    statuses = dict(await pool.fetch("SELECT status, count(*) FROM callbacks GROUP BY 1"))
+    assert asked > 20 and sum(statuses.values()) == asked
+    assert statuses["done"] > statuses.get("cancelled", 0) > 0 and "open" not in statuses
+    done = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE a.result = 'joint') AS reached, count(*) AS attempts "
+        "FROM callback_attempts AS a JOIN callbacks AS c ON c.id = a.callback_id WHERE c.status = 'done'"
+    )
+    assert done["reached"] == statuses["done"] and statuses["done"] <= done["attempts"] <= 3 * statuses["done"]
+    assert await pool.fetchval(
+        "SELECT bool_and(c.done_at = (SELECT max(at) FROM callback_attempts WHERE callback_id = c.id)) "
+        "FROM callbacks AS c WHERE c.status = 'done'"
+    )
     # the presence log rebuilds as the router reads it: everyone logged out at the end of the last day
     last = await AdvisorRepository(pool, SETTINGS.routing.skills).last_states()
     assert len(last) == 8 and {c.state.value for c in last.values()} == {"logged_out"}

@@ -332,7 +332,8 @@ async def test_the_actions_a_supervisor_took_appear_in_the_report(client: Client
     [line] = [r for r in rows if r[3] == "Actions des superviseurs"]
     assert all(len(r) == len(header) for r in rows)
     assert line[4:6] == ["Local/agnes@advisors", "Agnès Roussel"]
-    assert line[header.index("Pauses imposées par un superviseur") :] == [
+    first = header.index("Pauses imposées par un superviseur")
+    assert line[first : first + 6] == [
         "1",
         "2700,0",
         "1",
@@ -391,3 +392,50 @@ async def test_the_figures_alone_equal_the_reports(pool: asyncpg.Pool) -> None:
     assert figures.offered.value == 4 and figures.closed.value == 1
     # occupancy up to now only: logged in 8:00–16:00 (7 h available, 1 h at lunch)
     assert (figures.occupancy.numerator, figures.occupancy.denominator) == (0.0, 7 * 3600)
+
+
+async def test_the_callback_figures_in_the_json_the_csv_and_the_page(client: Client, pool: asyncpg.Pool) -> None:
+    """Three callbacks asked that Tuesday: one done 2 h later (two attempts), one cancelled, one still open; one of
+    the Monday before (out of the period)."""
+    await pool.execute("TRUNCATE callbacks RESTART IDENTITY CASCADE")
+    for linkedid, asked, status, done in (
+        ("cb.1", DAY, "done", DAY + timedelta(hours=2)),
+        ("cb.2", DAY, "cancelled", None),
+        ("cb.3", DAY + timedelta(hours=1), "open", None),
+        ("cb.0", DAY - timedelta(days=1), "done", DAY),
+    ):
+        cb = await pool.fetchval(
+            "INSERT INTO callbacks (linkedid, requested_by, created_at, status, done_at, cancelled_at, cancel_reason)"
+            " VALUES ($1, 'agnes', $2, $3, $4, $5, $6) RETURNING id",
+            linkedid,
+            asked,
+            status,
+            done,
+            asked if status == "cancelled" else None,
+            "doublon" if status == "cancelled" else None,
+        )
+        if status == "done":
+            await pool.executemany(
+                "INSERT INTO callback_attempts (callback_id, by_login, result) VALUES ($1, 'agnes', $2)",
+                [(cb, "messagerie"), (cb, "joint")],
+            )
+    body = await (await client.get("/api/statistics/report", params=PERIOD)).json()
+    shown = {name: f["shown"] for name, f in body["report"]["callbacks"].items()}
+    assert shown == {
+        "callbacks_created": "3",
+        "callbacks_done": "1",
+        "callbacks_cancelled": "1",
+        "callback_completion": "50\u00a0%",  # 1 done / (3 − 1 cancelled)
+        "callback_within_day": "100\u00a0%",
+        "callback_median_delay": "2 h 00 min",
+        "callback_attempts": "2",
+    }
+    rows = _read(await (await client.get("/statistiques/rapport.csv", params=PERIOD)).read())
+    header, whole = rows[0], rows[1]
+    assert whole[3] == "Ensemble" and len(whole) == len(header)
+    at = header.index("Taux de rappels effectués (%)")
+    assert whole[at : at + 4] == ["50,00", "100,00", "7200,0", "2,0"]
+    page = await (await client.get("/statistiques/rapport", params=PERIOD, headers={"Accept": "text/html"})).text()
+    assert "Suivi des rappels" in page and "/statistiques/definitions#def-callback-within-day" in page
+    definitions_page = await (await client.get("/statistiques/definitions")).text()
+    assert 'id="def-callback-median-delay"' in definitions_page

@@ -117,6 +117,10 @@ async def test_the_snapshot_shows_the_calls_waiting_the_advisors_and_today_s_fig
         await records.upsert(today_record("today.answered", wait=10.0, status=CallStatus.ANSWERED))
         await records.upsert(today_record("today.abandoned", wait=30.0, status=CallStatus.ABANDONED))
         await records.upsert(today_record("today.short", wait=2.0, status=CallStatus.ABANDONED))
+        for linkedid, asked in (("cb.old", datetime.now(UTC) - timedelta(days=10)), ("cb.new", datetime.now(UTC))):
+            await pool.execute(
+                "INSERT INTO callbacks (linkedid, requested_by, created_at) VALUES ($1, 'agnes', $2)", linkedid, asked
+            )
     finally:
         await pool.close()
     wait_in_queue(served, "1900000101.1", 5)
@@ -147,7 +151,17 @@ async def test_the_snapshot_shows_the_calls_waiting_the_advisors_and_today_s_fig
         "occupancy",
         "transfers",
         "callbacks_requested",
+        "callbacks_open",
     ]
+    # the open callbacks now, whatever day they were asked: the one of ten days ago is past one working day
+    waiting = figures["callbacks_open"]
+    assert (waiting["label"], waiting["shown"], waiting["status"], waiting["status_label"]) == (
+        "Rappels en attente",
+        "2 (dont 1 en retard)",
+        "below",
+        "1 au-delà d'un jour ouvré",
+    )
+    assert waiting["definition"] == "/statistiques/definitions#def-callbacks-open"
     # the KPI dictionary over today's three records: the short abandon out of the rates (1 / (3 − 1))
     assert (figures["offered"]["shown"], figures["answered"]["shown"]) == ("3", "1")
     assert (figures["abandoned"]["shown"], figures["short_abandoned"]["shown"]) == ("1", "1")
@@ -467,7 +481,7 @@ async def test_with_the_database_away_the_wallboard_still_shows_the_calls_waitin
     assert [(w.linkedid, w.caller) for w in body.waiting] == [(WAITING, "numéro masqué")]
     assert body.unavailable is not None and "base de données" in body.unavailable
     assert body.advisors == []
-    assert [f.name for f in body.figures] == list(SHOWN)
+    assert [f.name for f in body.figures] == [*SHOWN, "callbacks_open"]
     assert {(f.shown, f.status_label) for f in body.figures} == {("—", "indisponible")}
 
 

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.settings import Settings
+from config.settings import OpeningHours, OpeningSpan, Settings
 from screenpop.statistics import definitions
 from screenpop.statistics.kpis import (
+    CALLBACK_FIGURE_NAMES,
     FIGURE_CALLS,
     FIGURE_NAMES,
+    CallbackFacts,
+    CallbackStatus,
+    CallbackTotals,
     CallFacts,
     CallSet,
     Figure,
     PresenceInterval,
     StateChangeFact,
     Thresholds,
+    callback_figures,
+    callback_totals,
     compute,
     in_set,
     intervals,
+    is_overdue,
     longest_wait,
     meets,
+    overdue_count,
     presence_totals,
+    within_from_groups,
+    within_working_day,
 )
 from telephony.advisors import AdvisorState
 from telephony.records import CallStatus, Outcome
@@ -257,7 +267,7 @@ def test_figures_in_french(name: str, figure: Figure, shown: str, plain: str) ->
 
 
 def test_every_figure_has_a_french_definition_with_its_thresholds() -> None:
-    assert set(definitions.DEFINITIONS) == set(FIGURE_NAMES)
+    assert set(definitions.DEFINITIONS) == {*FIGURE_NAMES, *CALLBACK_FIGURE_NAMES, *definitions.LIVE_NAMES}
     sentence = definitions.DEFINITIONS["service_level"].sentence(T)
     assert "20 s" in sentence and "80 %" in sentence
     assert "5 s" in definitions.DEFINITIONS["short_abandoned"].sentence(T)
@@ -284,3 +294,90 @@ def test_each_count_figure_counts_the_calls_its_drill_down_lists() -> None:
         elif figure.kind == "rate" and name != "occupancy":
             assert figure.numerator == listed, name
     assert sum(in_set(c, CallSet.ANSWERED_IN_TIME, T) for c in calls) == 2
+
+
+# ---- callbacks: done / (created − cancelled), within one working day, median delay, attempts ----
+
+WEEKDAY = (OpeningSpan(start=time(8), end=time(18)),)
+# a line open Monday to Friday, closed on French public holidays
+HOURS = OpeningHours(week={day: WEEKDAY for day in ("mon", "tue", "wed", "thu", "fri")})
+FRIDAY_16 = datetime(2026, 3, 13, 16, 0, tzinfo=PARIS)
+MONDAY = datetime(2026, 3, 16, tzinfo=PARIS)
+
+
+def callback(
+    status: CallbackStatus, created: datetime = DAY, done: datetime | None = None, attempts: int = 0
+) -> CallbackFacts:
+    return CallbackFacts(created_at=created, status=status, done_at=done, attempts=attempts)
+
+
+@pytest.mark.parametrize(
+    ("created", "done", "within"),
+    [
+        (DAY, DAY + timedelta(hours=2), True),  # Tuesday 10:00, done 12:00
+        (DAY, DAY + timedelta(days=1, seconds=-1), True),  # Wednesday 09:59:59
+        (DAY, DAY + timedelta(days=1), False),  # Wednesday 10:00: the same time on the next open day
+        (FRIDAY_16, MONDAY.replace(hour=9), True),  # after a weekend: Monday morning, before 16:00
+        (FRIDAY_16, MONDAY.replace(hour=16), False),
+        (FRIDAY_16, FRIDAY_16 + timedelta(days=1), True),  # Saturday: before Monday 16:00
+        # Easter Monday 2026 (6 April) is a holiday: asked Friday 3 April 16:00, the next open day is Tuesday
+        (datetime(2026, 4, 3, 16, tzinfo=PARIS), datetime(2026, 4, 7, 15, 59, tzinfo=PARIS), True),
+        (datetime(2026, 4, 3, 16, tzinfo=PARIS), datetime(2026, 4, 7, 16, 0, tzinfo=PARIS), False),
+        # asked on a Saturday (the line closed): the next open day is Monday
+        (datetime(2026, 3, 14, 11, tzinfo=PARIS), datetime(2026, 3, 16, 10, 59, tzinfo=PARIS), True),
+    ],
+)
+def test_a_callback_is_done_within_one_working_day_before_the_same_time_on_the_next_open_day(
+    created: datetime, done: datetime, within: bool
+) -> None:
+    assert within_working_day(created, done, HOURS) is within
+    assert is_overdue(created, done, HOURS) is not within
+    assert overdue_count([created, created], done, HOURS) == (0 if within else 2)
+    # the SQL's grouped form decides the same
+    local_c, local_d = created.astimezone(PARIS), done.astimezone(PARIS)
+    groups = [(local_c.date(), local_c.time().replace(tzinfo=None), local_d.date(), local_d.time(), 3)]
+    assert within_from_groups(groups, HOURS) == (3 if within else 0)
+
+
+def test_callback_figures_hand_computed() -> None:
+    facts = [
+        callback(CallbackStatus.DONE, DAY, DAY + timedelta(hours=2), attempts=1),  # 2 h, one attempt
+        callback(CallbackStatus.DONE, FRIDAY_16, MONDAY.replace(hour=9), attempts=3),  # 65 h, after a weekend: within
+        callback(CallbackStatus.DONE, DAY, DAY + timedelta(days=2), attempts=2),  # 48 h: late
+        callback(CallbackStatus.CANCELLED, DAY, attempts=1),  # left out of every rate
+        callback(CallbackStatus.OPEN, DAY, attempts=2),  # still owed: counts against completion only
+    ]
+    t = callback_totals(facts, HOURS)
+    assert t == CallbackTotals(created=5, cancelled=1, done=3, within_day=2, attempts_done=6, median_delay=48 * 3600.0)
+    f = callback_figures(t)
+    assert f.callbacks_created.value == 5 and f.callbacks_done.value == 3 and f.callbacks_cancelled.value == 1
+    assert f.callback_completion.value == pytest.approx(3 / 4)  # 3 done / (5 created − 1 cancelled)
+    assert f.callback_within_day.value == pytest.approx(2 / 3)
+    assert f.callback_median_delay.value == 48 * 3600.0  # of 2 h, 48 h, 65 h
+    assert f.callback_attempts.value == 2.0  # (1 + 3 + 2) / 3
+    assert definitions.show("callback_completion", f.callback_completion) == "75\u00a0%"
+    assert definitions.show("callback_median_delay", f.callback_median_delay) == definitions.duration(48 * 3600)
+    assert definitions.show("callback_attempts", f.callback_attempts) == "2"
+
+
+def test_the_median_of_an_even_number_of_delays_is_the_mean_of_the_middle_two() -> None:
+    facts = [callback(CallbackStatus.DONE, DAY, DAY + timedelta(hours=h), attempts=1) for h in (1, 2, 4, 100)]
+    assert callback_figures(callback_totals(facts, HOURS)).callback_median_delay.value == 3 * 3600.0
+
+
+def test_no_callbacks_or_only_cancelled_ones_show_a_dash() -> None:
+    for facts in ([], [callback(CallbackStatus.CANCELLED)]):
+        f = callback_figures(callback_totals(facts, HOURS))
+        for name in ("callback_completion", "callback_within_day", "callback_median_delay", "callback_attempts"):
+            figure = getattr(f, name)
+            assert figure.value is None, name
+            assert definitions.show(name, figure) == "—", name
+    # open callbacks only: completion 0 %, the others « — » (nothing done yet)
+    f = callback_figures(callback_totals([callback(CallbackStatus.OPEN)], HOURS))
+    assert f.callback_completion.value == 0.0 and f.callback_within_day.value is None
+
+
+def test_every_callback_figure_has_a_french_definition_with_its_anchor() -> None:
+    for name in CALLBACK_FIGURE_NAMES:
+        d = definitions.DEFINITIONS[name]
+        assert d.label and d.sentence(T) and d.anchor == "def-" + name.replace("_", "-")
