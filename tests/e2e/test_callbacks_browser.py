@@ -6,15 +6,12 @@ callback and drops it without a reload once it is done. axe-core 0 serious or cr
 
 from __future__ import annotations
 
-import asyncio
 import re
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from config.settings import DeskSettings
 from screenpop.calls.models import Qualification
@@ -23,74 +20,26 @@ from storage.calls import CallRecordRepository
 from storage.pool import create_pool
 from storage.users import Role, User
 from tests.e2e.axe import assert_accessible
+from tests.e2e.conftest import STEP, log_in, seed_agnes, serve_env, serving
 from tests.e2e.keyboard import tab_to
-from tests.fixtures_db import make_record, throwaway_database
-from tests.rig.asterisk import AsteriskRig, free_loopback_port
-from tests.serve import GPS_ADMIN, Process, clean_env, cli
+from tests.fixtures_db import make_record
+from tests.rig.asterisk import AsteriskRig
+from tests.serve import Process
 from tests.servers import redis_url
 
 pytestmark = pytest.mark.asterisk
 
-PASSWORD = "motdepasse-" + secrets.token_hex(6)
 REDIS = redis_url(4)
-STEP = 30_000  # ms, Playwright's unit: an upper bound for one step, never a pause
 SAM = User(id=2, login="sam", name="Sam Carpentier", role=Role.SUPERVISOR)
-
-
-@pytest.fixture
-def fresh_database() -> Iterator[str]:
-    with throwaway_database() as dsn:
-        yield dsn
 
 
 @pytest.fixture
 async def served(asterisk_rig: AsteriskRig, fresh_database: str, tmp_path: Path) -> AsyncIterator[Process]:
     """`gps-admin serve` with an advisor (agnes) and a supervisor (sam)."""
-    client = aioredis.from_url(REDIS)
-    await client.flushdb()
-    await client.aclose()
-    port = free_loopback_port()
-    env = clean_env(
-        GPS_ADMIN_DATABASE_URL=fresh_database,
-        GPS_ADMIN_REDIS_URL=REDIS,
-        GPS_ADMIN_DATA_DIR=str(tmp_path / "data"),
-        GPS_ADMIN_HTTP_HOST="127.0.0.1",
-        GPS_ADMIN_HTTP_PORT=str(port),
-        GPS_ADMIN_AMI_PORT=str(asterisk_rig.port),
-        GPS_ADMIN_AMI_USERNAME=asterisk_rig.username,
-        GPS_ADMIN_AMI_SECRET=asterisk_rig.secret,
-    )
-    await cli(env, "migrate")
-    await cli(
-        env, "advisors", "add", "--login", "agnes", "--name", "Agnès Roussel", "--interface", "Local/adv1@advisors"
-    )
-    for login, name, role, extra in (
-        ("agnes", "Agnès Roussel", "advisor", ["--advisor", "agnes"]),
-        ("sam", "Sam Carpentier", "supervisor", []),
-    ):
-        await cli(env, "users", "add", "--login", login, "--name", name, "--role", role, *extra, "--password-stdin",
-                  stdin=PASSWORD + "\n")  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        GPS_ADMIN, "serve", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    process = Process(proc, env)
-    process.env["URL"] = f"http://localhost:{port}"
-    try:
-        await process.expect(r"router \S+ leads queue gps")
+    env = await serve_env(asterisk_rig, fresh_database, REDIS, tmp_path / "data")
+    await seed_agnes(env)
+    async with serving(env) as process:
         yield process
-    finally:
-        print("--- gps-admin serve, last lines ---", *process.lines[-150:], sep="\n")  # shown when a test fails
-        if proc.returncode is None:
-            proc.send_signal(2)
-            await asyncio.wait_for(proc.wait(), 30)
-
-
-async def log_in(page: Page, url: str, login: str, landing: str) -> None:
-    await page.goto(url + "/login")
-    await page.get_by_label("Identifiant").fill(login)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    await expect(page).to_have_url(re.compile(landing), timeout=STEP)
 
 
 async def a_call_with_a_callback(dsn: str) -> None:
@@ -115,14 +64,14 @@ async def test_an_advisor_records_an_attempt_by_keyboard_then_the_callback_done(
     await a_call_with_a_callback(fresh_database)
 
     wallboard = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
-    await log_in(wallboard, url, "sam", r"/supervision$")
+    await log_in(wallboard, url, "sam", lands_on="/supervision")
     await expect(wallboard.locator("#wb-live")).to_have_text("Mis à jour en direct.", timeout=STEP)
     pending = wallboard.locator("#wb-figures tr[data-name='callbacks_open']")
     await expect(pending.locator("td").nth(0)).to_have_text("1 (dont 0 en retard)")
     await expect(pending.locator("td").nth(2)).to_have_text("aucun en retard")
 
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
-    await log_in(page, url, "agnes", r"/desk$")
+    await log_in(page, url)
     await page.get_by_role("link", name="Rappels", exact=True).click()
     await expect(page).to_have_url(re.compile(r"/rappels$"), timeout=STEP)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Rappels en attente")
