@@ -15,7 +15,7 @@ from screenpop.statistics import charts, definitions, export
 from screenpop.statistics.errors import BadReportOption
 from screenpop.statistics.kpis import FIGURE_CALLS, FIGURE_NAMES
 from screenpop.statistics.models import BREAKDOWNS, DIMENSION_LABELS, Dimension, DrillOut, ReportOut, ReportQuery
-from screenpop.statistics.service import StatisticsService, query_from
+from screenpop.statistics.service import StatisticsService, parse_cursor, query_from
 from screenpop.web import nav
 from screenpop.web.errors import Forbidden
 from screenpop.web.keys import user_of
@@ -151,7 +151,9 @@ async def _drill(request: web.Request, size: int | None = None) -> tuple[ReportQ
     figure, dimension, key, page = _drill_args(request)
     if dimension is None:
         key = None
-    return q, await service.drill(q, figure, dimension, key, page, size=size)
+    after = parse_cursor(request.query.get("after"))
+    before = None if after is not None else parse_cursor(request.query.get("before"))
+    return q, await service.drill(q, figure, dimension, key, page, size=size, after=after, before=before)
 
 
 async def drill_page(request: web.Request) -> web.Response:
@@ -160,8 +162,8 @@ async def drill_page(request: web.Request) -> web.Response:
     if drill.dimension is not None and drill.key is not None:
         more["key"] = drill.key
 
-    def page_url(n: int) -> str:
-        return "/statistiques/appels?" + _query_string(q, **more, page=n)
+    def page_url(n: int | None = None, after: str | None = None, before: str | None = None) -> str:
+        return "/statistiques/appels?" + _query_string(q, **more, page=n, after=after, before=before)
 
     return render(
         request,
@@ -231,7 +233,9 @@ DRILL = (
     _param("figure", "the figure whose calls to list", {"type": "string", "enum": list(FIGURE_NAMES)}),
     _param("dimension", "a breakdown", {"type": "string", "enum": list(get_args(Dimension))}),
     _param("key", "the group of that breakdown (absent: « non renseigné »)", {"type": "string", "maxLength": 200}),
-    _param("page", "page number, from 1", {"type": "string", "pattern": "^[0-9]{1,6}$"}),
+    _param("page", "page number, from 1, within the first 10 000 calls", {"type": "string", "pattern": "^[0-9]{1,6}$"}),
+    _param("after", "the page after this call: a `next_after` given back", {"type": "string", "maxLength": 90}),
+    _param("before", "the page before this call: a `previous_before` given back", {"type": "string", "maxLength": 90}),
 )
 
 

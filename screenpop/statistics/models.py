@@ -190,8 +190,11 @@ class DrillOut(BaseModel):
     group_label: str | None
     start: date
     end: date
-    total: int
-    page: int
+    total: int  # the figure's own count: every call of the list
+    page: int  # 0 when reached by a cursor
     pages: int
     page_size: int
+    numbered_pages: int  # the pages reachable by number (the first DRILL_OFFSET_MAX calls)
+    next_after: str | None  # the cursor of the next page (`after`), None on the last
+    previous_before: str | None  # the cursor of the previous page (`before`), None on the first
     calls: list[CallRow]

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from screenpop.statistics import definitions, kpis
 from screenpop.statistics.errors import (
     BadPeriod,
     BadReportOption,
+    PageTooDeep,
     PeriodTooLong,
     ReportTooSlow,
     ReversedPeriod,
@@ -45,6 +46,7 @@ from screenpop.statistics.models import (
     SupervisorActionOut,
 )
 from storage.statistics import (
+    SET_SUMS,
     SUM_NAMES,
     GroupRow,
     PresenceRow,
@@ -92,6 +94,10 @@ CALLER_KINDS: dict[str, str] = {
 _OUTCOMES = frozenset(o.value for o in Outcome)
 PAUSE_LABELS = {"missed_call": "Appel manqué", "wrap_up": "Après-appel"}  # the system's own reasons
 TIME_DIMENSIONS = ("day", "week", "month", "hour", "weekday")
+# Numbered drill-down pages reach this many calls (OFFSET); deeper, the « Appels suivants » cursor (keyset).
+DRILL_OFFSET_MAX = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Cursor = tuple[datetime, str]
 
 
 def french_date(d: date) -> str:
@@ -235,22 +241,25 @@ class StatisticsService:
             await self._rollups.build(day, tz, self.thresholds_key, of)
         return len(days)
 
-    async def _sums(self, p: Period, dims: tuple[str, ...]) -> tuple[list[GroupRow], list[PresenceRow]]:
+    async def _sums(
+        self, p: Period, dims: tuple[str, ...], *, presence: bool = True
+    ) -> tuple[list[GroupRow], list[PresenceRow]]:
         """The sums of a period: the summed days' from their daily sums, the others' (today, a day changed since it
         was summed) from the records, added group by group; and the presence seconds likewise."""
         today = self._now().astimezone(self._tz).date()
         summed = sorted(d for d in await self._rollups.summed(p.start, p.end, self.thresholds_key) if d < today)
         rows: list[GroupRow] = []
-        presence: list[PresenceRow] = []
+        seconds: list[PresenceRow] = []
         if summed:
             rows += await self._rollups.groups(summed, dims)
-            presence += await self._rollups.presence(summed)
+            if presence:
+                seconds += await self._rollups.presence(summed)
         for run in _runs(p.start, p.end, set(summed)):
             rows += await self._repo.groups(self._common(run), dims)
             start, end = self._instants(run)
-            if start < self._now():
-                presence += await self._repo.presence(start, min(end, self._now()))
-        return _merged(rows), presence
+            if presence and start < self._now():
+                seconds += await self._repo.presence(start, min(end, self._now()))
+        return _merged(rows), seconds
 
     async def figures(self, start: date, end: date) -> kpis.Figures:
         """Every figure of a period without its breakdowns (today's for the wallboard: `figures(today, today)`),
@@ -440,23 +449,49 @@ class StatisticsService:
         figure: str,
         dimension: Dimension | None,
         key: str | None,
-        page: int,
+        page: int = 1,
         *,
         size: int | None = None,
+        after: Cursor | None = None,
+        before: Cursor | None = None,
     ) -> DrillOut:
-        """The calls behind a figure, in one group of a breakdown (or the whole period), a page at a time."""
+        """The calls behind a figure, in one group of a breakdown (or the whole period), a page at a time: by page
+        number within the first DRILL_OFFSET_MAX calls, or at any depth after (before) a call, the keyset of the
+        « Appels suivants » links. How many: the figure's own sum (the daily sums), exactly the calls listed."""
         call_set = kpis.FIGURE_CALLS.get(figure)
         if call_set is None:
             raise UnknownFigure()
         p = self.period(q.start, q.end)
         size = size or self._stats.drill_page_size
-        page = max(1, min(page, 100_000))
+        page = max(1, page)
+        if after is not None or before is not None:
+            page = 0  # unknown: reached by a cursor
+        elif (page - 1) * size > DRILL_OFFSET_MAX:
+            raise PageTooDeep(
+                f"Les pages numérotées s'arrêtent aux {DRILL_OFFSET_MAX:,} premiers appels".replace(",", "\u202f")
+                + " : continuez avec « Appels suivants », ou réduisez la période."
+            )
         try:
-            total, rows = await self._repo.calls(
-                self._common(p), call_set.value, dimension, key, size, (page - 1) * size
+            total = await self.count(p, call_set, dimension, key)
+            rows = await self._repo.calls(
+                self._common(p),
+                call_set.value,
+                dimension,
+                key,
+                size + 1,
+                offset=(page - 1) * size if page else 0,
+                after=after,
+                before=before,
             )
         except (TimeoutError, asyncpg.QueryCanceledError) as exc:
             raise ReportTooSlow() from exc
+        more = len(rows) > size
+        if before is not None:
+            rows, earlier = rows[-size:], more
+            later = True
+        else:
+            rows, later = rows[:size], more
+            earlier = page != 1
         return DrillOut(
             figure=figure,
             figure_label=definitions.DEFINITIONS[figure].label,
@@ -469,8 +504,21 @@ class StatisticsService:
             page=page,
             pages=max(1, math.ceil(total / size)),
             page_size=size,
+            numbered_pages=max(1, min(math.ceil(total / size), DRILL_OFFSET_MAX // size + 1)),
+            next_after=_cursor(rows[-1]) if rows and later else None,
+            previous_before=_cursor(rows[0]) if rows and earlier else None,
             calls=[self._call_row(r) for r in rows],
         )
+
+    async def count(self, p: Period, call_set: kpis.CallSet, dimension: str | None, key: str | None) -> int:
+        """How many calls a figure counts in one group of a breakdown (or the whole period): its sum, from the daily
+        sums and the records of the days not summed, as the report computes it."""
+        rows, _ = await self._sums(p, () if dimension is None else (dimension,), presence=False)
+        name = SET_SUMS[call_set.value]
+        for r in rows:
+            if r.dimension == (dimension or "") and r.key == key:
+                return int(r.sums[name])
+        return 0
 
     def _call_row(self, r: asyncpg.Record) -> CallRow:
         wait: float = r["wait"]
@@ -571,6 +619,26 @@ def _merged(rows: list[GroupRow]) -> list[GroupRow]:
     if ("", None) not in merged:
         merged[("", None)] = GroupRow("", None, None, dict.fromkeys(SUM_NAMES, 0))
     return list(merged.values())
+
+
+def _cursor(r: asyncpg.Record) -> str:
+    """A call's place in a drill-down: its arrival (microseconds since the epoch, UTC) and linkedid."""
+    at: datetime = r["arrived_at"]
+    micros = (at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}~{r['linkedid']}"
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """A cursor given back by a client (None when absent); refused in French when it is not one of ours."""
+    if not text:
+        return None
+    micros, sep, linkedid = text.partition("~")
+    if not sep or not linkedid or len(linkedid) > 64 or not micros.lstrip("-").isdigit() or len(micros) > 19:
+        raise BadReportOption("Position dans la liste illisible : repartez de la première page.")
+    try:
+        return EPOCH + timedelta(microseconds=int(micros)), linkedid
+    except OverflowError as exc:
+        raise BadReportOption("Position dans la liste illisible : repartez de la première page.") from exc
 
 
 def _first_label(rows: list[asyncpg.Record]) -> str | None:

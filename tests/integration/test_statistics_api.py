@@ -19,7 +19,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from config.settings import Settings
 from screenpop.statistics import definitions
 from screenpop.statistics import http as statistics_http
-from screenpop.statistics.service import StatisticsService
+from screenpop.statistics.errors import PageTooDeep
+from screenpop.statistics.service import StatisticsService, parse_cursor
 from screenpop.web import http as web_http
 from screenpop.web.keys import USER
 from storage.advisors import AdvisorRepository
@@ -391,3 +392,56 @@ async def test_the_figures_alone_equal_the_reports(pool: asyncpg.Pool) -> None:
     assert figures.offered.value == 4 and figures.closed.value == 1
     # occupancy up to now only: logged in 8:00–16:00 (7 h available, 1 h at lunch)
     assert (figures.occupancy.numerator, figures.occupancy.denominator) == (0.0, 7 * 3600)
+
+
+async def test_a_drill_down_pages_by_cursor_at_any_depth(pool: asyncpg.Pool) -> None:
+    """Two calls a page: « Appels suivants » (the keyset) reaches every call once, « précédents » goes back; the count
+    is the figure's; numbered pages stop at the first 10 000 calls (a French refusal past them)."""
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
+    q = service.default_query().model_copy(update={"start": DAY.date(), "end": DAY.date()})
+    first = await service.drill(q, "calls", None, None, size=2)
+    assert (first.total, first.pages, first.page, first.previous_before) == (5, 3, 1, None)
+    seen, drill, pages = [c.linkedid for c in first.calls], first, [first]
+    while drill.next_after is not None:
+        drill = await service.drill(q, "calls", None, None, size=2, after=parse_cursor(drill.next_after))
+        assert drill.page == 0 and drill.total == 5 and drill.previous_before is not None
+        seen += [c.linkedid for c in drill.calls]
+        pages.append(drill)
+    assert seen == [f"1773000000.{n}" for n in range(1, 6)] and len(pages) == 3
+    back = await service.drill(q, "calls", None, None, size=2, before=parse_cursor(pages[-1].previous_before))
+    assert [c.linkedid for c in back.calls] == [c.linkedid for c in pages[1].calls]
+    assert back.next_after is not None and back.previous_before is not None
+    with pytest.raises(PageTooDeep, match="10\u202f000"):
+        await service.drill(q, "calls", None, None, page=5_002, size=2)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ({"page": "300"}, "page-too-deep", "Appels suivants"),
+        ({"after": "demain"}, "bad-report-option", "première page"),
+        ({"before": "99999999999999999999~x"}, "bad-report-option", "première page"),
+        ({"after": "1~" + "x" * 80}, "bad-report-option", "première page"),
+        ({"start": "2016-01-01", "end": "2025-12-31"}, "period-too-long", "trois ans"),
+        ({"start": "2026-03-10", "end": "2025-03-10"}, "reversed-period", "inversez"),
+    ],
+)
+async def test_drill_downs_out_of_bounds_are_refused_in_french(
+    client: Client, params: dict[str, str], error: str, words: str
+) -> None:
+    for path in ("/api/statistics/calls", "/statistiques/appels"):
+        response = await client.get(path, params={**PERIOD, "figure": "abandoned", **params})
+        assert response.status == 400
+        body = await response.json() if path.startswith("/api") else None
+        if body is not None:
+            assert body["error"] == error and words in body["message"]
+
+
+async def test_an_empty_drill_down_and_a_cursor_past_the_end_answer_no_call(client: Client) -> None:
+    empty = await client.get("/statistiques/appels", params={"start": "2026-02-01", "end": "2026-02-02"})
+    assert empty.status == 200 and "Aucun appel." in await empty.text()
+    past = await client.get("/api/statistics/calls", params={**PERIOD, "after": "4102444800000000~z"})
+    body = await past.json()
+    assert past.status == 200 and body["calls"] == [] and body["total"] == 4 and body["next_after"] is None
+    page = await (await client.get("/statistiques/appels", params={**PERIOD, "figure": "calls"})).text()
+    assert "5 appels." in page and "Appels suivants" not in page

@@ -1,0 +1,11 @@
+-- The drill-down's indexes (issue 12, the calls behind a figure): a page of a group's calls is read in arrival order
+-- from the group's own index and stops after the page (storage.statistics.drill_sql), instead of filtering every
+-- record of the period. The advisor's (advisor_interface, arrived_at) is 0013's, the other caller kinds' 0010's;
+-- the period alone and the common figures (abandons, answered, …) read call_records_arrived_at_idx. Partial where
+-- most records have no value. Built in the migration's transaction: on the 10-million-record bench database each
+-- took seconds (bench/README.md, "Drill-down").
+CREATE INDEX call_records_commune_arrived_idx ON call_records (commune_insee, arrived_at);
+CREATE INDEX call_records_topic_arrived_idx ON call_records (topic, arrived_at);
+CREATE INDEX call_records_service_arrived_idx ON call_records (transfer_service, arrived_at)
+    WHERE transfer_service IS NOT NULL;
+CREATE INDEX call_records_partner_arrived_idx ON call_records (partner, arrived_at) WHERE partner IS NOT NULL;
