@@ -152,8 +152,8 @@ RECORD_SETS: dict[str, str] = {
     "repeat_calls": "c.line_open AND c.caller_number IS NOT NULL AND EXISTS (SELECT 1 FROM call_records AS p"
     " WHERE p.caller_number = c.caller_number AND p.arrived_at < c.arrived_at"
     " AND p.arrived_at >= c.arrived_at - {days} * interval '1 day')",
-    "unanswered_questions": "c.line_open AND EXISTS (SELECT 1 FROM knowledge_unanswered AS k"
-    " WHERE k.linkedid = c.linkedid)",
+    # a few a day: read from the questions (their primary key), not by filtering the period's records
+    "unanswered_questions": "c.line_open AND c.linkedid IN (SELECT k.linkedid FROM knowledge_unanswered AS k)",
 }
 assert set(RECORD_SETS) == set(CALL_SETS)
 # a drill-down's whole count is the figure's sum of the same name (`calls` for every call)
@@ -457,6 +457,16 @@ ORDER BY arrived_at, linkedid
                 return 0, []
             return await conn.fetchval(count_sql, *args) or 0, []
 
+    async def unanswered(
+        self, start: datetime, end: datetime, tz: str, weeks_max: int, per_topic: int
+    ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+        """The offered calls of [start, end) qualified « pas de réponse trouvée » (the figure's calls): how many per
+        week (Monday, local) and call topic, the latest `weeks_max` weeks that have some; and the latest `per_topic`
+        questions of each topic, newest first."""
+        counts = await self._pool.fetch(_UNANSWERED_COUNTS, start, end, tz, weeks_max)
+        questions = await self._pool.fetch(_UNANSWERED_QUESTIONS, start, end, per_topic)
+        return list(counts), list(questions)
+
     async def facts(self, common: tuple[Any, ...]) -> list[asyncpg.Record]:
         """Every call of the period with the facts the pure module reads (its previous call: the same number's
         latest call before it, any day), for `kpis.compute` (tests, small periods)."""
@@ -492,6 +502,27 @@ FROM f ORDER BY arrived_at, linkedid"""  # noqa: S608 - fixed SQL
         rows: list[asyncpg.Record] = await self._pool.fetch(_CHANGED, start, end)
         return rows
 
+
+# The figure's calls (CALL_SETS["unanswered_questions"]) read from the questions, a few a day.
+_UNANSWERED = """
+SELECT c.arrived_at, c.topic, k.question FROM knowledge_unanswered AS k
+JOIN call_records AS c ON c.linkedid = k.linkedid
+WHERE c.line_open AND c.arrived_at >= $1::timestamptz AND c.arrived_at < $2::timestamptz
+"""
+_UNANSWERED_COUNTS = f"""
+WITH u AS ({_UNANSWERED}), w AS (
+    SELECT to_char(date_trunc('week', arrived_at AT TIME ZONE $3::text), 'YYYY-MM-DD') AS week, topic FROM u
+), latest AS (
+    SELECT DISTINCT week FROM w ORDER BY week DESC LIMIT $4::int
+)
+SELECT week, topic, count(*)::int AS questions FROM w WHERE week IN (SELECT week FROM latest)
+GROUP BY week, topic ORDER BY week, topic
+"""  # noqa: S608 - fixed SQL
+_UNANSWERED_QUESTIONS = f"""
+SELECT topic, question, arrived_at FROM (
+    SELECT u.*, row_number() OVER (PARTITION BY topic ORDER BY arrived_at DESC) AS n FROM ({_UNANSWERED}) AS u
+) AS r WHERE n <= $3::int ORDER BY topic NULLS LAST, arrived_at DESC
+"""  # noqa: S608 - fixed SQL
 
 _CHANGES = """
 WITH ev AS (

@@ -164,6 +164,29 @@ class ReportOut(BaseModel):
     comparison: PeriodOut | None = None
 
 
+class UnansweredTopicOut(BaseModel):
+    """One call topic's questions without an answer: per week shown, in all, and the latest questions asked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None
+    label: str
+    weeks: list[int]  # in the order of UnansweredOut.weeks
+    total: int
+    questions: list[str]  # the latest, each cut to QUESTION_SHOWN characters
+
+
+class UnansweredOut(BaseModel):
+    """The calls qualified « pas de réponse trouvée » by topic and week (KPIS.md, "Unanswered questions")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weeks: list[str]  # Mondays (yyyy-mm-dd), the latest weeks that have some, oldest first
+    week_labels: list[str]
+    more_weeks: bool  # earlier weeks of the period had some too (not shown)
+    topics: list[UnansweredTopicOut]
+
+
 class CallRow(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -44,6 +44,8 @@ from screenpop.statistics.models import (
     ReportOut,
     ReportQuery,
     SupervisorActionOut,
+    UnansweredOut,
+    UnansweredTopicOut,
 )
 from storage.statistics import (
     SET_SUMS,
@@ -54,7 +56,7 @@ from storage.statistics import (
     SupervisorActionRow,
     params,
 )
-from storage.statistics_rollups import RollupRepository, common_for
+from storage.statistics_rollups import DAY_DIMENSIONS, RollupRepository, common_for
 from telephony.identity import french_display
 from telephony.records import OUTCOME_LABELS, CallStatus, Outcome
 
@@ -97,6 +99,10 @@ TIME_DIMENSIONS = ("day", "week", "month", "hour", "weekday")
 # Numbered drill-down pages reach this many calls (OFFSET); deeper, the « Appels suivants » cursor (keyset).
 DRILL_OFFSET_MAX = 10_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The report's questions without an answer: the latest weeks shown, the latest questions per topic and their length.
+UNANSWERED_WEEKS = 12
+UNANSWERED_QUESTIONS = 3
+QUESTION_SHOWN = 120
 Cursor = tuple[datetime, str]
 
 
@@ -473,15 +479,19 @@ class StatisticsService:
             )
         try:
             total = await self.count(p, call_set, dimension, key)
-            rows = await self._repo.calls(
-                self._common(p),
-                call_set.value,
-                dimension,
-                key,
-                size + 1,
-                offset=(page - 1) * size if page else 0,
-                after=after,
-                before=before,
+            rows = (
+                []
+                if total == 0
+                else await self._repo.calls(
+                    self._common(p),
+                    call_set.value,
+                    dimension,
+                    key,
+                    size + 1,
+                    offset=(page - 1) * size if page else 0,
+                    after=after,
+                    before=before,
+                )
             )
         except (TimeoutError, asyncpg.QueryCanceledError) as exc:
             raise ReportTooSlow() from exc
@@ -512,13 +522,19 @@ class StatisticsService:
 
     async def count(self, p: Period, call_set: kpis.CallSet, dimension: str | None, key: str | None) -> int:
         """How many calls a figure counts in one group of a breakdown (or the whole period): its sum, from the daily
-        sums and the records of the days not summed, as the report computes it."""
-        rows, _ = await self._sums(p, () if dimension is None else (dimension,), presence=False)
+        sums and the records of the days not summed, as the report computes it (for a per-day breakdown, the group's
+        own daily rows only)."""
         name = SET_SUMS[call_set.value]
-        for r in rows:
-            if r.dimension == (dimension or "") and r.key == key:
-                return int(r.sums[name])
-        return 0
+        if dimension not in DAY_DIMENSIONS:  # the whole period, or a time breakdown: made of the days' whole sums
+            rows, _ = await self._sums(p, () if dimension is None else (dimension,), presence=False)
+            return next((int(r.sums[name]) for r in rows if r.dimension == (dimension or "") and r.key == key), 0)
+        today = self._now().astimezone(self._tz).date()
+        summed = sorted(d for d in await self._rollups.summed(p.start, p.end, self.thresholds_key) if d < today)
+        total = await self._rollups.group_sum(summed, dimension, key, name) if summed else 0.0
+        for run in _runs(p.start, p.end, set(summed)):
+            rows = await self._repo.groups(self._common(run), (dimension,))
+            total += sum(r.sums[name] for r in rows if r.dimension == dimension and r.key == key)
+        return int(total)
 
     def _call_row(self, r: asyncpg.Record) -> CallRow:
         wait: float = r["wait"]
@@ -535,6 +551,48 @@ class StatisticsService:
             topic=self.group_label("topic", r["topic"], None) if r["topic"] else "",
             commune=r["commune_name"] or (r["commune_insee"] or ""),
             advisor=r["advisor_label"] or "",
+        )
+
+    async def unanswered(self, q: ReportQuery) -> UnansweredOut:
+        """The period's questions without an answer by call topic and week: the latest UNANSWERED_WEEKS weeks that
+        have some, and each topic's latest UNANSWERED_QUESTIONS questions (cut to QUESTION_SHOWN characters)."""
+        p = self.period(q.start, q.end)
+        start, end = self._instants(p)
+        try:
+            counts, questions = await self._repo.unanswered(
+                start, end, self._settings.hours.timezone, UNANSWERED_WEEKS + 1, UNANSWERED_QUESTIONS
+            )
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:
+            raise ReportTooSlow() from exc
+        weeks = sorted({r["week"] for r in counts})
+        more = len(weeks) > UNANSWERED_WEEKS
+        weeks = weeks[-UNANSWERED_WEEKS:]
+        per: dict[str | None, dict[str, int]] = {}
+        for r in counts:
+            if r["week"] in weeks:
+                per.setdefault(r["topic"], {})[r["week"]] = r["questions"]
+        asked: dict[str | None, list[str]] = {}
+        for r in questions:
+            text = " ".join(r["question"].split())
+            asked.setdefault(r["topic"], []).append(
+                text if len(text) <= QUESTION_SHOWN else text[: QUESTION_SHOWN - 1] + "…"
+            )
+        topics = [
+            UnansweredTopicOut(
+                key=topic,
+                label=self.group_label("topic", topic, None),
+                weeks=[by_week.get(w, 0) for w in weeks],
+                total=sum(by_week.values()),
+                questions=asked.get(topic, []),
+            )
+            for topic, by_week in per.items()
+        ]
+        topics.sort(key=lambda t: (t.key is None, -t.total, t.label))
+        return UnansweredOut(
+            weeks=weeks,
+            week_labels=[self.group_label("week", w, None) for w in weeks],
+            more_weeks=more,
+            topics=topics,
         )
 
     async def facts(self, start: date, end: date) -> list[kpis.CallFacts]:

@@ -9,3 +9,6 @@ CREATE INDEX call_records_topic_arrived_idx ON call_records (topic, arrived_at);
 CREATE INDEX call_records_service_arrived_idx ON call_records (transfer_service, arrived_at)
     WHERE transfer_service IS NOT NULL;
 CREATE INDEX call_records_partner_arrived_idx ON call_records (partner, arrived_at) WHERE partner IS NOT NULL;
+-- A drill-down's count is its figure's sum (screenpop.statistics.service.count): one group's daily rows, not the
+-- breakdown's (a year of communes: ~300,000 rows).
+CREATE INDEX statistics_rollups_dimension_key_day_idx ON statistics_rollups (dimension, key, day);

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from config.settings import Settings
 from screenpop.statistics import definitions
 from screenpop.statistics import http as statistics_http
+from screenpop.statistics import service as statistics_service
 from screenpop.statistics.errors import PageTooDeep
 from screenpop.statistics.service import StatisticsService, parse_cursor
 from screenpop.web import http as web_http
@@ -445,3 +446,86 @@ async def test_an_empty_drill_down_and_a_cursor_past_the_end_answer_no_call(clie
     assert past.status == 200 and body["calls"] == [] and body["total"] == 4 and body["next_after"] is None
     page = await (await client.get("/statistiques/appels", params={**PERIOD, "figure": "calls"})).text()
     assert "5 appels." in page and "Appels suivants" not in page
+
+
+async def _many_communes(pool: asyncpg.Pool, n: int) -> list[str]:
+    """n answered calls on 12 March, commune i called i + 1 times (the larger, the more offered calls)."""
+    codes = [
+        r["code_insee"]
+        for r in await pool.fetch(
+            "SELECT code_insee FROM communes WHERE departement = '62' ORDER BY code_insee LIMIT $1", n
+        )
+    ]
+    rows = []
+    at = datetime(2026, 3, 12, 9, 0, tzinfo=PARIS)
+    for i, code in enumerate(codes):
+        for j in range(i + 1):
+            row = _call(1000 + 100 * i + j, at + timedelta(seconds=20 * (100 * i + j)), "answered", wait=3.0, talk=60.0)
+            rows.append({**row, "commune_insee": code, "topic": "taxes", "outcome": "immediate_answer"})
+    columns = sorted(rows[0])
+    await pool.executemany(
+        f"INSERT INTO call_records ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
+        [tuple(r[c] for c in columns) for r in rows],
+    )
+    return codes
+
+
+async def test_the_report_page_shows_the_top_groups_of_a_long_breakdown_and_links_to_all(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    codes = await _many_communes(pool, statistics_http.TOP_ROWS + 5)
+    day = {"start": "2026-03-12", "end": "2026-03-12"}
+    text = await (await client.get("/statistiques/rapport", params=day)).text()
+    section = text.split('id="by-commune"', 1)[1].split("</table>", 1)[0]
+    shown = section.count('<th scope="row">')
+    assert shown == statistics_http.TOP_ROWS
+    names = {r["code_insee"]: r["name"] for r in await pool.fetch("SELECT code_insee, name FROM communes")}
+    assert names[codes[-1]] in section and names[codes[0]] not in section  # the most offered calls first
+    assert f"sur {len(codes)}" in section
+    link = (
+        "/statistiques/repartition?start=2026-03-12&amp;end=2026-03-12&amp;grouping=day&amp;compare=none"
+        "&amp;dimension=commune"
+    )
+    assert link in text and f"Voir les {len(codes)} groupes" in text
+    full = await client.get("/statistiques/repartition", params={**day, "dimension": "commune"})
+    full_text = await full.text()
+    assert full.status == 200
+    assert full_text.split('id="by-commune"', 1)[1].count('<th scope="row">') == len(codes)
+    assert "Voir les" not in full_text
+    for code in codes:  # every group in the CSV and the JSON
+        assert names[code] in full_text
+    csv_text = (await (await client.get("/statistiques/rapport.csv", params=day)).read()).decode("utf-8-sig")
+    assert all(names[c] in csv_text for c in codes)
+    body = await (await client.get("/api/statistics/report", params=day)).json()
+    assert len([g for g in body["report"]["breakdowns"]["commune"] if g["key"] is not None]) == len(codes)
+    refused = await client.get("/statistiques/repartition", params={**day, "dimension": "nope"})
+    assert refused.status == 400
+
+
+async def test_the_report_page_shows_the_questions_without_an_answer_escaped(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    long_question = "Comment obtenir " + "une aide " * 30
+    await pool.executemany(
+        "INSERT INTO knowledge_unanswered (linkedid, question, topic, asked_by, asked_at) "
+        "VALUES ($1, $2, $3, 'agnes', $4)",
+        [
+            ("1773000000.1", "Aide <script>alert(1)</script> & quotient ?", "taxes", DAY),
+            ("1773000000.2", long_question[:200], "social_aid", DAY),
+            ("1773000000.5", "Hors horaires ?", "taxes", DAY),  # a closed-line call: not offered, not counted
+        ],
+    )
+    text = await (await client.get("/statistiques/rapport", params=PERIOD)).text()
+    table = text.split('id="unanswered-table"', 1)[1].split("</table>", 1)[0]
+    assert "<script>alert" not in text and "Aide &lt;script&gt;alert(1)&lt;/script&gt; &amp; quotient ?" in table
+    assert "semaine du 09/03/2026" in table
+    assert "Impôts et fiscalité" in table and "Hors horaires" not in table
+    cut = long_question[: statistics_service.QUESTION_SHOWN - 1].strip()
+    assert cut in " ".join(table.split()) and "…" in table
+    assert "figure=unanswered_questions&amp;dimension=topic&amp;key=taxes" in table
+    assert "/connaissances/sans-reponse" not in text  # no knowledge base in this application
+    empty = await (
+        await client.get("/statistiques/rapport", params={"start": "2026-02-01", "end": "2026-02-02"})
+    ).text()
+    assert "Aucune question sans réponse sur la période." in empty
