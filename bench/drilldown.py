@@ -2,10 +2,13 @@
 
     python -m bench.stats --generate-only [--calls 10000000]        # once: the records (bench/stats.py)
     python -m bench.drilldown [--db gps_bench_stats] [--rounds 3] [--old-year-rounds 1] [--refresh-days 400]
+                              [--reindex]
 
-Migrates the database (0021's indexes: the time of the migration is printed), sums the days the periods need
+Migrates the database (0021's indexes: the time of the migration is printed; `--reindex` builds each of them again,
+timed), sums the days the periods need
 (`StatisticsService.refresh`, time printed), then times in the same run, for the last finished month and the last
-365 finished days, for several figures (every abandoned call, a frequent and a rare commune, a topic, an advisor):
+365 finished days, for several figures (every abandoned call, a frequent and a rare commune, a topic, an advisor, the
+questions without an answer: one answered call in 500 of the last 400 days, written once when there are none):
 - before: the drill-down's first query (`StatisticsRepository.calls_scan`: the period's facts filtered, counted by a
   window, a page by OFFSET), its first page and a deep page (the middle of the list);
 - after: `StatisticsService.drill` as the page asks it (the count from the figure's sums, the page from the indexes),
@@ -26,6 +29,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -40,6 +44,7 @@ from storage.pool import create_pool
 from storage.statistics import StatisticsRepository
 
 SETTINGS = Settings()
+MIGRATION = Path(__file__).resolve().parents[1] / "storage/migrations/0021_statistics_drill_down.sql"
 TZ = ZoneInfo(SETTINGS.hours.timezone)
 T = TypeVar("T")
 
@@ -81,7 +86,27 @@ async def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         applied = await migrate(pool)
         log(f"migrations applied: {applied or 'none'} in {time.perf_counter() - started:.1f} s")
+        if args.reindex:  # 0021's indexes built again, one by one, as the migration builds them
+            for statement in MIGRATION.read_text().split(";"):
+                create = " ".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
+                if not create.startswith("CREATE INDEX"):
+                    continue
+                name = create.split()[2]
+                await pool.execute(f'DROP INDEX IF EXISTS "{name}"')
+                started = time.perf_counter()
+                await pool.execute(create)
+                log(f"{name} built in {time.perf_counter() - started:.1f} s")
         today = datetime.now(TZ).date()
+        if not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM knowledge_unanswered)"):
+            # the generator writes no questions: one answered call in 500 of the last 400 days left one
+            added = await pool.execute(
+                "INSERT INTO knowledge_unanswered (linkedid, question, topic, asked_by, asked_at) "
+                "SELECT linkedid, 'Question sans réponse ' || linkedid, coalesce(topic, 'autre'), 'bench', arrived_at "
+                "FROM (SELECT linkedid, topic, arrived_at, row_number() OVER (ORDER BY arrived_at) AS n "
+                "      FROM call_records WHERE status = 'answered' AND arrived_at >= now() - interval '400 days') AS c "
+                "WHERE n % 500 = 0"
+            )
+            log(f"questions without an answer written: {added}")
         service = StatisticsService(pool, SETTINGS, lambda: datetime.now(TZ))
         started = time.perf_counter()
         summed = 0
@@ -105,9 +130,10 @@ async def run(args: argparse.Namespace) -> int:
         advisor = await pick(pool, "advisor", year_start, year_end, "top")
         figures: list[tuple[str, str, Dimension | None, str | None]] = [
             ("abandoned calls", "abandoned", None, None),
+            ("short abandons", "short_abandoned", None, None),
             (f"offered, commune {commune_top} (largest)", "offered", "commune", commune_top),
             (f"offered, commune {commune_rare} (rare)", "offered", "commune", commune_rare),
-            (f"abandoned, topic {topic}", "abandoned", "topic", topic),
+            (f"offered, topic {topic}", "offered", "topic", topic),
             (f"answered, advisor {advisor}", "answered", "advisor", advisor),
             ("unanswered questions", "unanswered_questions", None, None),
         ]
@@ -159,6 +185,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--old-year-rounds", type=int, default=1)
     parser.add_argument("--refresh-days", type=int, default=400)
+    parser.add_argument("--reindex", action="store_true", help="drop and build 0021's indexes again, timed")
     return asyncio.run(run(parser.parse_args()))
 
 
