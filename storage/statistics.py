@@ -183,12 +183,14 @@ def _local_range(dimension: str, key: str, tz: str) -> tuple[datetime, datetime]
             first = date.fromisoformat(key + "-01") if len(key) == 7 else None
             if first is None:
                 return None
+            if not 1 < first.year < 9999:
+                return None
             following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
             return datetime.combine(first, time(0), zone), datetime.combine(following, time(0), zone)
         day = date.fromisoformat(key) if len(key) == 10 else None
     except ValueError:
         return None
-    if day is None or (dimension == "week" and day.weekday() != 0):
+    if day is None or (dimension == "week" and day.weekday() != 0) or not 1 < day.year < 9999:
         return None
     days = 7 if dimension == "week" else 1
     return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=days), time(0), zone)
