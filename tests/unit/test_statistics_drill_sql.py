@@ -21,7 +21,7 @@ def test_every_parameter_is_used(call_set: str, dimension: str | None) -> None:
         dimension or "", "x/y"
     )
     for cursor in ({}, {"after": (COMMON[0], "1.1")}, {"before": (COMMON[0], "1.1")}, {"offset": 50}):
-        sql, args = drill_sql(COMMON, call_set, dimension, key, 51, **cursor)  # type: ignore[arg-type]
+        sql, args = drill_sql(COMMON, call_set, dimension, key, 51, **cursor)
         used = {int(n) for n in re.findall(r"\$(\d+)", sql)}
         assert used == set(range(1, len(args) + 1)), (call_set, dimension, cursor)
 
