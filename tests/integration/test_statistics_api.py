@@ -529,3 +529,25 @@ async def test_the_report_page_shows_the_questions_without_an_answer_escaped(
         await client.get("/statistiques/rapport", params={"start": "2026-02-01", "end": "2026-02-02"})
     ).text()
     assert "Aucune question sans réponse sur la période." in empty
+
+
+async def test_the_questions_link_to_the_knowledge_base_when_it_is_there(pool: asyncpg.Pool) -> None:
+    """With the knowledge base's page of questions mounted, a supervisor's report links to it."""
+
+    @web.middleware
+    async def supervisor(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[USER] = SAM
+        return await handler(request)
+
+    async def questions(request: web.Request) -> web.Response:
+        return web.Response(text="questions")
+
+    app = web.Application()
+    web_http.setup(app, web_http.WebDeps())
+    app.middlewares.append(supervisor)
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 20, tzinfo=UTC))
+    statistics_http.setup(app, statistics_http.StatisticsDeps(service))
+    app.router.add_get(statistics_http.KNOWLEDGE_UNANSWERED, questions)
+    async with TestClient(TestServer(app)) as c:
+        text = await (await c.get("/statistiques/rapport", params=PERIOD)).text()
+    assert 'href="/connaissances/sans-reponse"' in text
