@@ -39,6 +39,7 @@ def test_every_parameter_is_used(call_set: str, dimension: str | None) -> None:
         ("month", "2026-13"),
         ("hour", None),
         ("caller_kind", None),
+        ("commune", "62193 "),  # char(5) would match it, the breakdown's text key does not
     ],
 )
 def test_a_key_outside_the_calendar_selects_nothing(dimension: str, key: str | None) -> None:
