@@ -14,8 +14,9 @@ $5 service level T, $6 wrap-up cap (seconds), $7 repeat window (days).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -126,6 +127,193 @@ DIMENSIONS: dict[str, Dimension] = {
 }
 
 
+# The columns of a drill-down's rows, over `f` (the reference) or the page's records joined to their names.
+_CALL_COLUMNS = """linkedid, arrived_at, caller_number, line_open, status, w AS wait, talk_seconds AS talk,
+       outcome, topic, subtopic, commune_insee, commune_name, advisor_label, transfer_service, partner, caller_kind,
+       callback"""
+
+# The calls behind each figure as predicates over the records themselves (`call_records AS c`), equal to CALL_SETS
+# over `f` (status is never NULL; a NULL wait is 0): what the drill-down's indexed query filters on. `{short}`,
+# `{t}` and `{days}` are its parameters.
+_ANSWERED = "c.line_open AND c.status = 'answered'"
+_ABANDON = "c.line_open AND c.status IN ('abandoned', 'abandoned_ringing')"
+RECORD_SETS: dict[str, str] = {
+    "all": "true",
+    "offered": "c.line_open",
+    "closed": "NOT c.line_open",
+    "answered": _ANSWERED,
+    "answered_in_time": _ANSWERED + " AND coalesce(c.wait_seconds, 0) <= {t}",
+    "abandoned": _ABANDON + " AND coalesce(c.wait_seconds, 0) >= {short}",
+    "short_abandoned": _ABANDON + " AND coalesce(c.wait_seconds, 0) < {short}",
+    "failed": "c.line_open AND c.status NOT IN ('answered', 'abandoned', 'abandoned_ringing')",
+    "transfers": _ANSWERED + " AND c.outcome = 'transfer'",
+    "immediate_answers": _ANSWERED + " AND c.outcome = 'immediate_answer'",
+    "callbacks_requested": _ANSWERED + " AND c.callback_requested",
+    "repeat_calls": "c.line_open AND c.caller_number IS NOT NULL AND EXISTS (SELECT 1 FROM call_records AS p"
+    " WHERE p.caller_number = c.caller_number AND p.arrived_at < c.arrived_at"
+    " AND p.arrived_at >= c.arrived_at - {days} * interval '1 day')",
+    # a few a day: read from the questions (their primary key), not by filtering the period's records
+    "unanswered_questions": "c.line_open AND c.linkedid IN (SELECT k.linkedid FROM knowledge_unanswered AS k)",
+}
+assert set(RECORD_SETS) == set(CALL_SETS)
+# a drill-down's whole count is the figure's sum of the same name (`calls` for every call)
+SET_SUMS: dict[str, str] = {name: "calls" if name == "all" else name for name in CALL_SETS}
+assert set(SET_SUMS.values()) <= set(SUM_NAMES)
+
+
+class _Args:
+    """Numbered parameters of a statement being written."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any, cast: str) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}::{cast}"
+
+
+_DAY = timedelta(days=1)
+
+
+def _local_range(dimension: str, key: str, tz: str) -> tuple[datetime, datetime] | None:
+    """The instants of a day's, week's or month's key (local midnights), None when the key is not one."""
+    zone = ZoneInfo(tz)
+    try:
+        if dimension == "month":
+            first = date.fromisoformat(key + "-01") if len(key) == 7 else None
+            if first is None:
+                return None
+            if not 1 < first.year < 9999:
+                return None
+            following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            return datetime.combine(first, time(0), zone), datetime.combine(following, time(0), zone)
+        day = date.fromisoformat(key) if len(key) == 10 else None
+    except ValueError:
+        return None
+    if day is None or (dimension == "week" and day.weekday() != 0) or not 1 < day.year < 9999:
+        return None
+    days = 7 if dimension == "week" else 1
+    return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=days), time(0), zone)
+
+
+def _group_predicate(dimension: str, key: str | None, arg: _Args, tz: str) -> str:
+    """The records of one group of a breakdown, as predicates the indexes of 0021 serve, each ANDed with the
+    breakdown's own key expression where the translation is not obviously the same (the exact definition)."""
+
+    def exact() -> str:
+        local = f"(c.arrived_at AT TIME ZONE {arg(tz, 'text')})"
+        return DIMENSIONS[dimension].key.replace("local_at", local)
+
+    match dimension:
+        case "day" | "week" | "month":
+            if key is None:
+                return "false"
+            span = _local_range(dimension, key, tz)
+            if span is None:
+                return "false"
+            # a day's margin on both sides (any zone), the exact key within
+            lo, hi = span[0] - _DAY, span[1] + _DAY
+            within = f"c.arrived_at >= {arg(lo, 'timestamptz')} AND c.arrived_at < {arg(hi, 'timestamptz')}"
+            return f"{within} AND {exact()} = {arg(key, 'text')}"
+        case "hour" | "weekday":
+            return "false" if key is None else f"{exact()} = {arg(key, 'text')}"
+        case "topic" | "outcome":
+            return f"c.{dimension} IS NULL" if key is None else f"c.{dimension} = {arg(key, 'text')}"
+        case "advisor":
+            return "c.advisor_interface IS NULL" if key is None else f"c.advisor_interface = {arg(key, 'text')}"
+        case "subtopic":
+            if key is None:
+                return "c.topic IS NULL"
+            # the topic is one of the key's prefixes before a '/'
+            heads = [key[:i] for i, ch in enumerate(key) if ch == "/"]
+            whole = "c.topic || '/' || coalesce(c.subtopic, '')"
+            return f"c.topic = ANY({arg(heads, 'text[]')}) AND {whole} = {arg(key, 'text')}"
+        case "service" | "partner":
+            outcome, column = (
+                ("transfer", "transfer_service") if dimension == "service" else ("partner_contact", "partner")
+            )
+            if key is None:
+                return f"(c.outcome IS DISTINCT FROM '{outcome}' OR c.{column} IS NULL)"
+            return f"c.{column} = {arg(key, 'text')} AND c.outcome = '{outcome}'"
+        case "commune":
+            if key is None:
+                return "c.commune_insee IS NULL"
+            if key != key.rstrip(" "):  # char(5) compares without trailing spaces, the key as text with them
+                return "false"
+            return f"c.commune_insee = {arg(key, 'bpchar')}"
+        case "epci":
+            if key is None:
+                return (
+                    "NOT EXISTS (SELECT 1 FROM communes AS m WHERE m.code_insee = c.commune_insee"
+                    " AND m.epci_siren IS NOT NULL)"
+                )
+            siren = arg(key, "text")
+            return f"c.commune_insee IN (SELECT m.code_insee FROM communes AS m WHERE m.epci_siren = {siren})"  # noqa: S608
+        case "caller_kind":
+            if key is None:
+                return "false"
+            if key == "citizen":
+                return "(c.caller_kind IS NULL OR c.caller_kind = 'citizen')"
+            # the partial index of 0010 holds the other kinds
+            return f"c.caller_kind = {arg(key, 'text')} AND c.caller_kind <> 'citizen'"
+    raise ValueError(f"unknown dimension {dimension}")
+
+
+def drill_sql(
+    common: tuple[Any, ...],
+    call_set: str,
+    dimension: str | None,
+    key: str | None,
+    limit: int,
+    *,
+    offset: int = 0,
+    after: tuple[datetime, str] | None = None,
+    before: tuple[datetime, str] | None = None,
+) -> tuple[str, list[Any]]:
+    """The drill-down's page: the records of the period in the figure's set and the group, by (arrived_at,
+    linkedid) (descending for `before`, the caller turns it back), limited first, then joined to their names."""
+    start, end, tz, short, t, _cap, days = common
+    arg = _Args()
+    where = [f"c.arrived_at >= {arg(start, 'timestamptz')}", f"c.arrived_at < {arg(end, 'timestamptz')}"]
+    needs = RECORD_SETS[call_set]
+    marks = {"short": "", "t": "", "days": ""}
+    if "{short}" in needs:
+        marks["short"] = arg(short, "float8")
+    if "{t}" in needs:
+        marks["t"] = arg(t, "float8")
+    if "{days}" in needs:
+        marks["days"] = arg(days, "int")
+    where.append(f"({needs.format(**marks)})")
+    if dimension is not None:
+        where.append(f"({_group_predicate(dimension, key, arg, tz)})")
+    order = "c.arrived_at, c.linkedid"
+    if after is not None:
+        at, linkedid = arg(after[0], "timestamptz"), arg(after[1], "text")
+        where.append(f"c.arrived_at >= {at} AND (c.arrived_at > {at} OR c.linkedid > {linkedid})")
+    elif before is not None:
+        at, linkedid = arg(before[0], "timestamptz"), arg(before[1], "text")
+        where.append(f"c.arrived_at <= {at} AND (c.arrived_at < {at} OR c.linkedid < {linkedid})")
+        order = "c.arrived_at DESC, c.linkedid DESC"
+    page = f"LIMIT {arg(limit, 'int')}"
+    if offset and after is None and before is None:
+        page += f" OFFSET {arg(offset, 'int')}"
+    sql = f"""
+SELECT c.linkedid, c.arrived_at, c.caller_number, c.line_open, c.status, coalesce(c.wait_seconds, 0) AS wait,
+       c.talk_seconds AS talk, c.outcome, c.topic, c.subtopic, c.commune_insee, m.name AS commune_name,
+       coalesce(a.name, c.advisor_name) AS advisor_label, c.transfer_service, c.partner,
+       coalesce(c.caller_kind, 'citizen') AS caller_kind, coalesce(c.callback_requested, false) AS callback
+FROM (
+    SELECT c.* FROM call_records AS c
+    WHERE {" AND ".join(where)}
+    ORDER BY {order}
+    {page}
+) AS c
+LEFT JOIN communes AS m ON m.code_insee = c.commune_insee
+LEFT JOIN advisors AS a ON a.interface = c.advisor_interface
+ORDER BY {order}"""  # noqa: S608 - fixed SQL snippets, values are parameters
+    return sql, arg.values
+
+
 def params(
     start: datetime, end: datetime, tz: str, short: float, t: float, cap: float, repeat_days: int
 ) -> tuple[Any, ...]:
@@ -225,9 +413,35 @@ class StatisticsRepository:
         dimension: str | None,
         key: str | None,
         limit: int,
+        *,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[asyncpg.Record]:
+        """A page of the calls behind a figure, in one group of a breakdown (or the whole period), by arrival and
+        linkedid: `limit` calls from `offset` (bounded by the caller), or after (before) a call's (arrived_at,
+        linkedid), the keyset that reads any depth as fast as the first page. The same calls as `calls_scan`."""
+        sql, args = drill_sql(common, call_set, dimension, key, limit, offset=offset, after=after, before=before)
+        async with self._pool.acquire() as conn, conn.transaction():
+            # planned for its values: a group of 30 calls a year and one of 60,000 want different plans (a generic
+            # plan, made after five runs of the same statement, read the whole of the largest commune's year)
+            await conn.execute("SET LOCAL jit = off")
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        return rows[::-1] if before is not None else rows
+
+    async def calls_scan(
+        self,
+        common: tuple[Any, ...],
+        call_set: str,
+        dimension: str | None,
+        key: str | None,
+        limit: int,
         offset: int,
     ) -> tuple[int, list[asyncpg.Record]]:
-        """The calls behind a figure, in one group of a breakdown (or the whole period), by arrival; and how many."""
+        """The reference (the drill-down's first query, kept for the equality test and the bench): the same calls
+        filtered over the facts of the whole period and counted with a window, how many and a page by OFFSET. It reads
+        every record of the period: a year's takes seconds."""
         where = CALL_SETS[call_set]
         args: list[Any] = [*common]
         if dimension is not None:
@@ -235,9 +449,7 @@ class StatisticsRepository:
             where += f" AND ({DIMENSIONS[dimension].key}) IS NOT DISTINCT FROM ${len(args)}::text"
         page = f"LIMIT ${len(args) + 1}::int OFFSET ${len(args) + 2}::int"
         sql = f"""{_FACTS}
-SELECT count(*) OVER () AS total, linkedid, arrived_at, caller_number, line_open, status, w AS wait,
-       talk_seconds AS talk, outcome, topic, subtopic, commune_insee, commune_name, advisor_label, transfer_service,
-       partner, caller_kind, callback
+SELECT count(*) OVER () AS total, {_CALL_COLUMNS}
 FROM f WHERE {where}
 ORDER BY arrived_at, linkedid
 {page}"""  # noqa: S608 - fixed SQL snippets, values are parameters
@@ -250,6 +462,16 @@ ORDER BY arrived_at, linkedid
             if offset == 0:
                 return 0, []
             return await conn.fetchval(count_sql, *args) or 0, []
+
+    async def unanswered(
+        self, start: datetime, end: datetime, tz: str, weeks_max: int, per_topic: int
+    ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+        """The offered calls of [start, end) qualified « pas de réponse trouvée » (the figure's calls): how many per
+        week (Monday, local) and call topic, the latest `weeks_max` weeks that have some; and the latest `per_topic`
+        questions of each topic, newest first."""
+        counts = await self._pool.fetch(_UNANSWERED_COUNTS, start, end, tz, weeks_max)
+        questions = await self._pool.fetch(_UNANSWERED_QUESTIONS, start, end, per_topic)
+        return list(counts), list(questions)
 
     async def facts(self, common: tuple[Any, ...]) -> list[asyncpg.Record]:
         """Every call of the period with the facts the pure module reads (its previous call: the same number's
@@ -286,6 +508,27 @@ FROM f ORDER BY arrived_at, linkedid"""  # noqa: S608 - fixed SQL
         rows: list[asyncpg.Record] = await self._pool.fetch(_CHANGED, start, end)
         return rows
 
+
+# The figure's calls (CALL_SETS["unanswered_questions"]) read from the questions, a few a day.
+_UNANSWERED = """
+SELECT c.arrived_at, c.topic, k.question FROM knowledge_unanswered AS k
+JOIN call_records AS c ON c.linkedid = k.linkedid
+WHERE c.line_open AND c.arrived_at >= $1::timestamptz AND c.arrived_at < $2::timestamptz
+"""
+_UNANSWERED_COUNTS = f"""
+WITH u AS ({_UNANSWERED}), w AS (
+    SELECT to_char(date_trunc('week', arrived_at AT TIME ZONE $3::text), 'YYYY-MM-DD') AS week, topic FROM u
+), latest AS (
+    SELECT DISTINCT week FROM w ORDER BY week DESC LIMIT $4::int
+)
+SELECT week, topic, count(*)::int AS questions FROM w WHERE week IN (SELECT week FROM latest)
+GROUP BY week, topic ORDER BY week, topic
+"""  # noqa: S608 - fixed SQL
+_UNANSWERED_QUESTIONS = f"""
+SELECT topic, question, arrived_at FROM (
+    SELECT u.*, row_number() OVER (PARTITION BY topic ORDER BY arrived_at DESC) AS n FROM ({_UNANSWERED}) AS u
+) AS r WHERE n <= $3::int ORDER BY topic NULLS LAST, arrived_at DESC
+"""  # noqa: S608 - fixed SQL
 
 _CHANGES = """
 WITH ev AS (

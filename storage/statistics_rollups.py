@@ -131,6 +131,22 @@ class RollupRepository:
                 out.append(GroupRow(dim, r[f"k_{dim}"], None, {n: r[n] for n in SUM_NAMES}))
         return out
 
+    async def group_sum(self, days: Sequence[date], dimension: str, key: str | None, name: str) -> float:
+        """One sum of one group of a per-day breakdown (DAY_DIMENSIONS) over these days, from the index of 0021:
+        what a drill-down counts, without reading the breakdown's other groups."""
+        if dimension not in DAY_DIMENSIONS or name not in SUM_NAMES:
+            raise ValueError(f"not a summed breakdown or sum: {dimension}, {name}")
+        match = "key IS NULL" if key is None else "key = $3::text"
+        sql = (
+            f"SELECT coalesce(sum({name}), 0) FROM statistics_rollups "  # noqa: S608 - a checked column name
+            f"WHERE dimension = $1 AND {match} AND day = ANY ($2::date[])"
+        )
+        args: list[object] = [dimension, list(days)]
+        if key is not None:
+            args.append(key)
+        value: float = await self._pool.fetchval(sql, *args)
+        return value
+
     async def presence(self, days: Sequence[date]) -> list[PresenceRow]:
         """The presence seconds of these days, per advisor, state and reason."""
         rows = await self._pool.fetch(

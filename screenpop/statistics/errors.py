@@ -26,6 +26,10 @@ class BadReportOption(BadRequest):
     default_message = "Option de rapport inconnue."
 
 
+class PageTooDeep(BadReportOption):
+    error_id = "page-too-deep"
+
+
 class UnknownFigure(NotFound):
     error_id = "unknown-figure"
     default_message = "Indicateur inconnu."

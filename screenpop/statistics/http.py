@@ -14,8 +14,16 @@ from aiohttp import hdrs, web
 from screenpop.statistics import charts, definitions, export
 from screenpop.statistics.errors import BadReportOption
 from screenpop.statistics.kpis import FIGURE_CALLS, FIGURE_NAMES
-from screenpop.statistics.models import BREAKDOWNS, DIMENSION_LABELS, Dimension, DrillOut, ReportOut, ReportQuery
-from screenpop.statistics.service import StatisticsService, query_from
+from screenpop.statistics.models import (
+    BREAKDOWNS,
+    DIMENSION_LABELS,
+    Dimension,
+    DrillOut,
+    GroupOut,
+    ReportOut,
+    ReportQuery,
+)
+from screenpop.statistics.service import StatisticsService, parse_cursor, query_from
 from screenpop.web import nav
 from screenpop.web.errors import Forbidden
 from screenpop.web.keys import user_of
@@ -39,6 +47,13 @@ TABLE_FIGURES = (
     "aht",
 )
 MAIN_FIGURES = tuple(n for n in FIGURE_NAMES)
+# The breakdowns with many groups (~890 communes, hundreds of advisors…): the report page shows their TOP_ROWS groups
+# that were offered the most calls and links to the full table (`/statistiques/repartition`); CSV and JSON give all.
+LONG_BREAKDOWNS: frozenset[str] = frozenset({"subtopic", "service", "partner", "commune", "epci", "advisor"})
+TOP_ROWS = 15
+# The knowledge base's own table of the questions without an answer (screenpop.knowledge), and who may open it.
+KNOWLEDGE_UNANSWERED = "/connaissances/sans-reponse"
+KNOWLEDGE_ROLES = frozenset({Role.EDITOR, Role.SUPERVISOR, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -99,10 +114,32 @@ async def report_page(request: web.Request) -> web.Response:
     service = _service(request)
     q = query_from(_values(request))
     report = await service.report(q)
-    return render(request, "statistics/report.html", _report_context(service, q, report))
+    context = {
+        **_report_context(service, q, report),
+        "unanswered": await service.unanswered(q),
+        "knowledge_url": KNOWLEDGE_UNANSWERED if _may_read_knowledge(request) else None,
+    }
+    return render(request, "statistics/report.html", context)
 
 
-def _report_context(service: StatisticsService, q: ReportQuery, report: ReportOut) -> Mapping[str, object]:
+def _may_read_knowledge(request: web.Request) -> bool:
+    """The knowledge base's page of questions without an answer is there and this user may open it."""
+    if user_of(request).role not in KNOWLEDGE_ROLES:
+        return False
+    return any(r.canonical == KNOWLEDGE_UNANSWERED for r in request.app.router.resources())
+
+
+def top_groups(dim: str, groups: list[GroupOut]) -> list[GroupOut]:
+    """The groups the report page shows: all of a short breakdown, the TOP_ROWS offered the most calls of a long one
+    (in the report's order among equals)."""
+    if dim not in LONG_BREAKDOWNS or len(groups) <= TOP_ROWS:
+        return groups
+    return sorted(groups, key=lambda g: -g.figures["offered"].numerator)[:TOP_ROWS]
+
+
+def _report_context(
+    service: StatisticsService, q: ReportQuery, report: ReportOut, full: str | None = None
+) -> Mapping[str, object]:
     t = service.thresholds
 
     def drill_url(figure: str, dimension: str | None = None, key: str | None = None, *, compared: bool = False) -> str:
@@ -117,6 +154,10 @@ def _report_context(service: StatisticsService, q: ReportQuery, report: ReportOu
     compared: dict[str, dict[str | None, object]] = {}
     if report.comparison is not None:
         compared = {dim: {g.key: g for g in groups} for dim, groups in report.comparison.breakdowns.items()}
+
+    def full_url(dim: str) -> str:
+        return "/statistiques/repartition?" + _query_string(q, dimension=dim)
+
     return {
         "q": q,
         "report": report,
@@ -124,7 +165,10 @@ def _report_context(service: StatisticsService, q: ReportQuery, report: ReportOu
         "duration": definitions.duration,
         "main_figures": MAIN_FIGURES,
         "table_figures": TABLE_FIGURES,
-        "dimensions": (q.grouping, *BREAKDOWNS),
+        "dimensions": (q.grouping, *BREAKDOWNS) if full is None else (full,),
+        "top_groups": top_groups if full is None else (lambda dim, groups: groups),
+        "full_url": full_url,
+        "top_rows": TOP_ROWS,
         "dimension_labels": DIMENSION_LABELS,
         "drill_url": drill_url,
         "compared": compared,
@@ -136,6 +180,21 @@ def _report_context(service: StatisticsService, q: ReportQuery, report: ReportOu
             charts.top_topics(report.report),
         ],
     }
+
+
+async def breakdown_page(request: web.Request) -> web.Response:
+    """One breakdown of a report with every group (the report page shows the first TOP_ROWS of the long ones)."""
+    service = _service(request)
+    q = query_from(_values(request))
+    dim = request.query.get("dimension", "")
+    if dim not in BREAKDOWNS and dim != q.grouping:
+        raise BadReportOption("Regroupement inconnu.")
+    report = await service.report(q)
+    context = {
+        **_report_context(service, q, report, full=dim),
+        "report_url": "/statistiques/rapport?" + _query_string(q),
+    }
+    return render(request, "statistics/breakdown.html", context)
 
 
 async def definitions_page(request: web.Request) -> web.Response:
@@ -151,7 +210,9 @@ async def _drill(request: web.Request, size: int | None = None) -> tuple[ReportQ
     figure, dimension, key, page = _drill_args(request)
     if dimension is None:
         key = None
-    return q, await service.drill(q, figure, dimension, key, page, size=size)
+    after = parse_cursor(request.query.get("after"))
+    before = None if after is not None else parse_cursor(request.query.get("before"))
+    return q, await service.drill(q, figure, dimension, key, page, size=size, after=after, before=before)
 
 
 async def drill_page(request: web.Request) -> web.Response:
@@ -160,8 +221,8 @@ async def drill_page(request: web.Request) -> web.Response:
     if drill.dimension is not None and drill.key is not None:
         more["key"] = drill.key
 
-    def page_url(n: int) -> str:
-        return "/statistiques/appels?" + _query_string(q, **more, page=n)
+    def page_url(n: int | None = None, after: str | None = None, before: str | None = None) -> str:
+        return "/statistiques/appels?" + _query_string(q, **more, page=n, after=after, before=before)
 
     return render(
         request,
@@ -231,7 +292,9 @@ DRILL = (
     _param("figure", "the figure whose calls to list", {"type": "string", "enum": list(FIGURE_NAMES)}),
     _param("dimension", "a breakdown", {"type": "string", "enum": list(get_args(Dimension))}),
     _param("key", "the group of that breakdown (absent: « non renseigné »)", {"type": "string", "maxLength": 200}),
-    _param("page", "page number, from 1", {"type": "string", "pattern": "^[0-9]{1,6}$"}),
+    _param("page", "page number, from 1, within the first 10 000 calls", {"type": "string", "pattern": "^[0-9]{1,6}$"}),
+    _param("after", "the page after this call: a `next_after` given back", {"type": "string", "maxLength": 90}),
+    _param("before", "the page before this call: a `previous_before` given back", {"type": "string", "maxLength": 90}),
 )
 
 
@@ -245,6 +308,12 @@ OPERATIONS: Operations = {
     "/statistiques": {"get": operation("The statistics' form (HTML)", errors=(403,))},
     "/statistiques/rapport": {"get": _op("A report: figures, breakdowns, charts (HTML)", PERIOD)},
     "/statistiques/rapport.csv": {"get": _op("A report as CSV (UTF-8 with BOM, ';', decimal comma)", PERIOD)},
+    "/statistiques/repartition": {
+        "get": _op(
+            "One breakdown of a report with every group (HTML)",
+            (*PERIOD, _param("dimension", "the breakdown", {"type": "string", "enum": list(get_args(Dimension))})),
+        )
+    },
     "/statistiques/definitions": {"get": operation("The figures' definitions (HTML)", errors=(403,))},
     "/statistiques/appels": {"get": _op("The calls behind a figure (HTML, paginated)", DRILL)},
     "/statistiques/appels.csv": {"get": _op("The calls behind a figure as CSV (at most 10 000)", DRILL)},
@@ -258,6 +327,7 @@ def setup(app: web.Application, deps: StatisticsDeps) -> None:
     app.router.add_get("/statistiques", form_page)
     app.router.add_get("/statistiques/rapport", report_page)
     app.router.add_get("/statistiques/rapport.csv", report_csv)
+    app.router.add_get("/statistiques/repartition", breakdown_page)
     app.router.add_get("/statistiques/definitions", definitions_page)
     app.router.add_get("/statistiques/appels", drill_page)
     app.router.add_get("/statistiques/appels.csv", drill_csv)

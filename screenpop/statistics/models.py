@@ -169,6 +169,29 @@ class ReportOut(BaseModel):
     comparison: PeriodOut | None = None
 
 
+class UnansweredTopicOut(BaseModel):
+    """One call topic's questions without an answer: per week shown, in all, and the latest questions asked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None
+    label: str
+    weeks: list[int]  # in the order of UnansweredOut.weeks
+    total: int
+    questions: list[str]  # the latest, each cut to QUESTION_SHOWN characters
+
+
+class UnansweredOut(BaseModel):
+    """The calls qualified « pas de réponse trouvée » by topic and week (KPIS.md, "Unanswered questions")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weeks: list[str]  # Mondays (yyyy-mm-dd), the latest weeks that have some, oldest first
+    week_labels: list[str]
+    more_weeks: bool  # earlier weeks of the period had some too (not shown)
+    topics: list[UnansweredTopicOut]
+
+
 class CallRow(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -195,8 +218,11 @@ class DrillOut(BaseModel):
     group_label: str | None
     start: date
     end: date
-    total: int
-    page: int
+    total: int  # the figure's own count: every call of the list
+    page: int  # 0 when reached by a cursor
     pages: int
     page_size: int
+    numbered_pages: int  # the pages reachable by number (the first DRILL_OFFSET_MAX calls)
+    next_after: str | None  # the cursor of the next page (`after`), None on the last
+    previous_before: str | None  # the cursor of the previous page (`before`), None on the first
     calls: list[CallRow]

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from screenpop.statistics import definitions, kpis
 from screenpop.statistics.errors import (
     BadPeriod,
     BadReportOption,
+    PageTooDeep,
     PeriodTooLong,
     ReportTooSlow,
     ReversedPeriod,
@@ -43,9 +44,12 @@ from screenpop.statistics.models import (
     ReportOut,
     ReportQuery,
     SupervisorActionOut,
+    UnansweredOut,
+    UnansweredTopicOut,
 )
 from storage.callbacks import CallbackRepository, PeriodSums
 from storage.statistics import (
+    SET_SUMS,
     SUM_NAMES,
     GroupRow,
     PresenceRow,
@@ -53,7 +57,7 @@ from storage.statistics import (
     SupervisorActionRow,
     params,
 )
-from storage.statistics_rollups import RollupRepository, common_for
+from storage.statistics_rollups import DAY_DIMENSIONS, RollupRepository, common_for
 from telephony.identity import french_display
 from telephony.records import OUTCOME_LABELS, CallStatus, Outcome
 
@@ -93,6 +97,14 @@ CALLER_KINDS: dict[str, str] = {
 _OUTCOMES = frozenset(o.value for o in Outcome)
 PAUSE_LABELS = {"missed_call": "Appel manqué", "wrap_up": "Après-appel"}  # the system's own reasons
 TIME_DIMENSIONS = ("day", "week", "month", "hour", "weekday")
+# Numbered drill-down pages reach this many calls (OFFSET); deeper, the « Appels suivants » cursor (keyset).
+DRILL_OFFSET_MAX = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The report's questions without an answer: the latest weeks shown, the latest questions per topic and their length.
+UNANSWERED_WEEKS = 12
+UNANSWERED_QUESTIONS = 3
+QUESTION_SHOWN = 120
+Cursor = tuple[datetime, str]
 
 
 def french_date(d: date) -> str:
@@ -237,22 +249,25 @@ class StatisticsService:
             await self._rollups.build(day, tz, self.thresholds_key, of)
         return len(days)
 
-    async def _sums(self, p: Period, dims: tuple[str, ...]) -> tuple[list[GroupRow], list[PresenceRow]]:
+    async def _sums(
+        self, p: Period, dims: tuple[str, ...], *, presence: bool = True
+    ) -> tuple[list[GroupRow], list[PresenceRow]]:
         """The sums of a period: the summed days' from their daily sums, the others' (today, a day changed since it
         was summed) from the records, added group by group; and the presence seconds likewise."""
         today = self._now().astimezone(self._tz).date()
         summed = sorted(d for d in await self._rollups.summed(p.start, p.end, self.thresholds_key) if d < today)
         rows: list[GroupRow] = []
-        presence: list[PresenceRow] = []
+        seconds: list[PresenceRow] = []
         if summed:
             rows += await self._rollups.groups(summed, dims)
-            presence += await self._rollups.presence(summed)
+            if presence:
+                seconds += await self._rollups.presence(summed)
         for run in _runs(p.start, p.end, set(summed)):
             rows += await self._repo.groups(self._common(run), dims)
             start, end = self._instants(run)
-            if start < self._now():
-                presence += await self._repo.presence(start, min(end, self._now()))
-        return _merged(rows), presence
+            if presence and start < self._now():
+                seconds += await self._repo.presence(start, min(end, self._now()))
+        return _merged(rows), seconds
 
     async def figures(self, start: date, end: date) -> kpis.Figures:
         """Every figure of a period without its breakdowns (today's for the wallboard: `figures(today, today)`),
@@ -456,23 +471,53 @@ class StatisticsService:
         figure: str,
         dimension: Dimension | None,
         key: str | None,
-        page: int,
+        page: int = 1,
         *,
         size: int | None = None,
+        after: Cursor | None = None,
+        before: Cursor | None = None,
     ) -> DrillOut:
-        """The calls behind a figure, in one group of a breakdown (or the whole period), a page at a time."""
+        """The calls behind a figure, in one group of a breakdown (or the whole period), a page at a time: by page
+        number within the first DRILL_OFFSET_MAX calls, or at any depth after (before) a call, the keyset of the
+        « Appels suivants » links. How many: the figure's own sum (the daily sums), exactly the calls listed."""
         call_set = kpis.FIGURE_CALLS.get(figure)
         if call_set is None:
             raise UnknownFigure()
         p = self.period(q.start, q.end)
         size = size or self._stats.drill_page_size
-        page = max(1, min(page, 100_000))
+        page = max(1, page)
+        if after is not None or before is not None:
+            page = 0  # unknown: reached by a cursor
+        elif (page - 1) * size > DRILL_OFFSET_MAX:
+            raise PageTooDeep(
+                f"Les pages numérotées s'arrêtent aux {DRILL_OFFSET_MAX:,} premiers appels".replace(",", "\u202f")
+                + " : continuez avec « Appels suivants », ou réduisez la période."
+            )
         try:
-            total, rows = await self._repo.calls(
-                self._common(p), call_set.value, dimension, key, size, (page - 1) * size
+            total = await self.count(p, call_set, dimension, key)
+            rows = (
+                []
+                if total == 0
+                else await self._repo.calls(
+                    self._common(p),
+                    call_set.value,
+                    dimension,
+                    key,
+                    size + 1,
+                    offset=(page - 1) * size if page else 0,
+                    after=after,
+                    before=before,
+                )
             )
         except (TimeoutError, asyncpg.QueryCanceledError) as exc:
             raise ReportTooSlow() from exc
+        more = len(rows) > size
+        if before is not None:
+            rows, earlier = rows[-size:], more
+            later = True
+        else:
+            rows, later = rows[:size], more
+            earlier = page != 1
         return DrillOut(
             figure=figure,
             figure_label=definitions.DEFINITIONS[figure].label,
@@ -485,8 +530,27 @@ class StatisticsService:
             page=page,
             pages=max(1, math.ceil(total / size)),
             page_size=size,
+            numbered_pages=max(1, min(math.ceil(total / size), DRILL_OFFSET_MAX // size + 1)),
+            next_after=_cursor(rows[-1]) if rows and later else None,
+            previous_before=_cursor(rows[0]) if rows and earlier else None,
             calls=[self._call_row(r) for r in rows],
         )
+
+    async def count(self, p: Period, call_set: kpis.CallSet, dimension: str | None, key: str | None) -> int:
+        """How many calls a figure counts in one group of a breakdown (or the whole period): its sum, from the daily
+        sums and the records of the days not summed, as the report computes it (for a per-day breakdown, the group's
+        own daily rows only)."""
+        name = SET_SUMS[call_set.value]
+        if dimension not in DAY_DIMENSIONS:  # the whole period, or a time breakdown: made of the days' whole sums
+            rows, _ = await self._sums(p, () if dimension is None else (dimension,), presence=False)
+            return next((int(r.sums[name]) for r in rows if r.dimension == (dimension or "") and r.key == key), 0)
+        today = self._now().astimezone(self._tz).date()
+        summed = sorted(d for d in await self._rollups.summed(p.start, p.end, self.thresholds_key) if d < today)
+        total = await self._rollups.group_sum(summed, dimension, key, name) if summed else 0.0
+        for run in _runs(p.start, p.end, set(summed)):
+            rows = await self._repo.groups(self._common(run), (dimension,))
+            total += sum(r.sums[name] for r in rows if r.dimension == dimension and r.key == key)
+        return int(total)
 
     def _call_row(self, r: asyncpg.Record) -> CallRow:
         wait: float = r["wait"]
@@ -503,6 +567,48 @@ class StatisticsService:
             topic=self.group_label("topic", r["topic"], None) if r["topic"] else "",
             commune=r["commune_name"] or (r["commune_insee"] or ""),
             advisor=r["advisor_label"] or "",
+        )
+
+    async def unanswered(self, q: ReportQuery) -> UnansweredOut:
+        """The period's questions without an answer by call topic and week: the latest UNANSWERED_WEEKS weeks that
+        have some, and each topic's latest UNANSWERED_QUESTIONS questions (cut to QUESTION_SHOWN characters)."""
+        p = self.period(q.start, q.end)
+        start, end = self._instants(p)
+        try:
+            counts, questions = await self._repo.unanswered(
+                start, end, self._settings.hours.timezone, UNANSWERED_WEEKS + 1, UNANSWERED_QUESTIONS
+            )
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:
+            raise ReportTooSlow() from exc
+        weeks = sorted({r["week"] for r in counts})
+        more = len(weeks) > UNANSWERED_WEEKS
+        weeks = weeks[-UNANSWERED_WEEKS:]
+        per: dict[str | None, dict[str, int]] = {}
+        for r in counts:
+            if r["week"] in weeks:
+                per.setdefault(r["topic"], {})[r["week"]] = r["questions"]
+        asked: dict[str | None, list[str]] = {}
+        for r in questions:
+            text = " ".join(r["question"].split())
+            asked.setdefault(r["topic"], []).append(
+                text if len(text) <= QUESTION_SHOWN else text[: QUESTION_SHOWN - 1] + "…"
+            )
+        topics = [
+            UnansweredTopicOut(
+                key=topic,
+                label=self.group_label("topic", topic, None),
+                weeks=[by_week.get(w, 0) for w in weeks],
+                total=sum(by_week.values()),
+                questions=asked.get(topic, []),
+            )
+            for topic, by_week in per.items()
+        ]
+        topics.sort(key=lambda t: (t.key is None, -t.total, t.label))
+        return UnansweredOut(
+            weeks=weeks,
+            week_labels=[self.group_label("week", w, None) for w in weeks],
+            more_weeks=more,
+            topics=topics,
         )
 
     async def facts(self, start: date, end: date) -> list[kpis.CallFacts]:
@@ -587,6 +693,26 @@ def _merged(rows: list[GroupRow]) -> list[GroupRow]:
     if ("", None) not in merged:
         merged[("", None)] = GroupRow("", None, None, dict.fromkeys(SUM_NAMES, 0))
     return list(merged.values())
+
+
+def _cursor(r: asyncpg.Record) -> str:
+    """A call's place in a drill-down: its arrival (microseconds since the epoch, UTC) and linkedid."""
+    at: datetime = r["arrived_at"]
+    micros = (at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}~{r['linkedid']}"
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """A cursor given back by a client (None when absent); refused in French when it is not one of ours."""
+    if not text:
+        return None
+    micros, sep, linkedid = text.partition("~")
+    if not sep or not linkedid or len(linkedid) > 64 or not micros.lstrip("-").isdigit() or len(micros) > 19:
+        raise BadReportOption("Position dans la liste illisible : repartez de la première page.")
+    try:
+        return EPOCH + timedelta(microseconds=int(micros)), linkedid
+    except OverflowError as exc:
+        raise BadReportOption("Position dans la liste illisible : repartez de la première page.") from exc
 
 
 def _first_label(rows: list[asyncpg.Record]) -> str | None:

@@ -49,6 +49,7 @@ QUALIFICATION = {"topic": "taxes", "outcome": "advice", "note": "vu"}
 GONE = "x" * 32  # an import's token that does not exist (or expired)
 STATS = {"start": "2025-03-01", "end": "2025-03-31", "compare": "year"}  # the month of make_record's call
 STATS_CALLS = {**STATS, "figure": "answered", "dimension": "topic"}
+STATS_FULL = {**STATS, "dimension": "commune"}
 PAGE_STATS = (303, 403, 403, 200, 200)
 CB = "424242"  # a callback that does not exist
 NO_CB = (401, 404, 404, 404, 404)
@@ -123,6 +124,7 @@ TABLE: list[tuple[str, str, dict[str, Any], tuple[int, int, int, int, int]]] = [
     ("get", "/statistiques/rapport", {"headers": HTML, "params": STATS, "allow_redirects": False}, PAGE_STATS),
     ("get", "/statistiques/rapport.csv", {"params": STATS}, (401, 403, 403, 200, 200)),
     ("get", "/statistiques/definitions", {"headers": HTML, "allow_redirects": False}, PAGE_STATS),
+    ("get", "/statistiques/repartition", {"headers": HTML, "params": STATS_FULL, "allow_redirects": False}, PAGE_STATS),
     ("get", "/statistiques/appels", {"headers": HTML, "params": STATS_CALLS, "allow_redirects": False}, PAGE_STATS),
     ("get", "/statistiques/appels.csv", {"params": STATS_CALLS}, (401, 403, 403, 200, 200)),
     ("get", "/api/statistics/report", {"params": STATS}, (401, 403, 403, 200, 200)),

@@ -19,7 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from config.settings import Settings
 from screenpop.statistics import definitions
 from screenpop.statistics import http as statistics_http
-from screenpop.statistics.service import StatisticsService
+from screenpop.statistics import service as statistics_service
+from screenpop.statistics.errors import PageTooDeep
+from screenpop.statistics.service import StatisticsService, parse_cursor
 from screenpop.web import http as web_http
 from screenpop.web.keys import USER
 from storage.advisors import AdvisorRepository
@@ -439,3 +441,161 @@ async def test_the_callback_figures_in_the_json_the_csv_and_the_page(client: Cli
     assert "Suivi des rappels" in page and "/statistiques/definitions#def-callback-within-day" in page
     definitions_page = await (await client.get("/statistiques/definitions")).text()
     assert 'id="def-callback-median-delay"' in definitions_page
+
+
+async def test_a_drill_down_pages_by_cursor_at_any_depth(pool: asyncpg.Pool) -> None:
+    """Two calls a page: « Appels suivants » (the keyset) reaches every call once, « précédents » goes back; the count
+    is the figure's; numbered pages stop at the first 10 000 calls (a French refusal past them)."""
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
+    q = service.default_query().model_copy(update={"start": DAY.date(), "end": DAY.date()})
+    first = await service.drill(q, "calls", None, None, size=2)
+    assert (first.total, first.pages, first.page, first.previous_before) == (5, 3, 1, None)
+    seen, drill, pages = [c.linkedid for c in first.calls], first, [first]
+    while drill.next_after is not None:
+        drill = await service.drill(q, "calls", None, None, size=2, after=parse_cursor(drill.next_after))
+        assert drill.page == 0 and drill.total == 5 and drill.previous_before is not None
+        seen += [c.linkedid for c in drill.calls]
+        pages.append(drill)
+    assert seen == [f"1773000000.{n}" for n in range(1, 6)] and len(pages) == 3
+    back = await service.drill(q, "calls", None, None, size=2, before=parse_cursor(pages[-1].previous_before))
+    assert [c.linkedid for c in back.calls] == [c.linkedid for c in pages[1].calls]
+    assert back.next_after is not None and back.previous_before is not None
+    with pytest.raises(PageTooDeep, match="10\u202f000"):
+        await service.drill(q, "calls", None, None, page=5_002, size=2)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ({"page": "300"}, "page-too-deep", "Appels suivants"),
+        ({"after": "demain"}, "bad-report-option", "première page"),
+        ({"before": "99999999999999999999~x"}, "bad-report-option", "première page"),
+        ({"after": "1~" + "x" * 80}, "bad-report-option", "première page"),
+        ({"start": "2016-01-01", "end": "2025-12-31"}, "period-too-long", "trois ans"),
+        ({"start": "2026-03-10", "end": "2025-03-10"}, "reversed-period", "inversez"),
+    ],
+)
+async def test_drill_downs_out_of_bounds_are_refused_in_french(
+    client: Client, params: dict[str, str], error: str, words: str
+) -> None:
+    for path in ("/api/statistics/calls", "/statistiques/appels"):
+        response = await client.get(path, params={**PERIOD, "figure": "abandoned", **params})
+        assert response.status == 400
+        body = await response.json() if path.startswith("/api") else None
+        if body is not None:
+            assert body["error"] == error and words in body["message"]
+
+
+async def test_an_empty_drill_down_and_a_cursor_past_the_end_answer_no_call(client: Client) -> None:
+    empty = await client.get("/statistiques/appels", params={"start": "2026-02-01", "end": "2026-02-02"})
+    assert empty.status == 200 and "Aucun appel." in await empty.text()
+    past = await client.get("/api/statistics/calls", params={**PERIOD, "after": "4102444800000000~z"})
+    body = await past.json()
+    assert past.status == 200 and body["calls"] == [] and body["total"] == 4 and body["next_after"] is None
+    page = await (await client.get("/statistiques/appels", params={**PERIOD, "figure": "calls"})).text()
+    assert "5 appels." in page and "Appels suivants" not in page
+
+
+async def _many_communes(pool: asyncpg.Pool, n: int) -> list[str]:
+    """n answered calls on 12 March, commune i called i + 1 times (the larger, the more offered calls)."""
+    codes = [
+        r["code_insee"]
+        for r in await pool.fetch(
+            "SELECT code_insee FROM communes WHERE departement = '62' ORDER BY code_insee LIMIT $1", n
+        )
+    ]
+    rows = []
+    at = datetime(2026, 3, 12, 9, 0, tzinfo=PARIS)
+    for i, code in enumerate(codes):
+        for j in range(i + 1):
+            row = _call(1000 + 100 * i + j, at + timedelta(seconds=20 * (100 * i + j)), "answered", wait=3.0, talk=60.0)
+            rows.append({**row, "commune_insee": code, "topic": "taxes", "outcome": "immediate_answer"})
+    columns = sorted(rows[0])
+    await pool.executemany(
+        f"INSERT INTO call_records ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
+        [tuple(r[c] for c in columns) for r in rows],
+    )
+    return codes
+
+
+async def test_the_report_page_shows_the_top_groups_of_a_long_breakdown_and_links_to_all(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    codes = await _many_communes(pool, statistics_http.TOP_ROWS + 5)
+    day = {"start": "2026-03-12", "end": "2026-03-12"}
+    text = await (await client.get("/statistiques/rapport", params=day)).text()
+    section = text.split('id="by-commune"', 1)[1].split("</table>", 1)[0]
+    shown = section.count('<th scope="row">')
+    assert shown == statistics_http.TOP_ROWS
+    names = {r["code_insee"]: r["name"] for r in await pool.fetch("SELECT code_insee, name FROM communes")}
+    assert names[codes[-1]] in section and names[codes[0]] not in section  # the most offered calls first
+    assert f"sur {len(codes)}" in section
+    link = (
+        "/statistiques/repartition?start=2026-03-12&amp;end=2026-03-12&amp;grouping=day&amp;compare=none"
+        "&amp;dimension=commune"
+    )
+    assert link in text and f"Voir les {len(codes)} groupes" in text
+    full = await client.get("/statistiques/repartition", params={**day, "dimension": "commune"})
+    full_text = await full.text()
+    assert full.status == 200
+    assert full_text.split('id="by-commune"', 1)[1].count('<th scope="row">') == len(codes)
+    assert "Voir les" not in full_text
+    for code in codes:  # every group in the CSV and the JSON
+        assert names[code] in full_text
+    csv_text = (await (await client.get("/statistiques/rapport.csv", params=day)).read()).decode("utf-8-sig")
+    assert all(names[c] in csv_text for c in codes)
+    body = await (await client.get("/api/statistics/report", params=day)).json()
+    assert len([g for g in body["report"]["breakdowns"]["commune"] if g["key"] is not None]) == len(codes)
+    refused = await client.get("/statistiques/repartition", params={**day, "dimension": "nope"})
+    assert refused.status == 400
+
+
+async def test_the_report_page_shows_the_questions_without_an_answer_escaped(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    long_question = "Comment obtenir " + "une aide " * 30
+    await pool.executemany(
+        "INSERT INTO knowledge_unanswered (linkedid, question, topic, asked_by, asked_at) "
+        "VALUES ($1, $2, $3, 'agnes', $4)",
+        [
+            ("1773000000.1", "Aide <script>alert(1)</script> & quotient ?", "taxes", DAY),
+            ("1773000000.2", long_question[:200], "social_aid", DAY),
+            ("1773000000.5", "Hors horaires ?", "taxes", DAY),  # a closed-line call: not offered, not counted
+        ],
+    )
+    text = await (await client.get("/statistiques/rapport", params=PERIOD)).text()
+    table = text.split('id="unanswered-table"', 1)[1].split("</table>", 1)[0]
+    assert "<script>alert" not in text and "Aide &lt;script&gt;alert(1)&lt;/script&gt; &amp; quotient ?" in table
+    assert "semaine du 09/03/2026" in table
+    assert "Impôts et fiscalité" in table and "Hors horaires" not in table
+    cut = long_question[: statistics_service.QUESTION_SHOWN - 1].strip()
+    assert cut in " ".join(table.split()) and "…" in table
+    assert "figure=unanswered_questions&amp;dimension=topic&amp;key=taxes" in table
+    assert "/connaissances/sans-reponse" not in text  # no knowledge base in this application
+    empty = await (
+        await client.get("/statistiques/rapport", params={"start": "2026-02-01", "end": "2026-02-02"})
+    ).text()
+    assert "Aucune question sans réponse sur la période." in empty
+
+
+async def test_the_questions_link_to_the_knowledge_base_when_it_is_there(pool: asyncpg.Pool) -> None:
+    """With the knowledge base's page of questions mounted, a supervisor's report links to it."""
+
+    @web.middleware
+    async def supervisor(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[USER] = SAM
+        return await handler(request)
+
+    async def questions(request: web.Request) -> web.Response:
+        return web.Response(text="questions")
+
+    app = web.Application()
+    web_http.setup(app, web_http.WebDeps())
+    app.middlewares.append(supervisor)
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 20, tzinfo=UTC))
+    statistics_http.setup(app, statistics_http.StatisticsDeps(service))
+    app.router.add_get(statistics_http.KNOWLEDGE_UNANSWERED, questions)
+    async with TestClient(TestServer(app)) as c:
+        text = await (await c.get("/statistiques/rapport", params=PERIOD)).text()
+    assert 'href="/connaissances/sans-reponse"' in text
