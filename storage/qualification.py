@@ -76,16 +76,15 @@ ORDER BY cr.arrived_at DESC, cr.linkedid DESC
 LIMIT $2
 """
 
-# $1 caller number, then the limit: $2 here, $3 in _CALLER
+# The callbacks still open (migration 0020: until an attempt reaches the citizen or an advisor cancels it, on
+# /rappels) of the calls from a number, latest call first: the record's number is the truth (the callback's own is
+# NULL until its record exists). $1 caller number, then the limit: $2 here, $3 in _CALLER. From the number's records
+# (index on caller_number) to their callback (linkedid UNIQUE): as many probes as the number has calls.
 _OPEN_CALLBACKS_OF = """
-SELECT cr.linkedid, cr.arrived_at, cr.topic, cr.callback_slot
+SELECT cb.id, cr.linkedid, cr.arrived_at, cb.topic, cb.slot AS callback_slot
 FROM call_records AS cr
-WHERE cr.caller_number = $1 AND cr.callback_requested
-  AND NOT EXISTS (
-      SELECT 1 FROM call_records AS later
-      WHERE later.caller_number = cr.caller_number AND later.status = 'answered'
-        AND later.arrived_at > cr.arrived_at
-  )
+JOIN callbacks AS cb ON cb.linkedid = cr.linkedid
+WHERE cr.caller_number = $1 AND cb.status = 'open'
 ORDER BY cr.arrived_at DESC, cr.linkedid DESC
 LIMIT ${limit}
 """
@@ -102,8 +101,8 @@ ORDER BY arrived_at DESC LIMIT 1
 # columns NULL then).
 _CALLER = f"""
 SELECT l.commune_insee AS last_commune, c.name AS last_commune_name, c.postal_codes AS last_commune_postal_codes,
-       (SELECT json_agg(json_build_object('linkedid', cb.linkedid, 'arrived_at', cb.arrived_at, 'topic', cb.topic,
-                                          'callback_slot', cb.callback_slot)
+       (SELECT json_agg(json_build_object('id', cb.id, 'linkedid', cb.linkedid, 'arrived_at', cb.arrived_at,
+                                          'topic', cb.topic, 'callback_slot', cb.callback_slot)
                         ORDER BY cb.arrived_at DESC, cb.linkedid DESC)
         FROM ({_OPEN_CALLBACKS_OF.format(limit=3)}) AS cb) AS open_callbacks,
        h.*
@@ -147,7 +146,7 @@ LIMIT $4
 class CallerRows:
     history: list[Row]  # rows of `_HISTORY`, latest first
     commune: tuple[str, str] | None  # (INSEE code, name) of the latest commune given, when it is a known one
-    open_callbacks: list[Row]  # rows of `_OPEN_CALLBACKS_OF` (linkedid, arrived_at, topic, callback_slot)
+    open_callbacks: list[Row]  # rows of `_OPEN_CALLBACKS_OF` (id, linkedid, arrived_at, topic, callback_slot)
     postal_codes: tuple[str, ...] = ()  # of that commune
 
 
@@ -228,8 +227,7 @@ class QualificationRepository:
         return list(await self._pool.fetch(_HISTORY, caller_number, limit))
 
     async def open_callbacks(self, caller_number: str, limit: int) -> list[Row]:
-        """Callbacks still owed to this number, latest first: asked for on a call, and no call from the number
-        was answered since."""
+        """The open callbacks (migration 0020) of the calls from this number, latest call first."""
         return list(await self._pool.fetch(_OPEN_CALLBACKS, caller_number, limit))
 
     async def caller(self, caller_number: str, limit: int, callbacks: int) -> CallerRows:

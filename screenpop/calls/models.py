@@ -148,10 +148,12 @@ class OrganisationCallItem(HistoryItem):
 
 
 class CallbackItem(BaseModel):
-    """A callback asked for on one of the caller's calls, with no answered call from that number since."""
+    """A callback asked for on one of the caller's calls and still open (migration 0020: until an attempt reaches the
+    citizen or an advisor cancels it, on /rappels)."""
 
     model_config = ConfigDict(frozen=True)
 
+    id: int  # the callback's, its anchor on /rappels (`rappel-<id>`)
     linkedid: str
     requested_at: AwareDatetime
     topic_label: str | None

@@ -217,8 +217,8 @@ class QualificationService:
         return [self._history_item(r) for r in rows]
 
     async def open_callbacks(self, caller_number: str, limit: int = 10) -> list[CallbackItem]:
-        """Callbacks still owed to this number, latest first: asked for on a call, and no call from the number
-        was answered since (the callback issue will add explicit closing by the advisor who calls back)."""
+        """The open callbacks of the calls from this number, latest call first: a callback stays open until an attempt
+        reaches the citizen or an advisor cancels it (/rappels), even when the citizen has called again since."""
         rows = await self._repository.open_callbacks(caller_number, max(1, min(limit, 100)))
         return [self._callback_item(r) for r in rows]
 
@@ -263,6 +263,7 @@ class QualificationService:
         """From a row of the open callbacks (a record, or its JSON object in the pop's single query)."""
         return CallbackItem.model_validate(
             {
+                "id": row["id"],
                 "linkedid": row["linkedid"],
                 "requested_at": row["arrived_at"],
                 "topic_label": self._topic_label(row["topic"]),

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, Route, expect
 
+from storage.callbacks import request_in
 from storage.calls import CallRecordRepository
 from storage.pool import create_pool
 from tests.e2e.axe import assert_accessible
@@ -79,6 +80,18 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         " commune_insee = '62041', callback_requested = true, callback_slot = 'le matin <i>tôt</i>',"
         " qualified_at = now() WHERE linkedid = 'earlier.1'"
     )
+    async with pool.acquire() as conn:  # its callback, as the qualification's save makes it
+        await request_in(
+            conn,
+            "earlier.1",
+            requested=True,
+            commune_insee="62041",
+            topic="taxes",
+            subtopic=None,
+            slot="le matin <i>tôt</i>",
+            by="agnes",
+        )
+    callback_id = await pool.fetchval("SELECT id FROM callbacks WHERE linkedid = 'earlier.1'")
     await pool.close()
 
     page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
@@ -106,6 +119,8 @@ async def test_pop_qualify_transfer_and_replay_in_the_browser(
         await expect(page.locator("#callbacks")).to_contain_text(
             "Impôts et fiscalité — créneau souhaité : le matin <i>tôt</i>"
         )
+        link = page.locator("#callbacks").get_by_role("link", name=re.compile("^Voir le rappel du "))
+        await expect(link).to_have_attribute("href", f"/rappels#rappel-{callback_id}")  # closing it is done there
         await expect(page.locator("#call-status")).to_have_text("Appel terminé — à qualifier", timeout=STEP)
         # the tab's title says it too, for an advisor working in another window
         await expect(page).to_have_title("À qualifier : 03 21 00 03 01 — Poste conseiller — GPS administration")

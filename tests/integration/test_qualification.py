@@ -10,7 +10,9 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from config.settings import DeskSettings, OpeningHours
+from config.settings import DeskSettings, OpeningHours, Settings
+from screenpop.callbacks.models import AttemptIn, CancelIn
+from screenpop.callbacks.service import CallbackService
 from screenpop.calls.errors import (
     AmbiguousCommune,
     MissingTransferService,
@@ -55,7 +57,8 @@ ADV1 = "PJSIP/adv1"
 @pytest.fixture
 async def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
     await ensure_communes(migrated_pool)
-    await migrated_pool.execute("TRUNCATE organisations, advisors RESTART IDENTITY CASCADE")
+    # callbacks too: a callback is found by its call's linkedid, and the tests reuse them
+    await migrated_pool.execute("TRUNCATE organisations, advisors, callbacks RESTART IDENTITY CASCADE")
     await migrated_pool.execute(
         "INSERT INTO advisors (login, name, interface) "
         "VALUES ('alice', 'Alice Martin', $1), ('bob', 'Bob', 'PJSIP/adv2')",
@@ -389,8 +392,11 @@ async def test_history_latest_first_with_labels(repo: QualificationService, pool
     assert await repo.last_commune("+33612345678") == "62119"
 
 
-async def test_open_callbacks_until_an_answered_call(repo: QualificationService, pool: asyncpg.Pool) -> None:
+async def test_open_callbacks_are_the_open_ones_of_rappels(repo: QualificationService, pool: asyncpg.Pool) -> None:
+    """The pop's « rappels en attente » are /rappels' open callbacks of the number's calls: closing one is an
+    advisor's act there (an attempt that reached the citizen, or a cancellation), not the citizen calling again."""
     calls = CallRecordRepository(pool)
+    callbacks = CallbackService(pool, Settings().hours, {})
     number = "+33612345678"
     # 100.1 (T0, answered) asks for a callback; 101.1 (T0 + 1 day, answered) asks for another one
     await repo.save(
@@ -400,19 +406,47 @@ async def test_open_callbacks_until_an_answered_call(repo: QualificationService,
         make_record("101.1", arrived_at=T0 + timedelta(days=1), ended_at=T0 + timedelta(days=1, minutes=3))
     )
     await repo.save("101.1", qual(topic="health", subtopic=None, callback_requested=True), ALICE, ADV1)
-    # only the latest is owed: the call of day 1 was answered after the first request
+    ids = {r["linkedid"]: r["id"] for r in await pool.fetch("SELECT id, linkedid FROM callbacks")}
+    # both are owed, latest call first, each with its callback's id (the desk links to /rappels#rappel-<id>)
     owed = await repo.open_callbacks(number)
-    assert [(c.linkedid, c.topic_label, c.slot) for c in owed] == [("101.1", "Santé", None)]
+    assert [(c.id, c.linkedid, c.topic_label, c.slot) for c in owed] == [
+        (ids["101.1"], "101.1", "Santé", None),
+        (ids["100.1"], "100.1", "Handicap", "matin"),
+    ]
+    assert owed[1].requested_at == T0  # when the call that asked came in
     assert (await repo.caller_facts(number)).open_callbacks == owed  # the pop's single query says the same
 
-    # an abandoned call later does not close it; an answered one does
-    abandoned = {"status": "abandoned", "answered_at": None, "advisor_interface": None, "advisor_name": None}
-    await calls.upsert(make_record("102.1", arrived_at=T0 + timedelta(days=2), **abandoned))
-    assert [c.linkedid for c in await repo.open_callbacks(number)] == ["101.1"]
+    # the citizen calls again and is answered: both stay open (the old rule closed them)
     await calls.upsert(make_record("103.1", arrived_at=T0 + timedelta(days=3)))
+    assert [c.linkedid for c in await repo.open_callbacks(number)] == ["101.1", "100.1"]
+    # an attempt that did not reach them leaves it open; one that did closes it (done) on /rappels
+    await callbacks.attempt(ALICE, ids["100.1"], AttemptIn(result="sans_reponse"))
+    assert [c.linkedid for c in await repo.open_callbacks(number)] == ["101.1", "100.1"]
+    await callbacks.attempt(ALICE, ids["100.1"], AttemptIn(result="joint"))
+    assert [c.linkedid for c in await repo.open_callbacks(number)] == ["101.1"]
+    assert [c.linkedid for c in (await repo.caller_facts(number)).open_callbacks] == ["101.1"]
+    # cancelled on /rappels: gone from the pop too
+    await callbacks.cancel(ALICE, ids["101.1"], CancelIn(reason="Demande réglée à l'accueil"))
     assert await repo.open_callbacks(number) == []
     assert (await repo.caller_facts(number)).open_callbacks == []
+    # a record with callback_requested but no callback (the former rule's only evidence) is no callback
+    await pool.execute("UPDATE call_records SET callback_requested = true WHERE linkedid = '103.1'")
+    assert await repo.open_callbacks(number) == []
     assert await repo.open_callbacks("+33100000000") == []
+
+
+async def test_a_callback_belongs_to_its_record_s_number(repo: QualificationService, pool: asyncpg.Pool) -> None:
+    """Asked for while the call was in progress, a callback has no number until its record exists: the record's
+    number is the one its pop shows it for."""
+    number = "+33612345000"
+    await repo.save("300.1", qual(callback_requested=True), ALICE, ADV1, ADV1)  # pending: no record yet
+    assert await pool.fetchval("SELECT caller_number FROM callbacks WHERE linkedid = '300.1'") is None
+    assert await repo.open_callbacks(number) == []
+    await CallRecordRepository(pool).upsert(make_record("300.1", caller_number=number))
+    await pool.execute("UPDATE callbacks SET caller_number = '+33699999999' WHERE linkedid = '300.1'")  # not read
+    assert [c.linkedid for c in await repo.open_callbacks(number)] == ["300.1"]
+    assert [c.linkedid for c in (await repo.caller_facts(number)).open_callbacks] == ["300.1"]
+    assert await repo.open_callbacks("+33699999999") == []
 
 
 async def test_pop_context_carries_history_commune_and_open_callbacks(

@@ -211,8 +211,13 @@ function showPop(message) {
   if (!owed.length) { const li = document.createElement("li"); li.className = "muted"; text(li, "Aucun rappel en attente."); callbacks.append(li); }
   for (const c of owed) {
     const li = document.createElement("li");
-    text(li, "Demandé le " + new Date(c.requested_at).toLocaleString("fr-FR") + (c.topic_label ? " — " + c.topic_label : "")
-             + (c.slot ? " — créneau souhaité : " + c.slot : ""));
+    const asked = "Demandé le " + new Date(c.requested_at).toLocaleString("fr-FR");
+    text(li, asked + (c.topic_label ? " — " + c.topic_label : "") + (c.slot ? " — créneau souhaité : " + c.slot : "") + " — ");
+    const link = document.createElement("a");  // to the callback on /rappels (its attempts, closing it)
+    link.href = "/rappels#rappel-" + encodeURIComponent(String(c.id));
+    text(link, "Voir le rappel");
+    link.setAttribute("aria-label", "Voir le rappel du " + asked.slice("Demandé le ".length) + " dans la liste des rappels");
+    li.append(link);
     callbacks.append(li);
   }
   const body = $("history"); body.replaceChildren();
