@@ -156,9 +156,17 @@ async def report_groups(
     conn: asyncpg.Connection, common: tuple[Any, ...], dimensions: tuple[str, ...]
 ) -> list[GroupRow]:
     """The sums of the period as a whole and of each group of each breakdown, in one scan of its records. JIT is off
-    for it: compiling this wide aggregate took PostgreSQL 16 five seconds, for a query that runs in under one."""
+    for it: compiling this wide aggregate took PostgreSQL 16 five seconds, for a query that runs in under one.
+
+    Planned for its values at every run (`plan_cache_mode = force_custom_plan`, under a millisecond): asyncpg keeps
+    the statement prepared on its connection, and after five runs PostgreSQL may keep a generic plan, made without
+    the period nor knowing the table's size. The wallboard reads today's figures several times a second from the
+    first call of the day: a generic plan made while `call_records` was empty (a new database, or no ANALYZE yet)
+    looked for each call's previous call (`repeat`) through the arrival index over the whole 7 days, filtering
+    on the number: every record of the week per record, O(n²), 0.4–1 s per read at 3,000 calls, until an ANALYZE
+    (bench `python -m bench.wallboard --live`, bench/README.md)."""
     async with conn.transaction():
-        await conn.execute("SET LOCAL jit = off")
+        await conn.execute("SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_custom_plan")
         rows = await conn.fetch(_report_sql(dimensions), *common)
     out: list[GroupRow] = []
     for row in rows:
