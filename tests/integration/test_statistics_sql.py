@@ -18,6 +18,7 @@ from screenpop.statistics import kpis
 from screenpop.statistics.models import PeriodOut, ReportQuery
 from screenpop.statistics.service import StatisticsService
 from storage.communes import ensure_communes
+from storage.pool import create_pool
 from storage.statistics import DIMENSIONS, StatisticsRepository, params, report_groups
 from telephony.advisors import AdvisorState
 from telephony.records import CallStatus, Outcome
@@ -437,5 +438,30 @@ async def test_the_sums_are_planned_for_their_values_at_every_run(pool: asyncpg.
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
             " WHERE statement LIKE '%WITH f AS%' AND statement NOT LIKE '%pg_prepared_statements%'"
         )
+    assert plans and sum(p["custom_plans"] for p in plans) >= 8
+    assert sum(p["generic_plans"] for p in plans) == 0
+
+
+async def test_the_calls_behind_a_figure_are_planned_for_their_values_too(
+    pool: asyncpg.Pool, fresh_database: str
+) -> None:
+    """The drill-down reads the same facts (the same `repeat` look-up) through the same kind of prepared statement."""
+    today = datetime.now(PARIS).date()
+    start = datetime.combine(today, datetime.min.time(), PARIS)
+    common = params(
+        start, start + timedelta(days=1), "Europe/Paris", T.short_abandon, T.service_level, T.wrap_up_cap, 7
+    )
+    await pool.execute("TRUNCATE call_records CASCADE")
+    one = await create_pool(fresh_database, max_size=1)  # one connection: its prepared statements are all there
+    try:
+        repo = StatisticsRepository(one)
+        for _ in range(8):
+            assert await repo.calls(common, "offered", None, None, 50, 0) == (0, [])
+        plans = await one.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%WITH f AS%' AND statement NOT LIKE '%pg_prepared_statements%'"
+        )
+    finally:
+        await one.close()
     assert plans and sum(p["custom_plans"] for p in plans) >= 8
     assert sum(p["generic_plans"] for p in plans) == 0
