@@ -340,13 +340,25 @@ def _report_sql(dimensions: tuple[str, ...]) -> str:
     return f"{_FACTS}SELECT {select_keys}{_SUMS}FROM f GROUP BY {sets}"
 
 
+# For a transaction reading the facts: no JIT, and a plan made for the values of each run (`report_groups`)
+_PLANNED = "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_custom_plan"
+
+
 async def report_groups(
     conn: asyncpg.Connection, common: tuple[Any, ...], dimensions: tuple[str, ...]
 ) -> list[GroupRow]:
     """The sums of the period as a whole and of each group of each breakdown, in one scan of its records. JIT is off
-    for it: compiling this wide aggregate took PostgreSQL 16 five seconds, for a query that runs in under one."""
+    for it: compiling this wide aggregate took PostgreSQL 16 five seconds, for a query that runs in under one.
+
+    Planned for its values at every run (`plan_cache_mode = force_custom_plan`, under a millisecond): asyncpg keeps
+    the statement prepared on its connection, and after five runs PostgreSQL may keep a generic plan, made without
+    the period nor knowing the table's size. The wallboard reads today's figures several times a second from the
+    first call of the day: a generic plan made while `call_records` was empty (a new database, or no ANALYZE yet)
+    looked for each call's previous call (`repeat`) through the arrival index over the whole 7 days, filtering
+    on the number: every record of the week per record, O(n²), 0.4–1 s per read at 3,000 calls, until an ANALYZE
+    (bench `python -m bench.wallboard --live`, bench/README.md)."""
     async with conn.transaction():
-        await conn.execute("SET LOCAL jit = off")
+        await conn.execute(_PLANNED)
         rows = await conn.fetch(_report_sql(dimensions), *common)
     out: list[GroupRow] = []
     for row in rows:
@@ -455,7 +467,7 @@ ORDER BY arrived_at, linkedid
 {page}"""  # noqa: S608 - fixed SQL snippets, values are parameters
         count_sql = f"{_FACTS}SELECT count(*) FROM f WHERE {where}"  # noqa: S608 - fixed SQL snippets
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL jit = off")
+            await conn.execute(_PLANNED)  # as `report_groups`: the same facts, the same `repeat` look-up
             rows: list[asyncpg.Record] = await conn.fetch(sql, *args, limit, offset)
             if rows:
                 return rows[0]["total"], rows

@@ -18,7 +18,8 @@ from screenpop.statistics import kpis
 from screenpop.statistics.models import PeriodOut, ReportQuery
 from screenpop.statistics.service import StatisticsService
 from storage.communes import ensure_communes
-from storage.statistics import DIMENSIONS, StatisticsRepository, params
+from storage.pool import create_pool
+from storage.statistics import DIMENSIONS, StatisticsRepository, params, report_groups
 from telephony.advisors import AdvisorState
 from telephony.records import CallStatus, Outcome
 from tests.fixtures_db import fresh_database, migrated_pool
@@ -478,3 +479,49 @@ async def test_the_daily_sums_give_the_report_the_records_give(
     )
     assert await service.refresh(limit=1000) >= 1
     _same_report((await service.report(queries[0])).report, changed.report)
+
+
+async def test_the_sums_are_planned_for_their_values_at_every_run(pool: asyncpg.Pool) -> None:
+    """The wallboard reads today's sums several times a second from the day's first call, on statements asyncpg
+    keeps prepared: PostgreSQL must not settle on a generic plan made while the table was empty (it looked for each
+    call's previous call through the arrival index, O(n²) once the day has thousands of calls)."""
+    today = datetime.now(PARIS).date()
+    start = datetime.combine(today, datetime.min.time(), PARIS)
+    common = params(
+        start, start + timedelta(days=1), "Europe/Paris", T.short_abandon, T.service_level, T.wrap_up_cap, 7
+    )
+    async with pool.acquire() as conn:
+        await conn.execute("TRUNCATE call_records CASCADE")
+        for _ in range(8):  # PostgreSQL weighs a generic plan from the sixth run of a prepared statement
+            await report_groups(conn, common, ())
+        plans = await conn.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%WITH f AS%' AND statement NOT LIKE '%pg_prepared_statements%'"
+        )
+    assert plans and sum(p["custom_plans"] for p in plans) >= 8
+    assert sum(p["generic_plans"] for p in plans) == 0
+
+
+async def test_the_calls_behind_a_figure_are_planned_for_their_values_too(
+    pool: asyncpg.Pool, fresh_database: str
+) -> None:
+    """The drill-down reads the same facts (the same `repeat` look-up) through the same kind of prepared statement."""
+    today = datetime.now(PARIS).date()
+    start = datetime.combine(today, datetime.min.time(), PARIS)
+    common = params(
+        start, start + timedelta(days=1), "Europe/Paris", T.short_abandon, T.service_level, T.wrap_up_cap, 7
+    )
+    await pool.execute("TRUNCATE call_records CASCADE")
+    one = await create_pool(fresh_database, max_size=1)  # one connection: its prepared statements are all there
+    try:
+        repo = StatisticsRepository(one)
+        for _ in range(8):
+            assert await repo.calls(common, "offered", None, None, 50, 0) == (0, [])
+        plans = await one.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%WITH f AS%' AND statement NOT LIKE '%pg_prepared_statements%'"
+        )
+    finally:
+        await one.close()
+    assert plans and sum(p["custom_plans"] for p in plans) >= 8
+    assert sum(p["generic_plans"] for p in plans) == 0
