@@ -437,8 +437,7 @@ class StatisticsRepository:
         async with self._pool.acquire() as conn, conn.transaction():
             # planned for its values: a group of 30 calls a year and one of 60,000 want different plans (a generic
             # plan, made after five runs of the same statement, read the whole of the largest commune's year)
-            await conn.execute("SET LOCAL jit = off")
-            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            await conn.execute(_PLANNED)
             rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
         return rows[::-1] if before is not None else rows
 
