@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -105,6 +106,12 @@ def _common(request: web.Request) -> dict[str, Any]:
 # -- the list ----------------------------------------------------------------------------------------------------
 
 
+def _today(request: web.Request) -> date:
+    """Today on the line's clock (`timezone`), not the server's: between 23:00 and midnight UTC in winter the
+    server's date is already yesterday in Paris, and a question asked then fell outside « this week »."""
+    return datetime.now(ZoneInfo(request.app[KNOWLEDGE].timezone)).date()
+
+
 async def list_page(request: web.Request) -> web.Response:
     user = user_of(request)
     kb = request.app[KNOWLEDGE]
@@ -145,7 +152,7 @@ async def list_page(request: web.Request) -> web.Response:
             "services": services,
             "limited": rows is not None and len(rows) >= LIST_MAX,
             "may_create": user.role in WRITERS,
-            "today": date.today(),
+            "today": _today(request),
         },
     )
 
@@ -239,7 +246,7 @@ async def _form_page(
 
 async def new_page(request: web.Request) -> web.Response:
     user = _writer(request)
-    review_by = (date.today() + timedelta(days=365)).isoformat()
+    review_by = (_today(request) + timedelta(days=365)).isoformat()
     title = " ".join(request.query.get("titre", "").split())[:300]  # from a question without an answer
     topic = request.query.get("theme", "")
     known = {k for k, _, subs in request.app[KNOWLEDGE].service.topics() for k in (k, *(s for s, _ in subs))}
@@ -409,7 +416,7 @@ async def unanswered_page(request: web.Request) -> web.Response:
     kb = request.app[KNOWLEDGE]
     weeks_text = request.query.get("semaines", str(WEEKS))
     weeks = max(1, min(int(weeks_text), 52)) if weeks_text.isdigit() and len(weeks_text) < 4 else WEEKS
-    today = date.today()
+    today = _today(request)
     since = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     counts = await kb.service.unanswered_by_week(user, since, today, kb.timezone)
     labels = _topic_labels(kb.service)

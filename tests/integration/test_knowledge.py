@@ -6,8 +6,9 @@ from __future__ import annotations
 import gzip
 import json
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -311,7 +312,7 @@ async def test_the_qualification_records_articles_used_or_the_question(pool: asy
     assert await kb.loop.resolve("10.3", "ed", rsa)
     assert [q.linkedid for q in (await kb.todo(editor)).unanswered] == ["10.9"]
     # the weekly count of themes without an answer
-    weeks = await kb.loop.unanswered_by_week(date(2020, 1, 1), datetime.now(UTC).date())
+    weeks = await kb.loop.unanswered_by_week(date(2020, 1, 1), datetime.now(ZoneInfo("Europe/Paris")).date())
     assert [(w.topic, w.questions) for w in weeks] == [("social_aid", 2)]
     assert weeks[0].week.weekday() == 0
     # suggestions for a pop: the caller's history first, then the chosen sub-topic, then the menu topic
