@@ -6,6 +6,7 @@ critical)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -35,6 +36,15 @@ async def server(migrated_pool: asyncpg.Pool) -> AsyncIterator[TestServer]:
     await store_records(migrated_pool)
     await store_supervisor_actions(migrated_pool)
 
+    async with statistics_server(migrated_pool) as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def statistics_server(pool: asyncpg.Pool) -> AsyncIterator[TestServer]:
+    """The statistics slice on the shared web layer, served on loopback, the supervisor SAM set by a test middleware,
+    the clock at 20 March 2026."""
+
     @web.middleware
     async def supervisor(request: web.Request, handler: Handler) -> web.StreamResponse:
         request[USER] = SAM
@@ -43,12 +53,14 @@ async def server(migrated_pool: asyncpg.Pool) -> AsyncIterator[TestServer]:
     app = web.Application()
     web_http.setup(app, web_http.WebDeps())
     app.middlewares.append(supervisor)
-    service = StatisticsService(migrated_pool, Settings(), lambda: datetime(2026, 3, 20, tzinfo=UTC))
+    service = StatisticsService(pool, Settings(), lambda: datetime(2026, 3, 20, tzinfo=UTC))
     statistics_http.setup(app, statistics_http.StatisticsDeps(service))
     s = TestServer(app, host="127.0.0.1")
     await s.start_server()
-    yield s
-    await s.close()
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
 async def test_a_report_then_the_abandoned_calls_behind_its_figure(browser: Browser, server: TestServer) -> None:

@@ -8,7 +8,6 @@ state (0 serious or critical)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -16,14 +15,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 
-from config.settings import Settings
 from screenpop.statistics import http as statistics_http
-from screenpop.statistics.service import StatisticsService
-from screenpop.web import http as web_http
-from screenpop.web.keys import USER
 from tests.e2e.axe import assert_accessible
+from tests.e2e.test_statistics_browser import statistics_server
 from tests.fixtures_db import fresh_database, migrated_pool
-from tests.integration.test_statistics_api import DAY, SAM, _many_communes, store_records
+from tests.integration.test_statistics_api import DAY, _many_communes, store_records
 
 __all__ = ["fresh_database", "migrated_pool"]
 
@@ -43,20 +39,8 @@ async def server(migrated_pool: asyncpg.Pool) -> AsyncIterator[TestServer]:
         DAY,
     )
 
-    @web.middleware
-    async def supervisor(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request[USER] = SAM
-        return await handler(request)
-
-    app = web.Application()
-    web_http.setup(app, web_http.WebDeps())
-    app.middlewares.append(supervisor)
-    service = StatisticsService(migrated_pool, Settings(), lambda: datetime(2026, 3, 20, tzinfo=UTC))
-    statistics_http.setup(app, statistics_http.StatisticsDeps(service))
-    s = TestServer(app, host="127.0.0.1")
-    await s.start_server()
-    yield s
-    await s.close()
+    async with statistics_server(migrated_pool) as s:
+        yield s
 
 
 async def test_a_light_report_its_full_breakdown_and_its_questions(browser: Browser, server: TestServer) -> None:
